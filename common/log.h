@@ -1,0 +1,26 @@
+/* sg_log: one line per event on stderr, journald and syslog friendly.
+ *
+ * Lines look like "sandgated[1234]: warning: sandbox 0a1b2c3d4e5f: ..." and
+ * never carry secret values: callers pass names, not contents. */
+#ifndef SG_LOG_H
+#define SG_LOG_H
+
+enum sg_log_level {
+	SG_LOG_ERR = 3,
+	SG_LOG_WARNING = 4,
+	SG_LOG_INFO = 6,
+	SG_LOG_DEBUG = 7,
+};
+
+/* Sets the program name shown in each line and the most verbose level
+ * printed (SG_LOG_INFO unless changed). */
+void sg_log_init(const char *progname, int max_level);
+void sg_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define sg_err(...)	sg_log(SG_LOG_ERR, __VA_ARGS__)
+#define sg_warn(...)	sg_log(SG_LOG_WARNING, __VA_ARGS__)
+#define sg_info(...)	sg_log(SG_LOG_INFO, __VA_ARGS__)
+#define sg_debug(...)	sg_log(SG_LOG_DEBUG, __VA_ARGS__)
+
+#endif
