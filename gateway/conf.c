@@ -1,0 +1,1094 @@
+/* sg_conf: sandgate.conf parsing and validation, and the inih reader the
+ * tokens module shares. See conf.h. */
+#include "gateway/conf.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "gateway/util.h"
+
+#if !defined(SG_SYSCONFDIR) || !defined(SG_LOCALSTATEDIR) || !defined(SG_RUNSTATEDIR)
+#error "SG_SYSCONFDIR, SG_LOCALSTATEDIR and SG_RUNSTATEDIR must be defined (see Makefile.am)"
+#endif
+
+/* ---- ini files ---- */
+
+/* Debian's libinih lets a program raise its compile-time limits at run
+ * time through these variables; upstream builds lack them. Weak references
+ * keep both working: without them, lines are limited to the library's
+ * INI_MAX_LINE (200 by default) and a longer line is an error. */
+extern bool ini_use_stack __attribute__((weak));
+extern bool ini_allow_realloc __attribute__((weak));
+extern int ini_max_line __attribute__((weak));
+
+struct ini_state {
+	FILE *f;
+	const char *label;
+	const struct sg_conf_ini_ops *ops;
+	void *user;
+	int can_grow;           /* inih joins long lines by itself */
+	char *line;             /* the current physical line (getline) */
+	size_t cap;
+	size_t len;
+	size_t off;             /* bytes of line already handed to inih */
+	unsigned lineno;
+	size_t total;
+	char *section;          /* the current section, exactly as written */
+	char *key;              /* the key of the current line, exactly */
+	int err;                /* first error: negative errno */
+	unsigned err_line;
+	char *err_msg;
+};
+
+int sg_conf_msg(char **ret_msg, const char *fmt, ...)
+{
+	va_list ap;
+	char *m = NULL;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&m, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		*ret_msg = NULL;
+		return -ENOMEM;
+	}
+	*ret_msg = m;
+	return -EINVAL;
+}
+
+char *sg_conf_quote(const char *s)
+{
+	size_t n = strlen(s), keep = n > 80 ? 77 : n, i;
+	char *q = malloc(keep + 4);
+
+	if (!q)
+		return NULL;
+	for (i = 0; i < keep; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		q[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+	}
+	if (keep < n) {
+		memcpy(q + keep, "...", 3);
+		keep += 3;
+	}
+	q[keep] = '\0';
+	return q;
+}
+
+/* Records the first error of a parse; takes msg. */
+static void ini_fail(struct ini_state *st, int err, char *msg)
+{
+	if (st->err) {
+		free(msg);
+		return;
+	}
+	st->err = err;
+	st->err_line = st->lineno;
+	st->err_msg = msg;
+}
+
+/* Replaces *dst with a copy of n bytes at s. Returns 0 or -ENOMEM. */
+static int set_copy(char **dst, const char *s, size_t n)
+{
+	char *c = strndup(s, n);
+
+	if (!c)
+		return -ENOMEM;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+/* Looks at a new physical line: notes section headers (calling
+ * on_section) and the exact key name of key lines, as inih will see them
+ * (see ini.c: find_chars_or_comment). Returns 0 or a negative errno after
+ * recording the error. */
+static int ini_scan_line(struct ini_state *st)
+{
+	const char *p = st->line + st->off, *end = st->line + st->len, *q;
+	char *msg = NULL;
+	int r;
+
+	free(st->key);
+	st->key = NULL;
+	if (p >= end || *p == ';' || *p == '#')
+		return 0;
+	if (*p == '[') {
+		q = memchr(p + 1, ']', (size_t)(end - p - 1));
+		if (!q)
+			return 0;   /* inih reports the syntax error */
+		r = set_copy(&st->section, p + 1, (size_t)(q - p - 1));
+		if (r < 0)
+			goto fail;
+		if (st->ops->on_section) {
+			r = st->ops->on_section(st->user, st->lineno, st->section, &msg);
+			if (r < 0)
+				goto fail;
+		}
+		return 0;
+	}
+	for (q = p; q < end && *q != '=' && *q != ':'; q++)
+		if (*q == ';' && q > p && isspace((unsigned char)q[-1]))
+			return 0;
+	if (q >= end)
+		return 0;
+	while (q > p && isspace((unsigned char)q[-1]))
+		q--;
+	r = set_copy(&st->key, p, (size_t)(q - p));
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	ini_fail(st, r, msg);
+	return r;
+}
+
+/* fgets-style reader for ini_parse_stream(): hands inih one physical line
+ * at a time, without its leading whitespace, in pieces when inih can join
+ * them. Returns str, or NULL at end of file or after an error. */
+static char *read_line_cb(char *str, int num, void *stream)
+{
+	struct ini_state *st = stream;
+	size_t n;
+	char *msg = NULL;
+
+	if (st->err || num < 2)
+		return NULL;
+	if (st->off >= st->len) {
+		ssize_t got;
+
+		errno = 0;
+		got = getline(&st->line, &st->cap, st->f);
+		if (got < 0) {
+			if (ferror(st->f)) {
+				st->lineno++;
+				sg_conf_msg(&msg, "read error: %s", strerror(errno ? errno : EIO));
+				ini_fail(st, -EIO, msg);
+			}
+			return NULL;
+		}
+		st->lineno++;
+		st->len = (size_t)got;
+		st->off = 0;
+		st->total += st->len;
+		if (st->total > SG_CONF_INI_FILE_MAX) {
+			sg_conf_msg(&msg, "the file is larger than %u bytes", SG_CONF_INI_FILE_MAX);
+			ini_fail(st, -EFBIG, msg);
+			return NULL;
+		}
+		if (memchr(st->line, '\0', st->len)) {
+			sg_conf_msg(&msg, "the line contains a NUL byte: is this a text file?");
+			ini_fail(st, -EINVAL, msg);
+			return NULL;
+		}
+		if (st->len > SG_CONF_INI_LINE_MAX) {
+			sg_conf_msg(&msg, "the line is longer than %d bytes", SG_CONF_INI_LINE_MAX);
+			ini_fail(st, -EINVAL, msg);
+			return NULL;
+		}
+		if (st->lineno == 1 && st->len >= 3 && memcmp(st->line, "\xEF\xBB\xBF", 3) == 0)
+			st->off = 3;
+		while (st->off < st->len && (st->line[st->off] == ' ' || st->line[st->off] == '\t'))
+			st->off++;
+		if (ini_scan_line(st) < 0)
+			return NULL;
+	}
+	n = st->len - st->off;
+	if (n > (size_t)num - 1) {
+		if (!st->can_grow) {
+			sg_conf_msg(&msg, "the line is longer than %d bytes, the most this build of "
+				    "libinih accepts", num - 1);
+			ini_fail(st, -EINVAL, msg);
+			return NULL;
+		}
+		n = (size_t)num - 1;
+	}
+	memcpy(str, st->line + st->off, n);
+	str[n] = '\0';
+	st->off += n;
+	return str;
+}
+
+static int key_cb(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_state *st = user;
+	const char *key = name;
+	char *msg = NULL;
+	int r;
+
+	(void)section;   /* inih cuts names at 49 bytes: use our own copy */
+	if (st->err)
+		return 1;
+	if (st->key && strncmp(st->key, name, strlen(name)) == 0)
+		key = st->key;
+	if (!st->ops->on_key)
+		return 1;
+	r = st->ops->on_key(st->user, st->lineno, st->section ? st->section : "", key, value, &msg);
+	if (r < 0) {
+		if (msg && strstr(value, " #")) {
+			char *m2 = NULL;
+
+			if (asprintf(&m2, "%s (note: inline comments start with \" ;\", not \"#\")", msg) >= 0) {
+				free(msg);
+				msg = m2;
+			}
+		}
+		ini_fail(st, r, msg);
+	}
+	return 1;
+}
+
+int sg_conf_ini_parse(FILE *f, const char *label, const struct sg_conf_ini_ops *ops,
+		      void *user, char **ret_err)
+{
+	struct ini_state st = {
+		.f = f, .label = label, .ops = ops, .user = user,
+	};
+	int rv, r;
+
+	if (&ini_use_stack && &ini_allow_realloc && &ini_max_line) {
+		ini_use_stack = false;
+		ini_allow_realloc = true;
+		ini_max_line = SG_CONF_INI_LINE_MAX + 64;
+		st.can_grow = 1;
+	}
+	rv = ini_parse_stream(read_line_cb, &st, key_cb, &st);
+	if (rv > 0 && (!st.err || (unsigned)rv < st.err_line)) {
+		r = -EINVAL;
+		if (ret_err && asprintf(ret_err, "%s:%d: cannot parse this line: expected [section], "
+					"key = value, or a comment", label, rv) < 0)
+			*ret_err = NULL;
+	} else if (st.err) {
+		r = st.err;
+		if (ret_err && (!st.err_msg ||
+				asprintf(ret_err, "%s:%u: %s", label, st.err_line, st.err_msg) < 0))
+			*ret_err = NULL;
+	} else if (rv < 0) {
+		r = -ENOMEM;
+		if (ret_err)
+			*ret_err = NULL;
+	} else {
+		r = 0;
+	}
+	if (st.line) {
+		/* the tokens file holds secret values */
+		explicit_bzero(st.line, st.cap);
+		free(st.line);
+	}
+	free(st.section);
+	free(st.key);
+	free(st.err_msg);
+	return r;
+}
+
+int sg_conf_ini_open(const char *path, FILE **ret, char **ret_err)
+{
+	struct stat s;
+	FILE *f;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		if (ret_err && asprintf(ret_err, "cannot read %s: %s%s", path, strerror(-r),
+					r == -EACCES ? " (run as root)" : "") < 0)
+			*ret_err = NULL;
+		return r;
+	}
+	if (fstat(fd, &s) < 0) {
+		r = -errno;
+		if (ret_err && asprintf(ret_err, "cannot read %s: %s", path, strerror(-r)) < 0)
+			*ret_err = NULL;
+		goto fail;
+	}
+	if (!S_ISREG(s.st_mode)) {
+		r = -EINVAL;
+		if (ret_err && asprintf(ret_err, "cannot read %s: not a regular file", path) < 0)
+			*ret_err = NULL;
+		goto fail;
+	}
+	if (s.st_mode & (S_IWGRP | S_IWOTH)) {
+		r = -EACCES;
+		if (ret_err && asprintf(ret_err, "refusing %s: it is writable by group or others "
+					"(run: chmod go-w %s)", path, path) < 0)
+			*ret_err = NULL;
+		goto fail;
+	}
+	if (s.st_uid != 0 && s.st_uid != geteuid()) {
+		r = -EACCES;
+		if (ret_err && asprintf(ret_err, "refusing %s: it belongs to uid %u, not to root "
+					"(run: chown root %s)", path, (unsigned)s.st_uid, path) < 0)
+			*ret_err = NULL;
+		goto fail;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		r = -errno;
+		if (ret_err)
+			*ret_err = NULL;
+		goto fail;
+	}
+	*ret = f;
+	return 0;
+fail:
+	close(fd);
+	return r;
+}
+
+/* ---- sandgate.conf ---- */
+
+enum kind {
+	K_LISTEN, K_PATH, K_SOCKET, K_USER, K_DURATION, K_URI, K_ENUM, K_IMAGE,
+	K_UINT, K_POOL, K_RESOLVE,
+};
+
+static const char *const domain_types[] = { "auto", "kvm", "qemu", NULL };
+static const char *const transports[] = { "auto", "vsock", "virtio-serial", NULL };
+
+static const char *const sections[] = { "gateway", "libvirt", "sandbox", "network", "proxy" };
+#define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+struct key_def {
+	const char *section;
+	const char *name;
+	const char *full;       /* "[section] name" */
+	enum kind kind;
+	const char *def;        /* NULL: unset, or derived (host_key, image_dir) */
+	uint64_t min, max;
+	const char *const *enums;
+};
+
+#define KEY(s, n, k, d, lo, hi, e) { s, n, "[" s "] " n, k, d, lo, hi, e }
+static const struct key_def keys[SG_CONF_KEY_COUNT_] = {
+	[SG_CONF_LISTEN] = KEY("gateway", "listen", K_LISTEN, "0.0.0.0:2222", 0, 0, NULL),
+	[SG_CONF_HOST_KEY] = KEY("gateway", "host_key", K_PATH, NULL, 0, 0, NULL),
+	[SG_CONF_TOKENS] = KEY("gateway", "tokens", K_PATH, SG_SYSCONFDIR "/sandgate/tokens.conf", 0, 0, NULL),
+	[SG_CONF_STATE_DIR] = KEY("gateway", "state_dir", K_PATH, SG_LOCALSTATEDIR "/lib/sandgate", 0, 0, NULL),
+	[SG_CONF_CONTROL_SOCKET] = KEY("gateway", "control_socket", K_SOCKET,
+				       SG_RUNSTATEDIR "/sandgate/control.sock", 0, 0, NULL),
+	[SG_CONF_AUDIT_LOG] = KEY("gateway", "audit_log", K_PATH,
+				  SG_LOCALSTATEDIR "/log/sandgate/audit.jsonl", 0, 0, NULL),
+	[SG_CONF_USER] = KEY("gateway", "user", K_USER, "sandgate", 0, 0, NULL),
+	[SG_CONF_AUTH_DELAY] = KEY("gateway", "auth_delay", K_DURATION, "1s", 1, 60, NULL),
+	[SG_CONF_LIBVIRT_URI] = KEY("libvirt", "uri", K_URI, "qemu:///system", 0, 0, NULL),
+	[SG_CONF_DOMAIN_TYPE] = KEY("libvirt", "domain_type", K_ENUM, "auto", 0, 0, domain_types),
+	[SG_CONF_IMAGE] = KEY("sandbox", "image", K_IMAGE, "default", 0, 0, NULL),
+	[SG_CONF_IMAGE_DIR] = KEY("sandbox", "image_dir", K_PATH, NULL, 0, 0, NULL),
+	[SG_CONF_MEMORY_MB] = KEY("sandbox", "memory_mb", K_UINT, "1024",
+				  SG_CONF_MEMORY_MB_MIN, SG_CONF_MEMORY_MB_MAX, NULL),
+	[SG_CONF_VCPUS] = KEY("sandbox", "vcpus", K_UINT, "2", SG_CONF_VCPUS_MIN, SG_CONF_VCPUS_MAX, NULL),
+	[SG_CONF_DISK_GB] = KEY("sandbox", "disk_gb", K_UINT, "10", 1, 1024, NULL),
+	[SG_CONF_MAX_LIFETIME] = KEY("sandbox", "max_lifetime", K_DURATION, "30m", 1,
+				     SG_CONF_LIFETIME_MAX, NULL),
+	[SG_CONF_IDLE_TIMEOUT] = KEY("sandbox", "idle_timeout", K_DURATION, "10m", 1,
+				     SG_CONF_LIFETIME_MAX, NULL),
+	[SG_CONF_TRANSPORT] = KEY("sandbox", "transport", K_ENUM, "auto", 0, 0, transports),
+	[SG_CONF_BOOT_TIMEOUT] = KEY("sandbox", "boot_timeout", K_DURATION, "60s", 1, 3600, NULL),
+	[SG_CONF_MAX_SANDBOXES] = KEY("sandbox", "max_sandboxes", K_UINT, "5", 1,
+				      SG_CONF_MAX_SANDBOXES_MAX, NULL),
+	[SG_CONF_POOL] = KEY("network", "pool", K_POOL, "10.200.0.0/16", 0, 0, NULL),
+	[SG_CONF_RESOLVE] = KEY("network", "resolve", K_RESOLVE, NULL, 0, 0, NULL),
+	[SG_CONF_EXTRA_CA] = KEY("proxy", "extra_ca", K_PATH, NULL, 0, 0, NULL),
+};
+
+struct resolve {
+	char *name;
+	char *addr;
+	int family;
+};
+
+struct sg_conf {
+	char *file;
+	char *str[SG_CONF_KEY_COUNT_];
+	uint64_t num[SG_CONF_KEY_COUNT_];
+	unsigned line[SG_CONF_KEY_COUNT_];
+	unsigned section_line[N_SECTIONS];
+	char *listen_host;
+	uint16_t listen_port;
+	uint32_t pool_addr;
+	unsigned pool_prefix;
+	struct resolve *resolve;
+	size_t n_resolve;
+};
+
+int sg_conf_valid_image(const char *s)
+{
+	size_t i;
+
+	if (!s || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 1; s[i]; i++) {
+		char ch = s[i];
+
+		if (i >= 64)
+			return 0;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		      ch == '.' || ch == '_' || ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int sg_conf_valid_path(const char *s)
+{
+	size_t i;
+
+	if (!s || s[0] != '/')
+		return 0;
+	for (i = 0; s[i]; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (i >= PATH_MAX - 1 || ch < 0x20 || ch == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* 1 when s is a DNS host name: dot-separated labels of letters, digits
+ * and inner hyphens, 1..63 bytes each, 253 in all. */
+static int valid_hostname(const char *s)
+{
+	size_t i, label = 0, n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (i = 0; i <= n; i++) {
+		char ch = s[i];
+
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)ch) && ch != '-')
+			return 0;
+		if (ch == '-' && label == 0)
+			return 0;
+		label++;
+	}
+	return 1;
+}
+
+static int valid_user(const char *s)
+{
+	size_t i;
+
+	if (!((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return 0;
+	for (i = 1; s[i]; i++) {
+		char ch = s[i];
+
+		if (i >= 32)
+			return 0;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Formats "[section] key = value: reason" into *ret_msg; returns -EINVAL
+ * (or -ENOMEM). */
+static int bad_value(char **ret_msg, const struct key_def *d, const char *value,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int bad_value(char **ret_msg, const struct key_def *d, const char *value,
+		     const char *fmt, ...)
+{
+	char *reason = NULL, *q = sg_conf_quote(value);
+	va_list ap;
+	int r = -ENOMEM;
+
+	va_start(ap, fmt);
+	if (vasprintf(&reason, fmt, ap) < 0)
+		reason = NULL;
+	va_end(ap);
+	*ret_msg = NULL;
+	if (q && reason)
+		r = sg_conf_msg(ret_msg, "%s = %s: %s", d->full, q, reason);
+	free(reason);
+	free(q);
+	return r;
+}
+
+/* Copies path without trailing slashes (but "/" stays "/"). */
+static char *path_dup(const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 1 && s[n - 1] == '/')
+		n--;
+	return strndup(s, n);
+}
+
+static int parse_listen(struct sg_conf *c, const struct key_def *d, const char *v, char **ret_msg)
+{
+	const char *port, *colon;
+	char *host = NULL;
+	uint64_t p;
+	int r;
+
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		struct in6_addr a6;
+
+		if (!close || close[1] != ':')
+			return bad_value(ret_msg, d, v, "expected [IPv6]:PORT, e.g. [::]:2222");
+		host = strndup(v + 1, (size_t)(close - v - 1));
+		if (!host)
+			return -ENOMEM;
+		if (inet_pton(AF_INET6, host, &a6) != 1) {
+			r = bad_value(ret_msg, d, v, "\"%s\" is not an IPv6 address", host);
+			goto fail;
+		}
+		port = close + 2;
+	} else {
+		struct in_addr a4;
+
+		colon = strrchr(v, ':');
+		if (!colon)
+			return bad_value(ret_msg, d, v, "expected HOST:PORT, e.g. 0.0.0.0:2222 or [::]:2222");
+		host = strndup(v, (size_t)(colon - v));
+		if (!host)
+			return -ENOMEM;
+		if (strchr(host, ':')) {
+			r = bad_value(ret_msg, d, v, "put an IPv6 address in brackets, e.g. [::]:2222");
+			goto fail;
+		}
+		if (inet_pton(AF_INET, host, &a4) != 1 && !valid_hostname(host)) {
+			r = bad_value(ret_msg, d, v, "\"%s\" is neither an IPv4 address nor a host name", host);
+			goto fail;
+		}
+		port = colon + 1;
+	}
+	r = sg_util_parse_uint(port, 1, 65535, &p);
+	if (r < 0) {
+		r = bad_value(ret_msg, d, v, "the port must be a number between 1 and 65535");
+		goto fail;
+	}
+	free(c->listen_host);
+	c->listen_host = host;
+	c->listen_port = (uint16_t)p;
+	return 0;
+fail:
+	free(host);
+	return r;
+}
+
+static int parse_pool(struct sg_conf *c, const struct key_def *d, const char *v, char **ret_msg)
+{
+	const char *slash = strchr(v, '/');
+	char addr[INET_ADDRSTRLEN], fixed[INET_ADDRSTRLEN];
+	struct in_addr a;
+	uint64_t prefix;
+	uint32_t host, mask;
+
+	if (!slash || (size_t)(slash - v) >= sizeof(addr))
+		return bad_value(ret_msg, d, v, "expected an IPv4 network ADDRESS/PREFIX, e.g. 10.200.0.0/16");
+	memcpy(addr, v, (size_t)(slash - v));
+	addr[slash - v] = '\0';
+	if (inet_pton(AF_INET, addr, &a) != 1)
+		return bad_value(ret_msg, d, v, "\"%s\" is not an IPv4 address", addr);
+	if (sg_util_parse_uint(slash + 1, 8, 30, &prefix) < 0)
+		return bad_value(ret_msg, d, v, "the prefix must be between /8 and /30 "
+				 "(each sandbox takes a /30)");
+	host = ntohl(a.s_addr);
+	mask = 0xffffffffu << (32 - prefix);
+	if (host & ~mask) {
+		struct in_addr n = { .s_addr = htonl(host & mask) };
+
+		if (!inet_ntop(AF_INET, &n, fixed, sizeof(fixed)))
+			return -EINVAL;
+		return bad_value(ret_msg, d, v, "host bits are set: did you mean %s/%u?",
+				 fixed, (unsigned)prefix);
+	}
+	c->pool_addr = host;
+	c->pool_prefix = (unsigned)prefix;
+	return 0;
+}
+
+static int parse_resolve(struct sg_conf *c, const struct key_def *d, const char *v, char **ret_msg)
+{
+	const char *colon = strchr(v, ':');
+	char *name = NULL, *addr = NULL;
+	unsigned char buf[sizeof(struct in6_addr)];
+	struct resolve *nr;
+	int family, r;
+	size_t i, alen;
+
+	if (!colon)
+		return bad_value(ret_msg, d, v, "expected NAME:ADDRESS, e.g. api.example.com:192.0.2.10");
+	name = strndup(v, (size_t)(colon - v));
+	if (!name)
+		return -ENOMEM;
+	for (i = 0; name[i]; i++)
+		name[i] = (char)tolower((unsigned char)name[i]);
+	if (!valid_hostname(name)) {
+		r = bad_value(ret_msg, d, v, "\"%s\" is not a host name", name);
+		goto fail;
+	}
+	colon++;
+	alen = strlen(colon);
+	if (alen >= 2 && colon[0] == '[' && colon[alen - 1] == ']')
+		addr = strndup(colon + 1, alen - 2);
+	else
+		addr = strdup(colon);
+	if (!addr) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (inet_pton(AF_INET, addr, buf) == 1) {
+		family = AF_INET;
+	} else if (inet_pton(AF_INET6, addr, buf) == 1) {
+		family = AF_INET6;
+	} else {
+		r = bad_value(ret_msg, d, v, "\"%s\" is not an IPv4 or IPv6 address", addr);
+		goto fail;
+	}
+	for (i = 0; i < c->n_resolve; i++)
+		if (strcmp(c->resolve[i].name, name) == 0 && strcmp(c->resolve[i].addr, addr) == 0) {
+			r = bad_value(ret_msg, d, v, "this entry is listed twice: remove one");
+			goto fail;
+		}
+	nr = reallocarray(c->resolve, c->n_resolve + 1, sizeof(*nr));
+	if (!nr) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	c->resolve = nr;
+	nr[c->n_resolve].name = name;
+	nr[c->n_resolve].addr = addr;
+	nr[c->n_resolve].family = family;
+	c->n_resolve++;
+	return 0;
+fail:
+	free(name);
+	free(addr);
+	return r;
+}
+
+/* Validates value for key k and stores it in c. Returns 0, -EINVAL with
+ * *ret_msg, or -ENOMEM. */
+static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char **ret_msg)
+{
+	const struct key_def *d = &keys[k];
+	char *copy = NULL, lo[32], hi[32];
+	uint64_t num = 0;
+	size_t i;
+	int r;
+
+	switch (d->kind) {
+	case K_LISTEN:
+		r = parse_listen(c, d, v, ret_msg);
+		if (r < 0)
+			return r;
+		break;
+	case K_PATH:
+	case K_SOCKET:
+		if (!sg_conf_valid_path(v))
+			return bad_value(ret_msg, d, v, "must be an absolute path (starting with /) "
+					 "without control characters");
+		if (d->kind == K_SOCKET && strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return bad_value(ret_msg, d, v, "too long for a unix socket path (at most %zu bytes)",
+					 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		copy = path_dup(v);
+		break;
+	case K_USER:
+		if (!valid_user(v))
+			return bad_value(ret_msg, d, v, "must be a user name: [a-z_][a-z0-9_-]{0,31}");
+		break;
+	case K_URI:
+		for (i = 0; v[i]; i++)
+			if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7f)
+				break;
+		if (v[i] || !strchr(v, ':'))
+			return bad_value(ret_msg, d, v, "must be a libvirt URI such as qemu:///system");
+		break;
+	case K_ENUM:
+		for (i = 0; d->enums[i]; i++)
+			if (strcmp(v, d->enums[i]) == 0)
+				break;
+		if (!d->enums[i]) {
+			if (d->enums == domain_types)
+				return bad_value(ret_msg, d, v, "must be one of auto, kvm, qemu");
+			return bad_value(ret_msg, d, v, "must be one of auto, vsock, virtio-serial");
+		}
+		num = i;
+		break;
+	case K_IMAGE:
+		if (!sg_conf_valid_image(v))
+			return bad_value(ret_msg, d, v, "must be an image name: [a-z0-9][a-z0-9._-]{0,63} "
+					 "(a folder under image_dir)");
+		break;
+	case K_UINT:
+		r = sg_util_parse_uint(v, d->min, d->max, &num);
+		if (r == -ERANGE)
+			return bad_value(ret_msg, d, v, "must be between %llu and %llu",
+					 (unsigned long long)d->min, (unsigned long long)d->max);
+		if (r < 0)
+			return bad_value(ret_msg, d, v, "must be a whole number between %llu and %llu",
+					 (unsigned long long)d->min, (unsigned long long)d->max);
+		break;
+	case K_DURATION:
+		if (sg_util_format_duration(d->min, lo, sizeof(lo)) < 0 ||
+		    sg_util_format_duration(d->max, hi, sizeof(hi)) < 0)
+			return -EINVAL;
+		r = sg_util_parse_duration(v, &num);
+		if (r == -EINVAL)
+			return bad_value(ret_msg, d, v, "must be a duration: a number with an optional unit "
+					 "s, m, h or d (e.g. 30s, 10m, 2h, 1d)");
+		if (r < 0 || num < d->min || num > d->max)
+			return bad_value(ret_msg, d, v, "must be between %s and %s", lo, hi);
+		break;
+	case K_POOL:
+		r = parse_pool(c, d, v, ret_msg);
+		if (r < 0)
+			return r;
+		break;
+	case K_RESOLVE:
+		return parse_resolve(c, d, v, ret_msg);
+	}
+	if (!copy)
+		copy = strdup(v);
+	if (!copy)
+		return -ENOMEM;
+	free(c->str[k]);
+	c->str[k] = copy;
+	c->num[k] = num;
+	return 0;
+}
+
+static int section_index(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < N_SECTIONS; i++)
+		if (strcmp(s, sections[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int conf_on_section(void *user, unsigned line, const char *section, char **ret_msg)
+{
+	struct sg_conf *c = user;
+	char *q;
+	int i = section_index(section), r;
+
+	if (i < 0) {
+		q = sg_conf_quote(section);
+		if (!q)
+			return -ENOMEM;
+		r = sg_conf_msg(ret_msg, "[%s]: unknown section (sandgate.conf has [gateway], [libvirt], "
+				"[sandbox], [network] and [proxy])", q);
+		free(q);
+		return r;
+	}
+	if (c->section_line[i])
+		return sg_conf_msg(ret_msg, "[%s]: section written twice (first at line %u): merge them",
+				   section, c->section_line[i]);
+	c->section_line[i] = line;
+	return 0;
+}
+
+static int conf_on_key(void *user, unsigned line, const char *section, const char *key,
+		       const char *value, char **ret_msg)
+{
+	struct sg_conf *c = user;
+	char *qk = NULL, *list = NULL;
+	size_t len = 0, i;
+	FILE *m;
+	int r, first;
+
+	for (i = 0; i < SG_CONF_KEY_COUNT_; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, key) == 0)
+			break;
+	if (i < SG_CONF_KEY_COUNT_) {
+		enum sg_conf_key k = (enum sg_conf_key)i;
+
+		if (c->line[k] && k != SG_CONF_RESOLVE)
+			return sg_conf_msg(ret_msg, "%s: set twice (first at line %u): keep one",
+					   keys[k].full, c->line[k]);
+		if (value[0] == '\0')
+			return sg_conf_msg(ret_msg, "%s: empty value: give a value or remove the line "
+					   "to use the default", keys[k].full);
+		r = set_value(c, k, value, ret_msg);
+		if (r < 0)
+			return r;
+		if (!c->line[k])
+			c->line[k] = line;
+		return 0;
+	}
+
+	qk = sg_conf_quote(key);
+	if (!qk)
+		return -ENOMEM;
+	/* a known key in the wrong section, or outside of any */
+	for (i = 0; i < SG_CONF_KEY_COUNT_; i++)
+		if (strcmp(keys[i].name, key) == 0)
+			break;
+	if (section[0] == '\0') {
+		if (i < SG_CONF_KEY_COUNT_)
+			r = sg_conf_msg(ret_msg, "%s: key outside of any section: put it under [%s]",
+					qk, keys[i].section);
+		else
+			r = sg_conf_msg(ret_msg, "%s: unknown key outside of any section", qk);
+		goto out;
+	}
+	if (i < SG_CONF_KEY_COUNT_) {
+		r = sg_conf_msg(ret_msg, "[%s] %s: unknown key in [%s]: %s belongs in [%s]",
+				section, qk, section, qk, keys[i].section);
+		goto out;
+	}
+	m = open_memstream(&list, &len);
+	if (!m) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0, first = 1; i < SG_CONF_KEY_COUNT_; i++)
+		if (strcmp(keys[i].section, section) == 0) {
+			fprintf(m, "%s%s", first ? "" : ", ", keys[i].name);
+			first = 0;
+		}
+	if (fclose(m) != 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = sg_conf_msg(ret_msg, "[%s] %s: unknown key (the keys of [%s] are: %s)",
+			section, qk, section, list);
+out:
+	free(list);
+	free(qk);
+	return r;
+}
+
+static const struct sg_conf_ini_ops conf_ops = {
+	.on_section = conf_on_section,
+	.on_key = conf_on_key,
+};
+
+static int conf_new(const char *label, struct sg_conf **ret)
+{
+	struct sg_conf *c = calloc(1, sizeof(*c));
+	char *msg = NULL;
+	size_t i;
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->file = strdup(label);
+	if (!c->file) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < SG_CONF_KEY_COUNT_; i++) {
+		if (!keys[i].def)
+			continue;
+		r = set_value(c, (enum sg_conf_key)i, keys[i].def, &msg);
+		if (r < 0) {
+			free(msg);   /* a bad built-in default: only -ENOMEM here */
+			goto fail;
+		}
+	}
+	*ret = c;
+	return 0;
+fail:
+	sg_conf_free(c);
+	return r;
+}
+
+/* Fills in the defaults derived from other keys. */
+static int conf_finish(struct sg_conf *c)
+{
+	if (!c->line[SG_CONF_HOST_KEY]) {
+		free(c->str[SG_CONF_HOST_KEY]);
+		if (asprintf(&c->str[SG_CONF_HOST_KEY], "%s/ssh_host_ed25519_key",
+			     strcmp(c->str[SG_CONF_STATE_DIR], "/") ? c->str[SG_CONF_STATE_DIR] : "") < 0) {
+			c->str[SG_CONF_HOST_KEY] = NULL;
+			return -ENOMEM;
+		}
+	}
+	if (!c->line[SG_CONF_IMAGE_DIR]) {
+		free(c->str[SG_CONF_IMAGE_DIR]);
+		if (asprintf(&c->str[SG_CONF_IMAGE_DIR], "%s/images",
+			     strcmp(c->str[SG_CONF_STATE_DIR], "/") ? c->str[SG_CONF_STATE_DIR] : "") < 0) {
+			c->str[SG_CONF_IMAGE_DIR] = NULL;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int conf_parse_file(FILE *f, const char *label, struct sg_conf **ret, char **ret_err)
+{
+	struct sg_conf *c = NULL;
+	int r;
+
+	r = conf_new(label, &c);
+	if (r < 0)
+		goto fail_nomsg;
+	if (f) {
+		r = sg_conf_ini_parse(f, label, &conf_ops, c, ret_err);
+		if (r < 0)
+			goto fail;
+	}
+	r = conf_finish(c);
+	if (r < 0)
+		goto fail_nomsg;
+	*ret = c;
+	return 0;
+fail_nomsg:
+	if (ret_err)
+		*ret_err = NULL;
+fail:
+	sg_conf_free(c);
+	return r;
+}
+
+int sg_conf_load(const char *path, int must_exist, struct sg_conf **ret, char **ret_err)
+{
+	FILE *f = NULL;
+	char *err = NULL;
+	int r;
+
+	if (!path)
+		path = SG_SYSCONFDIR "/sandgate/sandgate.conf";
+	r = sg_conf_ini_open(path, &f, &err);
+	if (r == -ENOENT && !must_exist) {
+		free(err);
+		return conf_parse_file(NULL, "(defaults)", ret, ret_err);
+	}
+	if (r < 0) {
+		if (ret_err)
+			*ret_err = err;
+		else
+			free(err);
+		return r;
+	}
+	r = conf_parse_file(f, path, ret, ret_err);
+	fclose(f);
+	return r;
+}
+
+int sg_conf_parse(const char *label, const char *data, size_t len,
+		  struct sg_conf **ret, char **ret_err)
+{
+	FILE *f;
+	int r;
+
+	if (len == 0)
+		return conf_parse_file(NULL, label, ret, ret_err);
+	f = fmemopen((void *)data, len, "r");
+	if (!f) {
+		if (ret_err)
+			*ret_err = NULL;
+		return -ENOMEM;
+	}
+	r = conf_parse_file(f, label, ret, ret_err);
+	fclose(f);
+	return r;
+}
+
+void sg_conf_free(struct sg_conf *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < SG_CONF_KEY_COUNT_; i++)
+		free(c->str[i]);
+	for (i = 0; i < c->n_resolve; i++) {
+		free(c->resolve[i].name);
+		free(c->resolve[i].addr);
+	}
+	free(c->resolve);
+	free(c->listen_host);
+	free(c->file);
+	free(c);
+}
+
+const char *sg_conf_str(const struct sg_conf *c, enum sg_conf_key k)
+{
+	if (!c || (unsigned)k >= SG_CONF_KEY_COUNT_)
+		return NULL;
+	return c->str[k];
+}
+
+uint64_t sg_conf_num(const struct sg_conf *c, enum sg_conf_key k)
+{
+	if (!c || (unsigned)k >= SG_CONF_KEY_COUNT_)
+		return 0;
+	return c->num[k];
+}
+
+const char *sg_conf_file(const struct sg_conf *c)
+{
+	return c->file;
+}
+
+unsigned sg_conf_line(const struct sg_conf *c, enum sg_conf_key k)
+{
+	if (!c || (unsigned)k >= SG_CONF_KEY_COUNT_)
+		return 0;
+	return c->line[k];
+}
+
+const char *sg_conf_key_name(enum sg_conf_key k)
+{
+	if ((unsigned)k >= SG_CONF_KEY_COUNT_)
+		return "?";
+	return keys[k].full;
+}
+
+const char *sg_conf_listen_host(const struct sg_conf *c)
+{
+	return c->listen_host;
+}
+
+uint16_t sg_conf_listen_port(const struct sg_conf *c)
+{
+	return c->listen_port;
+}
+
+uint32_t sg_conf_pool_addr(const struct sg_conf *c)
+{
+	return c->pool_addr;
+}
+
+unsigned sg_conf_pool_prefix(const struct sg_conf *c)
+{
+	return c->pool_prefix;
+}
+
+size_t sg_conf_resolve_count(const struct sg_conf *c)
+{
+	return c->n_resolve;
+}
+
+const char *sg_conf_resolve_name(const struct sg_conf *c, size_t i)
+{
+	return i < c->n_resolve ? c->resolve[i].name : NULL;
+}
+
+const char *sg_conf_resolve_addr(const struct sg_conf *c, size_t i)
+{
+	return i < c->n_resolve ? c->resolve[i].addr : NULL;
+}
+
+int sg_conf_resolve_family(const struct sg_conf *c, size_t i)
+{
+	return i < c->n_resolve ? c->resolve[i].family : AF_UNSPEC;
+}

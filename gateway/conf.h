@@ -1,0 +1,188 @@
+/* sg_conf: sandgate.conf, the gateway's configuration file (inih syntax).
+ *
+ * Every key is optional and has a default; every value is validated when
+ * the file is loaded, so a running gateway never meets a bad value. Unknown
+ * sections, unknown keys, keys set twice and sections written twice are
+ * errors. Error messages are one line:
+ *
+ *   FILE:LINE: [section] key = value: what is wrong (and what to do)
+ *
+ * The loaded configuration is an opaque, read-only struct sg_conf. Values
+ * are read through one key enum:
+ *   sg_conf_str(c, k)  the value as text (the default when unset; paths
+ *                      without trailing slashes; NULL for an unset
+ *                      optional key such as SG_CONF_EXTRA_CA),
+ *   sg_conf_num(c, k)  numbers: integers as such, durations in seconds,
+ *                      enums as their enum value (0 for text keys),
+ * plus typed getters for the compound keys (listen, pool, resolve).
+ *
+ * The section "ini files" at the end is the reader that the tokens module
+ * shares: it adds line numbers, long lines and exact key names to inih. */
+#ifndef SG_CONF_H
+#define SG_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct sg_conf;
+
+enum sg_conf_key {
+	/* [gateway] */
+	SG_CONF_LISTEN,          /* "0.0.0.0:2222"; HOST:PORT or [IPv6]:PORT */
+	SG_CONF_HOST_KEY,        /* STATE_DIR "/ssh_host_ed25519_key" */
+	SG_CONF_TOKENS,          /* SG_SYSCONFDIR "/sandgate/tokens.conf" */
+	SG_CONF_STATE_DIR,       /* SG_LOCALSTATEDIR "/lib/sandgate" */
+	SG_CONF_CONTROL_SOCKET,  /* SG_RUNSTATEDIR "/sandgate/control.sock" */
+	SG_CONF_AUDIT_LOG,       /* SG_LOCALSTATEDIR "/log/sandgate/audit.jsonl" */
+	SG_CONF_USER,            /* "sandgate": unprivileged user of workers, hub */
+	SG_CONF_AUTH_DELAY,      /* 1s, 1s..60s: base delay after a failed auth */
+	/* [libvirt] */
+	SG_CONF_LIBVIRT_URI,     /* "qemu:///system" */
+	SG_CONF_DOMAIN_TYPE,     /* enum sg_conf_domain_type, default auto */
+	/* [sandbox] */
+	SG_CONF_IMAGE,           /* "default"; [a-z0-9][a-z0-9._-]{0,63} */
+	SG_CONF_IMAGE_DIR,       /* STATE_DIR "/images" */
+	SG_CONF_MEMORY_MB,       /* 1024, 768..4096 */
+	SG_CONF_VCPUS,           /* 2, 1..64 */
+	SG_CONF_DISK_GB,         /* 10, 1..1024 */
+	SG_CONF_MAX_LIFETIME,    /* 30m, 1s..365d */
+	SG_CONF_IDLE_TIMEOUT,    /* 10m, 1s..365d */
+	SG_CONF_TRANSPORT,       /* enum sg_conf_transport, default auto */
+	SG_CONF_BOOT_TIMEOUT,    /* 60s, 1s..1h */
+	SG_CONF_MAX_SANDBOXES,   /* 5, 1..1000: default per token */
+	/* [network] */
+	SG_CONF_POOL,            /* "10.200.0.0/16"; IPv4 CIDR, prefix 8..30 */
+	SG_CONF_RESOLVE,         /* repeatable NAME:ADDR; see sg_conf_resolve_* */
+	/* [proxy] */
+	SG_CONF_EXTRA_CA,        /* unset (NULL); an absolute path */
+	SG_CONF_KEY_COUNT_
+};
+
+enum sg_conf_domain_type {
+	SG_CONF_DOMAIN_AUTO,
+	SG_CONF_DOMAIN_KVM,
+	SG_CONF_DOMAIN_QEMU,
+};
+
+enum sg_conf_transport {
+	SG_CONF_TRANSPORT_AUTO,
+	SG_CONF_TRANSPORT_VSOCK,
+	SG_CONF_TRANSPORT_VIRTIO_SERIAL,
+};
+
+/* Limits shared with the per-token overrides of the tokens file. */
+#define SG_CONF_MEMORY_MB_MIN 768
+#define SG_CONF_MEMORY_MB_MAX 4096
+#define SG_CONF_VCPUS_MIN 1
+#define SG_CONF_VCPUS_MAX 64
+#define SG_CONF_MAX_SANDBOXES_MAX 1000
+#define SG_CONF_LIFETIME_MAX (365ULL * 86400)
+
+/* Loads the configuration file at path (NULL: the default,
+ * SG_SYSCONFDIR "/sandgate/sandgate.conf"). A missing file gives the
+ * defaults when must_exist is 0 and is an error otherwise. The file must
+ * not be writable by group or others, and must belong to root or to the
+ * caller (it names files that root opens and writes).
+ * On success *ret is a new configuration the caller frees with
+ * sg_conf_free(). On failure returns a negative errno (-ENOENT, -EACCES,
+ * -EINVAL for a bad file, -ENOMEM, -EIO) and, as the one exception to
+ * "ret_ only on success", sets *ret_err (when ret_err is not NULL) to a
+ * one-line message the caller frees; *ret_err may be NULL after -ENOMEM. */
+int sg_conf_load(const char *path, int must_exist, struct sg_conf **ret, char **ret_err);
+
+/* Same as sg_conf_load() on len bytes of text at data; label names the
+ * text in messages. No ownership or mode checks. */
+int sg_conf_parse(const char *label, const char *data, size_t len,
+		  struct sg_conf **ret, char **ret_err);
+
+/* Frees c; NULL is accepted. */
+void sg_conf_free(struct sg_conf *c);
+
+/* The value of k as text (see the top of this file). The string belongs
+ * to c. */
+const char *sg_conf_str(const struct sg_conf *c, enum sg_conf_key k);
+/* The value of a number, duration (seconds) or enum key; 0 otherwise. */
+uint64_t sg_conf_num(const struct sg_conf *c, enum sg_conf_key k);
+
+/* The file c was read from (its label), "(defaults)" when none was. */
+const char *sg_conf_file(const struct sg_conf *c);
+/* The line where k was set, 0 when k has its default. For a repeatable
+ * key, the line of its first occurrence. With sg_conf_file() this lets
+ * later checks (an image that does not exist) name file and line. */
+unsigned sg_conf_line(const struct sg_conf *c, enum sg_conf_key k);
+/* "[section] key" of k, e.g. "[sandbox] memory_mb"; static storage. */
+const char *sg_conf_key_name(enum sg_conf_key k);
+
+/* [gateway] listen, split: the host without brackets ("0.0.0.0", "::",
+ * "localhost") and the port. */
+const char *sg_conf_listen_host(const struct sg_conf *c);
+uint16_t sg_conf_listen_port(const struct sg_conf *c);
+
+/* [network] pool: network address in host byte order and prefix length. */
+uint32_t sg_conf_pool_addr(const struct sg_conf *c);
+unsigned sg_conf_pool_prefix(const struct sg_conf *c);
+
+/* [network] resolve entries in file order: the name (lowercase), the
+ * address as written (without brackets) and its family (AF_INET or
+ * AF_INET6). i must be below sg_conf_resolve_count(). */
+size_t sg_conf_resolve_count(const struct sg_conf *c);
+const char *sg_conf_resolve_name(const struct sg_conf *c, size_t i);
+const char *sg_conf_resolve_addr(const struct sg_conf *c, size_t i);
+int sg_conf_resolve_family(const struct sg_conf *c, size_t i);
+
+static inline enum sg_conf_domain_type sg_conf_domain_type(const struct sg_conf *c)
+{
+	return (enum sg_conf_domain_type)sg_conf_num(c, SG_CONF_DOMAIN_TYPE);
+}
+
+static inline enum sg_conf_transport sg_conf_transport(const struct sg_conf *c)
+{
+	return (enum sg_conf_transport)sg_conf_num(c, SG_CONF_TRANSPORT);
+}
+
+/* 1 when s is a valid image name: [a-z0-9][a-z0-9._-]{0,63}. */
+int sg_conf_valid_image(const char *s);
+/* 1 when s is an absolute path of printable characters shorter than
+ * PATH_MAX. */
+int sg_conf_valid_path(const char *s);
+
+/* ---- ini files (shared with the tokens module) ----
+ *
+ * sg_conf_ini_parse() reads f with inih and calls on_section once per
+ * "[name]" line and on_key once per "key = value" line, in file order,
+ * with the physical line number and the exact (untruncated) section and
+ * key names. Leading whitespace is ignored (no multi-line values); lines
+ * may be up to SG_CONF_INI_LINE_MAX bytes; a file up to SG_CONF_INI_FILE_MAX.
+ * Comments are lines starting with ';' or '#', and inline comments start
+ * with " ;". A callback returns 0 or a negative errno and then sets
+ * *ret_msg to a message without "FILE:LINE: " (NULL after -ENOMEM);
+ * parsing stops at the first error. Returns 0, or a negative errno with
+ * *ret_err set to "LABEL:LINE: message" (NULL only after -ENOMEM). */
+#define SG_CONF_INI_LINE_MAX 65000
+#define SG_CONF_INI_FILE_MAX (16u << 20)
+
+struct sg_conf_ini_ops {
+	int (*on_section)(void *user, unsigned line, const char *section, char **ret_msg);
+	int (*on_key)(void *user, unsigned line, const char *section,
+		      const char *key, const char *value, char **ret_msg);
+};
+
+int sg_conf_ini_parse(FILE *f, const char *label, const struct sg_conf_ini_ops *ops,
+		      void *user, char **ret_err);
+
+/* Opens path for sg_conf_ini_parse (O_CLOEXEC) and checks that it is a
+ * regular file, not writable by group or others, owned by root or the
+ * caller. Returns 0 and *ret, or -errno with *ret_err set (to
+ * "cannot read PATH: reason" and what to do). */
+int sg_conf_ini_open(const char *path, FILE **ret, char **ret_err);
+
+/* Formats a message into *ret_msg and returns -EINVAL (or -ENOMEM with
+ * *ret_msg NULL). For callbacks. */
+int sg_conf_msg(char **ret_msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Copies s for a message: at most 80 characters, control characters as
+ * '?', "..." when cut. Returns a new string or NULL. */
+char *sg_conf_quote(const char *s);
+
+#endif
