@@ -1,0 +1,198 @@
+/* sg_vm: sandbox virtual machines on libvirt.
+ *
+ * libvirt is the source of truth for which sandboxes exist: each sandbox is
+ * a transient domain named "sandgate-<id>" that carries a <metadata>
+ * element in the namespace SG_VM_XMLNS (token, sandbox name, image,
+ * transport, created, expires, owner pid). There is no other database;
+ * sg_vm_list() reads it back from the running domains.
+ *
+ * On disk a sandbox owns one folder, <state_dir>/sandboxes/<id>/, holding
+ *   disk.qcow2   qcow2 overlay backed by the image's read-only rootfs.qcow2
+ *   console.log  the guest's serial console
+ *   agent.sock   the virtio-serial agent channel (transport virtio-serial)
+ * The folder is root-owned, mode 0710, group = the group QEMU runs as
+ * (read from libvirt's DAC security model), so QEMU can reach its files and
+ * no other local user can (agent.sock is a root shell in the guest).
+ * Domains run with a static DAC label and relabel='no': the overlay is
+ * chowned to QEMU's user by us, and the image files (kernel, initrd,
+ * rootfs.qcow2) must be world-readable; libvirt never chowns them.
+ *
+ * Images live in a folder with image.conf (inih):
+ *   [image]
+ *   kernel = vmlinuz          ; relative to the folder, or absolute
+ *   initrd = initrd.img
+ *   rootfs = rootfs.qcow2
+ *   cmdline = console=ttyS0 ...
+ * Other keys and sections are ignored (image builders record build facts).
+ *
+ * Errors: functions return 0 (or a count) or a negative errno and fill
+ * ret_ out-parameters only on success. Where a function takes
+ * char **ret_err (NULL allowed), a failure sets it to a one-line message
+ * for users, which the caller frees (NULL when out of memory).
+ * Not thread-safe: one struct sg_vm_host per thread. */
+#ifndef SG_VM_H
+#define SG_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SG_VM_XMLNS "https://sandgate.invalid/xmlns/sandbox/1"
+#define SG_VM_XMLNS_PREFIX "sandgate"
+#define SG_VM_DOMAIN_PREFIX "sandgate-"
+#define SG_VM_AGENT_CHANNEL "org.sandgate.agent.0"
+#define SG_VM_VSOCK_PORT 1024u
+
+#define SG_VM_ID_LEN 12          /* lowercase hex characters */
+#define SG_VM_NAME_MAX 32        /* [a-z0-9][a-z0-9-]{0,31} */
+#define SG_VM_TOKEN_MAX 64       /* [a-z0-9][a-z0-9_-]{0,63} */
+#define SG_VM_IMAGE_MAX 64       /* [a-z0-9][a-z0-9._-]{0,63} */
+
+enum sg_vm_domain_type {
+	SG_VM_QEMU = 0,          /* TCG: software emulation */
+	SG_VM_KVM = 1,
+};
+
+enum sg_vm_transport {
+	SG_VM_VIRTIO_SERIAL = 0,
+	SG_VM_VSOCK = 1,
+};
+
+/* What sg_vm_create() builds. All strings are borrowed. */
+struct sg_vm_spec {
+	const char *id;          /* 12 lowercase hex, random, made by the caller */
+	const char *token;       /* token name */
+	const char *name;        /* sandbox name, "" for an ephemeral sandbox */
+	const char *image_dir;   /* folder with image.conf (absolute path) */
+	const char *image;       /* image name, recorded in the metadata */
+	unsigned memory_mb;      /* 64..1048576 */
+	unsigned vcpus;          /* 1..256 */
+	unsigned disk_gb;        /* virtual size of the overlay; 0: the base's */
+	int domain_type;         /* enum sg_vm_domain_type */
+	int transport;           /* enum sg_vm_transport */
+	const char *state_dir;   /* absolute path; sandboxes/ is made inside */
+	int64_t created;         /* unix seconds */
+	int64_t expires;         /* unix seconds */
+	int owner_pid;           /* pid of the sandgated that made it */
+};
+
+/* One sandbox found by sg_vm_list(): a plain record. */
+struct sg_vm_info {
+	char id[SG_VM_ID_LEN + 1];
+	char token[SG_VM_TOKEN_MAX + 1];
+	char name[SG_VM_NAME_MAX + 1];   /* "" for an ephemeral sandbox */
+	char image[SG_VM_IMAGE_MAX + 1];
+	int transport;                   /* enum sg_vm_transport */
+	int64_t created;
+	int64_t expires;
+	int owner_pid;
+	int running;                     /* 1 when libvirt says running */
+	char state[16];                  /* "running", "paused", "shutdown", ... */
+};
+
+struct sg_vm_host;
+struct sg_vm_image;
+
+/* Validators: return 1 when s is a well-formed id / sandbox name / token
+ * name / image name (see the sizes above), 0 otherwise (NULL included). */
+int sg_vm_valid_id(const char *s);
+int sg_vm_valid_name(const char *s);
+int sg_vm_valid_token(const char *s);
+int sg_vm_valid_image(const char *s);
+
+/* "virtio-serial" / "vsock" (NULL for other values), and back (-EINVAL). */
+const char *sg_vm_transport_name(int transport);
+int sg_vm_transport_from_name(const char *s);
+
+/* Opens a libvirt connection to uri (e.g. "qemu:///system") and reads the
+ * user and group QEMU runs as. Installs a libvirt error handler that keeps
+ * libvirt from printing to stderr (messages come back through ret_err).
+ * Returns 0 and *ret (free with sg_vm_host_free), or a negative errno. */
+int sg_vm_connect(const char *uri, struct sg_vm_host **ret, char **ret_err);
+void sg_vm_host_free(struct sg_vm_host *h);
+/* Returns 1 while the connection to libvirtd is usable, 0 after it broke
+ * (libvirtd restarted): free the host and connect again. */
+int sg_vm_host_alive(struct sg_vm_host *h);
+
+/* Reads <image_dir>/image.conf and checks that the kernel, initrd and
+ * rootfs it names are regular files. Relative paths are resolved against
+ * image_dir, which is itself made absolute. Returns 0 and *ret (free with
+ * sg_vm_image_free), or a negative errno. */
+int sg_vm_image_load(const char *image_dir, struct sg_vm_image **ret, char **ret_err);
+void sg_vm_image_free(struct sg_vm_image *img);
+/* Absolute paths and the kernel command line of a loaded image. */
+const char *sg_vm_image_kernel(const struct sg_vm_image *img);
+const char *sg_vm_image_initrd(const struct sg_vm_image *img);
+const char *sg_vm_image_rootfs(const struct sg_vm_image *img);
+const char *sg_vm_image_cmdline(const struct sg_vm_image *img);
+
+/* Builds the libvirt domain XML for s and img (pure: no libvirt, no
+ * files). Every value is validated and XML-escaped. With qemu_uid and
+ * qemu_gid >= 0, QEMU runs as that user with libvirt's relabelling off
+ * (a static DAC <seclabel>): the shared image files are only read, never
+ * chowned; -1 and -1 leave the user to libvirt. Returns 0 and *ret_xml
+ * (NUL-terminated, caller frees), -EINVAL for a bad spec, or -ENOMEM. */
+int sg_vm_domain_xml(const struct sg_vm_spec *s, const struct sg_vm_image *img,
+		     long qemu_uid, long qemu_gid, char **ret_xml);
+
+/* Builds the <sandgate:sandbox .../> metadata element for s (pure).
+ * Returns 0 and *ret_xml, -EINVAL or -ENOMEM. */
+int sg_vm_metadata_xml(const struct sg_vm_spec *s, char **ret_xml);
+
+/* Parses a metadata element as virDomainGetMetadata() returns it: one
+ * element "sandbox", attributes only, the five predefined XML entities
+ * decoded. libvirt strips the namespace declaration (it found the element
+ * by SG_VM_XMLNS); a prefixed name or an xmlns attribute must declare ours.
+ * Fills the metadata fields of *ret (id, running and state untouched).
+ * Returns 0 or -EINVAL for anything else. */
+int sg_vm_metadata_parse(const char *xml, struct sg_vm_info *ret);
+
+/* Finds the CID libvirt assigned in a live domain XML
+ * (<vsock ...><cid auto='yes' address='N'/>). Returns 0 and *ret_cid, or
+ * -ENOENT when there is none, -EINVAL when malformed. */
+int sg_vm_parse_vsock_cid(const char *domain_xml, uint32_t *ret_cid);
+
+/* Creates and starts the sandbox s: the folder, the overlay, the transient
+ * domain. On failure everything made is removed again. Returns 0,
+ * -EEXIST when the id is in use, or another negative errno. */
+int sg_vm_create(struct sg_vm_host *h, const struct sg_vm_spec *s, char **ret_err);
+
+/* Writes the path of the sandbox's virtio-serial socket into buf
+ * (size bytes). Returns 0, -EINVAL for a bad id, -ENAMETOOLONG. */
+int sg_vm_agent_path(const char *state_dir, const char *id, char *buf, size_t size);
+
+/* Connects to the agent of sandbox id: AF_UNIX to agent.sock for
+ * virtio-serial, AF_VSOCK to the domain's CID, port SG_VM_VSOCK_PORT, for
+ * vsock. Only the connection: the caller does the protocol handshake.
+ * Returns 0 and *ret_fd (blocking, SOCK_CLOEXEC, the caller closes it),
+ * or a negative errno (-ENOENT: no such sandbox, -ECONNREFUSED, ...). */
+int sg_vm_connect_agent(struct sg_vm_host *h, const char *id, const char *state_dir,
+			int transport, int *ret_fd, char **ret_err);
+
+/* Stops the domain of sandbox id if it runs and removes its folder.
+ * Idempotent: a sandbox that is already gone is not an error. Returns 0 or
+ * a negative errno (files are removed even when libvirt failed). */
+int sg_vm_destroy(struct sg_vm_host *h, const char *id, const char *state_dir,
+		  char **ret_err);
+
+/* Lists every running domain named "sandgate-<id>" that carries our
+ * metadata, in libvirt's order. Domains without (or with unreadable)
+ * metadata are skipped. Returns 0 with *ret (an array, free with
+ * sg_vm_info_free; NULL when *ret_n is 0) and *ret_n, or a negative errno. */
+int sg_vm_list(struct sg_vm_host *h, struct sg_vm_info **ret, size_t *ret_n,
+	       char **ret_err);
+void sg_vm_info_free(struct sg_vm_info *v);
+
+/* Rewrites the expiry time in the live domain's metadata. Returns 0,
+ * -ENOENT when the sandbox does not run, or a negative errno. */
+int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires,
+		      char **ret_err);
+
+/* Removes every <state_dir>/sandboxes/<id> folder whose domain no longer
+ * exists (folders with other names are left alone). Call it while no
+ * sg_vm_create() is under way (at start-up): a folder made a moment
+ * before its domain starts looks like a leftover. Returns the number
+ * removed, or a negative errno (then nothing is guessed: a libvirt error
+ * stops the sweep). */
+int sg_vm_cleanup_leftovers(struct sg_vm_host *h, const char *state_dir, char **ret_err);
+
+#endif
