@@ -1,0 +1,1375 @@
+/* sg_mon: the privileged monitor, see monitor.h and docs/architecture.md.
+ *
+ * One poll loop: the SSH listener, the control socket, a signalfd, an
+ * inotify watch on the tokens file's directory, and one SOCK_SEQPACKET per
+ * worker. Deadlines (lifetime warnings and ends, adopted sandboxes whose
+ * owner may be gone) set the poll timeout; nothing sleeps. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "gateway/audit.h"
+#include "gateway/kvmprobe.h"
+#include "gateway/monitor.h"
+#include "gateway/mpipe.h"
+#include "gateway/tokens.h"
+#include "gateway/util.h"
+#include "gateway/vm.h"
+#include "gateway/worker.h"
+
+#define MAX_WORKERS		512
+#define MAX_FAILREC		256
+#define AUTH_DELAY_CAP_MS	30000
+#define FAIL_FORGET_MS		(10 * 60 * 1000)
+#define WARN_BEFORE_S		60
+#define OWNER_CHECK_MS		2000
+
+enum wstate { W_PREAUTH, W_AUTHED, W_RUNNING };
+
+struct sbx;
+
+struct mworker {
+	struct mworker *next;
+	pid_t pid;
+	int fd;
+	enum wstate state;
+	char addr[INET6_ADDRSTRLEN];
+	char peer[INET6_ADDRSTRLEN + 32];
+	char *token;
+	char *user;
+	struct sbx *sbx;
+};
+
+struct sbx {
+	struct sbx *next;
+	char id[16];
+	char *token, *name, *image;
+	int64_t created, expires;
+	int warned;
+	pid_t owner_pid;		/* worker holding it (adopted: from metadata) */
+	struct mworker *worker;		/* NULL once adopted without one */
+};
+
+struct failrec {
+	char addr[INET6_ADDRSTRLEN];
+	unsigned fails;
+	int64_t next_ok_ms, last_ms;
+};
+
+struct mon {
+	const struct sg_mon_cfg *cfg;
+	struct sg_tokens *tokens;
+	struct sg_vm_host *vm;
+	ssh_bind bind;
+	int listen_fd, ctl_fd, sig_fd, ino_fd;
+	char *tokens_dir, *tokens_base;
+	struct mworker *workers;
+	unsigned nworkers;
+	struct sbx *sbxs;
+	struct failrec fails[MAX_FAILREC];
+	struct sg_buf *msg;
+	int vm_type, transport;
+	uid_t uid;
+	gid_t gid;
+	char *empty_dir;
+	int64_t next_owner_check_ms;
+	int quit;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int ensure_libvirt(struct mon *m, char **ret_err);
+
+/* --- sandboxes --- */
+
+static struct sbx *
+sbx_find(struct mon *m, const char *id)
+{
+	struct sbx *s;
+
+	for (s = m->sbxs; s != NULL; s = s->next)
+		if (strcmp(s->id, id) == 0)
+			return s;
+	return NULL;
+}
+
+static unsigned
+sbx_count_token(struct mon *m, const char *token)
+{
+	struct sbx *s;
+	unsigned n = 0;
+
+	for (s = m->sbxs; s != NULL; s = s->next)
+		if (strcmp(s->token, token) == 0)
+			n++;
+	return n;
+}
+
+static void
+sbx_free(struct sbx *s)
+{
+	if (s == NULL)
+		return;
+	free(s->token);
+	free(s->name);
+	free(s->image);
+	free(s);
+}
+
+static void
+send_notice(struct mworker *w, uint8_t kind, const char *text)
+{
+	struct sg_buf *b = sg_buf_new(SG_MP_MAX);
+
+	if (w == NULL || w->fd < 0 || b == NULL)
+		goto out;
+	if (sg_buf_put_u8(b, SG_MP_NOTICE) == 0 && sg_buf_put_u8(b, kind) == 0 &&
+	    sg_mp_put_str(b, text) == 0)
+		sg_mp_send(w->fd, b, -1);
+out:
+	sg_buf_free(b);
+}
+
+/* Destroys a sandbox's domain and files and forgets it. */
+static void
+sbx_destroy(struct mon *m, struct sbx *s, const char *reason)
+{
+	struct sbx **pp;
+
+	char *err = NULL;
+	int r;
+
+	if (m->vm == NULL && ensure_libvirt(m, &err) < 0) {
+		sg_warn("sandbox %s: %s", s->id, err ? err : "libvirt unreachable");
+		free(err);
+		err = NULL;
+	}
+	r = sg_vm_destroy(m->vm, s->id, m->cfg->state_dir, &err);
+	if (r < 0)
+		sg_warn("sandbox %s: could not destroy it cleanly: %s", s->id,
+		    err ? err : strerror(-r));
+	free(err);
+	sg_info("sandbox %s destroyed (%s)", s->id, reason);
+	sg_audit("sandbox_destroyed", "sandbox", s->id, "token", s->token,
+	    "reason", reason, NULL);
+	if (s->worker != NULL)
+		s->worker->sbx = NULL;
+	for (pp = &m->sbxs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	sbx_free(s);
+}
+
+/* Is pid a live process of this same program (a worker that survived a
+ * restart)? Compares /proc/PID/exe with ours. */
+static int
+owner_alive(pid_t pid)
+{
+	char p[64], a[PATH_MAX], b[PATH_MAX];
+	ssize_t na, nb;
+
+	if (pid <= 1 || kill(pid, 0) < 0)
+		return 0;
+	snprintf(p, sizeof(p), "/proc/%ld/exe", (long)pid);
+	na = readlink(p, a, sizeof(a) - 1);
+	nb = readlink("/proc/self/exe", b, sizeof(b) - 1);
+	if (na <= 0 || nb <= 0)
+		return 0;
+	a[na] = b[nb] = '\0';
+	return strcmp(a, b) == 0;
+}
+
+static void
+adopt_sandboxes(struct mon *m)
+{
+	struct sg_vm_info *info = NULL;
+	size_t n = 0, i;
+	int r;
+
+	char *err = NULL;
+
+	r = sg_vm_list(m->vm, &info, &n, &err);
+	if (r < 0) {
+		sg_warn("cannot list running sandboxes: %s",
+		    err ? err : strerror(-r));
+		free(err);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct sg_vm_info *v = &info[i];
+		struct sbx *s;
+
+		if (sbx_find(m, v->id) != NULL)
+			continue;
+		s = calloc(1, sizeof(*s));
+		if (s == NULL)
+			break;
+		snprintf(s->id, sizeof(s->id), "%s", v->id);
+		s->token = strdup(v->token);
+		s->name = strdup(v->name);
+		s->image = strdup(v->image);
+		if (s->token == NULL || s->name == NULL || s->image == NULL) {
+			sbx_free(s);
+			break;
+		}
+		s->created = v->created;
+		s->expires = v->expires;
+		s->owner_pid = v->owner_pid;
+		s->next = m->sbxs;
+		m->sbxs = s;
+		sg_info("sandbox %s adopted (token %s, expires in %llds)", s->id,
+		    s->token, (long long)(s->expires - time(NULL)));
+		sg_audit("sandbox_adopted", "sandbox", s->id, "token", s->token,
+		    NULL);
+	}
+	sg_vm_info_free(info);
+	r = sg_vm_cleanup_leftovers(m->vm, m->cfg->state_dir, &err);
+	if (r < 0)
+		sg_warn("cannot remove leftovers of old sandboxes: %s",
+		    err ? err : strerror(-r));
+	free(err);
+}
+
+/* Lifetime warnings and ends, and adopted sandboxes whose connection is
+ * gone. Returns the milliseconds until the next thing to do. */
+static int64_t
+run_timers(struct mon *m)
+{
+	int64_t now = time(NULL), next = 60000, nowms = mono_ms();
+	struct sbx *s, *nx;
+	int check_owners = nowms >= m->next_owner_check_ms;
+
+	if (check_owners)
+		m->next_owner_check_ms = nowms + OWNER_CHECK_MS;
+	for (s = m->sbxs; s != NULL; s = nx) {
+		nx = s->next;
+		if (now >= s->expires) {
+			send_notice(s->worker, SG_MP_NOTICE_EXPIRED, "expired");
+			sbx_destroy(m, s, "max_lifetime");
+			continue;
+		}
+		if (!s->warned && now >= s->expires - WARN_BEFORE_S) {
+			char text[160];
+
+			snprintf(text, sizeof(text),
+			    "sandgate: sandbox %s will be destroyed in %lld s "
+			    "(maximum lifetime reached)", s->id,
+			    (long long)(s->expires - now));
+			send_notice(s->worker, SG_MP_NOTICE_WARN, text);
+			s->warned = 1;
+		}
+		if (s->worker == NULL && check_owners && s->name[0] == '\0' &&
+		    !owner_alive(s->owner_pid)) {
+			sbx_destroy(m, s, "disconnected");
+			continue;
+		}
+		if (!s->warned && (s->expires - WARN_BEFORE_S - now) * 1000 < next)
+			next = (s->expires - WARN_BEFORE_S - now) * 1000;
+		if ((s->expires - now) * 1000 < next)
+			next = (s->expires - now) * 1000;
+		if (s->worker == NULL && OWNER_CHECK_MS < next)
+			next = OWNER_CHECK_MS;
+	}
+	return next < 0 ? 0 : next;
+}
+
+/* --- authentication: per-address delays --- */
+
+static struct failrec *
+failrec_get(struct mon *m, const char *addr, int create)
+{
+	struct failrec *f, *oldest = &m->fails[0];
+	int64_t now = mono_ms();
+	size_t i;
+
+	for (i = 0; i < MAX_FAILREC; i++) {
+		f = &m->fails[i];
+		if (f->addr[0] != '\0' && now - f->last_ms > FAIL_FORGET_MS)
+			memset(f, 0, sizeof(*f));
+		if (strcmp(f->addr, addr) == 0 && f->addr[0] != '\0')
+			return f;
+		if (f->last_ms < oldest->last_ms)
+			oldest = f;
+	}
+	if (!create)
+		return NULL;
+	memset(oldest, 0, sizeof(*oldest));
+	snprintf(oldest->addr, sizeof(oldest->addr), "%s", addr);
+	return oldest;
+}
+
+static int
+valid_user(const char *u)
+{
+	size_t i, n = strlen(u);
+
+	if (n == 0 || n > 32)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = u[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    (c == '-' && i > 0)))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+reply_auth(struct mon *m, struct mworker *w, int ok, uint32_t delay,
+    const char *token)
+{
+	sg_buf_reset(m->msg);
+	if (sg_buf_put_u8(m->msg, SG_MP_AUTH_RESULT) < 0 ||
+	    sg_buf_put_u8(m->msg, ok ? 1 : 0) < 0 ||
+	    sg_buf_put_u32(m->msg, delay) < 0 ||
+	    sg_mp_put_str(m->msg, ok ? token : "") < 0)
+		return;
+	sg_mp_send(w->fd, m->msg, -1);
+}
+
+/* Checks one credential from a worker. Failures from one address are
+ * delayed, doubling per failure up to AUTH_DELAY_CAP_MS; an attempt that
+ * comes before the address's next allowed time fails unchecked. */
+static int
+handle_auth(struct mon *m, struct mworker *w, uint8_t type, struct sg_cur *c)
+{
+	char *user = NULL, *secret = NULL, *ktype = NULL, *blob = NULL;
+	const char *token = NULL;
+	struct failrec *f;
+	int64_t now = mono_ms();
+	uint8_t verified = 0;
+	uint32_t delay = 0;
+	int r, ok = 0, counts = 1;
+
+	if (type == SG_MP_AUTH_PASSWORD) {
+		r = sg_mp_get_str(c, 256, &user);
+		if (r == 0)
+			r = sg_mp_get_str(c, 4096, &secret);
+	} else {
+		verified = sg_cur_u8(c);
+		r = sg_mp_get_str(c, 256, &user);
+		if (r == 0)
+			r = sg_mp_get_str(c, 64, &ktype);
+		if (r == 0)
+			r = sg_mp_get_str(c, 8192, &blob);
+		counts = verified;	/* key queries are not attempts */
+	}
+	if (r < 0)
+		goto out;
+	f = failrec_get(m, w->addr, 0);
+	if (counts && f != NULL && now < f->next_ok_ms) {
+		delay = (uint32_t)(f->next_ok_ms - now);
+		ok = 0;
+	} else if (!valid_user(user)) {
+		ok = 0;
+	} else if (type == SG_MP_AUTH_PASSWORD) {
+		ok = sg_tokens_check_secret(m->tokens, secret, &token) == 0 &&
+		    token != NULL;
+	} else {
+		ok = sg_tokens_check_key(m->tokens, ktype, blob, &token) == 0 &&
+		    token != NULL;
+	}
+	if (ok && counts) {
+		w->token = strdup(token);
+		w->user = strdup(user);
+		if (w->token == NULL || w->user == NULL) {
+			r = -ENOMEM;
+			goto out;
+		}
+		w->state = W_AUTHED;
+		sg_info("%s: user %s authenticated with token %s (%s)", w->peer,
+		    user, token, type == SG_MP_AUTH_PASSWORD ? "secret" : ktype);
+		sg_audit("login", "token", token, "source", w->addr, "user",
+		    user, "method", type == SG_MP_AUTH_PASSWORD ? "token" :
+		    "publickey", NULL);
+	} else if (!ok && counts) {
+		f = failrec_get(m, w->addr, 1);
+		if (delay == 0) {
+			unsigned shift = f->fails < 5 ? f->fails : 5;
+
+			delay = (uint32_t)(m->cfg->auth_delay_ms << shift);
+			if (delay > AUTH_DELAY_CAP_MS)
+				delay = AUTH_DELAY_CAP_MS;
+			f->fails++;
+			f->next_ok_ms = now + delay;
+		}
+		f->last_ms = now;
+		sg_info("%s: authentication failed for user %.32s", w->peer,
+		    user);
+		sg_audit("login_failed", "source", w->addr, "user", user,
+		    "method", type == SG_MP_AUTH_PASSWORD ? "token" : "publickey",
+		    NULL);
+	}
+	reply_auth(m, w, ok, delay, token);
+	r = 0;
+out:
+	if (secret != NULL) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	free(user);
+	free(ktype);
+	free(blob);
+	return r;
+}
+
+/* --- starting a sandbox --- */
+
+static void
+start_fail(struct mon *m, struct mworker *w, const char *reason)
+{
+	sg_buf_reset(m->msg);
+	if (sg_buf_put_u8(m->msg, SG_MP_START_FAIL) == 0 &&
+	    sg_mp_put_str(m->msg, reason) == 0)
+		sg_mp_send(w->fd, m->msg, -1);
+	sg_warn("%s: sandbox could not be started: %s", w->peer, reason);
+}
+
+static int
+handle_start(struct mon *m, struct mworker *w, struct sg_cur *c)
+{
+	const struct sg_token *tok;
+	struct sg_vm_spec spec;
+	struct sbx *s = NULL;
+	char *user = NULL, *err = NULL, reason[512], hostname[64];
+	char imgdir[PATH_MAX];
+	uint8_t rnd[6];
+	unsigned maxs, mem, cpus;
+	uint64_t life;
+	int r, fd = -1;
+
+	r = sg_mp_get_str(c, 64, &user);
+	if (r < 0)
+		return r;
+	if (strcmp(user, w->user) != 0) {
+		free(user);
+		return -EPROTO;
+	}
+	free(user);
+	w->state = W_RUNNING;
+	if (ensure_libvirt(m, &err) < 0) {
+		snprintf(reason, sizeof(reason), "%s", err ? err :
+		    "cannot reach libvirt");
+		free(err);
+		start_fail(m, w, reason);
+		return 0;
+	}
+	tok = sg_tokens_find(m->tokens, w->token);
+	if (tok == NULL) {
+		start_fail(m, w, "the token was revoked");
+		return 0;
+	}
+	if (strcmp(w->user, "sandbox") != 0) {
+		start_fail(m, w, "named sandboxes are not available yet: "
+		    "log in as sandbox@ for a fresh sandbox");
+		return 0;
+	}
+	maxs = sg_tokens_max_sandboxes(tok);
+	if (maxs == 0)
+		maxs = m->cfg->max_sandboxes;
+	if (sbx_count_token(m, w->token) >= maxs) {
+		snprintf(reason, sizeof(reason),
+		    "token %s already has %u running sandboxes (max_sandboxes "
+		    "= %u): close one, or ask an administrator to raise the "
+		    "limit", w->token, sbx_count_token(m, w->token), maxs);
+		start_fail(m, w, reason);
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	if (sg_util_random(rnd, sizeof(rnd)) < 0 ||
+	    sg_util_hex_encode(rnd, sizeof(rnd), s->id, sizeof(s->id)) < 0) {
+		sbx_free(s);
+		return -EIO;
+	}
+	mem = sg_tokens_memory_mb(tok) ? sg_tokens_memory_mb(tok) : m->cfg->memory_mb;
+	cpus = sg_tokens_vcpus(tok) ? sg_tokens_vcpus(tok) : m->cfg->vcpus;
+	life = sg_tokens_max_lifetime(tok) ? sg_tokens_max_lifetime(tok) :
+	    m->cfg->max_lifetime_s;
+	s->token = strdup(w->token);
+	s->name = strdup("");
+	s->image = strdup(sg_tokens_image(tok) ? sg_tokens_image(tok) :
+	    m->cfg->image);
+	if (s->token == NULL || s->name == NULL || s->image == NULL) {
+		sbx_free(s);
+		return -ENOMEM;
+	}
+	s->created = time(NULL);
+	s->expires = s->created + (int64_t)life;
+	memset(&spec, 0, sizeof(spec));
+	spec.id = s->id;
+	spec.token = s->token;
+	spec.name = s->name;
+	snprintf(imgdir, sizeof(imgdir), "%s/%s", m->cfg->image_dir, s->image);
+	spec.image_dir = imgdir;
+	spec.image = s->image;
+	spec.memory_mb = mem;
+	spec.vcpus = cpus;
+	spec.domain_type = m->vm_type;
+	spec.transport = m->transport;
+	spec.state_dir = m->cfg->state_dir;
+	spec.created = s->created;
+	spec.expires = s->expires;
+	spec.owner_pid = w->pid;
+	r = sg_vm_create(m->vm, &spec, &err);
+	if (r < 0) {
+		start_fail(m, w, err ? err : strerror(-r));
+		free(err);
+		sbx_free(s);
+		return 0;
+	}
+	r = sg_vm_connect_agent(m->vm, s->id, m->cfg->state_dir, m->transport,
+	    &fd, &err);
+	if (r < 0) {
+		start_fail(m, w, err ? err : strerror(-r));
+		free(err);
+		sg_vm_destroy(m->vm, s->id, m->cfg->state_dir, NULL);
+		sbx_free(s);
+		return 0;
+	}
+	s->owner_pid = w->pid;
+	s->worker = w;
+	w->sbx = s;
+	s->next = m->sbxs;
+	m->sbxs = s;
+	sg_info("sandbox %s created for token %s (%s, image %s, %u MiB, %u vCPU)",
+	    s->id, s->token, w->peer, s->image, mem, cpus);
+	sg_audit("sandbox_created", "sandbox", s->id, "token", s->token,
+	    "source", w->addr, "image", s->image, NULL);
+	snprintf(hostname, sizeof(hostname), "sandbox-%s", s->id);
+	sg_buf_reset(m->msg);
+	if (sg_buf_put_u8(m->msg, SG_MP_STARTED) < 0 ||
+	    sg_mp_put_str(m->msg, s->id) < 0 ||
+	    sg_mp_put_str(m->msg, s->image) < 0 ||
+	    sg_buf_put_u64(m->msg, (uint64_t)s->expires) < 0 ||
+	    sg_buf_put_u32(m->msg, (uint32_t)(m->cfg->boot_timeout_s * 1000)) < 0 ||
+	    sg_mp_put_str(m->msg, hostname) < 0 ||
+	    sg_mp_send(w->fd, m->msg, fd) < 0)
+		sg_warn("%s: could not hand the sandbox to the worker", w->peer);
+	close(fd);
+	return 0;
+}
+
+/* --- workers --- */
+
+static void
+worker_gone(struct mon *m, struct mworker *w)
+{
+	struct mworker **pp;
+
+	if (w->sbx != NULL) {
+		w->sbx->worker = NULL;
+		if (w->sbx->name[0] == '\0')
+			sbx_destroy(m, w->sbx, "disconnected");
+	}
+	if (w->fd >= 0)
+		close(w->fd);
+	for (pp = &m->workers; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	m->nworkers--;
+	free(w->token);
+	free(w->user);
+	free(w);
+}
+
+/* One request from a worker. A request its state does not allow, or a
+ * malformed one, ends the worker: it is not to be trusted any more. */
+static void
+worker_read(struct mon *m, struct mworker *w)
+{
+	struct sg_cur c;
+	ssize_t n;
+	uint8_t type;
+	int fd, r = -EPROTO;
+
+	n = sg_mp_recv(w->fd, m->msg, &fd);
+	if (n == -EAGAIN)
+		return;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		close(w->fd);
+		w->fd = -1;	/* reaped by SIGCHLD, or now if already */
+		return;
+	}
+	type = sg_buf_data(m->msg)[0];
+	sg_cur_init(&c, sg_buf_data(m->msg) + 1, (size_t)n - 1);
+	switch (type) {
+	case SG_MP_AUTH_PASSWORD:
+	case SG_MP_AUTH_KEY:
+		if (w->state == W_PREAUTH)
+			r = handle_auth(m, w, type, &c);
+		break;
+	case SG_MP_START:
+		if (w->state == W_AUTHED)
+			r = handle_start(m, w, &c);
+		break;
+	default:
+		break;
+	}
+	if (r < 0) {
+		sg_warn("%s: worker %ld sent a request its state does not allow "
+		    "(type %u): ending it", w->peer, (long)w->pid, type);
+		kill(w->pid, SIGKILL);
+		close(w->fd);
+		w->fd = -1;
+	}
+}
+
+static void
+close_except(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (lo > 3)
+		close_range(3, (unsigned)lo - 1, 0);
+	if (hi > lo + 1)
+		close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+	close_range((unsigned)hi + 1, ~0U, 0);
+}
+
+static void
+accept_client(struct mon *m)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct mworker *w;
+	int fd, sp[2];
+	char port[NI_MAXSERV] = "?";
+	pid_t pid;
+
+	fd = accept4(m->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (m->nworkers >= MAX_WORKERS) {
+		sg_warn("refusing a connection: %u connections already open",
+		    m->nworkers);
+		close(fd);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		close(fd);
+		return;
+	}
+	if (getnameinfo((struct sockaddr *)&ss, sl, w->addr, sizeof(w->addr),
+	    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(w->addr, sizeof(w->addr), "?");
+	snprintf(w->peer, sizeof(w->peer), "%s port %s", w->addr, port);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		free(w);
+		close(fd);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		sg_warn("cannot fork a worker: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		close(fd);
+		free(w);
+		return;
+	}
+	if (pid == 0) {
+		struct sg_worker_params p;
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		close_except(fd, sp[1]);
+		memset(&p, 0, sizeof(p));
+		p.client_fd = fd;
+		p.mon_fd = sp[1];
+		p.bind = m->bind;
+		p.uid = m->uid;
+		p.gid = m->gid;
+		p.chroot_dir = m->empty_dir;
+		p.login_grace_s = 120;
+		p.max_auth_tries = 6;
+		p.peer = w->peer;
+		sg_worker_run(&p);
+	}
+	close(fd);
+	close(sp[1]);
+	w->pid = pid;
+	w->fd = sp[0];
+	w->next = m->workers;
+	m->workers = w;
+	m->nworkers++;
+	sg_info("connection from %s (worker %ld)", w->peer, (long)pid);
+}
+
+static void
+reap_children(struct mon *m)
+{
+	struct mworker *w;
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (w = m->workers; w != NULL; w = w->next)
+			if (w->pid == pid)
+				break;
+		if (w == NULL)
+			continue;
+		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL &&
+		    WTERMSIG(st) != SIGALRM)
+			sg_warn("%s: worker %ld died of signal %d", w->peer,
+			    (long)pid, WTERMSIG(st));
+		worker_gone(m, w);
+	}
+}
+
+/* --- tokens file --- */
+
+static void
+reload_tokens(struct mon *m, const char *why)
+{
+	struct sg_tokens *t = NULL;
+	char *err = NULL;
+	int r;
+
+	r = sg_tokens_load(m->cfg->tokens, &t, &err);
+	if (r < 0) {
+		sg_err("%s; keeping the tokens loaded before (%s)",
+		    err ? err : strerror(-r), why);
+		free(err);
+		return;
+	}
+	/* Secret values are the proxy's alone: the monitor keeps names. */
+	sg_tokens_forget_secrets(t);
+	sg_tokens_free(m->tokens);
+	m->tokens = t;
+	sg_info("tokens reloaded from %s (%s): %zu tokens", m->cfg->tokens,
+	    why, sg_tokens_count(t));
+}
+
+static void
+inotify_read(struct mon *m)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+	int hit = 0;
+	char *p;
+
+	for (;;) {
+		n = read(m->ino_fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if (ev->len > 0 && strcmp(ev->name, m->tokens_base) == 0)
+				hit = 1;
+		}
+	}
+	if (hit)
+		reload_tokens(m, "file changed");
+}
+
+/* --- control socket (sandgatectl) --- */
+
+static void
+ctl_reply(int fd, const char *text)
+{
+	size_t off = 0, len = strlen(text);
+	ssize_t n;
+
+	while (off < len) {
+		n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		off += (size_t)n;
+	}
+}
+
+static void
+ctl_list(struct mon *m, int fd)
+{
+	struct sg_buf *b = sg_buf_new(1 << 20);
+	int64_t now = time(NULL);
+	struct sbx *s;
+
+	if (b == NULL)
+		return;
+	sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %8s  %s\n", "ID", "TOKEN",
+	    "NAME", "IMAGE", "LEFT", "STATE");
+	for (s = m->sbxs; s != NULL; s = s->next)
+		sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %7llds  %s\n", s->id,
+		    s->token, s->name[0] ? s->name : "-", s->image,
+		    (long long)(s->expires - now),
+		    s->worker ? "connected" : "adopted");
+	sg_buf_put(b, "ok\n", 4);
+	ctl_reply(fd, (const char *)sg_buf_data(b));
+	sg_buf_free(b);
+}
+
+static void
+ctl_handle(struct mon *m, int fd)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct timeval tv = { 2, 0 };
+	char line[512], out[600], *sp, *arg;
+	struct sbx *s;
+	ssize_t n;
+	size_t len = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+	    cred.uid != 0) {
+		ctl_reply(fd, "error: the control socket is for root only\n");
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (len < sizeof(line) - 1) {
+		n = recv(fd, line + len, sizeof(line) - 1 - len, 0);
+		if (n <= 0)
+			return;
+		len += (size_t)n;
+		if (memchr(line, '\n', len) != NULL)
+			break;
+	}
+	line[len] = '\0';
+	sp = strchr(line, '\n');
+	if (sp == NULL) {
+		ctl_reply(fd, "error: request too long\n");
+		return;
+	}
+	*sp = '\0';
+	arg = strchr(line, ' ');
+	if (arg != NULL)
+		*arg++ = '\0';
+	if (strcmp(line, "list") == 0 && arg == NULL) {
+		ctl_list(m, fd);
+	} else if (strcmp(line, "kill") == 0 && arg != NULL) {
+		s = sbx_find(m, arg);
+		if (s == NULL) {
+			snprintf(out, sizeof(out), "error: no sandbox %.64s "
+			    "(see sandgatectl list)\n", arg);
+			ctl_reply(fd, out);
+			return;
+		}
+		send_notice(s->worker, SG_MP_NOTICE_KILLED, "killed");
+		sbx_destroy(m, s, "killed by administrator");
+		ctl_reply(fd, "ok\n");
+	} else if (strcmp(line, "extend") == 0 && arg != NULL) {
+		char *dur = strchr(arg, ' ');
+		uint64_t secs;
+
+		if (dur != NULL)
+			*dur++ = '\0';
+		if (dur == NULL || sg_util_parse_duration(dur, &secs) < 0 ||
+		    secs == 0) {
+			ctl_reply(fd, "error: usage: extend ID DURATION "
+			    "(e.g. 30m, 2h)\n");
+			return;
+		}
+		s = sbx_find(m, arg);
+		if (s == NULL) {
+			snprintf(out, sizeof(out), "error: no sandbox %.64s "
+			    "(see sandgatectl list)\n", arg);
+			ctl_reply(fd, out);
+			return;
+		}
+		s->expires += (int64_t)secs;
+		s->warned = 0;
+		if (sg_vm_set_expires(m->vm, s->id, s->expires, NULL) < 0)
+			sg_warn("sandbox %s: could not record the new expiry "
+			    "in libvirt", s->id);
+		sg_info("sandbox %s extended by %llus", s->id,
+		    (unsigned long long)secs);
+		sg_audit("sandbox_extended", "sandbox", s->id, "by", dur, NULL);
+		snprintf(out, sizeof(out), "ok %lld\n",
+		    (long long)(s->expires - time(NULL)));
+		ctl_reply(fd, out);
+	} else {
+		ctl_reply(fd, "error: unknown request (list, kill ID, "
+		    "extend ID DURATION)\n");
+	}
+}
+
+static void
+ctl_accept(struct mon *m)
+{
+	int fd = accept4(m->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	ctl_handle(m, fd);
+	close(fd);
+}
+
+/* --- set-up --- */
+
+static int
+open_listener(const char *listen_spec, int *ret_fd)
+{
+	struct addrinfo hints, *res = NULL;
+	char host[256], *port;
+	const char *h;
+	int fd = -1, one = 1, r;
+
+	if (strlen(listen_spec) >= sizeof(host))
+		return -EINVAL;
+	snprintf(host, sizeof(host), "%s", listen_spec);
+	port = strrchr(host, ':');
+	if (port == NULL)
+		return -EINVAL;
+	*port++ = '\0';
+	h = host;
+	if (host[0] == '[') {
+		size_t l = strlen(host);
+
+		if (l < 2 || host[l - 1] != ']')
+			return -EINVAL;
+		host[l - 1] = '\0';
+		h = host + 1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	r = getaddrinfo(h, port, &hints, &res);
+	if (r != 0)
+		return -EINVAL;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		r = -errno;
+		close(fd);
+		goto out;
+	}
+	*ret_fd = fd;
+	r = 0;
+out:
+	freeaddrinfo(res);
+	return r;
+}
+
+static int
+open_control(const char *path, int *ret_fd)
+{
+	struct sockaddr_un sa;
+	int fd, r;
+	mode_t old;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	old = umask(077);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(fd, 16) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+static int
+mkdir_parents(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX], *p;
+
+	if (strlen(path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (p = tmp + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int
+parent_dir(const char *path, char *out, size_t outsz)
+{
+	const char *sl = strrchr(path, '/');
+
+	if (sl == NULL || (size_t)(sl - path) >= outsz)
+		return -EINVAL;
+	if (sl == path)
+		snprintf(out, outsz, "/");
+	else
+		snprintf(out, outsz, "%.*s", (int)(sl - path), path);
+	return 0;
+}
+
+/* Loads the host key, creating an ed25519 key (0600) if the file does not
+ * exist yet. */
+static int
+load_host_key(struct mon *m)
+{
+	const char *path = m->cfg->host_key;
+	char dir[PATH_MAX];
+	ssh_key key = NULL;
+	mode_t old;
+	int r;
+
+	if (access(path, F_OK) != 0) {
+		if (parent_dir(path, dir, sizeof(dir)) == 0)
+			mkdir_parents(dir, 0755);
+		if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK) {
+			sg_err("cannot generate an ed25519 host key");
+			return -EIO;
+		}
+		old = umask(077);
+		r = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path);
+		umask(old);
+		if (r != SSH_OK) {
+			sg_err("cannot write the host key %s: check that its "
+			    "directory is writable by root", path);
+			ssh_key_free(key);
+			return -EIO;
+		}
+		sg_info("created a new ed25519 host key in %s", path);
+	} else if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL,
+	    &key) != SSH_OK) {
+		sg_err("cannot read the host key %s: check [gateway] host_key, "
+		    "or remove the file to have a new key made", path);
+		return -EIO;
+	}
+	m->bind = ssh_bind_new();
+	if (m->bind == NULL ||
+	    ssh_bind_options_set(m->bind, SSH_BIND_OPTIONS_IMPORT_KEY, key) < 0) {
+		sg_err("cannot set up the SSH server");
+		ssh_key_free(key);
+		return -EIO;
+	}
+	/* The bind now owns the key. */
+	return 0;
+}
+
+static int
+choose_vm_type(struct mon *m)
+{
+	char *reason = NULL;
+	const char *dt = m->cfg->domain_type;
+	int r;
+
+	if (strcmp(dt, "kvm") == 0) {
+		m->vm_type = SG_VM_KVM;
+		return 0;
+	}
+	if (strcmp(dt, "qemu") == 0) {
+		m->vm_type = SG_VM_QEMU;
+		sg_warn("domain_type = qemu: guests run under software emulation (TCG)");
+		return 0;
+	}
+	r = sg_kvm_usable(5000, &reason);
+	if (r == 1) {
+		m->vm_type = SG_VM_KVM;
+		sg_info("KVM runs guests here: using domain type kvm");
+	} else {
+		m->vm_type = SG_VM_QEMU;
+		sg_warn("KVM cannot run guests here (%s): using software "
+		    "emulation (TCG), which is much slower",
+		    reason ? reason : "probe failed");
+	}
+	free(reason);
+	return 0;
+}
+
+static int
+choose_transport(struct mon *m)
+{
+	const char *t = m->cfg->transport;
+
+	if (strcmp(t, "vsock") == 0) {
+		m->transport = SG_VM_VSOCK;
+	} else if (strcmp(t, "virtio-serial") == 0) {
+		m->transport = SG_VM_VIRTIO_SERIAL;
+	} else if (access("/dev/vhost-vsock", R_OK | W_OK) == 0) {
+		m->transport = SG_VM_VSOCK;
+	} else {
+		m->transport = SG_VM_VIRTIO_SERIAL;
+		sg_info("no /dev/vhost-vsock: talking to agents over virtio-serial");
+	}
+	return 0;
+}
+
+static int
+setup(struct mon *m)
+{
+	const struct sg_mon_cfg *cfg = m->cfg;
+	struct passwd *pw;
+	char *err = NULL, dir[PATH_MAX];
+	sigset_t mask;
+	int r;
+
+	pw = getpwnam(cfg->user);
+	if (pw == NULL) {
+		sg_err("user %s does not exist: create it with 'useradd --system "
+		    "--no-create-home --shell /usr/sbin/nologin %s', or set "
+		    "[gateway] user in %s", cfg->user, cfg->user, cfg->config_path);
+		return -ENOENT;
+	}
+	m->uid = pw->pw_uid;
+	m->gid = pw->pw_gid;
+	r = sg_tokens_load(cfg->tokens, &m->tokens, &err);
+	if (r < 0) {
+		sg_err("%s", err ? err : strerror(-r));
+		free(err);
+		return r;
+	}
+	sg_tokens_forget_secrets(m->tokens);
+	r = mkdir_parents(cfg->state_dir, 0755);
+	if (r < 0) {
+		sg_err("cannot create state_dir %s: %s", cfg->state_dir,
+		    strerror(-r));
+		return r;
+	}
+	if (asprintf(&m->empty_dir, "%s/empty", cfg->state_dir) < 0)
+		return -ENOMEM;
+	if (mkdir(m->empty_dir, 0755) < 0 && errno != EEXIST) {
+		sg_err("cannot create %s: %s", m->empty_dir, strerror(errno));
+		return -errno;
+	}
+	if (parent_dir(cfg->audit_log, dir, sizeof(dir)) == 0)
+		mkdir_parents(dir, 0750);
+	r = sg_audit_open(cfg->audit_log);
+	if (r < 0) {
+		sg_err("cannot open the audit log %s: %s", cfg->audit_log,
+		    strerror(-r));
+		return r;
+	}
+	r = load_host_key(m);
+	if (r < 0)
+		return r;
+	choose_vm_type(m);
+	choose_transport(m);
+	r = sg_vm_connect(cfg->libvirt_uri, &m->vm, &err);
+	if (r < 0) {
+		/* Not fatal: sessions get a clear error until it is back. */
+		sg_warn("%s", err ? err : strerror(-r));
+		free(err);
+		err = NULL;
+	} else {
+		adopt_sandboxes(m);
+	}
+	r = open_listener(cfg->listen, &m->listen_fd);
+	if (r < 0) {
+		sg_err("cannot listen on %s: %s (check [gateway] listen in %s)",
+		    cfg->listen, strerror(-r), cfg->config_path);
+		return r;
+	}
+	if (parent_dir(cfg->control_socket, dir, sizeof(dir)) == 0)
+		mkdir_parents(dir, 0755);
+	r = open_control(cfg->control_socket, &m->ctl_fd);
+	if (r < 0) {
+		sg_err("cannot create the control socket %s: %s",
+		    cfg->control_socket, strerror(-r));
+		return r;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	m->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (m->sig_fd < 0)
+		return -errno;
+	m->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (m->ino_fd >= 0 && parent_dir(cfg->tokens, dir, sizeof(dir)) == 0) {
+		m->tokens_base = strdup(strrchr(cfg->tokens, '/') + 1);
+		if (m->tokens_base == NULL ||
+		    inotify_add_watch(m->ino_fd, dir, IN_CLOSE_WRITE |
+		    IN_MOVED_TO | IN_CREATE | IN_DELETE) < 0) {
+			sg_warn("cannot watch %s for changes: reload with SIGHUP",
+			    dir);
+			close(m->ino_fd);
+			m->ino_fd = -1;
+		}
+	}
+	sg_info("listening on %s (%zu tokens, image %s, %s)", cfg->listen,
+	    sg_tokens_count(m->tokens), cfg->image,
+	    m->vm_type == SG_VM_KVM ? "kvm" : "qemu/TCG");
+	return 0;
+}
+
+/* The libvirt connection may be down at start or drop later: reconnect
+ * before each sandbox start. Returns 0 when usable. */
+static int
+ensure_libvirt(struct mon *m, char **ret_err)
+{
+	if (m->vm != NULL && sg_vm_host_alive(m->vm))
+		return 0;
+	sg_vm_host_free(m->vm);
+	m->vm = NULL;
+	if (sg_vm_connect(m->cfg->libvirt_uri, &m->vm, ret_err) < 0)
+		return -EIO;
+	adopt_sandboxes(m);
+	return 0;
+}
+
+static void
+handle_signals(struct mon *m)
+{
+	struct signalfd_siginfo si;
+
+	while (read(m->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap_children(m);
+			break;
+		case SIGHUP:
+			reload_tokens(m, "SIGHUP");
+			break;
+		default:
+			m->quit = 1;
+			break;
+		}
+	}
+}
+
+int
+sg_mon_run(const struct sg_mon_cfg *cfg)
+{
+	struct mon m;
+	struct pollfd *pfd = NULL;
+	struct mworker *w, *wn;
+	size_t npfd, i;
+	int64_t timeout;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	m.cfg = cfg;
+	m.listen_fd = m.ctl_fd = m.sig_fd = m.ino_fd = -1;
+	m.msg = sg_buf_new(SG_MP_MAX);
+	pfd = calloc(MAX_WORKERS + 8, sizeof(*pfd));
+	if (m.msg == NULL || pfd == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = setup(&m);
+	if (r < 0)
+		goto out;
+	while (!m.quit) {
+		timeout = run_timers(&m);
+		npfd = 0;
+		pfd[npfd++] = (struct pollfd){ .fd = m.sig_fd, .events = POLLIN };
+		pfd[npfd++] = (struct pollfd){ .fd = m.listen_fd, .events = POLLIN };
+		pfd[npfd++] = (struct pollfd){ .fd = m.ctl_fd, .events = POLLIN };
+		pfd[npfd++] = (struct pollfd){ .fd = m.ino_fd, .events = POLLIN };
+		for (w = m.workers; w != NULL && npfd < MAX_WORKERS + 8; w = w->next)
+			pfd[npfd++] = (struct pollfd){ .fd = w->fd, .events = POLLIN };
+		if (poll(pfd, npfd, (int)(timeout > 60000 ? 60000 : timeout)) < 0 &&
+		    errno != EINTR) {
+			r = -errno;
+			sg_err("poll: %s", strerror(errno));
+			goto out;
+		}
+		if (pfd[0].revents)
+			handle_signals(&m);
+		if (pfd[1].revents)
+			accept_client(&m);
+		if (pfd[2].revents)
+			ctl_accept(&m);
+		if (pfd[3].revents)
+			inotify_read(&m);
+		for (i = 4; i < npfd; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			for (w = m.workers; w != NULL; w = wn) {
+				wn = w->next;
+				if (w->fd == pfd[i].fd && w->fd >= 0) {
+					worker_read(&m, w);
+				}
+			}
+		}
+	}
+	sg_info("stopping; %u connections and their sandboxes go on and are "
+	    "adopted at the next start", m.nworkers);
+	r = 0;
+out:
+	if (m.ctl_fd >= 0) {
+		close(m.ctl_fd);
+		unlink(cfg->control_socket);
+	}
+	if (m.listen_fd >= 0)
+		close(m.listen_fd);
+	if (m.sig_fd >= 0)
+		close(m.sig_fd);
+	if (m.ino_fd >= 0)
+		close(m.ino_fd);
+	for (w = m.workers; w != NULL; w = wn) {
+		wn = w->next;
+		if (w->fd >= 0)
+			close(w->fd);
+		free(w->token);
+		free(w->user);
+		free(w);
+	}
+	while (m.sbxs != NULL) {
+		struct sbx *s = m.sbxs;
+
+		m.sbxs = s->next;
+		sbx_free(s);
+	}
+	sg_tokens_free(m.tokens);
+	sg_vm_host_free(m.vm);
+	if (m.bind != NULL)
+		ssh_bind_free(m.bind);
+	sg_audit_close();
+	sg_buf_free(m.msg);
+	free(m.tokens_base);
+	free(m.empty_dir);
+	free(pfd);
+	return r;
+}

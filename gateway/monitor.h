@@ -1,0 +1,38 @@
+/* sg_mon: sandgated's privileged process (docs/architecture.md).
+ *
+ * The monitor owns what needs root: the listening socket, the host key,
+ * the tokens file, libvirt and the control socket. It forks one worker
+ * per connection and answers the workers' fixed requests (mpipe.h). */
+#ifndef SG_MONITOR_H
+#define SG_MONITOR_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Everything the monitor needs, resolved from sandgate.conf by the
+ * caller. Strings are borrowed for the monitor's whole run. */
+struct sg_mon_cfg {
+	const char *config_path;	/* for messages */
+	const char *listen;		/* "ADDR:PORT" or "[V6]:PORT" */
+	const char *host_key;
+	const char *tokens;
+	const char *state_dir;
+	const char *control_socket;
+	const char *audit_log;
+	const char *libvirt_uri;
+	const char *domain_type;	/* auto | kvm | qemu */
+	const char *image;
+	const char *image_dir;
+	unsigned memory_mb, vcpus;
+	uint64_t max_lifetime_s, idle_timeout_s, boot_timeout_s;
+	const char *transport;		/* auto | vsock | virtio-serial */
+	unsigned max_sandboxes;		/* per token, unless the token says */
+	const char *user;		/* unprivileged user for workers */
+	uint64_t auth_delay_ms;
+};
+
+/* Runs the service until SIGTERM or SIGINT. Returns 0 on a clean stop,
+ * or a negative errno after logging why the service cannot run. */
+int sg_mon_run(const struct sg_mon_cfg *cfg);
+
+#endif

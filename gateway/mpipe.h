@@ -1,0 +1,50 @@
+/* sg_mp: the fixed requests between sandgated's monitor and its workers.
+ *
+ * A worker (unprivileged, one per SSH connection) talks to the monitor
+ * (root) over a SOCK_SEQPACKET socketpair: one message per datagram, at
+ * most SG_MP_MAX bytes, a type byte then fields (u8, u32, i64 big-endian;
+ * strings as u32 length + bytes without NUL). The monitor accepts each
+ * request only in the worker state that allows it (docs/protocol.md,
+ * "Monitor requests"); anything else ends the worker. */
+#ifndef SG_MPIPE_H
+#define SG_MPIPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+#define SG_MP_MAX	16384u
+#define SG_MP_MAX_STR	8192u
+
+enum sg_mp_type {
+	SG_MP_AUTH_PASSWORD = 1,	/* w->m: str user, str secret */
+	SG_MP_AUTH_KEY = 2,		/* w->m: u8 verified, str user, str type, str blob */
+	SG_MP_AUTH_RESULT = 3,		/* m->w: u8 ok, u32 delay_ms, str token */
+	SG_MP_START = 4,		/* w->m: str user */
+	SG_MP_STARTED = 5,		/* m->w: str id, str image, i64 expires,
+					 * u32 boot_timeout_ms, str hostname, + agent fd */
+	SG_MP_START_FAIL = 6,		/* m->w: str reason */
+	SG_MP_NOTICE = 7,		/* m->w: u8 kind, str text */
+};
+
+enum sg_mp_notice {
+	SG_MP_NOTICE_WARN = 1,		/* shown on terminals */
+	SG_MP_NOTICE_EXPIRED = 2,	/* sandbox is being destroyed: lifetime */
+	SG_MP_NOTICE_KILLED = 3,	/* sandbox is being destroyed: admin */
+};
+
+/* Sends the message in msg (first byte is the type), with fd attached
+ * when fd >= 0. Returns 0 or -errno. */
+int sg_mp_send(int sock, const struct sg_buf *msg, int fd);
+/* Receives one message into msg (reset first). A passed fd is returned in
+ * *ret_fd (-1 if none; extra fds are closed). Returns the length, 0 when
+ * the peer closed, -EAGAIN, or -errno (-EMSGSIZE for an oversized one). */
+ssize_t sg_mp_recv(int sock, struct sg_buf *msg, int *ret_fd);
+
+int sg_mp_put_str(struct sg_buf *b, const char *s);
+/* Reads a string field into a new NUL-terminated copy (*ret); fails with
+ * -EPROTO on truncation, an embedded NUL or a length over max. */
+int sg_mp_get_str(struct sg_cur *c, size_t max, char **ret);
+
+#endif

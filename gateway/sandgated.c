@@ -1,0 +1,112 @@
+/* sandgated: the SSH gateway (sandgated(8)).
+ *
+ * Parses the command line and sandgate.conf, then runs the monitor, which
+ * forks the per-connection workers (docs/architecture.md). */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+
+#include "common/log.h"
+#include "gateway/conf.h"
+#include "gateway/monitor.h"
+
+#define DEFAULT_CONFIG SG_SYSCONFDIR "/sandgate/sandgate.conf"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: sandgated [--config FILE] [--foreground] [--debug]\n"
+	    "       sandgated --check-config [--config FILE]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *dtypes[] = { "auto", "kvm", "qemu" };
+	static const char *transports[] = { "auto", "vsock", "virtio-serial" };
+	const char *config = DEFAULT_CONFIG;
+	int foreground = 0, check = 0, level = SG_LOG_INFO, c, r;
+	struct sg_conf *conf = NULL;
+	struct sg_mon_cfg mc;
+	char *err = NULL;
+
+	while ((c = getopt_long(argc, argv, "c:fdCh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'd': level = SG_LOG_DEBUG; break;
+		case 'C': check = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	sg_log_init("sandgated", level);
+	/* The default file may be absent (all defaults); a named one not. */
+	r = sg_conf_load(config, strcmp(config, DEFAULT_CONFIG) != 0, &conf, &err);
+	if (r < 0) {
+		sg_err("%s", err ? err : strerror(-r));
+		free(err);
+		return 1;
+	}
+	memset(&mc, 0, sizeof(mc));
+	mc.config_path = config;
+	mc.listen = sg_conf_str(conf, SG_CONF_LISTEN);
+	mc.host_key = sg_conf_str(conf, SG_CONF_HOST_KEY);
+	mc.tokens = sg_conf_str(conf, SG_CONF_TOKENS);
+	mc.state_dir = sg_conf_str(conf, SG_CONF_STATE_DIR);
+	mc.control_socket = sg_conf_str(conf, SG_CONF_CONTROL_SOCKET);
+	mc.audit_log = sg_conf_str(conf, SG_CONF_AUDIT_LOG);
+	mc.libvirt_uri = sg_conf_str(conf, SG_CONF_LIBVIRT_URI);
+	mc.domain_type = dtypes[sg_conf_domain_type(conf)];
+	mc.image = sg_conf_str(conf, SG_CONF_IMAGE);
+	mc.image_dir = sg_conf_str(conf, SG_CONF_IMAGE_DIR);
+	mc.memory_mb = (unsigned)sg_conf_num(conf, SG_CONF_MEMORY_MB);
+	mc.vcpus = (unsigned)sg_conf_num(conf, SG_CONF_VCPUS);
+	mc.max_lifetime_s = sg_conf_num(conf, SG_CONF_MAX_LIFETIME);
+	mc.idle_timeout_s = sg_conf_num(conf, SG_CONF_IDLE_TIMEOUT);
+	mc.boot_timeout_s = sg_conf_num(conf, SG_CONF_BOOT_TIMEOUT);
+	mc.transport = transports[sg_conf_transport(conf)];
+	mc.max_sandboxes = (unsigned)sg_conf_num(conf, SG_CONF_MAX_SANDBOXES);
+	mc.user = sg_conf_str(conf, SG_CONF_USER);
+	mc.auth_delay_ms = sg_conf_num(conf, SG_CONF_AUTH_DELAY) * 1000;
+	if (check) {
+		printf("%s: ok\n", config);
+		sg_conf_free(conf);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		sg_err("sandgated must start as root (it drops privileges for "
+		    "everything that talks to clients and guests)");
+		sg_conf_free(conf);
+		return 1;
+	}
+	if (!foreground && daemon(0, 1) < 0) {
+		sg_err("cannot detach: %s", strerror(errno));
+		sg_conf_free(conf);
+		return 1;
+	}
+	ssh_init();
+	r = sg_mon_run(&mc);
+	ssh_finalize();
+	sg_conf_free(conf);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,1376 @@
+/* sg_worker: an SSH connection bridged to the guest agent, see worker.h.
+ *
+ * Life of a worker:
+ *  1. key exchange and authentication, each credential checked by the
+ *     monitor (SG_MP_AUTH_*), the whole phase bounded by an alarm;
+ *  2. SG_MP_START: the monitor boots the sandbox and hands over a
+ *     connected stream to its agent;
+ *  3. one event loop over the SSH socket, the agent stream and the monitor
+ *     socket: session channels become agent channels.
+ *
+ * Flow control is end to end. Toward the client, the agent may send only
+ * what this worker granted (SG_CHAN_WINDOW per channel); granted bytes are
+ * re-credited only once written into the SSH channel window, so a client
+ * that stops reading stops the guest process. Toward the guest, the data
+ * callback takes no more than the agent's credit; the rest stays in
+ * libssh's channel buffer, which holds back libssh's window adjust. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "gateway/mpipe.h"
+#include "gateway/worker.h"
+
+#define SG_CHAN_WINDOW		(256u * 1024)	/* agent -> client, per channel */
+#define SG_CREDIT_BATCH		(32u * 1024)
+#define SG_MAX_CHANNELS		32
+#define SG_MAX_ENV		64
+#define SG_MAX_ENV_LEN		4096
+#define SG_AGENT_OUT_MAX	(8u << 20)
+#define SG_HELLO_INTERVAL_MS	250
+
+enum agent_state {
+	AG_NONE,	/* no sandbox yet */
+	AG_HELLO,	/* sending HELLO until the agent answers */
+	AG_CONFIG,	/* CONFIG sent */
+	AG_READY,
+	AG_FAILED,	/* could not start: fail every channel */
+	AG_DEAD,	/* was ready, then the connection ended */
+};
+
+enum chan_state {
+	CH_NEW,		/* waiting for shell/exec/subsystem */
+	CH_QUEUED,	/* request taken, waiting for the agent */
+	CH_OPENING,	/* OPEN sent */
+	CH_OPEN,
+	CH_EXITED,	/* EXIT received: flushing, then exit-status and close */
+	CH_DONE,	/* SSH side closed by us */
+};
+
+struct worker;
+
+struct wchan {
+	struct worker *w;
+	struct wchan *next;
+	ssh_channel ch;
+	struct ssh_channel_callbacks_struct cb;
+	enum chan_state state;
+	uint32_t id;
+	int pty;
+	char *term;
+	uint16_t rows, cols;
+	char *env[SG_MAX_ENV + 1];
+	size_t envc;
+	uint8_t kind;
+	char *cmd;
+	char *subsystem;
+	uint32_t tx_credit;	/* bytes we may still send to the agent */
+	int client_eof;		/* client sent EOF */
+	int eof_sent;		/* EOF forwarded to the agent */
+	uint32_t rx_allowed;	/* bytes the agent may still send us */
+	uint32_t rx_uncredited;	/* written to SSH, not yet re-credited */
+	struct sg_buf *out[2];	/* stdout, stderr toward the client */
+	int agent_eof[2];
+	int exit_kind;		/* -1 until EXIT */
+	int exit_value, exit_core;
+	int close_sent, close_rcvd;
+	char *fail_msg;		/* message for the client before closing */
+	int fail_status;
+};
+
+struct worker {
+	const struct sg_worker_params *p;
+	ssh_session session;
+	ssh_event ev;
+	struct ssh_server_callbacks_struct scb;
+	int mon_fd;
+	struct sg_buf *mon_in;
+	char *token;		/* authenticated token name */
+	char *user;		/* SSH user name */
+	/* sandbox */
+	char *sbx_id, *sbx_image, *sbx_hostname;
+	int64_t sbx_expires;
+	int agent_fd;
+	short agent_events;
+	enum agent_state ag;
+	uint64_t nonce;
+	int64_t hello_next_ms, boot_deadline_ms;
+	struct sg_buf *ag_in, *ag_out;
+	char *fail_reason;	/* why the sandbox could not start or died */
+	int notice_kind;
+	uint32_t next_id;
+	struct wchan *chans;
+	size_t nchans;
+	int quit;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void __attribute__((noreturn))
+die(const char *what)
+{
+	sg_err("%s", what);
+	_exit(1);
+}
+
+/* --- monitor requests (blocking: the worker has nothing else to do) --- */
+
+static int
+mon_call(struct worker *w, const struct sg_buf *req, uint8_t want)
+{
+	struct pollfd pfd = { .fd = w->mon_fd, .events = POLLIN };
+	int fd, r;
+	ssize_t n;
+
+	r = sg_mp_send(w->mon_fd, req, -1);
+	if (r < 0)
+		return r;
+	for (;;) {
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+		n = sg_mp_recv(w->mon_fd, w->mon_in, &fd);
+		if (n == -EAGAIN)
+			continue;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : (int)n;
+		if (sg_buf_data(w->mon_in)[0] == want)
+			return 0;
+		if (sg_buf_data(w->mon_in)[0] == SG_MP_NOTICE)
+			continue;	/* not meaningful before a sandbox */
+		return -EPROTO;
+	}
+}
+
+/* Asks the monitor about one credential. Returns 1 accepted (w->token
+ * set), 0 refused, <0 when the monitor is gone. On refusal the monitor's
+ * delay is served here, before the client learns the answer. */
+static int
+mon_auth(struct worker *w, struct sg_buf *req)
+{
+	struct sg_cur c;
+	uint32_t delay;
+	uint8_t ok;
+	char *tok = NULL;
+	int r;
+
+	r = mon_call(w, req, SG_MP_AUTH_RESULT);
+	if (r < 0)
+		return r;
+	sg_cur_init(&c, sg_buf_data(w->mon_in) + 1, sg_buf_len(w->mon_in) - 1);
+	ok = sg_cur_u8(&c);
+	delay = sg_cur_u32(&c);
+	r = sg_mp_get_str(&c, 256, &tok);
+	if (r < 0)
+		return r;
+	if (ok) {
+		free(w->token);
+		w->token = tok;
+		return 1;
+	}
+	free(tok);
+	if (delay > 60000)
+		delay = 60000;
+	if (delay > 0) {
+		struct timespec ts = { delay / 1000, (long)(delay % 1000) * 1000000 };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+	return 0;
+}
+
+static int
+auth_secret(struct worker *w, const char *user, const char *secret)
+{
+	struct sg_buf *req = sg_buf_new(SG_MP_MAX);
+	int r = -ENOMEM;
+
+	if (req == NULL)
+		return r;
+	sg_buf_set_wipe(req, 1);
+	if (sg_buf_put_u8(req, SG_MP_AUTH_PASSWORD) < 0 ||
+	    sg_mp_put_str(req, user) < 0 || sg_mp_put_str(req, secret) < 0)
+		r = 0;	/* oversized: simply wrong */
+	else
+		r = mon_auth(w, req);
+	sg_buf_free(req);
+	return r;
+}
+
+static int
+auth_key(struct worker *w, const char *user, ssh_key key, int verified)
+{
+	struct sg_buf *req = NULL;
+	char *b64 = NULL;
+	const char *type;
+	int r = 0;
+
+	type = ssh_key_type_to_char(ssh_key_type(key));
+	if (type == NULL || ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK)
+		goto out;
+	req = sg_buf_new(SG_MP_MAX);
+	if (req == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (sg_buf_put_u8(req, SG_MP_AUTH_KEY) < 0 ||
+	    sg_buf_put_u8(req, verified ? 1 : 0) < 0 ||
+	    sg_mp_put_str(req, user) < 0 || sg_mp_put_str(req, type) < 0 ||
+	    sg_mp_put_str(req, b64) < 0)
+		goto out;
+	r = mon_auth(w, req);
+out:
+	sg_buf_free(req);
+	ssh_string_free_char(b64);
+	return r;
+}
+
+/* libssh 0.10 marks the message-based authentication API deprecated, but
+ * it is the only one that serves keyboard-interactive on the server, and
+ * one loop over it handles all three methods alike. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+/* Runs the authentication dialogue. Returns 0 once a credential was
+ * accepted, -1 when the client gave up or used up its attempts. */
+static int
+authenticate(struct worker *w)
+{
+	const char *prompts[1] = { "sandgate token: " };
+	char echo[1] = { 0 };
+	unsigned failures = 0;
+	char *kbd_user = NULL;
+	ssh_message msg;
+	int r, done = 0;
+
+	ssh_set_auth_methods(w->session, SSH_AUTH_METHOD_PASSWORD |
+	    SSH_AUTH_METHOD_PUBLICKEY | SSH_AUTH_METHOD_INTERACTIVE);
+	while (!done) {
+		const char *user;
+		int attempted = 0;
+
+		msg = ssh_message_get(w->session);
+		if (msg == NULL) {
+			free(kbd_user);
+			return -1;
+		}
+		if (ssh_message_type(msg) != SSH_REQUEST_AUTH) {
+			ssh_message_reply_default(msg);
+			ssh_message_free(msg);
+			continue;
+		}
+		user = ssh_message_auth_user(msg);
+		if (user == NULL)
+			user = "";
+		r = 0;
+		switch (ssh_message_subtype(msg)) {
+		case SSH_AUTH_METHOD_PASSWORD:
+			attempted = 1;
+			r = auth_secret(w, user, ssh_message_auth_password(msg));
+			break;
+		case SSH_AUTH_METHOD_INTERACTIVE:
+			if (!ssh_message_auth_kbdint_is_response(msg)) {
+				/* The response carries no user name: keep it. */
+				free(kbd_user);
+				kbd_user = strdup(user);
+				if (kbd_user == NULL)
+					die("out of memory");
+				ssh_message_auth_interactive_request(msg, "",
+				    "Enter your sandgate token.", 1, prompts, echo);
+				ssh_message_free(msg);
+				continue;
+			}
+			attempted = 1;
+			user = kbd_user != NULL ? kbd_user : "";
+			if (ssh_userauth_kbdint_getnanswers(w->session) == 1) {
+				const char *a = ssh_userauth_kbdint_getanswer(
+				    w->session, 0);
+
+				r = auth_secret(w, user, a ? a : "");
+			} else {
+				r = auth_secret(w, user, "");
+			}
+			break;
+		case SSH_AUTH_METHOD_PUBLICKEY: {
+			ssh_key key = ssh_message_auth_pubkey(msg);
+			enum ssh_publickey_state_e st =
+			    ssh_message_auth_publickey_state(msg);
+
+			if (key == NULL || st == SSH_PUBLICKEY_STATE_WRONG) {
+				attempted = 1;
+				break;
+			}
+			if (st == SSH_PUBLICKEY_STATE_NONE) {
+				r = auth_key(w, user, key, 0);
+				if (r == 1) {
+					ssh_message_auth_reply_pk_ok_simple(msg);
+					ssh_message_free(msg);
+					continue;
+				}
+				break;	/* unknown key: a plain "no" */
+			}
+			attempted = 1;
+			r = auth_key(w, user, key, 1);
+			break;
+		}
+		default:
+			break;
+		}
+		if (r < 0) {
+			ssh_message_free(msg);
+			free(kbd_user);
+			return -1;
+		}
+		if (r == 1) {
+			free(w->user);
+			w->user = strdup(user);
+			if (w->user == NULL)
+				die("out of memory");
+			ssh_message_auth_reply_success(msg, 0);
+			done = 1;
+		} else {
+			ssh_message_reply_default(msg);
+			if (attempted && ++failures >= w->p->max_auth_tries) {
+				ssh_message_free(msg);
+				sg_info("%s: too many authentication failures",
+				    w->p->peer);
+				ssh_disconnect(w->session);
+				free(kbd_user);
+				return -1;
+			}
+		}
+		ssh_message_free(msg);
+	}
+	free(kbd_user);
+	return 0;
+}
+#pragma GCC diagnostic pop
+
+/* --- agent connection --- */
+
+static void agent_fail(struct worker *w, const char *reason);
+static int agent_cb(socket_t fd, int revents, void *userdata);
+static void chan_fail(struct wchan *c, const char *msg, int status);
+static void chan_start(struct wchan *c);
+
+static void
+agent_update_events(struct worker *w)
+{
+	short want = POLLIN;
+
+	if (w->agent_fd < 0)
+		return;
+	if (sg_buf_len(w->ag_out) > 0)
+		want |= POLLOUT;
+	if (want == w->agent_events)
+		return;
+	ssh_event_remove_fd(w->ev, w->agent_fd);
+	w->agent_events = want;
+	ssh_event_add_fd(w->ev, w->agent_fd, want, agent_cb, w);
+}
+
+static void
+agent_close(struct worker *w)
+{
+	if (w->agent_fd < 0)
+		return;
+	ssh_event_remove_fd(w->ev, w->agent_fd);
+	close(w->agent_fd);
+	w->agent_fd = -1;
+	w->agent_events = 0;
+}
+
+/* Queues a frame; a full output buffer means the agent stopped reading,
+ * which ends the sandbox connection. */
+static int
+agent_check(struct worker *w, int r)
+{
+	if (r < 0 && w->ag != AG_DEAD && w->ag != AG_FAILED)
+		agent_fail(w, "the guest agent stopped reading");
+	return r;
+}
+
+static struct wchan *
+chan_by_id(struct worker *w, uint32_t id)
+{
+	struct wchan *c;
+
+	for (c = w->chans; c != NULL; c = c->next)
+		if (c->id == id && c->state >= CH_OPENING && !c->close_rcvd)
+			return c;
+	return NULL;
+}
+
+static void
+send_config(struct worker *w)
+{
+	struct sg_config *cfg = sg_config_new();
+	struct timespec ts;
+	char tbuf[64], idenv[64];
+	int r = -ENOMEM;
+
+	if (cfg == NULL)
+		goto out;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(tbuf, sizeof(tbuf), "%lld.%09ld", (long long)ts.tv_sec,
+	    ts.tv_nsec);
+	snprintf(idenv, sizeof(idenv), "SANDGATE_SANDBOX_ID=%s", w->sbx_id);
+	if (sg_config_add(cfg, "hostname", w->sbx_hostname) < 0 ||
+	    sg_config_add(cfg, "time", tbuf) < 0 ||
+	    sg_config_add(cfg, "sandbox_id", w->sbx_id) < 0 ||
+	    sg_config_add(cfg, "image", w->sbx_image) < 0 ||
+	    sg_config_add(cfg, "env", idenv) < 0)
+		goto out;
+	r = sg_proto_put_config(w->ag_out, cfg);
+out:
+	sg_config_free(cfg);
+	if (agent_check(w, r) == 0)
+		w->ag = AG_CONFIG;
+}
+
+static void
+send_hello(struct worker *w)
+{
+	if (agent_check(w, sg_proto_put_hello(w->ag_out, w->nonce)) == 0)
+		w->hello_next_ms = now_ms() + SG_HELLO_INTERVAL_MS;
+}
+
+static void
+handle_agent_frame(struct worker *w, const struct sg_msg *m)
+{
+	struct wchan *c;
+	uint64_t u64;
+	uint32_t u32, pid;
+	uint16_t ver;
+	const char *s;
+	size_t slen;
+	uint8_t a, b, d;
+
+	/* Before the handshake completes only HELLO_ACK counts; stale bytes
+	 * of an earlier connection are skipped by the caller. */
+	if (w->ag == AG_HELLO) {
+		if (m->type == SG_MSG_HELLO_ACK &&
+		    sg_proto_get_hello_ack(m, &ver, &u64) == 0 &&
+		    u64 == w->nonce) {
+			if (ver != SG_PROTO_VERSION) {
+				agent_fail(w, "the guest agent speaks another protocol version");
+				return;
+			}
+			send_config(w);
+		}
+		return;
+	}
+	if (w->ag == AG_CONFIG) {
+		if (m->type == SG_MSG_CONFIG_ACK) {
+			if (sg_proto_get_config_ack(m, &u32, &s, &slen) < 0 || u32 != 0) {
+				agent_fail(w, "the guest agent refused its configuration");
+				return;
+			}
+			w->ag = AG_READY;
+			sg_info("sandbox %s: agent ready for %s", w->sbx_id,
+			    w->p->peer);
+			for (c = w->chans; c != NULL; c = c->next)
+				if (c->state == CH_QUEUED)
+					chan_start(c);
+		}
+		return;
+	}
+	if (w->ag != AG_READY)
+		return;
+	switch (m->type) {
+	case SG_MSG_PING:
+		if (sg_proto_get_u64(m, &u64) == 0)
+			agent_check(w, sg_proto_put_ping(w->ag_out, SG_MSG_PONG, u64));
+		return;
+	case SG_MSG_PONG:
+	case SG_MSG_HELLO_ACK:
+	case SG_MSG_CONFIG_ACK:
+		return;
+	default:
+		break;
+	}
+	c = chan_by_id(w, m->chan);
+	if (c == NULL) {
+		/* Frames for a channel we already closed are normal races;
+		 * anything for an id we never opened is not. */
+		if (m->chan == 0 || m->chan >= w->next_id)
+			agent_fail(w, "the guest agent sent a frame for an unknown channel");
+		return;
+	}
+	switch (m->type) {
+	case SG_MSG_OPEN_OK:
+		if (c->state != CH_OPENING ||
+		    sg_proto_get_open_ok(m, &u32, &pid) < 0) {
+			agent_fail(w, "the guest agent sent a bad OPEN_OK");
+			return;
+		}
+		c->tx_credit = u32;
+		c->state = CH_OPEN;
+		break;
+	case SG_MSG_OPEN_FAIL: {
+		char text[512];
+		int status = c->kind == SG_OPEN_PROCESS ? 127 : 1;
+
+		if (c->state != CH_OPENING ||
+		    sg_proto_get_open_fail(m, &u32, &s, &slen) < 0) {
+			agent_fail(w, "the guest agent sent a bad OPEN_FAIL");
+			return;
+		}
+		if (slen > 300)
+			slen = 300;
+		snprintf(text, sizeof(text), "sandgate: cannot start: %.*s (%s)",
+		    (int)slen, s, strerror((int)u32));
+		c->close_rcvd = 1;	/* the id is free after OPEN_FAIL */
+		c->close_sent = 1;
+		chan_fail(c, text, status);
+		break;
+	}
+	case SG_MSG_DATA:
+		if ((m->stream != SG_STREAM_STDOUT && m->stream != SG_STREAM_STDERR) ||
+		    c->state < CH_OPEN || c->agent_eof[m->stream - 1] ||
+		    m->len > c->rx_allowed) {
+			agent_fail(w, "the guest agent broke flow control");
+			return;
+		}
+		c->rx_allowed -= m->len;
+		if (sg_buf_put(c->out[m->stream - 1], m->payload, m->len) < 0) {
+			agent_fail(w, "the guest agent broke flow control");
+			return;
+		}
+		break;
+	case SG_MSG_CREDIT:
+		if (sg_proto_get_u32(m, &u32) < 0 ||
+		    u32 > SG_PROTO_MAX_WINDOW - c->tx_credit) {
+			agent_fail(w, "the guest agent broke flow control");
+			return;
+		}
+		c->tx_credit += u32;
+		break;
+	case SG_MSG_EOF:
+		if (m->stream == SG_STREAM_STDOUT || m->stream == SG_STREAM_STDERR)
+			c->agent_eof[m->stream - 1] = 1;
+		break;
+	case SG_MSG_EXIT:
+		if (c->state != CH_OPEN ||
+		    sg_proto_get_exit(m, &a, &b, &d) < 0) {
+			agent_fail(w, "the guest agent sent a bad EXIT");
+			return;
+		}
+		c->exit_kind = a;
+		c->exit_value = b;
+		c->exit_core = d;
+		c->state = CH_EXITED;
+		break;
+	case SG_MSG_CLOSE:
+		c->close_rcvd = 1;
+		if (!c->close_sent) {
+			c->close_sent = 1;
+			agent_check(w, sg_proto_put_close(w->ag_out, c->id));
+		}
+		if (c->state == CH_OPEN || c->state == CH_OPENING)
+			c->state = CH_EXITED;	/* closed without EXIT */
+		break;
+	default:
+		agent_fail(w, "the guest agent sent an unexpected message");
+		break;
+	}
+}
+
+static void
+agent_read(struct worker *w)
+{
+	struct sg_msg m;
+	ssize_t n;
+	int r;
+
+	n = sg_buf_read_fd(w->ag_in, w->agent_fd, 0);
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0) {
+		agent_fail(w, w->ag == AG_READY ? "the sandbox stopped" :
+		    "the sandbox stopped while booting");
+		return;
+	}
+	for (;;) {
+		const uint8_t *d = sg_buf_data(w->ag_in);
+		size_t len = sg_buf_len(w->ag_in);
+
+		if (w->ag == AG_HELLO) {
+			/* The port may hold bytes from before this
+			 * connection: skip to our HELLO_ACK's frame. */
+			r = sg_proto_peek(d, len, &m);
+			if (r < 0 || (r == 1 && m.type != SG_MSG_HELLO_ACK)) {
+				sg_buf_consume(w->ag_in, r < 0 ? 1 :
+				    SG_PROTO_HDR_LEN + m.len);
+				continue;
+			}
+		} else {
+			r = sg_proto_peek(d, len, &m);
+		}
+		if (r == 0)
+			break;
+		if (r < 0) {
+			agent_fail(w, "the guest agent sent a malformed frame");
+			return;
+		}
+		handle_agent_frame(w, &m);
+		if (w->agent_fd < 0)
+			return;
+		sg_buf_consume(w->ag_in, SG_PROTO_HDR_LEN + m.len);
+	}
+}
+
+static int
+agent_cb(socket_t fd, int revents, void *userdata)
+{
+	return 0;
+}
+
+/* --- channels --- */
+
+static void
+chan_write_stderr(struct wchan *c, const char *text)
+{
+	char line[1024];
+	int n;
+
+	n = snprintf(line, sizeof(line), "%s%s", text, c->pty ? "\r\n" : "\n");
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	/* Short notices: they go ahead of the bounded output buffers. */
+	if (c->pty)
+		ssh_channel_write(c->ch, line, (uint32_t)n);
+	else
+		ssh_channel_write_stderr(c->ch, line, (uint32_t)n);
+}
+
+/* Ends a channel that has no process behind it (any more): shows msg on
+ * stderr and reports status. */
+static void
+chan_fail(struct wchan *c, const char *msg, int status)
+{
+	free(c->fail_msg);
+	c->fail_msg = msg ? strdup(msg) : NULL;
+	c->fail_status = status;
+	c->exit_kind = -1;
+	c->state = CH_EXITED;
+	c->agent_eof[0] = c->agent_eof[1] = 1;
+}
+
+static void
+agent_fail(struct worker *w, const char *reason)
+{
+	struct wchan *c;
+	char text[512];
+	int was_ready = w->ag == AG_READY || w->ag == AG_CONFIG;
+
+	if (w->ag == AG_DEAD || w->ag == AG_FAILED)
+		return;
+	agent_close(w);
+	if (w->notice_kind == SG_MP_NOTICE_EXPIRED)
+		reason = "the sandbox reached its maximum lifetime and was destroyed";
+	else if (w->notice_kind == SG_MP_NOTICE_KILLED)
+		reason = "the sandbox was destroyed by an administrator";
+	if (w->ag == AG_READY)
+		snprintf(text, sizeof(text), "sandgate: sandbox %s ended: %s",
+		    w->sbx_id ? w->sbx_id : "?", reason);
+	else
+		snprintf(text, sizeof(text), "sandbox could not be started: %s",
+		    reason);
+	sg_warn("%s: sandbox %s: %s", w->p->peer, w->sbx_id ? w->sbx_id : "-",
+	    reason);
+	free(w->fail_reason);
+	w->fail_reason = strdup(text);
+	w->ag = was_ready ? AG_DEAD : AG_FAILED;
+	for (c = w->chans; c != NULL; c = c->next) {
+		if (c->state == CH_DONE || c->state == CH_NEW)
+			continue;
+		if (c->state == CH_EXITED && c->exit_kind >= 0)
+			continue;	/* already finished: deliver that */
+		c->close_sent = c->close_rcvd = 1;
+		chan_fail(c, w->fail_reason, 255);
+	}
+}
+
+static int
+chan_is_queued_kind(struct wchan *c)
+{
+	return c->state == CH_NEW;
+}
+
+/* Sends OPEN for a channel whose request has come in, once the agent is
+ * ready; before that the channel waits in CH_QUEUED. */
+static void
+chan_start(struct wchan *c)
+{
+	struct worker *w = c->w;
+	struct sg_open o;
+	char banner[256];
+	int r;
+
+	if (w->ag == AG_FAILED || w->ag == AG_DEAD) {
+		chan_fail(c, w->fail_reason, 255);
+		return;
+	}
+	if (w->ag != AG_READY) {
+		c->state = CH_QUEUED;
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.kind = c->kind;
+	o.flags = c->pty ? SG_OPEN_F_PTY : 0;
+	o.rows = c->rows;
+	o.cols = c->cols;
+	o.credit = SG_CHAN_WINDOW;
+	o.cmd = c->cmd;
+	o.env = c->env;
+	o.envc = c->envc;
+	o.term = c->term;
+	o.subsystem = c->subsystem;
+	c->id = w->next_id++;
+	c->rx_allowed = SG_CHAN_WINDOW;
+	r = sg_proto_put_open(w->ag_out, c->id, &o);
+	if (agent_check(w, r) < 0)
+		return;
+	c->state = CH_OPENING;
+	if (c->pty && c->cmd == NULL && c->kind == SG_OPEN_PROCESS) {
+		int64_t left = w->sbx_expires - (int64_t)time(NULL);
+
+		if (left < 0)
+			left = 0;
+		snprintf(banner, sizeof(banner),
+		    "sandgate: sandbox %s, image %s, %lld min %02lld s left",
+		    w->sbx_id, w->sbx_image, (long long)(left / 60),
+		    (long long)(left % 60));
+		chan_write_stderr(c, banner);
+	}
+}
+
+static int
+cb_pty_request(ssh_session s, ssh_channel ch, const char *term, int width,
+    int height, int pxw, int pxh, void *ud)
+{
+	struct wchan *c = ud;
+
+	if (c->state != CH_NEW || c->pty || term == NULL || strlen(term) > 64)
+		return -1;
+	c->term = strdup(term);
+	if (c->term == NULL)
+		return -1;
+	c->pty = 1;
+	c->cols = width > 0 && width < 10000 ? (uint16_t)width : 80;
+	c->rows = height > 0 && height < 10000 ? (uint16_t)height : 24;
+	return 0;
+}
+
+static int
+cb_env_request(ssh_session s, ssh_channel ch, const char *name,
+    const char *value, void *ud)
+{
+	struct wchan *c = ud;
+	size_t nl, vl, i;
+	char *e;
+
+	if (c->state != CH_NEW || c->envc >= SG_MAX_ENV)
+		return -1;
+	nl = strlen(name);
+	vl = strlen(value);
+	if (nl == 0 || nl > 128 || vl > SG_MAX_ENV_LEN)
+		return -1;
+	for (i = 0; i < nl; i++)
+		if (!(name[i] == '_' || (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= 'a' && name[i] <= 'z') ||
+		    (i > 0 && name[i] >= '0' && name[i] <= '9')))
+			return -1;
+	e = malloc(nl + vl + 2);
+	if (e == NULL)
+		return -1;
+	memcpy(e, name, nl);
+	e[nl] = '=';
+	memcpy(e + nl + 1, value, vl + 1);
+	c->env[c->envc++] = e;
+	c->env[c->envc] = NULL;
+	return 0;
+}
+
+static int
+cb_shell_request(ssh_session s, ssh_channel ch, void *ud)
+{
+	struct wchan *c = ud;
+
+	if (!chan_is_queued_kind(c))
+		return -1;
+	c->kind = SG_OPEN_PROCESS;
+	chan_start(c);
+	return 0;
+}
+
+static int
+cb_exec_request(ssh_session s, ssh_channel ch, const char *command, void *ud)
+{
+	struct wchan *c = ud;
+
+	if (!chan_is_queued_kind(c) || strlen(command) > 32768)
+		return -1;
+	c->cmd = strdup(command);
+	if (c->cmd == NULL)
+		return -1;
+	c->kind = SG_OPEN_PROCESS;
+	chan_start(c);
+	return 0;
+}
+
+static int
+cb_subsystem_request(ssh_session s, ssh_channel ch, const char *name,
+    void *ud)
+{
+	struct wchan *c = ud;
+
+	if (!chan_is_queued_kind(c) || strcmp(name, "sftp") != 0)
+		return -1;
+	c->subsystem = strdup(name);
+	if (c->subsystem == NULL)
+		return -1;
+	c->kind = SG_OPEN_SUBSYSTEM;
+	chan_start(c);
+	return 0;
+}
+
+static int
+cb_window_change(ssh_session s, ssh_channel ch, int width, int height,
+    int pxw, int pxh, void *ud)
+{
+	struct wchan *c = ud;
+
+	if (!c->pty)
+		return -1;
+	c->cols = width > 0 && width < 10000 ? (uint16_t)width : c->cols;
+	c->rows = height > 0 && height < 10000 ? (uint16_t)height : c->rows;
+	if (c->state == CH_OPENING || c->state == CH_OPEN)
+		agent_check(c->w, sg_proto_put_resize(c->w->ag_out, c->id,
+		    c->rows, c->cols, 0, 0));
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int num;
+} sig_names[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
+	{ "ILL", SIGILL }, { "ABRT", SIGABRT }, { "FPE", SIGFPE },
+	{ "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },
+	{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM },
+	{ "TERM", SIGTERM },
+};
+
+static void
+cb_signal(ssh_session s, ssh_channel ch, const char *name, void *ud)
+{
+	struct wchan *c = ud;
+	size_t i;
+
+	if (c->state != CH_OPEN)
+		return;
+	for (i = 0; i < sizeof(sig_names) / sizeof(sig_names[0]); i++)
+		if (strcmp(name, sig_names[i].name) == 0)
+			agent_check(c->w, sg_proto_put_signal(c->w->ag_out, c->id,
+			    (uint8_t)sig_names[i].num));
+}
+
+/* Client -> guest: take no more than the agent's credit; libssh keeps the
+ * rest (and holds back its window) until chan_pump_stdin comes back. */
+static int
+cb_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
+    int is_stderr, void *ud)
+{
+	struct wchan *c = ud;
+	struct worker *w = c->w;
+	uint32_t n, done = 0;
+
+	if (c->state != CH_OPEN || is_stderr)
+		return c->state >= CH_EXITED ? (int)len : 0;
+	while (done < len && c->tx_credit > 0) {
+		n = len - done;
+		if (n > c->tx_credit)
+			n = c->tx_credit;
+		if (n > SG_PROTO_DATA_CHUNK)
+			n = SG_PROTO_DATA_CHUNK;
+		if (sg_buf_room(w->ag_out) < n + SG_PROTO_HDR_LEN + 4096)
+			break;
+		if (agent_check(w, sg_proto_put_data(w->ag_out, c->id,
+		    SG_STREAM_STDIN, (uint8_t *)data + done, n)) < 0)
+			break;
+		c->tx_credit -= n;
+		done += n;
+	}
+	return (int)done;
+}
+
+static void
+cb_eof(ssh_session s, ssh_channel ch, void *ud)
+{
+	struct wchan *c = ud;
+
+	c->client_eof = 1;
+}
+
+static void
+cb_close(ssh_session s, ssh_channel ch, void *ud)
+{
+	struct wchan *c = ud;
+	struct worker *w = c->w;
+
+	if ((c->state == CH_OPENING || c->state == CH_OPEN ||
+	    c->state == CH_EXITED) && !c->close_sent && w->ag == AG_READY) {
+		c->close_sent = 1;
+		agent_check(w, sg_proto_put_close(w->ag_out, c->id));
+	}
+	c->state = CH_DONE;
+}
+
+static ssh_channel
+cb_channel_open(ssh_session s, void *ud)
+{
+	struct worker *w = ud;
+	struct wchan *c;
+
+	if (w->nchans >= SG_MAX_CHANNELS)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->w = w;
+	c->exit_kind = -1;
+	c->out[0] = sg_buf_new(SG_CHAN_WINDOW);
+	c->out[1] = sg_buf_new(SG_CHAN_WINDOW);
+	c->ch = ssh_channel_new(s);
+	if (c->out[0] == NULL || c->out[1] == NULL || c->ch == NULL)
+		goto fail;
+	c->cb.userdata = c;
+	c->cb.channel_data_function = cb_data;
+	c->cb.channel_eof_function = cb_eof;
+	c->cb.channel_close_function = cb_close;
+	c->cb.channel_signal_function = cb_signal;
+	c->cb.channel_pty_request_function = cb_pty_request;
+	c->cb.channel_shell_request_function = cb_shell_request;
+	c->cb.channel_exec_request_function = cb_exec_request;
+	c->cb.channel_env_request_function = cb_env_request;
+	c->cb.channel_subsystem_request_function = cb_subsystem_request;
+	c->cb.channel_pty_window_change_function = cb_window_change;
+	ssh_callbacks_init(&c->cb);
+	if (ssh_set_channel_callbacks(c->ch, &c->cb) != SSH_OK)
+		goto fail;
+	c->next = w->chans;
+	w->chans = c;
+	w->nchans++;
+	return c->ch;
+fail:
+	if (c->ch != NULL)
+		ssh_channel_free(c->ch);
+	sg_buf_free(c->out[0]);
+	sg_buf_free(c->out[1]);
+	free(c);
+	return NULL;
+}
+
+static void
+chan_free(struct wchan *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	if (c->ch != NULL)
+		ssh_channel_free(c->ch);
+	sg_buf_free(c->out[0]);
+	sg_buf_free(c->out[1]);
+	for (i = 0; i < c->envc; i++)
+		free(c->env[i]);
+	free(c->term);
+	free(c->cmd);
+	free(c->subsystem);
+	free(c->fail_msg);
+	free(c);
+}
+
+/* Pulls client data that libssh kept while the agent had no credit. */
+static void
+chan_pump_stdin(struct wchan *c)
+{
+	struct worker *w = c->w;
+	uint8_t tmp[SG_PROTO_DATA_CHUNK];
+	int avail, n;
+	uint32_t want;
+
+	while (c->state == CH_OPEN && c->tx_credit > 0 &&
+	    sg_buf_room(w->ag_out) > sizeof(tmp) + 4096) {
+		avail = ssh_channel_poll(c->ch, 0);
+		if (avail <= 0)
+			break;
+		want = (uint32_t)avail;
+		if (want > c->tx_credit)
+			want = c->tx_credit;
+		if (want > sizeof(tmp))
+			want = sizeof(tmp);
+		n = ssh_channel_read_nonblocking(c->ch, tmp, want, 0);
+		if (n <= 0)
+			break;
+		if (agent_check(w, sg_proto_put_data(w->ag_out, c->id,
+		    SG_STREAM_STDIN, tmp, (size_t)n)) < 0)
+			return;
+		c->tx_credit -= (uint32_t)n;
+	}
+	if (c->state == CH_OPEN && c->client_eof && !c->eof_sent &&
+	    ssh_channel_poll(c->ch, 0) <= 0) {
+		c->eof_sent = 1;
+		agent_check(w, sg_proto_put_eof(w->ag_out, c->id, SG_STREAM_STDIN));
+	}
+}
+
+static const char *
+sig_name(int num)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sig_names) / sizeof(sig_names[0]); i++)
+		if (sig_names[i].num == num)
+			return sig_names[i].name;
+	return NULL;
+}
+
+/* Agent -> client: write what the SSH window allows, re-credit the agent
+ * for what left, and finish the channel once everything is out. */
+static void
+chan_flush(struct wchan *c)
+{
+	struct worker *w = c->w;
+	uint32_t win, n;
+	int i, r;
+
+	if (c->state == CH_DONE || c->state < CH_OPEN)
+		return;
+	for (i = 0; i < 2; i++) {
+		while (sg_buf_len(c->out[i]) > 0) {
+			win = ssh_channel_window_size(c->ch);
+			if (win == 0)
+				break;
+			n = (uint32_t)sg_buf_len(c->out[i]);
+			if (n > win)
+				n = win;
+			if (n > SG_PROTO_DATA_CHUNK)
+				n = SG_PROTO_DATA_CHUNK;
+			r = i == 0 ?
+			    ssh_channel_write(c->ch, sg_buf_data(c->out[i]), n) :
+			    ssh_channel_write_stderr(c->ch, sg_buf_data(c->out[i]), n);
+			if (r <= 0)
+				break;
+			sg_buf_consume(c->out[i], (size_t)r);
+			c->rx_uncredited += (uint32_t)r;
+		}
+	}
+	if (c->rx_uncredited > 0 && w->ag == AG_READY && c->state == CH_OPEN &&
+	    (c->rx_uncredited >= SG_CREDIT_BATCH ||
+	    (sg_buf_len(c->out[0]) == 0 && sg_buf_len(c->out[1]) == 0))) {
+		if (agent_check(w, sg_proto_put_credit(w->ag_out, c->id,
+		    c->rx_uncredited)) == 0) {
+			c->rx_allowed += c->rx_uncredited;
+			c->rx_uncredited = 0;
+		}
+	}
+	if (c->state == CH_OPEN)
+		chan_pump_stdin(c);
+	if (c->state != CH_EXITED || sg_buf_len(c->out[0]) > 0 ||
+	    sg_buf_len(c->out[1]) > 0)
+		return;
+	if (c->exit_kind == SG_EXIT_SIGNAL && sig_name(c->exit_value) != NULL) {
+		ssh_channel_request_send_exit_signal(c->ch,
+		    sig_name(c->exit_value), c->exit_core, "", "");
+	} else if (c->exit_kind == SG_EXIT_SIGNAL) {
+		ssh_channel_request_send_exit_status(c->ch, 128 + c->exit_value);
+	} else if (c->exit_kind == SG_EXIT_CODE) {
+		ssh_channel_request_send_exit_status(c->ch, c->exit_value);
+	} else {
+		if (c->fail_msg != NULL)
+			chan_write_stderr(c, c->fail_msg);
+		ssh_channel_request_send_exit_status(c->ch, c->fail_status);
+	}
+	ssh_channel_send_eof(c->ch);
+	ssh_channel_close(c->ch);
+	if (!c->close_sent && w->ag == AG_READY && c->id != 0) {
+		c->close_sent = 1;
+		agent_check(w, sg_proto_put_close(w->ag_out, c->id));
+	}
+	c->state = CH_DONE;
+}
+
+/* --- monitor notices and the sandbox hand-over --- */
+
+static void
+handle_started(struct worker *w, struct sg_cur *c, int fd)
+{
+	uint32_t boot_ms;
+	int fl;
+
+	if (fd < 0 || sg_mp_get_str(c, 64, &w->sbx_id) < 0 ||
+	    sg_mp_get_str(c, 64, &w->sbx_image) < 0)
+		die("monitor sent a bad STARTED");
+	w->sbx_expires = (int64_t)sg_cur_u64(c);
+	boot_ms = sg_cur_u32(c);
+	if (c->err || sg_mp_get_str(c, 64, &w->sbx_hostname) < 0)
+		die("monitor sent a bad STARTED");
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		die("cannot make the agent connection non-blocking");
+	w->agent_fd = fd;
+	w->agent_events = POLLIN;
+	ssh_event_add_fd(w->ev, fd, POLLIN, agent_cb, w);
+	if (getrandom(&w->nonce, sizeof(w->nonce), 0) != sizeof(w->nonce))
+		die("getrandom failed");
+	w->ag = AG_HELLO;
+	w->boot_deadline_ms = now_ms() + boot_ms;
+	send_hello(w);
+}
+
+static void
+mon_read(struct worker *w)
+{
+	struct sg_cur c;
+	struct wchan *ch;
+	char *text = NULL;
+	uint8_t kind;
+	ssize_t n;
+	int fd;
+
+	n = sg_mp_recv(w->mon_fd, w->mon_in, &fd);
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0) {
+		/* The monitor restarted: keep serving this connection; the
+		 * new monitor adopts the sandbox and ends it after us. */
+		ssh_event_remove_fd(w->ev, w->mon_fd);
+		close(w->mon_fd);
+		w->mon_fd = -1;
+		return;
+	}
+	sg_cur_init(&c, sg_buf_data(w->mon_in) + 1, sg_buf_len(w->mon_in) - 1);
+	switch (sg_buf_data(w->mon_in)[0]) {
+	case SG_MP_STARTED:
+		if (w->ag != AG_NONE)
+			die("monitor sent STARTED twice");
+		handle_started(w, &c, fd);
+		return;
+	case SG_MP_START_FAIL:
+		if (fd >= 0)
+			close(fd);
+		if (w->ag != AG_NONE || sg_mp_get_str(&c, 1024, &text) < 0)
+			die("monitor sent a bad START_FAIL");
+		w->ag = AG_HELLO;	/* so agent_fail words it as a start failure */
+		agent_fail(w, text);
+		free(text);
+		return;
+	case SG_MP_NOTICE:
+		if (fd >= 0)
+			close(fd);
+		kind = sg_cur_u8(&c);
+		if (sg_mp_get_str(&c, 1024, &text) < 0)
+			die("monitor sent a bad NOTICE");
+		if (kind == SG_MP_NOTICE_WARN) {
+			for (ch = w->chans; ch != NULL; ch = ch->next)
+				if (ch->pty && (ch->state == CH_OPEN ||
+				    ch->state == CH_OPENING))
+					chan_write_stderr(ch, text);
+		} else {
+			w->notice_kind = kind;
+		}
+		free(text);
+		return;
+	default:
+		die("monitor sent an unknown message");
+	}
+}
+
+static int
+mon_cb(socket_t fd, int revents, void *userdata)
+{
+	return 0;
+}
+
+static void
+request_sandbox(struct worker *w)
+{
+	struct sg_buf *req = sg_buf_new(SG_MP_MAX);
+
+	if (req == NULL || sg_buf_put_u8(req, SG_MP_START) < 0 ||
+	    sg_mp_put_str(req, w->user) < 0 ||
+	    sg_mp_send(w->mon_fd, req, -1) < 0)
+		die("cannot reach the monitor");
+	sg_buf_free(req);
+}
+
+/* --- main loop --- */
+
+static void
+reap_channels(struct worker *w)
+{
+	struct wchan **pp = &w->chans, *c;
+
+	while ((c = *pp) != NULL) {
+		/* Free only once both ends are done with the ids. */
+		if (c->state == CH_DONE && (c->close_rcvd || c->id == 0 ||
+		    w->ag != AG_READY)) {
+			*pp = c->next;
+			w->nchans--;
+			chan_free(c);
+			continue;
+		}
+		pp = &c->next;
+	}
+}
+
+static void
+event_loop(struct worker *w)
+{
+	struct wchan *c;
+	int64_t now, timeout;
+	int r;
+
+	while (!w->quit) {
+		for (c = w->chans; c != NULL; c = c->next)
+			chan_flush(c);
+		reap_channels(w);
+		if (w->agent_fd >= 0 && sg_buf_len(w->ag_out) > 0) {
+			ssize_t n = sg_buf_write_fd(w->ag_out, w->agent_fd);
+
+			if (n < 0 && n != -EAGAIN)
+				agent_fail(w, "the sandbox stopped");
+		}
+		agent_update_events(w);
+		now = now_ms();
+		timeout = 60000;
+		if (w->ag == AG_HELLO) {
+			if (now >= w->boot_deadline_ms) {
+				agent_fail(w, "the guest agent did not answer in time");
+				continue;
+			}
+			if (now >= w->hello_next_ms) {
+				send_hello(w);
+				continue;
+			}
+			timeout = w->hello_next_ms - now;
+		} else if (w->ag == AG_CONFIG && now >= w->boot_deadline_ms) {
+			agent_fail(w, "the guest agent did not answer in time");
+			continue;
+		}
+		r = ssh_event_dopoll(w->ev, (int)timeout);
+		if (r == SSH_ERROR && !ssh_is_connected(w->session))
+			break;
+		if (w->mon_fd >= 0)
+			mon_read(w);
+		if (w->agent_fd >= 0)
+			agent_read(w);
+		if (!ssh_is_connected(w->session))
+			break;
+	}
+}
+
+static void
+drop_privileges(const struct sg_worker_params *p)
+{
+	if (p->chroot_dir != NULL) {
+		if (chroot(p->chroot_dir) < 0 || chdir("/") < 0)
+			die("cannot chroot the worker: check [gateway] state_dir");
+	}
+	if (setgroups(0, NULL) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
+	    setresuid(p->uid, p->uid, p->uid) < 0)
+		die("cannot switch the worker to the unprivileged user");
+	if (p->uid != 0 && setuid(0) == 0)
+		die("the worker could regain root: refusing to continue");
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+void
+sg_worker_run(const struct sg_worker_params *p)
+{
+	struct worker w;
+	int fl;
+
+	memset(&w, 0, sizeof(w));
+	w.p = p;
+	w.mon_fd = p->mon_fd;
+	w.agent_fd = -1;
+	w.next_id = 1;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, SIG_DFL);
+	w.mon_in = sg_buf_new(SG_MP_MAX);
+	w.ag_in = sg_buf_new(2 * SG_PROTO_MAX_FRAME);
+	w.ag_out = sg_buf_new(SG_AGENT_OUT_MAX);
+	w.session = ssh_new();
+	if (w.mon_in == NULL || w.ag_in == NULL || w.ag_out == NULL ||
+	    w.session == NULL)
+		die("out of memory");
+	/* The whole pre-authentication phase is bounded, like sshd's
+	 * LoginGraceTime: SIGALRM's default action ends the worker. */
+	alarm(p->login_grace_s);
+	if (ssh_bind_accept_fd(p->bind, w.session, p->client_fd) != SSH_OK) {
+		sg_warn("%s: %s", p->peer, ssh_get_error(p->bind));
+		_exit(1);
+	}
+	drop_privileges(p);
+	if (ssh_handle_key_exchange(w.session) != SSH_OK) {
+		sg_info("%s: key exchange failed: %s", p->peer,
+		    ssh_get_error(w.session));
+		_exit(1);
+	}
+	if (authenticate(&w) < 0) {
+		ssh_disconnect(w.session);
+		_exit(0);
+	}
+	alarm(0);
+	w.scb.userdata = &w;
+	w.scb.channel_open_request_session_function = cb_channel_open;
+	ssh_callbacks_init(&w.scb);
+	ssh_set_server_callbacks(w.session, &w.scb);
+	w.ev = ssh_event_new();
+	if (w.ev == NULL || ssh_event_add_session(w.ev, w.session) != SSH_OK)
+		die("cannot set up the worker's event loop");
+	fl = fcntl(w.mon_fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(w.mon_fd, F_SETFL, fl | O_NONBLOCK);
+	ssh_event_add_fd(w.ev, w.mon_fd, POLLIN, mon_cb, &w);
+	ssh_set_blocking(w.session, 0);
+	request_sandbox(&w);
+	event_loop(&w);
+	ssh_disconnect(w.session);
+	_exit(0);
+}

@@ -1,0 +1,83 @@
+#!/bin/sh
+# Start-up and restart: malformed config and tokens files, a restart that
+# adopts a running sandbox, libvirt unreachable, a guest that never
+# answers, sandgatectl list/extend/kill.
+. "${SG_SRCDIR:-.}/tests/integration/lib.sh"
+sg_require
+sg_setup
+
+note "malformed config: refuses to start, names file, line and key"
+bad=$SG_T/bad.conf
+printf '[sandbox]\nvcpus = 2\nmemory_mb = 99999\n' >"$bad"
+"$SANDGATED" --foreground --config "$bad" 2>"$SG_T/err"; st=$?
+[ $st != 0 ] || fail "started with a bad config"
+grep -q "bad.conf:3.*memory_mb" "$SG_T/err" || fail "message: $(cat "$SG_T/err")"
+
+note "malformed tokens file: refuses to start, names file, line and key"
+sed "s|tokens = .*|tokens = $SG_T/badtokens|" "$SG_T/sandgate.conf" >"$SG_T/c2.conf"
+printf '[ok]\nhash = sha256:abc\n' >"$SG_T/badtokens"
+"$SANDGATED" --foreground --config "$SG_T/c2.conf" 2>"$SG_T/err"; st=$?
+[ $st != 0 ] || fail "started with a bad tokens file"
+grep -q "badtokens:2.*hash" "$SG_T/err" || fail "message: $(cat "$SG_T/err")"
+
+note "a session, then sandgated is killed and restarted: the sandbox is adopted"
+sg_ssh sandbox@127.0.0.1 'echo up; sleep 600' >"$SG_T/s1" 2>&1 &
+s1=$!
+SG_EXTRA_PIDS="$SG_EXTRA_PIDS $s1"
+sg_wait_for grep -q up "$SG_T/s1" || fail "session did not start"
+sg_note_workers
+id=$(sg_sandbox_ids | tail -n 1)
+kill -9 "$SG_PID"
+wait "$SG_PID" 2>/dev/null
+sg_start
+sg_wait_for grep -q "sandbox $id adopted" "$SG_T/log" || fail "not adopted"
+sg_ctl list >"$SG_T/list" || fail "sandgatectl list"
+grep -q "^$id .*adopted" "$SG_T/list" || fail "list: $(cat "$SG_T/list")"
+
+note "sandgatectl extend pushes the end back"
+sg_ctl extend "$id" 10m || fail "extend"
+sg_ctl list | grep "^$id" | awk '{ if ($5+0 < 2000) exit 1 }' || fail "not extended"
+sg_ctl extend nosuchid 10m 2>"$SG_T/err" && fail "extend of an unknown id worked"
+grep -q "no sandbox nosuchid" "$SG_T/err" || fail "extend error: $(cat "$SG_T/err")"
+
+note "the adopted sandbox's connection still works, and its end destroys it"
+kill -0 $s1 || fail "the session died with the old sandgated"
+kill $s1
+sg_wait_for sg_no_leftovers || fail "adopted sandbox not destroyed after its connection ended"
+
+note "sandgatectl kill ends a session with a message"
+sg_ssh sandbox@127.0.0.1 'echo up; sleep 600' >"$SG_T/s2" 2>&1 &
+s2=$!
+SG_EXTRA_PIDS="$SG_EXTRA_PIDS $s2"
+sg_wait_for grep -q up "$SG_T/s2" || fail "session did not start"
+sg_note_workers
+id=$(sg_sandbox_ids | tail -n 1)
+sg_ctl kill "$id" || fail "kill"
+wait $s2; st=$?
+[ $st = 255 ] || fail "killed session status $st"
+grep -q "destroyed by an administrator" "$SG_T/s2" || fail "kill message: $(cat "$SG_T/s2")"
+sg_wait_for sg_no_leftovers || fail "leftovers after kill"
+
+note "a guest that does not answer in time: clear error, status 255, nothing left"
+kill "$SG_PID"; wait "$SG_PID" 2>/dev/null
+printf 'boot_timeout = 1s\n' >>"$SG_T/sandgate.conf"
+sg_start
+sg_ssh sandbox@127.0.0.1 true 2>"$SG_T/err"; st=$?
+[ $st = 255 ] || fail "boot timeout status $st"
+grep -q "sandbox could not be started: the guest agent did not answer" "$SG_T/err" ||
+	fail "boot timeout message: $(cat "$SG_T/err")"
+sg_wait_for sg_no_leftovers || fail "leftovers after a boot timeout"
+
+note "libvirtd unreachable: clear error, status 255, sandgated keeps serving"
+kill "$SG_PID"; wait "$SG_PID" 2>/dev/null
+sed -i 's|^uri = .*|uri = qemu+unix:///system?socket=/nonexistent/libvirt-sock|' \
+	"$SG_T/sandgate.conf"
+sg_start
+for i in 1 2; do
+	sg_ssh sandbox@127.0.0.1 true 2>"$SG_T/err"; st=$?
+	[ $st = 255 ] || fail "libvirt down status $st"
+	grep -q "sandbox could not be started: cannot connect to libvirt" "$SG_T/err" ||
+		fail "libvirt down message: $(cat "$SG_T/err")"
+done
+kill -0 "$SG_PID" || fail "sandgated died"
+echo PASS

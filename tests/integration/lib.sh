@@ -1,0 +1,172 @@
+# Shared helpers for the gateway integration tests (sourced, POSIX sh).
+#
+# Each test script starts its own sandgated on a loopback port with its own
+# state, tokens, control socket and audit log under a temp dir, talks to it
+# with the real OpenSSH client, and removes everything it made on exit:
+# domains, files and the processes it started (by pid).
+#
+# Environment (set by make check, defaults for running by hand):
+#   SG_BUILDDIR   top build dir      SG_SRCDIR    top source dir
+#   SG_IMAGE_DIR  dir holding minimal/ (the built guest image)
+
+set -u
+: "${SG_BUILDDIR:=$(pwd)}"
+: "${SG_SRCDIR:=$SG_BUILDDIR}"
+: "${SG_IMAGE_DIR:=$SG_BUILDDIR/images/out}"
+SANDGATED=$SG_BUILDDIR/gateway/sandgated
+SANDGATECTL=$SG_BUILDDIR/gateway/sandgatectl
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; exit 1; }
+note() { echo "# $*"; }
+
+# Checks the things every gateway test needs; skips with a reason if not.
+sg_require() {
+	[ "$(id -u)" = 0 ] || skip "needs root (libvirt qemu:///system)"
+	[ -x "$SANDGATED" ] || skip "sandgated not built"
+	[ -f "$SG_IMAGE_DIR/minimal/image.conf" ] ||
+		skip "no minimal image in $SG_IMAGE_DIR (make image-minimal)"
+	command -v ssh >/dev/null || skip "no OpenSSH client"
+	virsh -c qemu:///system version >/dev/null 2>&1 ||
+		skip "libvirtd not reachable at qemu:///system"
+	getent passwd sandgate >/dev/null || skip "no user sandgate (see tools/quickstart)"
+}
+
+# Picks a free loopback TCP port.
+sg_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+SG_T=
+SG_PID=
+SG_EXTRA_PIDS=
+sg_cleanup() {
+	set +e
+	for p in $SG_EXTRA_PIDS; do kill "$p" 2>/dev/null; done
+	if [ -n "$SG_PID" ]; then
+		kill "$SG_PID" 2>/dev/null
+		wait "$SG_PID" 2>/dev/null
+	fi
+	# Workers outlive the monitor by design: end those of this test.
+	if [ -n "$SG_T" ] && [ -f "$SG_T/workers" ]; then
+		for p in $(cat "$SG_T/workers"); do kill "$p" 2>/dev/null; done
+	fi
+	sg_destroy_domains
+	[ -n "$SG_T" ] && rm -rf "$SG_T"
+}
+
+# Destroys the domains this test's gateway made (their ids are in its
+# state dir or its log), never anyone else's.
+sg_destroy_domains() {
+	[ -n "$SG_T" ] || return 0
+	for id in $(sg_sandbox_ids); do
+		virsh -c qemu:///system destroy "sandgate-$id" >/dev/null 2>&1
+	done
+}
+
+# Ids of sandboxes this gateway created, from its log, oldest first.
+sg_sandbox_ids() {
+	[ -f "$SG_T/log" ] || return 0
+	sed -n 's/.*sandbox \([0-9a-f]\{12\}\) created.*/\1/p' "$SG_T/log" |
+		awk '!seen[$0]++'
+}
+
+# sg_setup [EXTRA CONFIG LINES...]: writes config and tokens, creates the
+# token "t1" (in $SG_TOKEN) and starts sandgated.
+sg_setup() {
+	SG_T=$(mktemp -d /tmp/sgtest.XXXXXX)
+	chmod 755 "$SG_T"
+	trap sg_cleanup EXIT INT TERM
+	SG_PORT=$(sg_free_port)
+	mkdir -p "$SG_T/state"
+	: >"$SG_T/tokens.conf"
+	chmod 600 "$SG_T/tokens.conf"
+	{
+		echo "[gateway]"
+		echo "listen = 127.0.0.1:$SG_PORT"
+		echo "host_key = $SG_T/state/host_key"
+		echo "tokens = $SG_T/tokens.conf"
+		echo "state_dir = $SG_T/state"
+		echo "control_socket = $SG_T/control.sock"
+		echo "audit_log = $SG_T/audit.jsonl"
+		echo "[libvirt]"
+		echo "uri = ${SG_LIBVIRT_URI:-qemu:///system}"
+		echo "domain_type = qemu"
+		echo "[sandbox]"
+		echo "image = minimal"
+		echo "image_dir = $SG_IMAGE_DIR"
+		echo "memory_mb = 768"
+		echo "vcpus = 1"
+		for l in "$@"; do echo "$l"; done
+	} >"$SG_T/sandgate.conf"
+	SG_TOKEN=$(sg_ctl token create t1) || fail "token create"
+	sg_start
+}
+
+sg_ctl() { "$SANDGATECTL" --config "$SG_T/sandgate.conf" "$@"; }
+
+# Starts sandgated and waits for its port.
+sg_start() {
+	"$SANDGATED" --foreground --config "$SG_T/sandgate.conf" \
+		>>"$SG_T/log" 2>&1 &
+	SG_PID=$!
+	i=0
+	until grep -q "listening on" "$SG_T/log" 2>/dev/null; do
+		kill -0 "$SG_PID" 2>/dev/null || { cat "$SG_T/log"; fail "sandgated exited"; }
+		i=$((i + 1))
+		[ $i -lt 300 ] || { cat "$SG_T/log"; fail "sandgated did not start"; }
+		sleep 0.1
+	done
+}
+
+# Remembers worker pids (from the log) so cleanup can end them.
+sg_note_workers() {
+	sed -n 's/.*(worker \([0-9]*\)).*/\1/p' "$SG_T/log" >"$SG_T/workers"
+}
+
+# The askpass helper gives the token to ssh without a terminal.
+sg_askpass() {
+	cat >"$SG_T/askpass" <<EOF
+#!/bin/sh
+echo '$1'
+EOF
+	chmod 700 "$SG_T/askpass"
+}
+
+# sg_ssh [-T TOKEN] [ssh options...] USER [command]: runs the real OpenSSH
+# client against the test gateway, authenticating with the token.
+sg_ssh() {
+	tok=$SG_TOKEN
+	if [ "${1:-}" = "-T" ]; then tok=$2; shift 2; fi
+	sg_askpass "$tok"
+	SSH_ASKPASS=$SG_T/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+	ssh -p "$SG_PORT" -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+		-o PreferredAuthentications=password,keyboard-interactive \
+		-o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
+		-o ConnectTimeout=20 "$@"
+}
+
+# Number of running domains this gateway made.
+sg_domain_count() {
+	n=0
+	for id in $(sg_sandbox_ids); do
+		virsh -c qemu:///system domstate "sandgate-$id" >/dev/null 2>&1 && n=$((n + 1))
+	done
+	echo $n
+}
+
+# sg_wait_for CMD...: retries CMD for up to 30 s.
+sg_wait_for() {
+	i=0
+	until "$@"; do
+		i=$((i + 1))
+		[ $i -lt 150 ] || return 1
+		sleep 0.2
+	done
+}
+
+sg_no_leftovers() {
+	[ "$(sg_domain_count)" = 0 ] || return 1
+	[ -z "$(ls -A "$SG_T/state/sandboxes" 2>/dev/null)" ] || return 1
+}
