@@ -26,6 +26,7 @@
 #define SG_PROTO_MAX_ITEMS	256u	/* argv or env entries in one OPEN */
 #define SG_PROTO_MAX_WINDOW	(4u << 20)	/* largest credit a peer may hold */
 #define SG_PROTO_HELLO_MAGIC	"sandgate"	/* 8 bytes, no NUL */
+#define SG_PROTO_VSOCK_PORT	1024u	/* the agent listens here on vsock */
 
 enum sg_msg_type {
 	SG_MSG_HELLO = 1,	/* host -> agent, chan 0 */

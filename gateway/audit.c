@@ -54,7 +54,9 @@ sg_audit_escape(char *out, size_t outsz, const char *s)
 			tmp[0] = '\\';
 			tmp[1] = (char)*p;
 			n = 2;
-		} else if (*p < 0x20 || *p == 0x7f) {
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			/* Bytes past ASCII too: peers choose them, and the
+			 * file must stay valid JSON whatever they send. */
 			n = (size_t)snprintf(tmp, sizeof(tmp), "\\u%04x", *p);
 		} else {
 			tmp[0] = (char)*p;

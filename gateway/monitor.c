@@ -41,6 +41,9 @@
 #include "gateway/worker.h"
 
 #define MAX_WORKERS		512
+#define MAX_PREAUTH		64	/* connections not yet authenticated */
+#define MAX_PREAUTH_PER_ADDR	10
+#define LOGIN_GRACE_S		60
 #define MAX_FAILREC		256
 #define AUTH_DELAY_CAP_MS	30000
 #define FAIL_FORGET_MS		(10 * 60 * 1000)
@@ -364,31 +367,21 @@ reply_auth(struct mon *m, struct mworker *w, int ok, uint32_t delay,
  * delayed, doubling per failure up to AUTH_DELAY_CAP_MS; an attempt that
  * comes before the address's next allowed time fails unchecked. */
 static int
-handle_auth(struct mon *m, struct mworker *w, uint8_t type, struct sg_cur *c)
+handle_auth(struct mon *m, struct mworker *w, uint8_t type,
+    const uint8_t *p, size_t n)
 {
-	char *user = NULL, *secret = NULL, *ktype = NULL, *blob = NULL;
-	const char *token = NULL;
+	struct sg_mp_auth a;
+	const char *token = NULL, *user;
 	struct failrec *f;
 	int64_t now = mono_ms();
-	uint8_t verified = 0;
 	uint32_t delay = 0;
-	int r, ok = 0, counts = 1;
+	int r, ok = 0, counts;
 
-	if (type == SG_MP_AUTH_PASSWORD) {
-		r = sg_mp_get_str(c, 256, &user);
-		if (r == 0)
-			r = sg_mp_get_str(c, 4096, &secret);
-	} else {
-		verified = sg_cur_u8(c);
-		r = sg_mp_get_str(c, 256, &user);
-		if (r == 0)
-			r = sg_mp_get_str(c, 64, &ktype);
-		if (r == 0)
-			r = sg_mp_get_str(c, 8192, &blob);
-		counts = verified;	/* key queries are not attempts */
-	}
+	r = sg_mp_parse_auth(type, p, n, &a);
 	if (r < 0)
-		goto out;
+		return r;
+	user = a.user;
+	counts = type == SG_MP_AUTH_PASSWORD || a.verified;	/* key queries are not attempts */
 	f = failrec_get(m, w->addr, 0);
 	if (counts && f != NULL && now < f->next_ok_ms) {
 		delay = (uint32_t)(f->next_ok_ms - now);
@@ -396,10 +389,10 @@ handle_auth(struct mon *m, struct mworker *w, uint8_t type, struct sg_cur *c)
 	} else if (!valid_user(user)) {
 		ok = 0;
 	} else if (type == SG_MP_AUTH_PASSWORD) {
-		ok = sg_tokens_check_secret(m->tokens, secret, &token) == 0 &&
+		ok = sg_tokens_check_secret(m->tokens, a.secret, &token) == 0 &&
 		    token != NULL;
 	} else {
-		ok = sg_tokens_check_key(m->tokens, ktype, blob, &token) == 0 &&
+		ok = sg_tokens_check_key(m->tokens, a.keytype, a.blob, &token) == 0 &&
 		    token != NULL;
 	}
 	if (ok && counts) {
@@ -411,7 +404,7 @@ handle_auth(struct mon *m, struct mworker *w, uint8_t type, struct sg_cur *c)
 		}
 		w->state = W_AUTHED;
 		sg_info("%s: user %s authenticated with token %s (%s)", w->peer,
-		    user, token, type == SG_MP_AUTH_PASSWORD ? "secret" : ktype);
+		    user, token, type == SG_MP_AUTH_PASSWORD ? "secret" : a.keytype);
 		sg_audit("login", "token", token, "source", w->addr, "user",
 		    user, "method", type == SG_MP_AUTH_PASSWORD ? "token" :
 		    "publickey", NULL);
@@ -427,8 +420,8 @@ handle_auth(struct mon *m, struct mworker *w, uint8_t type, struct sg_cur *c)
 			f->next_ok_ms = now + delay;
 		}
 		f->last_ms = now;
-		sg_info("%s: authentication failed for user %.32s", w->peer,
-		    user);
+		sg_info("%s: authentication failed for user %s", w->peer,
+		    valid_user(user) ? user : "(invalid name)");
 		sg_audit("login_failed", "source", w->addr, "user", user,
 		    "method", type == SG_MP_AUTH_PASSWORD ? "token" : "publickey",
 		    NULL);
@@ -436,13 +429,7 @@ handle_auth(struct mon *m, struct mworker *w, uint8_t type, struct sg_cur *c)
 	reply_auth(m, w, ok, delay, token);
 	r = 0;
 out:
-	if (secret != NULL) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-	}
-	free(user);
-	free(ktype);
-	free(blob);
+	sg_mp_auth_clear(&a);
 	return r;
 }
 
@@ -459,7 +446,7 @@ start_fail(struct mon *m, struct mworker *w, const char *reason)
 }
 
 static int
-handle_start(struct mon *m, struct mworker *w, struct sg_cur *c)
+handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 {
 	const struct sg_token *tok;
 	struct sg_vm_spec spec;
@@ -467,11 +454,12 @@ handle_start(struct mon *m, struct mworker *w, struct sg_cur *c)
 	char *user = NULL, *err = NULL, reason[512], hostname[64];
 	char imgdir[PATH_MAX];
 	uint8_t rnd[6];
+	uint32_t cid = 0;
 	unsigned maxs, mem, cpus;
 	uint64_t life;
 	int r, fd = -1;
 
-	r = sg_mp_get_str(c, 64, &user);
+	r = sg_mp_parse_start(p, n, &user);
 	if (r < 0)
 		return r;
 	if (strcmp(user, w->user) != 0) {
@@ -552,8 +540,14 @@ handle_start(struct mon *m, struct mworker *w, struct sg_cur *c)
 		sbx_free(s);
 		return 0;
 	}
-	r = sg_vm_connect_agent(m->vm, s->id, m->cfg->state_dir, m->transport,
-	    &fd, &err);
+	/* virtio-serial: the socket exists once QEMU runs, so connect now and
+	 * pass the stream. vsock: the guest listens only after booting, so
+	 * the worker connects itself (no privilege needed) to the CID. */
+	if (m->transport == SG_VM_VSOCK)
+		r = sg_vm_agent_cid(m->vm, s->id, &cid, &err);
+	else
+		r = sg_vm_connect_agent(m->vm, s->id, m->cfg->state_dir,
+		    m->transport, &fd, &err);
 	if (r < 0) {
 		start_fail(m, w, err ? err : strerror(-r));
 		free(err);
@@ -578,9 +572,11 @@ handle_start(struct mon *m, struct mworker *w, struct sg_cur *c)
 	    sg_buf_put_u64(m->msg, (uint64_t)s->expires) < 0 ||
 	    sg_buf_put_u32(m->msg, (uint32_t)(m->cfg->boot_timeout_s * 1000)) < 0 ||
 	    sg_mp_put_str(m->msg, hostname) < 0 ||
+	    sg_buf_put_u32(m->msg, cid) < 0 ||
 	    sg_mp_send(w->fd, m->msg, fd) < 0)
 		sg_warn("%s: could not hand the sandbox to the worker", w->peer);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return 0;
 }
 
@@ -614,7 +610,7 @@ worker_gone(struct mon *m, struct mworker *w)
 static void
 worker_read(struct mon *m, struct mworker *w)
 {
-	struct sg_cur c;
+	const uint8_t *p;
 	ssize_t n;
 	uint8_t type;
 	int fd, r = -EPROTO;
@@ -630,16 +626,16 @@ worker_read(struct mon *m, struct mworker *w)
 		return;
 	}
 	type = sg_buf_data(m->msg)[0];
-	sg_cur_init(&c, sg_buf_data(m->msg) + 1, (size_t)n - 1);
+	p = sg_buf_data(m->msg) + 1;
 	switch (type) {
 	case SG_MP_AUTH_PASSWORD:
 	case SG_MP_AUTH_KEY:
 		if (w->state == W_PREAUTH)
-			r = handle_auth(m, w, type, &c);
+			r = handle_auth(m, w, type, p, (size_t)n - 1);
 		break;
 	case SG_MP_START:
 		if (w->state == W_AUTHED)
-			r = handle_start(m, w, &c);
+			r = handle_start(m, w, p, (size_t)n - 1);
 		break;
 	default:
 		break;
@@ -692,6 +688,28 @@ accept_client(struct mon *m)
 	if (getnameinfo((struct sockaddr *)&ss, sl, w->addr, sizeof(w->addr),
 	    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(w->addr, sizeof(w->addr), "?");
+	/* Like sshd's MaxStartups: unauthenticated connections are cheap to
+	 * open and each costs a process, so they are capped. */
+	{
+		struct mworker *o;
+		unsigned total = 0, same = 0;
+
+		for (o = m->workers; o != NULL; o = o->next) {
+			if (o->state != W_PREAUTH)
+				continue;
+			total++;
+			if (strcmp(o->addr, w->addr) == 0)
+				same++;
+		}
+		if (total >= MAX_PREAUTH || same >= MAX_PREAUTH_PER_ADDR) {
+			sg_warn("refusing a connection from %s: %u connections "
+			    "from it (%u in all) are still authenticating",
+			    w->addr, same, total);
+			free(w);
+			close(fd);
+			return;
+		}
+	}
 	snprintf(w->peer, sizeof(w->peer), "%s port %s", w->addr, port);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		free(w);
@@ -721,7 +739,7 @@ accept_client(struct mon *m)
 		p.uid = m->uid;
 		p.gid = m->gid;
 		p.chroot_dir = m->empty_dir;
-		p.login_grace_s = 120;
+		p.login_grace_s = LOGIN_GRACE_S;
 		p.max_auth_tries = 6;
 		p.peer = w->peer;
 		sg_worker_run(&p);
@@ -916,8 +934,8 @@ ctl_handle(struct mon *m, int fd)
 		sg_info("sandbox %s extended by %llus", s->id,
 		    (unsigned long long)secs);
 		sg_audit("sandbox_extended", "sandbox", s->id, "by", dur, NULL);
-		snprintf(out, sizeof(out), "ok %lld\n",
-		    (long long)(s->expires - time(NULL)));
+		snprintf(out, sizeof(out), "ok sandbox %s now ends in %lld s\n",
+		    s->id, (long long)(s->expires - time(NULL)));
 		ctl_reply(fd, out);
 	} else {
 		ctl_reply(fd, "error: unknown request (list, kill ID, "
@@ -1300,6 +1318,11 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 	r = setup(&m);
 	if (r < 0)
 		goto out;
+	if (cfg->detach && daemon(0, 1) < 0) {
+		r = -errno;
+		sg_err("cannot detach: %s", strerror(errno));
+		goto out;
+	}
 	while (!m.quit) {
 		timeout = run_timers(&m);
 		npfd = 0;

@@ -29,10 +29,13 @@ struct sg_mon_cfg {
 	unsigned max_sandboxes;		/* per token, unless the token says */
 	const char *user;		/* unprivileged user for workers */
 	uint64_t auth_delay_ms;
+	int detach;			/* daemon() once set up */
 };
 
-/* Runs the service until SIGTERM or SIGINT. Returns 0 on a clean stop,
- * or a negative errno after logging why the service cannot run. */
+/* Sets everything up (errors are reported while the caller's stderr and
+ * exit status still reach whoever started it), detaches if cfg->detach,
+ * then runs the service until SIGTERM or SIGINT. Returns 0 on a clean
+ * stop, or a negative errno after logging why the service cannot run. */
 int sg_mon_run(const struct sg_mon_cfg *cfg);
 
 #endif

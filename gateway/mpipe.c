@@ -132,3 +132,97 @@ sg_mp_get_str(struct sg_cur *c, size_t max, char **ret)
 	*ret = s;
 	return 0;
 }
+
+void
+sg_mp_auth_clear(struct sg_mp_auth *a)
+{
+	if (a == NULL)
+		return;
+	if (a->secret != NULL) {
+		explicit_bzero(a->secret, strlen(a->secret));
+		free(a->secret);
+	}
+	free(a->user);
+	free(a->keytype);
+	free(a->blob);
+	memset(a, 0, sizeof(*a));
+}
+
+int
+sg_mp_parse_auth(uint8_t type, const uint8_t *p, size_t n,
+    struct sg_mp_auth *ret)
+{
+	struct sg_mp_auth a;
+	struct sg_cur c;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	a.type = type;
+	sg_cur_init(&c, p, n);
+	if (type == SG_MP_AUTH_PASSWORD) {
+		r = sg_mp_get_str(&c, 256, &a.user);
+		if (r == 0)
+			r = sg_mp_get_str(&c, 4096, &a.secret);
+	} else if (type == SG_MP_AUTH_KEY) {
+		a.verified = sg_cur_u8(&c);
+		r = c.err || a.verified > 1 ? -EPROTO : 0;
+		if (r == 0)
+			r = sg_mp_get_str(&c, 256, &a.user);
+		if (r == 0)
+			r = sg_mp_get_str(&c, 64, &a.keytype);
+		if (r == 0)
+			r = sg_mp_get_str(&c, 8192, &a.blob);
+	} else {
+		r = -EPROTO;
+	}
+	if (r == 0 && c.n != 0)
+		r = -EPROTO;
+	if (r < 0) {
+		sg_mp_auth_clear(&a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
+int
+sg_mp_put_auth(struct sg_buf *b, const struct sg_mp_auth *a)
+{
+	int r = sg_buf_put_u8(b, a->type);
+
+	if (r == 0 && a->type == SG_MP_AUTH_PASSWORD) {
+		r = sg_mp_put_str(b, a->user);
+		if (r == 0)
+			r = sg_mp_put_str(b, a->secret);
+	} else if (r == 0 && a->type == SG_MP_AUTH_KEY) {
+		r = sg_buf_put_u8(b, a->verified);
+		if (r == 0)
+			r = sg_mp_put_str(b, a->user);
+		if (r == 0)
+			r = sg_mp_put_str(b, a->keytype);
+		if (r == 0)
+			r = sg_mp_put_str(b, a->blob);
+	} else if (r == 0) {
+		r = -EINVAL;
+	}
+	return r;
+}
+
+int
+sg_mp_parse_start(const uint8_t *p, size_t n, char **ret)
+{
+	struct sg_cur c;
+	char *user = NULL;
+	int r;
+
+	sg_cur_init(&c, p, n);
+	r = sg_mp_get_str(&c, 64, &user);
+	if (r == 0 && c.n != 0)
+		r = -EPROTO;
+	if (r < 0) {
+		free(user);
+		return r;
+	}
+	*ret = user;
+	return 0;
+}

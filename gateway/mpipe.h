@@ -43,6 +43,30 @@ int sg_mp_send(int sock, const struct sg_buf *msg, int fd);
 ssize_t sg_mp_recv(int sock, struct sg_buf *msg, int *ret_fd);
 
 int sg_mp_put_str(struct sg_buf *b, const char *s);
+
+/* A credential a worker asks about (AUTH_PASSWORD or AUTH_KEY). */
+struct sg_mp_auth {
+	uint8_t type;		/* SG_MP_AUTH_PASSWORD or SG_MP_AUTH_KEY */
+	uint8_t verified;	/* AUTH_KEY: libssh checked the signature */
+	char *user;
+	char *secret;		/* AUTH_PASSWORD; wiped by sg_mp_auth_clear */
+	char *keytype;		/* AUTH_KEY */
+	char *blob;		/* AUTH_KEY: base64 public key */
+};
+
+/* Decodes the payload (after the type byte) of an AUTH_* request from an
+ * untrusted worker into *ret, whose strings it allocates. Trailing bytes,
+ * oversized fields, embedded NULs and a verified byte other than 0 or 1
+ * are -EPROTO. On failure *ret holds nothing. */
+int sg_mp_parse_auth(uint8_t type, const uint8_t *p, size_t n,
+    struct sg_mp_auth *ret);
+/* Encodes a whole AUTH_* request (type byte included) into b. */
+int sg_mp_put_auth(struct sg_buf *b, const struct sg_mp_auth *a);
+/* Frees the strings of a, wiping the secret first. */
+void sg_mp_auth_clear(struct sg_mp_auth *a);
+
+/* Decodes the payload of a START request: the user name (*ret, new). */
+int sg_mp_parse_start(const uint8_t *p, size_t n, char **ret);
 /* Reads a string field into a new NUL-terminated copy (*ret); fails with
  * -EPROTO on truncation, an embedded NUL or a length over max. */
 int sg_mp_get_str(struct sg_cur *c, size_t max, char **ret);

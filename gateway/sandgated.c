@@ -99,11 +99,7 @@ main(int argc, char **argv)
 		sg_conf_free(conf);
 		return 1;
 	}
-	if (!foreground && daemon(0, 1) < 0) {
-		sg_err("cannot detach: %s", strerror(errno));
-		sg_conf_free(conf);
-		return 1;
-	}
+	mc.detach = !foreground;
 	ssh_init();
 	r = sg_mon_run(&mc);
 	ssh_finalize();

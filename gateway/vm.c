@@ -1626,6 +1626,37 @@ out:
 	return r;
 }
 
+int sg_vm_agent_cid(struct sg_vm_host *h, const char *id, uint32_t *ret_cid, char **ret_err)
+{
+	virDomainPtr dom = NULL;
+	char *xml = NULL;
+	uint32_t cid;
+	int r;
+
+	if (!sg_vm_valid_id(id))
+		return fail_msg(ret_err, -EINVAL, "invalid sandbox id");
+	r = lookup(h, id, &dom, ret_err);
+	if (r < 0)
+		return r;
+	xml = virDomainGetXMLDesc(dom, 0);
+	if (!xml) {
+		r = fail_msg(ret_err, lv_code() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO,
+			     "cannot read the description of sandbox %s: %s", id, lv_msg());
+		goto out;
+	}
+	r = sg_vm_parse_vsock_cid(xml, &cid);
+	if (r < 0) {
+		r = fail_msg(ret_err, r, "sandbox %s has no vsock address in libvirt", id);
+		goto out;
+	}
+	*ret_cid = cid;
+	r = 0;
+out:
+	free(xml);
+	virDomainFree(dom);
+	return r;
+}
+
 int sg_vm_connect_agent(struct sg_vm_host *h, const char *id, const char *state_dir,
 			int transport, int *ret_fd, char **ret_err)
 {
@@ -1655,20 +1686,9 @@ int sg_vm_connect_agent(struct sg_vm_host *h, const char *id, const char *state_
 		struct sockaddr_vm sv = { .svm_family = AF_VSOCK, .svm_port = SG_VM_VSOCK_PORT };
 		uint32_t cid;
 
-		r = lookup(h, id, &dom, ret_err);
+		r = sg_vm_agent_cid(h, id, &cid, ret_err);
 		if (r < 0)
 			return r;
-		xml = virDomainGetXMLDesc(dom, 0);
-		if (!xml) {
-			r = fail_msg(ret_err, lv_code() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO,
-				     "cannot read the description of sandbox %s: %s", id, lv_msg());
-			goto fail;
-		}
-		r = sg_vm_parse_vsock_cid(xml, &cid);
-		if (r < 0) {
-			r = fail_msg(ret_err, r, "sandbox %s has no vsock address in libvirt", id);
-			goto fail;
-		}
 		sv.svm_cid = cid;
 		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0) {

@@ -160,6 +160,10 @@ int sg_vm_create(struct sg_vm_host *h, const struct sg_vm_spec *s, char **ret_er
  * (size bytes). Returns 0, -EINVAL for a bad id, -ENAMETOOLONG. */
 int sg_vm_agent_path(const char *state_dir, const char *id, char *buf, size_t size);
 
+/* Reads the vsock CID libvirt gave sandbox id (transport vsock). Returns
+ * 0 and *ret_cid, or a negative errno (-ENOENT: no such sandbox). */
+int sg_vm_agent_cid(struct sg_vm_host *h, const char *id, uint32_t *ret_cid, char **ret_err);
+
 /* Connects to the agent of sandbox id: AF_UNIX to agent.sock for
  * virtio-serial, AF_VSOCK to the domain's CID, port SG_VM_VSOCK_PORT, for
  * vsock. Only the connection: the caller does the protocol handshake.

@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <linux/vm_sockets.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,9 +48,16 @@
 #define SG_MAX_ENV_LEN		4096
 #define SG_AGENT_OUT_MAX	(8u << 20)
 #define SG_HELLO_INTERVAL_MS	250
+#define SG_STDIN_QUEUE		(2u << 20)	/* client -> guest, per channel */
+/* libssh 0.10 keeps what the data callback leaves and accepts data past
+ * the window it announced (1280000 bytes); more than this buffered means
+ * the client ignores flow control. */
+#define SG_CLIENT_OVERRUN	(2u << 20)
+#define SG_MAX_ENV_TOTAL	(32u * 1024)
 
 enum agent_state {
 	AG_NONE,	/* no sandbox yet */
+	AG_CONNECT,	/* vsock: connecting until the guest listens */
 	AG_HELLO,	/* sending HELLO until the agent answers */
 	AG_CONFIG,	/* CONFIG sent */
 	AG_READY,
@@ -84,6 +92,8 @@ struct wchan {
 	char *cmd;
 	char *subsystem;
 	uint32_t tx_credit;	/* bytes we may still send to the agent */
+	struct sg_buf *in;	/* client data not yet sent to the agent */
+	size_t env_bytes;
 	int client_eof;		/* client sent EOF */
 	int eof_sent;		/* EOF forwarded to the agent */
 	uint32_t rx_allowed;	/* bytes the agent may still send us */
@@ -114,6 +124,7 @@ struct worker {
 	enum agent_state ag;
 	uint64_t nonce;
 	int64_t hello_next_ms, boot_deadline_ms;
+	uint32_t vsock_cid;	/* vsock: the worker connects itself */
 	struct sg_buf *ag_in, *ag_out;
 	char *fail_reason;	/* why the sandbox could not start or died */
 	int notice_kind;
@@ -525,6 +536,18 @@ handle_agent_frame(struct worker *w, const struct sg_msg *m)
 			agent_fail(w, "the guest agent sent a frame for an unknown channel");
 		return;
 	}
+	if (c->state == CH_DONE) {
+		/* The client is gone from this channel: wait only for the
+		 * agent to free the id (CLOSE, or OPEN_FAIL if it never ran). */
+		if (m->type == SG_MSG_CLOSE || m->type == SG_MSG_OPEN_FAIL) {
+			c->close_rcvd = 1;
+			if (!c->close_sent) {
+				c->close_sent = 1;
+				agent_check(w, sg_proto_put_close(w->ag_out, c->id));
+			}
+		}
+		return;
+	}
 	switch (m->type) {
 	case SG_MSG_OPEN_OK:
 		if (c->state != CH_OPENING ||
@@ -757,11 +780,20 @@ chan_start(struct wchan *c)
 	o.envc = c->envc;
 	o.term = c->term;
 	o.subsystem = c->subsystem;
+	if (sg_buf_room(w->ag_out) < SG_PROTO_MAX_FRAME) {
+		agent_fail(w, "the guest agent stopped reading");
+		return;
+	}
 	c->id = w->next_id++;
 	c->rx_allowed = SG_CHAN_WINDOW;
 	r = sg_proto_put_open(w->ag_out, c->id, &o);
-	if (agent_check(w, r) < 0)
+	if (r < 0) {
+		/* The request itself does not fit a frame. */
+		c->close_sent = c->close_rcvd = 1;
+		chan_fail(c, "sandgate: the command and its environment are "
+		    "too large", 1);
 		return;
+	}
 	c->state = CH_OPENING;
 	if (c->pty && c->cmd == NULL && c->kind == SG_OPEN_PROCESS) {
 		int64_t left = w->sbx_expires - (int64_t)time(NULL);
@@ -805,8 +837,10 @@ cb_env_request(ssh_session s, ssh_channel ch, const char *name,
 		return -1;
 	nl = strlen(name);
 	vl = strlen(value);
-	if (nl == 0 || nl > 128 || vl > SG_MAX_ENV_LEN)
+	if (nl == 0 || nl > 128 || vl > SG_MAX_ENV_LEN ||
+	    c->env_bytes + nl + vl + 2 > SG_MAX_ENV_TOTAL)
 		return -1;
+	c->env_bytes += nl + vl + 2;
 	for (i = 0; i < nl; i++)
 		if (!(name[i] == '_' || (name[i] >= 'A' && name[i] <= 'Z') ||
 		    (name[i] >= 'a' && name[i] <= 'z') ||
@@ -907,33 +941,29 @@ cb_signal(ssh_session s, ssh_channel ch, const char *name, void *ud)
 			    (uint8_t)sig_names[i].num));
 }
 
-/* Client -> guest: take no more than the agent's credit; libssh keeps the
- * rest (and holds back its window) until chan_pump_stdin comes back. */
+/* Client -> guest: queue what fits in the channel's bounded queue; libssh
+ * keeps the rest and holds back the client's window while it does. */
 static int
 cb_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
     int is_stderr, void *ud)
 {
 	struct wchan *c = ud;
-	struct worker *w = c->w;
-	uint32_t n, done = 0;
+	size_t n;
 
-	if (c->state != CH_OPEN || is_stderr)
-		return c->state >= CH_EXITED ? (int)len : 0;
-	while (done < len && c->tx_credit > 0) {
-		n = len - done;
-		if (n > c->tx_credit)
-			n = c->tx_credit;
-		if (n > SG_PROTO_DATA_CHUNK)
-			n = SG_PROTO_DATA_CHUNK;
-		if (sg_buf_room(w->ag_out) < n + SG_PROTO_HDR_LEN + 4096)
-			break;
-		if (agent_check(w, sg_proto_put_data(w->ag_out, c->id,
-		    SG_STREAM_STDIN, (uint8_t *)data + done, n)) < 0)
-			break;
-		c->tx_credit -= n;
-		done += n;
+	if (len > SG_CLIENT_OVERRUN) {
+		sg_warn("%s: the client sends past its window: disconnecting",
+		    c->w->p->peer);
+		c->w->quit = 1;
+		return (int)len;
 	}
-	return (int)done;
+	if (is_stderr || c->state >= CH_EXITED)
+		return (int)len;	/* nothing reads it: drop */
+	n = sg_buf_room(c->in);
+	if (n > len)
+		n = len;
+	if (n > 0 && sg_buf_put(c->in, data, n) < 0)
+		return 0;
+	return (int)n;
 }
 
 static void
@@ -973,8 +1003,10 @@ cb_channel_open(ssh_session s, void *ud)
 	c->exit_kind = -1;
 	c->out[0] = sg_buf_new(SG_CHAN_WINDOW);
 	c->out[1] = sg_buf_new(SG_CHAN_WINDOW);
+	c->in = sg_buf_new(SG_STDIN_QUEUE);
 	c->ch = ssh_channel_new(s);
-	if (c->out[0] == NULL || c->out[1] == NULL || c->ch == NULL)
+	if (c->out[0] == NULL || c->out[1] == NULL || c->in == NULL ||
+	    c->ch == NULL)
 		goto fail;
 	c->cb.userdata = c;
 	c->cb.channel_data_function = cb_data;
@@ -999,6 +1031,7 @@ fail:
 		ssh_channel_free(c->ch);
 	sg_buf_free(c->out[0]);
 	sg_buf_free(c->out[1]);
+	sg_buf_free(c->in);
 	free(c);
 	return NULL;
 }
@@ -1010,10 +1043,15 @@ chan_free(struct wchan *c)
 
 	if (c == NULL)
 		return;
-	if (c->ch != NULL)
+	if (c->ch != NULL) {
+		/* libssh may keep the channel until the client's CLOSE comes:
+		 * it must not call back into the struct freed here. */
+		ssh_remove_channel_callbacks(c->ch, &c->cb);
 		ssh_channel_free(c->ch);
+	}
 	sg_buf_free(c->out[0]);
 	sg_buf_free(c->out[1]);
+	sg_buf_free(c->in);
 	for (i = 0; i < c->envc; i++)
 		free(c->env[i]);
 	free(c->term);
@@ -1023,35 +1061,46 @@ chan_free(struct wchan *c)
 	free(c);
 }
 
-/* Pulls client data that libssh kept while the agent had no credit. */
+/* Client -> guest: sends queued client data as far as the agent's credit
+ * goes, then refills the queue from what libssh kept. libssh re-opens the
+ * client's window on every read, so the queue takes all of libssh's
+ * buffer at once or nothing: what libssh holds never exceeds one window. */
 static void
 chan_pump_stdin(struct wchan *c)
 {
 	struct worker *w = c->w;
-	uint8_t tmp[SG_PROTO_DATA_CHUNK];
-	int avail, n;
-	uint32_t want;
+	uint8_t *dst;
+	uint32_t n;
+	int avail, got;
 
-	while (c->state == CH_OPEN && c->tx_credit > 0 &&
-	    sg_buf_room(w->ag_out) > sizeof(tmp) + 4096) {
+	while (c->state == CH_OPEN) {
+		while (c->tx_credit > 0 && sg_buf_len(c->in) > 0 &&
+		    sg_buf_room(w->ag_out) > SG_PROTO_DATA_CHUNK + 4096) {
+			n = (uint32_t)sg_buf_len(c->in);
+			if (n > c->tx_credit)
+				n = c->tx_credit;
+			if (n > SG_PROTO_DATA_CHUNK)
+				n = SG_PROTO_DATA_CHUNK;
+			if (agent_check(w, sg_proto_put_data(w->ag_out, c->id,
+			    SG_STREAM_STDIN, sg_buf_data(c->in), n)) < 0)
+				return;
+			sg_buf_consume(c->in, n);
+			c->tx_credit -= n;
+		}
 		avail = ssh_channel_poll(c->ch, 0);
-		if (avail <= 0)
+		if (avail <= 0 || (size_t)avail > sg_buf_room(c->in))
 			break;
-		want = (uint32_t)avail;
-		if (want > c->tx_credit)
-			want = c->tx_credit;
-		if (want > sizeof(tmp))
-			want = sizeof(tmp);
-		n = ssh_channel_read_nonblocking(c->ch, tmp, want, 0);
-		if (n <= 0)
+		if (sg_buf_reserve(c->in, (size_t)avail, &dst) < 0)
 			break;
-		if (agent_check(w, sg_proto_put_data(w->ag_out, c->id,
-		    SG_STREAM_STDIN, tmp, (size_t)n)) < 0)
-			return;
-		c->tx_credit -= (uint32_t)n;
+		got = ssh_channel_read_nonblocking(c->ch, dst, (uint32_t)avail, 0);
+		if (got <= 0)
+			break;
+		sg_buf_commit(c->in, (size_t)got);
+		if (c->tx_credit == 0)
+			break;
 	}
 	if (c->state == CH_OPEN && c->client_eof && !c->eof_sent &&
-	    ssh_channel_poll(c->ch, 0) <= 0) {
+	    sg_buf_len(c->in) == 0 && ssh_channel_poll(c->ch, 0) <= 0) {
 		c->eof_sent = 1;
 		agent_check(w, sg_proto_put_eof(w->ag_out, c->id, SG_STREAM_STDIN));
 	}
@@ -1079,7 +1128,10 @@ chan_flush(struct wchan *c)
 
 	if (c->state == CH_DONE || c->state < CH_OPEN)
 		return;
-	for (i = 0; i < 2; i++) {
+	/* A client that stops reading its TCP socket must not make libssh's
+	 * output buffer grow: write only when it has drained. */
+	for (i = 0; i < 2 && !(ssh_get_status(w->session) & SSH_WRITE_PENDING);
+	    i++) {
 		while (sg_buf_len(c->out[i]) > 0) {
 			win = ssh_channel_window_size(c->ch);
 			if (win == 0)
@@ -1135,30 +1187,73 @@ chan_flush(struct wchan *c)
 
 /* --- monitor notices and the sandbox hand-over --- */
 
+/* Starts the handshake on a connected agent stream (ours from now on). */
 static void
-handle_started(struct worker *w, struct sg_cur *c, int fd)
+agent_attach(struct worker *w, int fd)
 {
-	uint32_t boot_ms;
 	int fl;
 
-	if (fd < 0 || sg_mp_get_str(c, 64, &w->sbx_id) < 0 ||
-	    sg_mp_get_str(c, 64, &w->sbx_image) < 0)
-		die("monitor sent a bad STARTED");
-	w->sbx_expires = (int64_t)sg_cur_u64(c);
-	boot_ms = sg_cur_u32(c);
-	if (c->err || sg_mp_get_str(c, 64, &w->sbx_hostname) < 0)
-		die("monitor sent a bad STARTED");
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		die("cannot make the agent connection non-blocking");
 	w->agent_fd = fd;
 	w->agent_events = POLLIN;
 	ssh_event_add_fd(w->ev, fd, POLLIN, agent_cb, w);
+	w->ag = AG_HELLO;
+	send_hello(w);
+}
+
+/* vsock: the guest listens only once it has booted, so the worker tries
+ * again every SG_HELLO_INTERVAL_MS until the boot deadline. */
+static void
+agent_try_vsock(struct worker *w)
+{
+	struct sockaddr_vm sv;
+	struct timeval tv = { 0, 200000 };
+	int fd;
+
+	w->hello_next_ms = now_ms() + SG_HELLO_INTERVAL_MS;
+	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		agent_fail(w, "cannot open a vsock socket on the host");
+		return;
+	}
+	memset(&sv, 0, sizeof(sv));
+	sv.svm_family = AF_VSOCK;
+	sv.svm_cid = w->vsock_cid;
+	sv.svm_port = SG_PROTO_VSOCK_PORT;
+	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sv, sizeof(sv)) < 0) {
+		close(fd);
+		return;
+	}
+	agent_attach(w, fd);
+}
+
+static void
+handle_started(struct worker *w, struct sg_cur *c, int fd)
+{
+	uint32_t boot_ms;
+
+	if (sg_mp_get_str(c, 64, &w->sbx_id) < 0 ||
+	    sg_mp_get_str(c, 64, &w->sbx_image) < 0)
+		die("monitor sent a bad STARTED");
+	w->sbx_expires = (int64_t)sg_cur_u64(c);
+	boot_ms = sg_cur_u32(c);
+	if (c->err || sg_mp_get_str(c, 64, &w->sbx_hostname) < 0)
+		die("monitor sent a bad STARTED");
+	w->vsock_cid = sg_cur_u32(c);
+	if (c->err || (fd < 0) == (w->vsock_cid == 0))
+		die("monitor sent a bad STARTED");
 	if (getrandom(&w->nonce, sizeof(w->nonce), 0) != sizeof(w->nonce))
 		die("getrandom failed");
-	w->ag = AG_HELLO;
 	w->boot_deadline_ms = now_ms() + boot_ms;
-	send_hello(w);
+	if (fd >= 0) {
+		agent_attach(w, fd);
+	} else {
+		w->ag = AG_CONNECT;
+		agent_try_vsock(w);
+	}
 }
 
 static void
@@ -1277,7 +1372,17 @@ event_loop(struct worker *w)
 		agent_update_events(w);
 		now = now_ms();
 		timeout = 60000;
-		if (w->ag == AG_HELLO) {
+		if (w->ag == AG_CONNECT) {
+			if (now >= w->boot_deadline_ms) {
+				agent_fail(w, "the guest agent did not answer in time");
+				continue;
+			}
+			if (now >= w->hello_next_ms) {
+				agent_try_vsock(w);
+				continue;
+			}
+			timeout = w->hello_next_ms - now;
+		} else if (w->ag == AG_HELLO) {
 			if (now >= w->boot_deadline_ms) {
 				agent_fail(w, "the guest agent did not answer in time");
 				continue;

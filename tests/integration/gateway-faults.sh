@@ -68,6 +68,10 @@ sg_wait_for grep -q "tokens reloaded.*1 tokens" "$SG_T/log" || fail "no reload"
 sg_ssh -T "$tok2" sandbox@127.0.0.1 true 2>/dev/null; st=$?
 [ $st = 255 ] || fail "revoked token still works"
 
+note "SIGHUP re-reads the tokens file"
+kill -HUP "$SG_PID"
+sg_wait_for grep -q "tokens reloaded.*(SIGHUP)" "$SG_T/log" || fail "no reload on SIGHUP"
+
 note "a broken tokens file keeps the previous tokens in force"
 cp "$SG_T/tokens.conf" "$SG_T/tokens.good"
 printf '[bad name!]\nhash = nope\n' >>"$SG_T/tokens.conf"

@@ -42,7 +42,7 @@ grep -q "no sandbox nosuchid" "$SG_T/err" || fail "extend error: $(cat "$SG_T/er
 
 note "the adopted sandbox's connection still works, and its end destroys it"
 kill -0 $s1 || fail "the session died with the old sandgated"
-kill $s1
+sg_kill_job $s1
 sg_wait_for sg_no_leftovers || fail "adopted sandbox not destroyed after its connection ended"
 
 note "sandgatectl kill ends a session with a message"

@@ -83,8 +83,10 @@ wait $reader_src || fail "writer session failed"
 
 note "environment from the client (a connection of its own: OpenSSH's"
 note "multiplexing client does not pass SetEnv), and it cannot override ours"
+note "and OpenSSH keepalives are answered (the client gives up otherwise)"
 out=$(sg_ssh -o SetEnv="SG_TEST_VAR=xyz SANDGATE_SANDBOX_ID=evil" \
-	sandbox@127.0.0.1 'echo $SG_TEST_VAR $SANDGATE_SANDBOX_ID')
+	-o ServerAliveInterval=1 -o ServerAliveCountMax=2 \
+	sandbox@127.0.0.1 'sleep 5; echo $SG_TEST_VAR $SANDGATE_SANDBOX_ID')
 case $out in
 "xyz evil"|"xyz ") fail "env: '$out'" ;;
 "xyz "[0-9a-f]*) ;;

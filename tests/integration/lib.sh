@@ -17,8 +17,22 @@ SANDGATED=$SG_BUILDDIR/gateway/sandgated
 SANDGATECTL=$SG_BUILDDIR/gateway/sandgatectl
 
 skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
+fail() {
+	echo "FAIL: $*"
+	if [ -n "${SG_T:-}" ] && [ -f "$SG_T/log" ]; then
+		echo "--- last lines of the sandgated log:"
+		tail -n 40 "$SG_T/log"
+	fi
+	exit 1
+}
 note() { echo "# $*"; }
+
+# Ends a background job started as `sg_ssh ... &` (a subshell running
+# ssh): its children first, by parent pid, then the subshell itself.
+sg_kill_job() {
+	pkill -TERM -P "$1" 2>/dev/null
+	kill -TERM "$1" 2>/dev/null
+}
 
 # Checks the things every gateway test needs; skips with a reason if not.
 sg_require() {
@@ -42,7 +56,7 @@ SG_PID=
 SG_EXTRA_PIDS=
 sg_cleanup() {
 	set +e
-	for p in $SG_EXTRA_PIDS; do kill "$p" 2>/dev/null; done
+	for p in $SG_EXTRA_PIDS; do sg_kill_job "$p"; done
 	if [ -n "$SG_PID" ]; then
 		kill "$SG_PID" 2>/dev/null
 		wait "$SG_PID" 2>/dev/null
@@ -107,11 +121,12 @@ sg_ctl() { "$SANDGATECTL" --config "$SG_T/sandgate.conf" "$@"; }
 
 # Starts sandgated and waits for its port.
 sg_start() {
+	before=$(grep -c "listening on" "$SG_T/log" 2>/dev/null) || before=0
 	"$SANDGATED" --foreground --config "$SG_T/sandgate.conf" \
 		>>"$SG_T/log" 2>&1 &
 	SG_PID=$!
 	i=0
-	until grep -q "listening on" "$SG_T/log" 2>/dev/null; do
+	until [ "$(grep -c "listening on" "$SG_T/log" 2>/dev/null)" -gt "$before" ]; do
 		kill -0 "$SG_PID" 2>/dev/null || { cat "$SG_T/log"; fail "sandgated exited"; }
 		i=$((i + 1))
 		[ $i -lt 300 ] || { cat "$SG_T/log"; fail "sandgated did not start"; }
