@@ -40,13 +40,40 @@ static const struct init_mount init_mounts[] = {
 	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 01777 },
 };
 
+/* 1 when path is a mount point: it is on another filesystem than its
+ * parent. An initramfs that hands over to the agent with switch_root has
+ * already moved /dev, /proc and /sys onto the new root, and proc, sysfs
+ * and devtmpfs would mount a second time over them rather than fail. */
+static int
+init_is_mounted(const char *path)
+{
+	char parent[PATH_MAX];
+	struct stat st, pst;
+	size_t n;
+
+	n = strlen(path);
+	if (n == 0 || n >= sizeof(parent))
+		return 0;
+	memcpy(parent, path, n + 1);
+	while (n > 1 && parent[n - 1] != '/')
+		n--;
+	parent[n > 1 ? n - 1 : 1] = '\0';
+	if (stat(path, &st) < 0 || stat(parent, &pst) < 0)
+		return 0;
+	return st.st_dev != pst.st_dev;
+}
+
 /* Mounts one filesystem, creating the mount point. Already mounted
- * (EBUSY) counts as done. */
+ * (a mount point, or EBUSY) counts as done. */
 static void
 init_mount_one(const struct init_mount *m)
 {
 	if (mkdir(m->target, m->mode) < 0 && errno != EEXIST)
 		sg_warn("cannot create %s: %s", m->target, strerror(errno));
+	if (init_is_mounted(m->target)) {
+		sg_debug("%s is already mounted", m->target);
+		return;
+	}
 	if (mount(m->source, m->target, m->type, m->flags, m->data) < 0 &&
 	    errno != EBUSY)
 		sg_warn("cannot mount %s on %s: %s", m->type, m->target,
@@ -185,14 +212,20 @@ ag_init_load_modules(const char *path)
 	return failed;
 }
 
-/* Mounts the scratch disk on /root when the image has one. */
+/* Mounts the scratch disk on /root when the image has one and it is not
+ * already the root filesystem (an image whose initramfs switched root
+ * onto the disk keeps /root on it). */
 static void
 init_mount_disk(void)
 {
-	struct stat st;
+	struct stat st, rst;
 
 	if (stat(AG_INIT_DISK, &st) < 0 || !S_ISBLK(st.st_mode))
 		return;
+	if (stat("/", &rst) == 0 && rst.st_dev == st.st_rdev) {
+		sg_debug("%s is the root filesystem", AG_INIT_DISK);
+		return;
+	}
 	if (mkdir(AG_INIT_DISK_MOUNT, 0700) < 0 && errno != EEXIST) {
 		sg_warn("cannot create %s: %s", AG_INIT_DISK_MOUNT,
 		    strerror(errno));

@@ -34,7 +34,9 @@
 #include "gateway/audit.h"
 #include "gateway/kvmprobe.h"
 #include "gateway/monitor.h"
+#include "gateway/hub.h"
 #include "gateway/mpipe.h"
+#include "gateway/privsep.h"
 #include "gateway/tokens.h"
 #include "gateway/util.h"
 #include "gateway/vm.h"
@@ -72,8 +74,11 @@ struct sbx {
 	char *token, *name, *image;
 	int64_t created, expires;
 	int warned;
-	pid_t owner_pid;		/* worker holding it (adopted: from metadata) */
-	struct mworker *worker;		/* NULL once adopted without one */
+	pid_t owner_pid;		/* ephemeral: its worker (from metadata if adopted) */
+	unsigned nconn;			/* workers attached now */
+	int64_t idle_since;		/* named, nconn == 0: when the last left */
+	int ready;			/* the hub reported the agent ready */
+	int attached;			/* handed to the current hub */
 };
 
 struct failrec {
@@ -99,6 +104,9 @@ struct mon {
 	gid_t gid;
 	char *empty_dir;
 	int64_t next_owner_check_ms;
+	pid_t hub_pid;
+	int hub_fd;
+	int64_t hub_restart_ms;
 	int quit;
 };
 
@@ -112,6 +120,7 @@ mono_ms(void)
 }
 
 static int ensure_libvirt(struct mon *m, char **ret_err);
+static int hub_attach(struct mon *m, struct sbx *s, char **ret_err);
 
 /* --- sandboxes --- */
 
@@ -163,6 +172,25 @@ out:
 	sg_buf_free(b);
 }
 
+static void
+notify_sandbox(struct mon *m, struct sbx *s, uint8_t kind, const char *text)
+{
+	struct mworker *w;
+
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->sbx == s)
+			send_notice(w, kind, text);
+}
+
+static void
+hub_drop(struct mon *m, const char *id)
+{
+	sg_buf_reset(m->msg);
+	if (m->hub_fd >= 0 && sg_buf_put_u8(m->msg, SG_MP_HUB_DROP) == 0 &&
+	    sg_mp_put_str(m->msg, id) == 0)
+		sg_mp_send(m->hub_fd, m->msg, -1);
+}
+
 /* Destroys a sandbox's domain and files and forgets it. */
 static void
 sbx_destroy(struct mon *m, struct sbx *s, const char *reason)
@@ -185,8 +213,14 @@ sbx_destroy(struct mon *m, struct sbx *s, const char *reason)
 	sg_info("sandbox %s destroyed (%s)", s->id, reason);
 	sg_audit("sandbox_destroyed", "sandbox", s->id, "token", s->token,
 	    "reason", reason, NULL);
-	if (s->worker != NULL)
-		s->worker->sbx = NULL;
+	{
+		struct mworker *w;
+
+		for (w = m->workers; w != NULL; w = w->next)
+			if (w->sbx == s)
+				w->sbx = NULL;
+	}
+	hub_drop(m, s->id);
 	for (pp = &m->sbxs; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
@@ -236,6 +270,17 @@ adopt_sandboxes(struct mon *m)
 
 		if (sbx_find(m, v->id) != NULL)
 			continue;
+		/* Another sandgated on this host (its own state_dir) may run
+		 * sandboxes too: adopt only those whose files are ours. */
+		{
+			char dir[PATH_MAX];
+			struct stat st;
+
+			snprintf(dir, sizeof(dir), "%s/sandboxes/%s",
+			    m->cfg->state_dir, v->id);
+			if (stat(dir, &st) < 0)
+				continue;
+		}
 		s = calloc(1, sizeof(*s));
 		if (s == NULL)
 			break;
@@ -250,10 +295,17 @@ adopt_sandboxes(struct mon *m)
 		s->created = v->created;
 		s->expires = v->expires;
 		s->owner_pid = v->owner_pid;
+		s->idle_since = time(NULL);
 		s->next = m->sbxs;
 		m->sbxs = s;
 		sg_info("sandbox %s adopted (token %s, expires in %llds)", s->id,
 		    s->token, (long long)(s->expires - time(NULL)));
+		if (m->hub_fd >= 0 && hub_attach(m, s, &err) < 0) {
+			sg_warn("sandbox %s: cannot reach its agent: %s", s->id,
+			    err ? err : "unknown error");
+			free(err);
+			err = NULL;
+		}
 		sg_audit("sandbox_adopted", "sandbox", s->id, "token", s->token,
 		    NULL);
 	}
@@ -265,8 +317,19 @@ adopt_sandboxes(struct mon *m)
 	free(err);
 }
 
-/* Lifetime warnings and ends, and adopted sandboxes whose connection is
- * gone. Returns the milliseconds until the next thing to do. */
+/* A named sandbox's idle timeout: its token's, or the global one. */
+static uint64_t
+sbx_idle(struct mon *m, struct sbx *s)
+{
+	const struct sg_token *tok = sg_tokens_find(m->tokens, s->token);
+
+	if (tok != NULL && sg_tokens_idle_timeout(tok) != 0)
+		return sg_tokens_idle_timeout(tok);
+	return m->cfg->idle_timeout_s;
+}
+
+/* Lifetime warnings and ends, idle named sandboxes, and adopted sandboxes
+ * whose connection is gone. Returns the milliseconds until the next thing to do. */
 static int64_t
 run_timers(struct mon *m)
 {
@@ -279,8 +342,13 @@ run_timers(struct mon *m)
 	for (s = m->sbxs; s != NULL; s = nx) {
 		nx = s->next;
 		if (now >= s->expires) {
-			send_notice(s->worker, SG_MP_NOTICE_EXPIRED, "expired");
+			notify_sandbox(m, s, SG_MP_NOTICE_EXPIRED, "expired");
 			sbx_destroy(m, s, "max_lifetime");
+			continue;
+		}
+		if (s->name[0] != '\0' && s->nconn == 0 &&
+		    now >= s->idle_since + (int64_t)sbx_idle(m, s)) {
+			sbx_destroy(m, s, "idle_timeout");
 			continue;
 		}
 		if (!s->warned && now >= s->expires - WARN_BEFORE_S) {
@@ -290,10 +358,10 @@ run_timers(struct mon *m)
 			    "sandgate: sandbox %s will be destroyed in %lld s "
 			    "(maximum lifetime reached)", s->id,
 			    (long long)(s->expires - now));
-			send_notice(s->worker, SG_MP_NOTICE_WARN, text);
+			notify_sandbox(m, s, SG_MP_NOTICE_WARN, text);
 			s->warned = 1;
 		}
-		if (s->worker == NULL && check_owners && s->name[0] == '\0' &&
+		if (s->nconn == 0 && check_owners && s->name[0] == '\0' &&
 		    !owner_alive(s->owner_pid)) {
 			sbx_destroy(m, s, "disconnected");
 			continue;
@@ -302,8 +370,11 @@ run_timers(struct mon *m)
 			next = (s->expires - WARN_BEFORE_S - now) * 1000;
 		if ((s->expires - now) * 1000 < next)
 			next = (s->expires - now) * 1000;
-		if (s->worker == NULL && OWNER_CHECK_MS < next)
+		if (s->nconn == 0 && s->name[0] == '\0' && OWNER_CHECK_MS < next)
 			next = OWNER_CHECK_MS;
+		if (s->nconn == 0 && s->name[0] != '\0' &&
+		    (s->idle_since + (int64_t)sbx_idle(m, s) - now) * 1000 < next)
+			next = (s->idle_since + (int64_t)sbx_idle(m, s) - now) * 1000;
 	}
 	return next < 0 ? 0 : next;
 }
@@ -445,19 +516,145 @@ start_fail(struct mon *m, struct mworker *w, const char *reason)
 	sg_warn("%s: sandbox could not be started: %s", w->peer, reason);
 }
 
+/* Hands a sandbox's agent connection to the hub: a fresh connection to
+ * its virtio-serial socket, or its vsock CID for the hub to connect to. */
+static int
+hub_attach(struct mon *m, struct sbx *s, char **ret_err)
+{
+	char hostname[64], idenv[64];
+	uint32_t cid = 0;
+	int r, fd = -1;
+
+	if (m->hub_fd < 0)
+		return -ENOTCONN;
+	if (m->transport == SG_VM_VSOCK)
+		r = sg_vm_agent_cid(m->vm, s->id, &cid, ret_err);
+	else
+		r = sg_vm_connect_agent(m->vm, s->id, m->cfg->state_dir,
+		    m->transport, &fd, ret_err);
+	if (r < 0)
+		return r;
+	snprintf(hostname, sizeof(hostname), "sandbox-%s", s->id);
+	snprintf(idenv, sizeof(idenv), "SANDGATE_SANDBOX_ID=%s", s->id);
+	sg_buf_reset(m->msg);
+	if (sg_buf_put_u8(m->msg, SG_MP_HUB_AGENT) < 0 ||
+	    sg_mp_put_str(m->msg, s->id) < 0 ||
+	    sg_buf_put_u32(m->msg, (uint32_t)(m->cfg->boot_timeout_s * 1000)) < 0 ||
+	    sg_buf_put_u32(m->msg, cid) < 0 ||
+	    sg_buf_put_u32(m->msg, 4) < 0 ||
+	    sg_mp_put_str(m->msg, "hostname") < 0 ||
+	    sg_mp_put_str(m->msg, hostname) < 0 ||
+	    sg_mp_put_str(m->msg, "sandbox_id") < 0 ||
+	    sg_mp_put_str(m->msg, s->id) < 0 ||
+	    sg_mp_put_str(m->msg, "image") < 0 ||
+	    sg_mp_put_str(m->msg, s->image) < 0 ||
+	    sg_mp_put_str(m->msg, "env") < 0 ||
+	    sg_mp_put_str(m->msg, idenv) < 0)
+		r = -ENOBUFS;
+	else
+		r = sg_mp_send(m->hub_fd, m->msg, fd);
+	if (fd >= 0)
+		close(fd);
+	if (r == 0)
+		s->attached = 1;
+	return r;
+}
+
+/* Creates a sandbox for w: domain, overlay, agent handed to the hub. */
+static int
+sbx_create(struct mon *m, struct mworker *w, const struct sg_token *tok,
+    const char *name, struct sbx **ret, char *reason, size_t reasonsz)
+{
+	struct sg_vm_spec spec;
+	struct sbx *s = NULL;
+	char *err = NULL, imgdir[PATH_MAX];
+	uint8_t rnd[6];
+	unsigned maxs, mem, cpus;
+	uint64_t life;
+	int r;
+
+	maxs = sg_tokens_max_sandboxes(tok);
+	if (maxs == 0)
+		maxs = m->cfg->max_sandboxes;
+	if (sbx_count_token(m, w->token) >= maxs) {
+		snprintf(reason, reasonsz,
+		    "token %s already has %u running sandboxes (max_sandboxes "
+		    "= %u): close one, or ask an administrator to raise the "
+		    "limit", w->token, sbx_count_token(m, w->token), maxs);
+		return -EUSERS;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	if (sg_util_random(rnd, sizeof(rnd)) < 0 ||
+	    sg_util_hex_encode(rnd, sizeof(rnd), s->id, sizeof(s->id)) < 0) {
+		sbx_free(s);
+		return -EIO;
+	}
+	mem = sg_tokens_memory_mb(tok) ? sg_tokens_memory_mb(tok) : m->cfg->memory_mb;
+	cpus = sg_tokens_vcpus(tok) ? sg_tokens_vcpus(tok) : m->cfg->vcpus;
+	life = sg_tokens_max_lifetime(tok) ? sg_tokens_max_lifetime(tok) :
+	    m->cfg->max_lifetime_s;
+	s->token = strdup(w->token);
+	s->name = strdup(name);
+	s->image = strdup(sg_tokens_image(tok) ? sg_tokens_image(tok) :
+	    m->cfg->image);
+	if (s->token == NULL || s->name == NULL || s->image == NULL) {
+		sbx_free(s);
+		return -ENOMEM;
+	}
+	s->created = time(NULL);
+	s->expires = s->created + (int64_t)life;
+	snprintf(imgdir, sizeof(imgdir), "%s/%s", m->cfg->image_dir, s->image);
+	memset(&spec, 0, sizeof(spec));
+	spec.id = s->id;
+	spec.token = s->token;
+	spec.name = s->name;
+	spec.image_dir = imgdir;
+	spec.image = s->image;
+	spec.memory_mb = mem;
+	spec.vcpus = cpus;
+	spec.domain_type = m->vm_type;
+	spec.transport = m->transport;
+	spec.state_dir = m->cfg->state_dir;
+	spec.created = s->created;
+	spec.expires = s->expires;
+	spec.owner_pid = w->pid;
+	r = sg_vm_create(m->vm, &spec, &err);
+	if (r < 0) {
+		snprintf(reason, reasonsz, "%s", err ? err : strerror(-r));
+		free(err);
+		sbx_free(s);
+		return r;
+	}
+	s->owner_pid = w->pid;
+	s->next = m->sbxs;
+	m->sbxs = s;
+	r = hub_attach(m, s, &err);
+	if (r < 0) {
+		snprintf(reason, reasonsz, "%s", err ? err :
+		    "cannot hand the sandbox to the hub");
+		free(err);
+		sbx_destroy(m, s, "could not be started");
+		return r;
+	}
+	sg_info("sandbox %s created for token %s (%s, %s%s, image %s, %u MiB, "
+	    "%u vCPU)", s->id, s->token, w->peer, name[0] ? "name " : "ephemeral",
+	    name, s->image, mem, cpus);
+	sg_audit("sandbox_created", "sandbox", s->id, "token", s->token,
+	    "name", name[0] ? name : NULL, "source", w->addr, "image",
+	    s->image, NULL);
+	*ret = s;
+	return 0;
+}
+
 static int
 handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 {
 	const struct sg_token *tok;
-	struct sg_vm_spec spec;
 	struct sbx *s = NULL;
 	char *user = NULL, *err = NULL, reason[512], hostname[64];
-	char imgdir[PATH_MAX];
-	uint8_t rnd[6];
-	uint32_t cid = 0;
-	unsigned maxs, mem, cpus;
-	uint64_t life;
-	int r, fd = -1;
+	int r, sp[2];
 
 	r = sg_mp_parse_start(p, n, &user);
 	if (r < 0)
@@ -475,95 +672,53 @@ handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 		start_fail(m, w, reason);
 		return 0;
 	}
+	if (m->hub_fd < 0) {
+		start_fail(m, w, "the gateway's hub is restarting: try again in "
+		    "a few seconds");
+		return 0;
+	}
 	tok = sg_tokens_find(m->tokens, w->token);
 	if (tok == NULL) {
 		start_fail(m, w, "the token was revoked");
 		return 0;
 	}
+	/* "sandbox" is a fresh sandbox for this connection; any other name
+	 * is the token's sandbox of that name, shared and kept. */
 	if (strcmp(w->user, "sandbox") != 0) {
-		start_fail(m, w, "named sandboxes are not available yet: "
-		    "log in as sandbox@ for a fresh sandbox");
-		return 0;
+		for (s = m->sbxs; s != NULL; s = s->next)
+			if (strcmp(s->token, w->token) == 0 &&
+			    strcmp(s->name, w->user) == 0)
+				break;
 	}
-	maxs = sg_tokens_max_sandboxes(tok);
-	if (maxs == 0)
-		maxs = m->cfg->max_sandboxes;
-	if (sbx_count_token(m, w->token) >= maxs) {
-		snprintf(reason, sizeof(reason),
-		    "token %s already has %u running sandboxes (max_sandboxes "
-		    "= %u): close one, or ask an administrator to raise the "
-		    "limit", w->token, sbx_count_token(m, w->token), maxs);
+	if (s == NULL) {
+		r = sbx_create(m, w, tok, strcmp(w->user, "sandbox") == 0 ?
+		    "" : w->user, &s, reason, sizeof(reason));
+		if (r < 0) {
+			start_fail(m, w, reason);
+			return 0;
+		}
+	}
+	if (!s->attached && hub_attach(m, s, &err) < 0) {
+		snprintf(reason, sizeof(reason), "%s", err ? err :
+		    "cannot reach the sandbox's agent");
+		free(err);
 		start_fail(m, w, reason);
 		return 0;
 	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return -ENOMEM;
-	if (sg_util_random(rnd, sizeof(rnd)) < 0 ||
-	    sg_util_hex_encode(rnd, sizeof(rnd), s->id, sizeof(s->id)) < 0) {
-		sbx_free(s);
-		return -EIO;
-	}
-	mem = sg_tokens_memory_mb(tok) ? sg_tokens_memory_mb(tok) : m->cfg->memory_mb;
-	cpus = sg_tokens_vcpus(tok) ? sg_tokens_vcpus(tok) : m->cfg->vcpus;
-	life = sg_tokens_max_lifetime(tok) ? sg_tokens_max_lifetime(tok) :
-	    m->cfg->max_lifetime_s;
-	s->token = strdup(w->token);
-	s->name = strdup("");
-	s->image = strdup(sg_tokens_image(tok) ? sg_tokens_image(tok) :
-	    m->cfg->image);
-	if (s->token == NULL || s->name == NULL || s->image == NULL) {
-		sbx_free(s);
-		return -ENOMEM;
-	}
-	s->created = time(NULL);
-	s->expires = s->created + (int64_t)life;
-	memset(&spec, 0, sizeof(spec));
-	spec.id = s->id;
-	spec.token = s->token;
-	spec.name = s->name;
-	snprintf(imgdir, sizeof(imgdir), "%s/%s", m->cfg->image_dir, s->image);
-	spec.image_dir = imgdir;
-	spec.image = s->image;
-	spec.memory_mb = mem;
-	spec.vcpus = cpus;
-	spec.domain_type = m->vm_type;
-	spec.transport = m->transport;
-	spec.state_dir = m->cfg->state_dir;
-	spec.created = s->created;
-	spec.expires = s->expires;
-	spec.owner_pid = w->pid;
-	r = sg_vm_create(m->vm, &spec, &err);
-	if (r < 0) {
-		start_fail(m, w, err ? err : strerror(-r));
-		free(err);
-		sbx_free(s);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return -errno;
+	sg_buf_reset(m->msg);
+	if (sg_buf_put_u8(m->msg, SG_MP_HUB_LINK) < 0 ||
+	    sg_mp_put_str(m->msg, s->id) < 0 ||
+	    sg_mp_send(m->hub_fd, m->msg, sp[0]) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		start_fail(m, w, "cannot reach the gateway's hub");
 		return 0;
 	}
-	/* virtio-serial: the socket exists once QEMU runs, so connect now and
-	 * pass the stream. vsock: the guest listens only after booting, so
-	 * the worker connects itself (no privilege needed) to the CID. */
-	if (m->transport == SG_VM_VSOCK)
-		r = sg_vm_agent_cid(m->vm, s->id, &cid, &err);
-	else
-		r = sg_vm_connect_agent(m->vm, s->id, m->cfg->state_dir,
-		    m->transport, &fd, &err);
-	if (r < 0) {
-		start_fail(m, w, err ? err : strerror(-r));
-		free(err);
-		sg_vm_destroy(m->vm, s->id, m->cfg->state_dir, NULL);
-		sbx_free(s);
-		return 0;
-	}
-	s->owner_pid = w->pid;
-	s->worker = w;
+	close(sp[0]);
 	w->sbx = s;
-	s->next = m->sbxs;
-	m->sbxs = s;
-	sg_info("sandbox %s created for token %s (%s, image %s, %u MiB, %u vCPU)",
-	    s->id, s->token, w->peer, s->image, mem, cpus);
-	sg_audit("sandbox_created", "sandbox", s->id, "token", s->token,
-	    "source", w->addr, "image", s->image, NULL);
+	s->nconn++;
 	snprintf(hostname, sizeof(hostname), "sandbox-%s", s->id);
 	sg_buf_reset(m->msg);
 	if (sg_buf_put_u8(m->msg, SG_MP_STARTED) < 0 ||
@@ -572,11 +727,9 @@ handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 	    sg_buf_put_u64(m->msg, (uint64_t)s->expires) < 0 ||
 	    sg_buf_put_u32(m->msg, (uint32_t)(m->cfg->boot_timeout_s * 1000)) < 0 ||
 	    sg_mp_put_str(m->msg, hostname) < 0 ||
-	    sg_buf_put_u32(m->msg, cid) < 0 ||
-	    sg_mp_send(w->fd, m->msg, fd) < 0)
+	    sg_mp_send(w->fd, m->msg, sp[1]) < 0)
 		sg_warn("%s: could not hand the sandbox to the worker", w->peer);
-	if (fd >= 0)
-		close(fd);
+	close(sp[1]);
 	return 0;
 }
 
@@ -586,11 +739,16 @@ static void
 worker_gone(struct mon *m, struct mworker *w)
 {
 	struct mworker **pp;
+	struct sbx *s = w->sbx;
 
-	if (w->sbx != NULL) {
-		w->sbx->worker = NULL;
-		if (w->sbx->name[0] == '\0')
-			sbx_destroy(m, w->sbx, "disconnected");
+	if (s != NULL) {
+		w->sbx = NULL;
+		if (s->nconn > 0)
+			s->nconn--;
+		if (s->name[0] == '\0')
+			sbx_destroy(m, s, "disconnected");
+		else if (s->nconn == 0)
+			s->idle_since = time(NULL);
 	}
 	if (w->fd >= 0)
 		close(w->fd);
@@ -754,6 +912,104 @@ accept_client(struct mon *m)
 	sg_info("connection from %s (worker %ld)", w->peer, (long)pid);
 }
 
+/* --- the hub --- */
+
+/* Forks the hub (unprivileged, chrooted) and hands it every sandbox. */
+static void
+hub_start(struct mon *m)
+{
+	struct sbx *s;
+	int sp[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		sg_err("cannot create the hub's socket: %s", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		sg_err("cannot fork the hub: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		close_except(sp[1], sp[1]);
+		sg_privsep_drop(m->uid, m->gid, m->empty_dir);
+		sg_hub_run(sp[1]);
+	}
+	close(sp[1]);
+	m->hub_pid = pid;
+	m->hub_fd = sp[0];
+	sg_info("hub started (pid %ld)", (long)pid);
+	for (s = m->sbxs; s != NULL; s = s->next) {
+		char *err = NULL;
+
+		s->attached = 0;
+		s->ready = 0;
+		if (hub_attach(m, s, &err) < 0)
+			sg_warn("sandbox %s: cannot reach its agent: %s", s->id,
+			    err ? err : "unknown error");
+		free(err);
+	}
+}
+
+/* The hub reports on a sandbox's agent connection. One that never came
+ * up, or went down, is destroyed: its VM is gone or useless. */
+static void
+hub_read(struct mon *m)
+{
+	struct sg_cur c;
+	struct sbx *s;
+	char *id = NULL, *why = NULL;
+	uint8_t state;
+	ssize_t n;
+	int fd;
+
+	n = sg_mp_recv(m->hub_fd, m->msg, &fd);
+	if (n == -EAGAIN)
+		return;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		close(m->hub_fd);
+		m->hub_fd = -1;	/* restarted when reaped */
+		return;
+	}
+	sg_cur_init(&c, sg_buf_data(m->msg) + 1, (size_t)n - 1);
+	if (sg_buf_data(m->msg)[0] != SG_MP_HUB_STATUS ||
+	    sg_mp_get_str(&c, 64, &id) < 0)
+		goto bad;
+	state = sg_cur_u8(&c);
+	if (c.err || sg_mp_get_str(&c, 1024, &why) < 0)
+		goto bad;
+	s = sbx_find(m, id);
+	if (s == NULL) {
+		hub_drop(m, id);
+		goto out;
+	}
+	if (state == SG_MP_HUB_READY) {
+		s->ready = 1;
+	} else {
+		char text[1100];
+
+		snprintf(text, sizeof(text), "%s", why);
+		notify_sandbox(m, s, SG_MP_NOTICE_FAILED, text);
+		sbx_destroy(m, s, s->ready ? "stopped" : "agent not ready");
+	}
+	goto out;
+bad:
+	sg_err("the hub sent a bad message: restarting it");
+	kill(m->hub_pid, SIGKILL);
+out:
+	free(id);
+	free(why);
+}
+
 static void
 reap_children(struct mon *m)
 {
@@ -762,6 +1018,16 @@ reap_children(struct mon *m)
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == m->hub_pid) {
+			sg_err("the hub exited (status %d): restarting it; sessions "
+			    "end, sandboxes stay", st);
+			if (m->hub_fd >= 0)
+				close(m->hub_fd);
+			m->hub_fd = -1;
+			m->hub_pid = 0;
+			m->hub_restart_ms = mono_ms() + 1000;
+			continue;
+		}
 		for (w = m->workers; w != NULL; w = w->next)
 			if (w->pid == pid)
 				break;
@@ -853,7 +1119,7 @@ ctl_list(struct mon *m, int fd)
 		sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %7llds  %s\n", s->id,
 		    s->token, s->name[0] ? s->name : "-", s->image,
 		    (long long)(s->expires - now),
-		    s->worker ? "connected" : "adopted");
+		    s->nconn ? "connected" : s->name[0] ? "idle" : "adopted");
 	sg_buf_put(b, "ok\n", 4);
 	ctl_reply(fd, (const char *)sg_buf_data(b));
 	sg_buf_free(b);
@@ -904,7 +1170,7 @@ ctl_handle(struct mon *m, int fd)
 			ctl_reply(fd, out);
 			return;
 		}
-		send_notice(s->worker, SG_MP_NOTICE_KILLED, "killed");
+		notify_sandbox(m, s, SG_MP_NOTICE_KILLED, "killed");
 		sbx_destroy(m, s, "killed by administrator");
 		ctl_reply(fd, "ok\n");
 	} else if (strcmp(line, "extend") == 0 && arg != NULL) {
@@ -1255,6 +1521,7 @@ setup(struct mon *m)
 			m->ino_fd = -1;
 		}
 	}
+	hub_start(m);
 	sg_info("listening on %s (%zu tokens, image %s, %s)", cfg->listen,
 	    sg_tokens_count(m->tokens), cfg->image,
 	    m->vm_type == SG_VM_KVM ? "kvm" : "qemu/TCG");
@@ -1308,7 +1575,7 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
-	m.listen_fd = m.ctl_fd = m.sig_fd = m.ino_fd = -1;
+	m.listen_fd = m.ctl_fd = m.sig_fd = m.ino_fd = m.hub_fd = -1;
 	m.msg = sg_buf_new(SG_MP_MAX);
 	pfd = calloc(MAX_WORKERS + 8, sizeof(*pfd));
 	if (m.msg == NULL || pfd == NULL) {
@@ -1330,6 +1597,13 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 		pfd[npfd++] = (struct pollfd){ .fd = m.listen_fd, .events = POLLIN };
 		pfd[npfd++] = (struct pollfd){ .fd = m.ctl_fd, .events = POLLIN };
 		pfd[npfd++] = (struct pollfd){ .fd = m.ino_fd, .events = POLLIN };
+		pfd[npfd++] = (struct pollfd){ .fd = m.hub_fd, .events = POLLIN };
+		if (m.hub_fd < 0 && m.hub_pid == 0 && mono_ms() >= m.hub_restart_ms) {
+			hub_start(&m);
+			continue;
+		}
+		if (m.hub_pid == 0 && timeout > 1000)
+			timeout = 1000;
 		for (w = m.workers; w != NULL && npfd < MAX_WORKERS + 8; w = w->next)
 			pfd[npfd++] = (struct pollfd){ .fd = w->fd, .events = POLLIN };
 		if (poll(pfd, npfd, (int)(timeout > 60000 ? 60000 : timeout)) < 0 &&
@@ -1346,7 +1620,9 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 			ctl_accept(&m);
 		if (pfd[3].revents)
 			inotify_read(&m);
-		for (i = 4; i < npfd; i++) {
+		if (pfd[4].revents && m.hub_fd >= 0)
+			hub_read(&m);
+		for (i = 5; i < npfd; i++) {
 			if (pfd[i].revents == 0)
 				continue;
 			for (w = m.workers; w != NULL; w = wn) {
@@ -1371,6 +1647,8 @@ out:
 		close(m.sig_fd);
 	if (m.ino_fd >= 0)
 		close(m.ino_fd);
+	if (m.hub_fd >= 0)
+		close(m.hub_fd);	/* the hub exits when it sees this */
 	for (w = m.workers; w != NULL; w = wn) {
 		wn = w->next;
 		if (w->fd >= 0)

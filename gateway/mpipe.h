@@ -26,12 +26,25 @@ enum sg_mp_type {
 					 * u32 boot_timeout_ms, str hostname, + agent fd */
 	SG_MP_START_FAIL = 6,		/* m->w: str reason */
 	SG_MP_NOTICE = 7,		/* m->w: u8 kind, str text */
+	/* monitor <-> hub */
+	SG_MP_HUB_AGENT = 16,		/* m->h: str id, u32 boot_timeout_ms, u32 vsock
+					 * cid (0: virtio-serial, fd attached), u32 n,
+					 * n x (str key, str value) for CONFIG */
+	SG_MP_HUB_LINK = 17,		/* m->h: str id, + fd of a worker's link */
+	SG_MP_HUB_DROP = 18,		/* m->h: str id: the sandbox is gone */
+	SG_MP_HUB_STATUS = 19,		/* h->m: str id, u8 state, str reason */
+};
+
+enum sg_mp_hub_state {
+	SG_MP_HUB_READY = 1,		/* the agent answered */
+	SG_MP_HUB_DOWN = 2,		/* never answered, or the connection ended */
 };
 
 enum sg_mp_notice {
 	SG_MP_NOTICE_WARN = 1,		/* shown on terminals */
 	SG_MP_NOTICE_EXPIRED = 2,	/* sandbox is being destroyed: lifetime */
 	SG_MP_NOTICE_KILLED = 3,	/* sandbox is being destroyed: admin */
+	SG_MP_NOTICE_FAILED = 4,	/* its agent did not come up, or died: text says why */
 };
 
 /* Sends the message in msg (first byte is the type), with fd attached

@@ -24,10 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <linux/vm_sockets.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +37,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "gateway/mpipe.h"
+#include "gateway/privsep.h"
 #include "gateway/worker.h"
 
 #define SG_CHAN_WINDOW		(256u * 1024)	/* agent -> client, per channel */
@@ -57,7 +56,6 @@
 
 enum agent_state {
 	AG_NONE,	/* no sandbox yet */
-	AG_CONNECT,	/* vsock: connecting until the guest listens */
 	AG_HELLO,	/* sending HELLO until the agent answers */
 	AG_CONFIG,	/* CONFIG sent */
 	AG_READY,
@@ -91,6 +89,8 @@ struct wchan {
 	uint8_t kind;
 	char *cmd;
 	char *subsystem;
+	char *host;		/* direct-tcpip: where, as seen from the guest */
+	uint16_t port;
 	uint32_t tx_credit;	/* bytes we may still send to the agent */
 	struct sg_buf *in;	/* client data not yet sent to the agent */
 	size_t env_bytes;
@@ -100,6 +100,7 @@ struct wchan {
 	uint32_t rx_uncredited;	/* written to SSH, not yet re-credited */
 	struct sg_buf *out[2];	/* stdout, stderr toward the client */
 	int agent_eof[2];
+	int eof_to_client;	/* SSH EOF sent */
 	int exit_kind;		/* -1 until EXIT */
 	int exit_value, exit_core;
 	int close_sent, close_rcvd;
@@ -124,10 +125,10 @@ struct worker {
 	enum agent_state ag;
 	uint64_t nonce;
 	int64_t hello_next_ms, boot_deadline_ms;
-	uint32_t vsock_cid;	/* vsock: the worker connects itself */
 	struct sg_buf *ag_in, *ag_out;
 	char *fail_reason;	/* why the sandbox could not start or died */
 	int notice_kind;
+	char *notice_text;	/* SG_MP_NOTICE_FAILED: why */
 	uint32_t next_id;
 	struct wchan *chans;
 	size_t nchans;
@@ -638,8 +639,11 @@ agent_read(struct worker *w)
 	if (n == -EAGAIN)
 		return;
 	if (n <= 0) {
-		agent_fail(w, w->ag == AG_READY ? "the sandbox stopped" :
-		    "the sandbox stopped while booting");
+		/* The hub closed the link without the monitor saying why: the
+		 * hub or the gateway restarted; the sandbox itself may live. */
+		agent_fail(w, w->ag == AG_READY ? "the gateway lost its "
+		    "connection to the sandbox (it restarted); reconnect to a "
+		    "named sandbox to continue" : "the sandbox stopped while booting");
 		return;
 	}
 	for (;;) {
@@ -724,6 +728,8 @@ agent_fail(struct worker *w, const char *reason)
 		reason = "the sandbox reached its maximum lifetime and was destroyed";
 	else if (w->notice_kind == SG_MP_NOTICE_KILLED)
 		reason = "the sandbox was destroyed by an administrator";
+	else if (w->notice_kind == SG_MP_NOTICE_FAILED && w->notice_text != NULL)
+		reason = w->notice_text;
 	if (w->ag == AG_READY)
 		snprintf(text, sizeof(text), "sandgate: sandbox %s ended: %s",
 		    w->sbx_id ? w->sbx_id : "?", reason);
@@ -780,6 +786,8 @@ chan_start(struct wchan *c)
 	o.envc = c->envc;
 	o.term = c->term;
 	o.subsystem = c->subsystem;
+	o.host = c->host;
+	o.port = c->port;
 	if (sg_buf_room(w->ag_out) < SG_PROTO_MAX_FRAME) {
 		agent_fail(w, "the guest agent stopped reading");
 		return;
@@ -988,25 +996,28 @@ cb_close(ssh_session s, ssh_channel ch, void *ud)
 	c->state = CH_DONE;
 }
 
-static ssh_channel
-cb_channel_open(ssh_session s, void *ud)
+/* Wraps a new SSH channel (ownership passes here) in a wchan with our
+ * callbacks. Returns NULL (the channel freed) when over the limit or out
+ * of memory. */
+static struct wchan *
+chan_new(struct worker *w, ssh_channel ch)
 {
-	struct worker *w = ud;
 	struct wchan *c;
 
-	if (w->nchans >= SG_MAX_CHANNELS)
+	if (ch == NULL)
 		return NULL;
+	if (w->nchans >= SG_MAX_CHANNELS)
+		goto fail_ch;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
-		return NULL;
+		goto fail_ch;
 	c->w = w;
+	c->ch = ch;
 	c->exit_kind = -1;
 	c->out[0] = sg_buf_new(SG_CHAN_WINDOW);
 	c->out[1] = sg_buf_new(SG_CHAN_WINDOW);
 	c->in = sg_buf_new(SG_STDIN_QUEUE);
-	c->ch = ssh_channel_new(s);
-	if (c->out[0] == NULL || c->out[1] == NULL || c->in == NULL ||
-	    c->ch == NULL)
+	if (c->out[0] == NULL || c->out[1] == NULL || c->in == NULL)
 		goto fail;
 	c->cb.userdata = c;
 	c->cb.channel_data_function = cb_data;
@@ -1025,15 +1036,60 @@ cb_channel_open(ssh_session s, void *ud)
 	c->next = w->chans;
 	w->chans = c;
 	w->nchans++;
-	return c->ch;
+	return c;
 fail:
-	if (c->ch != NULL)
-		ssh_channel_free(c->ch);
 	sg_buf_free(c->out[0]);
 	sg_buf_free(c->out[1]);
 	sg_buf_free(c->in);
 	free(c);
+fail_ch:
+	ssh_channel_free(ch);
 	return NULL;
+}
+
+static ssh_channel
+cb_channel_open(ssh_session s, void *ud)
+{
+	struct wchan *c = chan_new(ud, ssh_channel_new(s));
+
+	return c != NULL ? c->ch : NULL;
+}
+
+/* Messages no server callback takes. direct-tcpip (ssh -L, -D, VS Code)
+ * becomes a TCP channel from inside the guest: accepted at once (libssh
+ * frees the message after this callback, so the answer cannot wait for
+ * the guest's connect); when nothing listens there, the channel closes
+ * at once. Everything else (tcpip-forward for ssh -R, x11, agent
+ * forwarding) gets libssh's refusal. */
+static int
+cb_message(ssh_session s, ssh_message msg, void *ud)
+{
+	struct worker *w = ud;
+	struct wchan *c;
+	const char *host;
+	int port;
+
+	if (ssh_message_type(msg) != SSH_REQUEST_CHANNEL_OPEN ||
+	    ssh_message_subtype(msg) != SSH_CHANNEL_DIRECT_TCPIP)
+		return 1;
+	host = ssh_message_channel_request_open_destination(msg);
+	port = ssh_message_channel_request_open_destination_port(msg);
+	if (host == NULL || strlen(host) == 0 || strlen(host) > 255 ||
+	    port <= 0 || port > 65535 || w->nchans >= SG_MAX_CHANNELS)
+		return 1;
+	c = chan_new(w, ssh_message_channel_request_open_reply_accept(msg));
+	if (c == NULL)
+		return 0;
+	c->host = strdup(host);
+	if (c->host == NULL) {
+		c->state = CH_EXITED;
+		c->exit_kind = -1;
+		return 0;
+	}
+	c->port = (uint16_t)port;
+	c->kind = SG_OPEN_TCP;
+	chan_start(c);
+	return 0;
 }
 
 static void
@@ -1057,6 +1113,7 @@ chan_free(struct wchan *c)
 	free(c->term);
 	free(c->cmd);
 	free(c->subsystem);
+	free(c->host);
 	free(c->fail_msg);
 	free(c);
 }
@@ -1161,10 +1218,22 @@ chan_flush(struct wchan *c)
 	}
 	if (c->state == CH_OPEN)
 		chan_pump_stdin(c);
+	/* The guest closed its output (a TCP peer's half-close, or a
+	 * process's stdout and stderr): the client hears EOF as soon as what
+	 * came before it is out. */
+	if (!c->eof_to_client && c->agent_eof[0] &&
+	    (c->agent_eof[1] || c->kind == SG_OPEN_TCP) &&
+	    sg_buf_len(c->out[0]) == 0 && sg_buf_len(c->out[1]) == 0 &&
+	    c->state == CH_OPEN) {
+		ssh_channel_send_eof(c->ch);
+		c->eof_to_client = 1;
+	}
 	if (c->state != CH_EXITED || sg_buf_len(c->out[0]) > 0 ||
 	    sg_buf_len(c->out[1]) > 0)
 		return;
-	if (c->exit_kind == SG_EXIT_SIGNAL && sig_name(c->exit_value) != NULL) {
+	if (c->kind == SG_OPEN_TCP) {
+		/* A forwarded connection has no exit status: it just ends. */
+	} else if (c->exit_kind == SG_EXIT_SIGNAL && sig_name(c->exit_value) != NULL) {
 		ssh_channel_request_send_exit_signal(c->ch,
 		    sig_name(c->exit_value), c->exit_core, "", "");
 	} else if (c->exit_kind == SG_EXIT_SIGNAL) {
@@ -1176,7 +1245,9 @@ chan_flush(struct wchan *c)
 			chan_write_stderr(c, c->fail_msg);
 		ssh_channel_request_send_exit_status(c->ch, c->fail_status);
 	}
-	ssh_channel_send_eof(c->ch);
+	if (!c->eof_to_client)
+		ssh_channel_send_eof(c->ch);
+	c->eof_to_client = 1;
 	ssh_channel_close(c->ch);
 	if (!c->close_sent && w->ag == AG_READY && c->id != 0) {
 		c->close_sent = 1;
@@ -1203,33 +1274,6 @@ agent_attach(struct worker *w, int fd)
 	send_hello(w);
 }
 
-/* vsock: the guest listens only once it has booted, so the worker tries
- * again every SG_HELLO_INTERVAL_MS until the boot deadline. */
-static void
-agent_try_vsock(struct worker *w)
-{
-	struct sockaddr_vm sv;
-	struct timeval tv = { 0, 200000 };
-	int fd;
-
-	w->hello_next_ms = now_ms() + SG_HELLO_INTERVAL_MS;
-	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		agent_fail(w, "cannot open a vsock socket on the host");
-		return;
-	}
-	memset(&sv, 0, sizeof(sv));
-	sv.svm_family = AF_VSOCK;
-	sv.svm_cid = w->vsock_cid;
-	sv.svm_port = SG_PROTO_VSOCK_PORT;
-	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sv, sizeof(sv)) < 0) {
-		close(fd);
-		return;
-	}
-	agent_attach(w, fd);
-}
-
 static void
 handle_started(struct worker *w, struct sg_cur *c, int fd)
 {
@@ -1242,18 +1286,12 @@ handle_started(struct worker *w, struct sg_cur *c, int fd)
 	boot_ms = sg_cur_u32(c);
 	if (c->err || sg_mp_get_str(c, 64, &w->sbx_hostname) < 0)
 		die("monitor sent a bad STARTED");
-	w->vsock_cid = sg_cur_u32(c);
-	if (c->err || (fd < 0) == (w->vsock_cid == 0))
-		die("monitor sent a bad STARTED");
+	if (fd < 0)
+		die("monitor sent STARTED without the hub link");
 	if (getrandom(&w->nonce, sizeof(w->nonce), 0) != sizeof(w->nonce))
 		die("getrandom failed");
 	w->boot_deadline_ms = now_ms() + boot_ms;
-	if (fd >= 0) {
-		agent_attach(w, fd);
-	} else {
-		w->ag = AG_CONNECT;
-		agent_try_vsock(w);
-	}
+	agent_attach(w, fd);
 }
 
 static void
@@ -1299,7 +1337,12 @@ mon_read(struct worker *w)
 		kind = sg_cur_u8(&c);
 		if (sg_mp_get_str(&c, 1024, &text) < 0)
 			die("monitor sent a bad NOTICE");
-		if (kind == SG_MP_NOTICE_WARN) {
+		if (kind == SG_MP_NOTICE_FAILED) {
+			free(w->notice_text);
+			w->notice_text = text;
+			text = NULL;
+			w->notice_kind = kind;
+		} else if (kind == SG_MP_NOTICE_WARN) {
 			for (ch = w->chans; ch != NULL; ch = ch->next)
 				if (ch->pty && (ch->state == CH_OPEN ||
 				    ch->state == CH_OPENING))
@@ -1372,17 +1415,7 @@ event_loop(struct worker *w)
 		agent_update_events(w);
 		now = now_ms();
 		timeout = 60000;
-		if (w->ag == AG_CONNECT) {
-			if (now >= w->boot_deadline_ms) {
-				agent_fail(w, "the guest agent did not answer in time");
-				continue;
-			}
-			if (now >= w->hello_next_ms) {
-				agent_try_vsock(w);
-				continue;
-			}
-			timeout = w->hello_next_ms - now;
-		} else if (w->ag == AG_HELLO) {
+		if (w->ag == AG_HELLO) {
 			if (now >= w->boot_deadline_ms) {
 				agent_fail(w, "the guest agent did not answer in time");
 				continue;
@@ -1406,22 +1439,6 @@ event_loop(struct worker *w)
 		if (!ssh_is_connected(w->session))
 			break;
 	}
-}
-
-static void
-drop_privileges(const struct sg_worker_params *p)
-{
-	if (p->chroot_dir != NULL) {
-		if (chroot(p->chroot_dir) < 0 || chdir("/") < 0)
-			die("cannot chroot the worker: check [gateway] state_dir");
-	}
-	if (setgroups(0, NULL) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
-	    setresuid(p->uid, p->uid, p->uid) < 0)
-		die("cannot switch the worker to the unprivileged user");
-	if (p->uid != 0 && setuid(0) == 0)
-		die("the worker could regain root: refusing to continue");
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 void
@@ -1451,7 +1468,7 @@ sg_worker_run(const struct sg_worker_params *p)
 		sg_warn("%s: %s", p->peer, ssh_get_error(p->bind));
 		_exit(1);
 	}
-	drop_privileges(p);
+	sg_privsep_drop(p->uid, p->gid, p->chroot_dir);
 	if (ssh_handle_key_exchange(w.session) != SSH_OK) {
 		sg_info("%s: key exchange failed: %s", p->peer,
 		    ssh_get_error(w.session));
@@ -1466,6 +1483,7 @@ sg_worker_run(const struct sg_worker_params *p)
 	w.scb.channel_open_request_session_function = cb_channel_open;
 	ssh_callbacks_init(&w.scb);
 	ssh_set_server_callbacks(w.session, &w.scb);
+	ssh_set_message_callback(w.session, cb_message, &w);
 	w.ev = ssh_event_new();
 	if (w.ev == NULL || ssh_event_add_session(w.ev, w.session) != SSH_OK)
 		die("cannot set up the worker's event loop");

@@ -20,30 +20,39 @@ printf '[ok]\nhash = sha256:abc\n' >"$SG_T/badtokens"
 [ $st != 0 ] || fail "started with a bad tokens file"
 grep -q "badtokens:2.*hash" "$SG_T/err" || fail "message: $(cat "$SG_T/err")"
 
-note "a session, then sandgated is killed and restarted: the sandbox is adopted"
+note "a session and a named sandbox; sandgated is killed and restarted:"
+note "both sandboxes are adopted"
+sg_ssh keep@127.0.0.1 true || fail "named sandbox"
 sg_ssh sandbox@127.0.0.1 'echo up; sleep 600' >"$SG_T/s1" 2>&1 &
 s1=$!
 SG_EXTRA_PIDS="$SG_EXTRA_PIDS $s1"
 sg_wait_for grep -q up "$SG_T/s1" || fail "session did not start"
 sg_note_workers
-id=$(sg_sandbox_ids | tail -n 1)
+keep=$(sg_sandbox_ids | sed -n 1p)
+id=$(sg_sandbox_ids | sed -n 2p)
 kill -9 "$SG_PID"
 wait "$SG_PID" 2>/dev/null
 sg_start
 sg_wait_for grep -q "sandbox $id adopted" "$SG_T/log" || fail "not adopted"
-sg_ctl list >"$SG_T/list" || fail "sandgatectl list"
-grep -q "^$id .*adopted" "$SG_T/list" || fail "list: $(cat "$SG_T/list")"
+sg_wait_for grep -q "sandbox $keep adopted" "$SG_T/log" || fail "named not adopted"
 
-note "sandgatectl extend pushes the end back"
-sg_ctl extend "$id" 10m || fail "extend"
-sg_ctl list | grep "^$id" | awk '{ if ($5+0 < 2000) exit 1 }' || fail "not extended"
+note "the session ends (its hub went with the old sandgated), then its"
+note "sandbox, which belonged to that connection, is destroyed"
+wait $s1; st=$?
+[ $st = 255 ] || fail "session status $st after the restart"
+grep -q "lost its connection to the sandbox" "$SG_T/s1" || fail "message: $(cat "$SG_T/s1")"
+sg_wait_for sh -c "grep -q 'sandbox $id destroyed' '$SG_T/log'" ||
+	fail "adopted sandbox not destroyed after its connection ended"
+
+note "sandgatectl list and extend on the adopted named sandbox"
+sg_ctl list >"$SG_T/list" || fail "sandgatectl list"
+grep -q "^$keep .*keep .*idle" "$SG_T/list" || fail "list: $(cat "$SG_T/list")"
+sg_ctl extend "$keep" 10m || fail "extend"
+sg_ctl list | grep "^$keep" | awk '{ if ($5+0 < 2000) exit 1 }' || fail "not extended"
 sg_ctl extend nosuchid 10m 2>"$SG_T/err" && fail "extend of an unknown id worked"
 grep -q "no sandbox nosuchid" "$SG_T/err" || fail "extend error: $(cat "$SG_T/err")"
-
-note "the adopted sandbox's connection still works, and its end destroys it"
-kill -0 $s1 || fail "the session died with the old sandgated"
-sg_kill_job $s1
-sg_wait_for sg_no_leftovers || fail "adopted sandbox not destroyed after its connection ended"
+sg_ctl kill "$keep" || fail "kill the named sandbox"
+sg_wait_for sg_no_leftovers || fail "leftovers after kill"
 
 note "sandgatectl kill ends a session with a message"
 sg_ssh sandbox@127.0.0.1 'echo up; sleep 600' >"$SG_T/s2" 2>&1 &

@@ -125,11 +125,12 @@ sg_start() {
 	"$SANDGATED" --foreground --config "$SG_T/sandgate.conf" \
 		>>"$SG_T/log" 2>&1 &
 	SG_PID=$!
-	i=0
-	until [ "$(grep -c "listening on" "$SG_T/log" 2>/dev/null)" -gt "$before" ]; do
+	_sg_i=0
+	until _sg_n=$(grep -c "listening on" "$SG_T/log" 2>/dev/null); \
+	    [ "${_sg_n:-0}" -gt "$before" ]; do
 		kill -0 "$SG_PID" 2>/dev/null || { cat "$SG_T/log"; fail "sandgated exited"; }
-		i=$((i + 1))
-		[ $i -lt 300 ] || { cat "$SG_T/log"; fail "sandgated did not start"; }
+		_sg_i=$((_sg_i + 1))
+		[ $_sg_i -lt 300 ] || { cat "$SG_T/log"; fail "sandgated did not start"; }
 		sleep 0.1
 	done
 }
@@ -173,10 +174,10 @@ sg_domain_count() {
 
 # sg_wait_for CMD...: retries CMD for up to 30 s.
 sg_wait_for() {
-	i=0
+	_sg_i=0
 	until "$@"; do
-		i=$((i + 1))
-		[ $i -lt 150 ] || return 1
+		_sg_i=$((_sg_i + 1))
+		[ $_sg_i -lt 150 ] || return 1
 		sleep 0.2
 	done
 }

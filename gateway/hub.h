@@ -1,0 +1,22 @@
+/* sg_hub: owns the one agent connection of every sandbox.
+ *
+ * The hub is a process of its own, without root, forked by the monitor.
+ * Guest bytes are hostile, so they are decoded here, away from the host
+ * key (held by workers) and from root (the monitor). Each worker gets a
+ * link to the hub per SSH connection and speaks the agent protocol over
+ * it as if the hub were the agent: the hub answers HELLO and CONFIG
+ * itself, maps the worker's channel ids onto the agent connection's, and
+ * relays everything else after checking it (docs/architecture.md). Many
+ * links may share one sandbox. Flow control stays end to end: the hub
+ * relays CREDIT frames and never holds more than the credits allow. */
+#ifndef SG_HUB_H
+#define SG_HUB_H
+
+#include <sys/types.h>
+
+/* Runs the hub on mon_fd (SOCK_SEQPACKET to the monitor) until the
+ * monitor goes away. Never returns. The caller has already dropped
+ * privileges and closed every other descriptor. */
+void sg_hub_run(int mon_fd) __attribute__((noreturn));
+
+#endif
