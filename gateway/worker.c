@@ -1218,11 +1218,10 @@ chan_flush(struct wchan *c)
 	}
 	if (c->state == CH_OPEN)
 		chan_pump_stdin(c);
-	/* The guest closed its output (a TCP peer's half-close, or a
-	 * process's stdout and stderr): the client hears EOF as soon as what
-	 * came before it is out. */
-	if (!c->eof_to_client && c->agent_eof[0] &&
-	    (c->agent_eof[1] || c->kind == SG_OPEN_TCP) &&
+	/* A TCP peer in the guest half-closed: the client hears EOF as soon
+	 * as what came before it is out. (A process's EOF goes with its exit
+	 * status, below.) */
+	if (!c->eof_to_client && c->agent_eof[0] && c->kind == SG_OPEN_TCP &&
 	    sg_buf_len(c->out[0]) == 0 && sg_buf_len(c->out[1]) == 0 &&
 	    c->state == CH_OPEN) {
 		ssh_channel_send_eof(c->ch);
