@@ -157,17 +157,13 @@ link_free(struct hlink *l)
 static void
 link_put(struct hlink *l, const struct sg_msg *m, uint32_t chan)
 {
-	size_t off = sg_buf_len(l->out);
-
 	if (l->dead)
 		return;
 	if (sg_proto_put_frame(l->out, m->type, m->stream, chan, m->payload,
 	    m->len) < 0) {
 		sg_warn("hub: a worker stopped reading its link: dropping it");
 		link_kill(l);
-		return;
 	}
-	(void)off;
 }
 
 static void
@@ -431,7 +427,6 @@ agent_frame(struct hub *h, struct hsbx *s, const struct sg_msg *m)
 {
 	struct hmap *mp;
 	struct hlink *l;
-	struct sg_open *o = NULL;
 	uint64_t u64;
 	uint32_t u32, pid;
 	uint16_t ver;
@@ -494,7 +489,6 @@ agent_frame(struct hub *h, struct hsbx *s, const struct sg_msg *m)
 	case SG_MSG_CLOSE:
 		break;	/* sg_proto_peek checked their shape */
 	default:
-		(void)o;
 		return -1;	/* host-to-agent types from the agent */
 	}
 	for (mp = s->maps; mp != NULL; mp = mp->next)

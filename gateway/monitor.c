@@ -653,7 +653,7 @@ handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 {
 	const struct sg_token *tok;
 	struct sbx *s = NULL;
-	char *user = NULL, *err = NULL, reason[512], hostname[64];
+	char *user = NULL, *err = NULL, reason[512];
 	int r, sp[2];
 
 	r = sg_mp_parse_start(p, n, &user);
@@ -719,14 +719,12 @@ handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 	close(sp[0]);
 	w->sbx = s;
 	s->nconn++;
-	snprintf(hostname, sizeof(hostname), "sandbox-%s", s->id);
 	sg_buf_reset(m->msg);
 	if (sg_buf_put_u8(m->msg, SG_MP_STARTED) < 0 ||
 	    sg_mp_put_str(m->msg, s->id) < 0 ||
 	    sg_mp_put_str(m->msg, s->image) < 0 ||
 	    sg_buf_put_u64(m->msg, (uint64_t)s->expires) < 0 ||
 	    sg_buf_put_u32(m->msg, (uint32_t)(m->cfg->boot_timeout_s * 1000)) < 0 ||
-	    sg_mp_put_str(m->msg, hostname) < 0 ||
 	    sg_mp_send(w->fd, m->msg, sp[1]) < 0)
 		sg_warn("%s: could not hand the sandbox to the worker", w->peer);
 	close(sp[1]);

@@ -23,7 +23,7 @@ enum sg_mp_type {
 	SG_MP_AUTH_RESULT = 3,		/* m->w: u8 ok, u32 delay_ms, str token */
 	SG_MP_START = 4,		/* w->m: str user */
 	SG_MP_STARTED = 5,		/* m->w: str id, str image, i64 expires,
-					 * u32 boot_timeout_ms, str hostname, + agent fd */
+					 * u32 boot_timeout_ms, + hub link fd */
 	SG_MP_START_FAIL = 6,		/* m->w: str reason */
 	SG_MP_NOTICE = 7,		/* m->w: u8 kind, str text */
 	/* monitor <-> hub */

@@ -1660,8 +1660,6 @@ out:
 int sg_vm_connect_agent(struct sg_vm_host *h, const char *id, const char *state_dir,
 			int transport, int *ret_fd, char **ret_err)
 {
-	virDomainPtr dom = NULL;
-	char *xml = NULL;
 	int fd = -1, r;
 
 	if (!sg_vm_valid_id(id) || !valid_path(state_dir))
@@ -1710,8 +1708,5 @@ int sg_vm_connect_agent(struct sg_vm_host *h, const char *id, const char *state_
 fail:
 	if (fd >= 0)
 		close(fd);
-	free(xml);
-	if (dom)
-		virDomainFree(dom);
 	return r;
 }

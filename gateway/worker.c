@@ -118,7 +118,7 @@ struct worker {
 	char *token;		/* authenticated token name */
 	char *user;		/* SSH user name */
 	/* sandbox */
-	char *sbx_id, *sbx_image, *sbx_hostname;
+	char *sbx_id, *sbx_image;
 	int64_t sbx_expires;
 	int agent_fd;
 	short agent_events;
@@ -441,28 +441,15 @@ chan_by_id(struct worker *w, uint32_t id)
 	return NULL;
 }
 
+/* The hub answers CONFIG itself: the sandbox's configuration (hostname,
+ * clock, environment) went to the agent from the monitor through the hub
+ * once, so the worker sends an empty one to complete the handshake. */
 static void
 send_config(struct worker *w)
 {
 	struct sg_config *cfg = sg_config_new();
-	struct timespec ts;
-	char tbuf[64], idenv[64];
-	int r = -ENOMEM;
+	int r = cfg == NULL ? -ENOMEM : sg_proto_put_config(w->ag_out, cfg);
 
-	if (cfg == NULL)
-		goto out;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(tbuf, sizeof(tbuf), "%lld.%09ld", (long long)ts.tv_sec,
-	    ts.tv_nsec);
-	snprintf(idenv, sizeof(idenv), "SANDGATE_SANDBOX_ID=%s", w->sbx_id);
-	if (sg_config_add(cfg, "hostname", w->sbx_hostname) < 0 ||
-	    sg_config_add(cfg, "time", tbuf) < 0 ||
-	    sg_config_add(cfg, "sandbox_id", w->sbx_id) < 0 ||
-	    sg_config_add(cfg, "image", w->sbx_image) < 0 ||
-	    sg_config_add(cfg, "env", idenv) < 0)
-		goto out;
-	r = sg_proto_put_config(w->ag_out, cfg);
-out:
 	sg_config_free(cfg);
 	if (agent_check(w, r) == 0)
 		w->ag = AG_CONFIG;
@@ -1283,7 +1270,7 @@ handle_started(struct worker *w, struct sg_cur *c, int fd)
 		die("monitor sent a bad STARTED");
 	w->sbx_expires = (int64_t)sg_cur_u64(c);
 	boot_ms = sg_cur_u32(c);
-	if (c->err || sg_mp_get_str(c, 64, &w->sbx_hostname) < 0)
+	if (c->err || c->n != 0)
 		die("monitor sent a bad STARTED");
 	if (fd < 0)
 		die("monitor sent STARTED without the hub link");
