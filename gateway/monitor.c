@@ -614,6 +614,7 @@ sbx_create(struct mon *m, struct mworker *w, const struct sg_token *tok,
 	spec.image = s->image;
 	spec.memory_mb = mem;
 	spec.vcpus = cpus;
+	spec.disk_gb = m->cfg->disk_gb;
 	spec.domain_type = m->vm_type;
 	spec.transport = m->transport;
 	spec.state_dir = m->cfg->state_dir;

@@ -23,7 +23,7 @@ struct sg_mon_cfg {
 	const char *domain_type;	/* auto | kvm | qemu */
 	const char *image;
 	const char *image_dir;
-	unsigned memory_mb, vcpus;
+	unsigned memory_mb, vcpus, disk_gb;
 	uint64_t max_lifetime_s, idle_timeout_s, boot_timeout_s;
 	const char *transport;		/* auto | vsock | virtio-serial */
 	unsigned max_sandboxes;		/* per token, unless the token says */

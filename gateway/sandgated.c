@@ -81,6 +81,7 @@ main(int argc, char **argv)
 	mc.image_dir = sg_conf_str(conf, SG_CONF_IMAGE_DIR);
 	mc.memory_mb = (unsigned)sg_conf_num(conf, SG_CONF_MEMORY_MB);
 	mc.vcpus = (unsigned)sg_conf_num(conf, SG_CONF_VCPUS);
+	mc.disk_gb = (unsigned)sg_conf_num(conf, SG_CONF_DISK_GB);
 	mc.max_lifetime_s = sg_conf_num(conf, SG_CONF_MAX_LIFETIME);
 	mc.idle_timeout_s = sg_conf_num(conf, SG_CONF_IDLE_TIMEOUT);
 	mc.boot_timeout_s = sg_conf_num(conf, SG_CONF_BOOT_TIMEOUT);

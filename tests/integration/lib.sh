@@ -107,9 +107,9 @@ sg_setup() {
 		echo "uri = ${SG_LIBVIRT_URI:-qemu:///system}"
 		echo "domain_type = qemu"
 		echo "[sandbox]"
-		echo "image = minimal"
+		echo "image = ${SG_TEST_IMAGE:-minimal}"
 		echo "image_dir = $SG_IMAGE_DIR"
-		echo "memory_mb = 768"
+		echo "memory_mb = ${SG_TEST_MEMORY:-768}"
 		echo "vcpus = 1"
 		for l in "$@"; do echo "$l"; done
 	} >"$SG_T/sandgate.conf"
