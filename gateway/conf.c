@@ -354,7 +354,7 @@ fail:
 
 enum kind {
 	K_LISTEN, K_PATH, K_SOCKET, K_USER, K_DURATION, K_URI, K_ENUM, K_IMAGE,
-	K_UINT, K_POOL, K_RESOLVE,
+	K_UINT, K_POOL, K_RESOLVE, K_SERVERS, K_TABLE,
 };
 
 static const char *const domain_types[] = { "auto", "kvm", "qemu", NULL };
@@ -403,6 +403,8 @@ static const struct key_def keys[SG_CONF_KEY_COUNT_] = {
 				      SG_CONF_MAX_SANDBOXES_MAX, NULL),
 	[SG_CONF_POOL] = KEY("network", "pool", K_POOL, "10.200.0.0/16", 0, 0, NULL),
 	[SG_CONF_RESOLVE] = KEY("network", "resolve", K_RESOLVE, NULL, 0, 0, NULL),
+	[SG_CONF_DNS] = KEY("network", "dns", K_SERVERS, NULL, 0, 0, NULL),
+	[SG_CONF_NFT_TABLE] = KEY("network", "table", K_TABLE, "sandgate", 0, 0, NULL),
 	[SG_CONF_EXTRA_CA] = KEY("proxy", "extra_ca", K_PATH, NULL, 0, 0, NULL),
 };
 
@@ -589,6 +591,47 @@ fail:
 	return r;
 }
 
+/* "ADDR[:PORT], ..." of IPv4 resolvers: 0 or -EINVAL. */
+static int check_servers(const char *v)
+{
+	char item[64], *colon;
+	const char *p = v, *end;
+	struct in_addr a;
+	unsigned long port;
+	size_t len, n = 0;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = strchr(p, ',');
+		len = end ? (size_t)(end - p) : strlen(p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0 || len >= sizeof(item))
+			return -EINVAL;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		colon = strchr(item, ':');
+		if (colon != NULL) {
+			char *e;
+
+			*colon++ = '\0';
+			errno = 0;
+			port = strtoul(colon, &e, 10);
+			if (errno || *e || e == colon || port == 0 || port > 65535 ||
+			    *colon == '+' || *colon == '-')
+				return -EINVAL;
+		}
+		if (inet_pton(AF_INET, item, &a) != 1)
+			return -EINVAL;
+		if (++n > 8)
+			return -EINVAL;
+		if (end == NULL)
+			return 0;
+		p = end + 1;
+	}
+}
+
 static int parse_pool(struct sg_conf *c, const struct key_def *d, const char *v, char **ret_msg)
 {
 	const char *slash = strchr(v, '/');
@@ -761,6 +804,22 @@ static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char 
 		break;
 	case K_RESOLVE:
 		return parse_resolve(c, d, v, ret_msg);
+	case K_SERVERS:
+		r = check_servers(v);
+		if (r < 0)
+			return bad_value(ret_msg, d, v, "must be IPv4 resolvers as "
+			    "ADDR or ADDR:PORT, separated by commas (e.g. "
+			    "192.0.2.53, 192.0.2.54:5353)");
+		break;
+	case K_TABLE:
+		for (i = 0; v[i]; i++)
+			if (!((v[i] >= 'a' && v[i] <= 'z') || (i > 0 &&
+			    ((v[i] >= '0' && v[i] <= '9') || v[i] == '_'))))
+				break;
+		if (v[i] || i == 0 || i > 32)
+			return bad_value(ret_msg, d, v, "must be an nftables "
+			    "table name: [a-z][a-z0-9_]{0,31}");
+		break;
 	}
 	if (!copy)
 		copy = strdup(v);

@@ -54,6 +54,9 @@ enum sg_conf_key {
 	/* [network] */
 	SG_CONF_POOL,            /* "10.200.0.0/16"; IPv4 CIDR, prefix 8..30 */
 	SG_CONF_RESOLVE,         /* repeatable NAME:ADDR; see sg_conf_resolve_* */
+	SG_CONF_DNS,             /* unset (NULL): /etc/resolv.conf; else
+	                          * "ADDR[:PORT], ..." IPv4 upstream resolvers */
+	SG_CONF_NFT_TABLE,       /* "sandgate"; [a-z][a-z0-9_]{0,31} */
 	/* [proxy] */
 	SG_CONF_EXTRA_CA,        /* unset (NULL); an absolute path */
 	SG_CONF_KEY_COUNT_

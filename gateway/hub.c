@@ -31,6 +31,8 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "gateway/hub.h"
+#include "netpolicy/allow.h"
+#include "netpolicy/resolver.h"
 #include "gateway/mpipe.h"
 
 #define HUB_MAX_SANDBOXES	1024
@@ -79,12 +81,62 @@ struct hsbx {
 };
 
 struct hub {
+	struct np_res *res;
 	int mon_fd;
 	struct sg_buf *msg;
 	struct hsbx *sbxs;
 	struct hlink *links;
 	unsigned nsbx, nlinks;
 	int quit;
+};
+
+static struct hub *the_hub;	/* for the resolver's callbacks */
+
+/* The resolver wants the firewall opened for an answer: ask the monitor,
+ * which checks it against its own copy of the policy. */
+static int
+res_allow(void *arg, const char *id, uint32_t seq, const char *name,
+    const struct np_dns_rr *rr, size_t n)
+{
+	struct hub *h = the_hub;
+	size_t i;
+
+	(void)arg;
+	if (h == NULL)
+		return -ENOTCONN;
+	sg_buf_reset(h->msg);
+	if (sg_buf_put_u8(h->msg, SG_MP_HUB_ALLOW) < 0 ||
+	    sg_mp_put_str(h->msg, id) < 0 ||
+	    sg_buf_put_u32(h->msg, seq) < 0 ||
+	    sg_mp_put_str(h->msg, name) < 0 ||
+	    sg_buf_put_u32(h->msg, (uint32_t)n) < 0)
+		return -ENOBUFS;
+	for (i = 0; i < n; i++)
+		if (sg_buf_put(h->msg, &rr[i].addr, 4) < 0 ||
+		    sg_buf_put_u32(h->msg, rr[i].ttl) < 0)
+			return -ENOBUFS;
+	return sg_mp_send(h->mon_fd, h->msg, -1);
+}
+
+static void
+res_refused(void *arg, const char *id, const char *name, const char *why)
+{
+	struct hub *h = the_hub;
+
+	(void)arg;
+	if (h == NULL)
+		return;
+	sg_buf_reset(h->msg);
+	if (sg_buf_put_u8(h->msg, SG_MP_HUB_REFUSED) == 0 &&
+	    sg_mp_put_str(h->msg, id) == 0 &&
+	    sg_mp_put_str(h->msg, name) == 0 &&
+	    sg_mp_put_str(h->msg, why) == 0)
+		(void)sg_mp_send(h->mon_fd, h->msg, -1);
+}
+
+const struct np_res_ops sg_hub_res_ops = {
+	.allow = res_allow,
+	.refused = res_refused,
 };
 
 static int64_t
@@ -658,6 +710,52 @@ fail:
 	return 0;
 }
 
+/* A sandbox's DNS service: its allow_net list and UDP socket. */
+static int
+mon_dns(struct hub *h, struct sg_cur *c, int fd)
+{
+	struct np_allow *allow = NULL;
+	char *id = NULL, **ent = NULL, *msg = NULL;
+	uint32_t n, i = 0;
+	int r = -EPROTO;
+
+	if (fd < 0 || sg_mp_get_str(c, 64, &id) < 0)
+		goto out;
+	n = sg_cur_u32(c);
+	if (c->err || n > 4096)
+		goto out;
+	ent = calloc(n + 1, sizeof(*ent));
+	if (ent == NULL)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (sg_mp_get_str(c, 1024, &ent[i]) < 0)
+			goto out;
+	if (np_allow_parse((const char *const *)ent, n, &allow, &msg) < 0) {
+		/* the monitor checked it: a mismatch is a bug, not fatal */
+		sg_warn("hub: sandbox %s: %s", id, msg ? msg : "bad allow_net");
+		r = 0;
+		goto out;
+	}
+	r = np_res_add(h->res, id, fd, -1, allow);
+	fd = -1;
+	allow = NULL;
+	if (r < 0)
+		sg_warn("hub: sandbox %s: no DNS service: %s", id, strerror(-r));
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ent != NULL) {
+		for (i = 0; ent[i] != NULL; i++)
+			free(ent[i]);
+		free(ent);
+	}
+	np_allow_free(allow);
+	free(msg);
+	free(id);
+	return r;
+}
+
 static void
 mon_read(struct hub *h)
 {
@@ -694,8 +792,42 @@ mon_read(struct hub *h)
 		s = sbx_find(h, id);
 		if (s != NULL)
 			sbx_down(h, s, "destroyed", 0);
+		np_res_del(h->res, id);
 		free(id);
 		break;
+	case SG_MP_HUB_DNS:
+		r = mon_dns(h, &c, fd);
+		break;
+	case SG_MP_HUB_DNS_TCP:
+		if (fd < 0 || sg_mp_get_str(&c, 64, &id) < 0) {
+			if (fd >= 0)
+				close(fd);
+			r = -EPROTO;
+			break;
+		}
+		if (np_res_set_tcp(h->res, id, fd) < 0)
+			sg_warn("hub: sandbox %s: no DNS over TCP", id);
+		free(id);
+		break;
+	case SG_MP_HUB_ALLOWED: {
+		uint32_t seq;
+		uint8_t ok;
+
+		if (fd >= 0)
+			close(fd);
+		if (sg_mp_get_str(&c, 64, &id) < 0) {
+			r = -EPROTO;
+			break;
+		}
+		seq = sg_cur_u32(&c);
+		ok = sg_cur_u8(&c);
+		if (c.err)
+			r = -EPROTO;
+		else
+			np_res_allowed(h->res, id, seq, ok);
+		free(id);
+		break;
+	}
 	default:
 		if (fd >= 0)
 			close(fd);
@@ -745,18 +877,21 @@ reap(struct hub *h)
 }
 
 void
-sg_hub_run(int mon_fd)
+sg_hub_run(int mon_fd, struct np_res *res)
 {
 	struct hub h;
-	struct pollfd *pfd;
+	struct pollfd *pfd, *rpfd = NULL;
 	struct hsbx *s;
 	struct hlink *l;
 	void **who;
 	size_t np, i, cap = HUB_MAX_SANDBOXES + HUB_MAX_LINKS + 1;
+	size_t nr, rcap = 0;
 	int64_t now, timeout;
 
 	memset(&h, 0, sizeof(h));
 	h.mon_fd = mon_fd;
+	h.res = res;
+	the_hub = &h;
 	h.msg = sg_buf_new(SG_MP_MAX);
 	pfd = calloc(cap, sizeof(*pfd));
 	who = calloc(cap, sizeof(*who));
@@ -816,11 +951,27 @@ sg_hub_run(int mon_fd)
 			    (sg_buf_len(l->out) ? POLLOUT : 0) };
 			who[np++] = l;
 		}
-		if (poll(pfd, np, (int)(timeout < 0 ? 0 : timeout)) < 0 &&
+		/* The DNS resolver's sockets follow ours in one poll. */
+		nr = np_res_pollfds(h.res, NULL, 0);
+		if (np + nr > rcap) {
+			struct pollfd *t = realloc(rpfd, (np + nr) * sizeof(*t));
+
+			if (t == NULL)
+				break;
+			rpfd = t;
+			rcap = np + nr;
+		}
+		memcpy(rpfd, pfd, np * sizeof(*pfd));
+		nr = np_res_pollfds(h.res, rpfd + np, nr);
+		if (np_res_timeout_ms(h.res) < timeout)
+			timeout = np_res_timeout_ms(h.res);
+		if (poll(rpfd, np + nr, (int)(timeout < 0 ? 0 : timeout)) < 0 &&
 		    errno != EINTR)
 			break;
+		memcpy(pfd, rpfd, np * sizeof(*pfd));
 		if (pfd[0].revents)
 			mon_read(&h);
+		np_res_events(h.res, rpfd + np, nr);
 		/* Entries may have been freed by mon_read; look them up. */
 		for (i = 1; i < np; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))

@@ -17,6 +17,12 @@
 /* Runs the hub on mon_fd (SOCK_SEQPACKET to the monitor) until the
  * monitor goes away. Never returns. The caller has already dropped
  * privileges and closed every other descriptor. */
-void sg_hub_run(int mon_fd) __attribute__((noreturn));
+struct np_res;
+/* res: the DNS resolver the hub serves sandboxes with (created before the
+ * privileges were dropped); the hub takes it. */
+void sg_hub_run(int mon_fd, struct np_res *res) __attribute__((noreturn));
+/* The resolver's callbacks, for np_res_new(..., arg = NULL): they reach
+ * the monitor through the hub's socket once sg_hub_run runs. */
+extern const struct np_res_ops sg_hub_res_ops;
 
 #endif

@@ -34,6 +34,9 @@
 #include "gateway/audit.h"
 #include "gateway/kvmprobe.h"
 #include "gateway/monitor.h"
+#include "gateway/sbxnet.h"
+#include "netpolicy/allow.h"
+#include "netpolicy/resolver.h"
 #include "gateway/hub.h"
 #include "gateway/mpipe.h"
 #include "gateway/privsep.h"
@@ -79,6 +82,11 @@ struct sbx {
 	int64_t idle_since;		/* named, nconn == 0: when the last left */
 	int ready;			/* the hub reported the agent ready */
 	int attached;			/* handed to the current hub */
+	struct np_allow *allow;		/* its token's allow_net when made */
+	char **allow_ent;		/* the same as text, for the hub */
+	size_t nallow;
+	int has_net;			/* tap, rules and DNS (na) set up */
+	struct sg_net_addr na;
 };
 
 struct failrec {
@@ -91,6 +99,7 @@ struct mon {
 	const struct sg_mon_cfg *cfg;
 	struct sg_tokens *tokens;
 	struct sg_vm_host *vm;
+	struct sg_net *net;
 	ssh_bind bind;
 	int listen_fd, ctl_fd, sig_fd, ino_fd;
 	char *tokens_dir, *tokens_base;
@@ -155,6 +164,10 @@ sbx_free(struct sbx *s)
 	free(s->token);
 	free(s->name);
 	free(s->image);
+	np_allow_free(s->allow);
+	while (s->nallow > 0)
+		free(s->allow_ent[--s->nallow]);
+	free(s->allow_ent);
 	free(s);
 }
 
@@ -210,6 +223,8 @@ sbx_destroy(struct mon *m, struct sbx *s, const char *reason)
 		sg_warn("sandbox %s: could not destroy it cleanly: %s", s->id,
 		    err ? err : strerror(-r));
 	free(err);
+	if (s->has_net)
+		sg_net_del(m->net, s->id);
 	sg_info("sandbox %s destroyed (%s)", s->id, reason);
 	sg_audit("sandbox_destroyed", "sandbox", s->id, "token", s->token,
 	    "reason", reason, NULL);
@@ -246,6 +261,45 @@ owner_alive(pid_t pid)
 		return 0;
 	a[na] = b[nb] = '\0';
 	return strcmp(a, b) == 0;
+}
+
+/* The sandbox's network: its token's allow_net (none if the token is
+ * gone), then tap and rules, new or (adopt) as recorded. */
+static int
+sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
+{
+	const struct sg_token *tok = sg_tokens_find(m->tokens, s->token);
+	size_t n = tok ? sg_tokens_allow_net_count(tok) : 0, i;
+	int r;
+
+	*ret_err = NULL;
+	if (m->net == NULL)
+		return 0;
+	if (n > 0) {
+		s->allow_ent = calloc(n, sizeof(*s->allow_ent));
+		if (s->allow_ent == NULL)
+			return -ENOMEM;
+		for (i = 0; i < n; i++) {
+			s->allow_ent[i] = strdup(sg_tokens_allow_net_at(tok, i));
+			if (s->allow_ent[i] == NULL)
+				return -ENOMEM;
+			s->nallow++;
+		}
+	}
+	r = np_allow_parse((const char *const *)s->allow_ent, s->nallow,
+	    &s->allow, ret_err);
+	if (r < 0)
+		return r;
+	r = sg_net_add(m->net, s->id, s->allow, adopt, &s->na, ret_err);
+	if (r == 0)
+		s->has_net = 1;
+	return r;
+}
+
+static int
+sbx_alive(void *arg, const char *id)
+{
+	return sbx_find(arg, id) != NULL;
 }
 
 static void
@@ -298,6 +352,12 @@ adopt_sandboxes(struct mon *m)
 		s->idle_since = time(NULL);
 		s->next = m->sbxs;
 		m->sbxs = s;
+		if (sbx_net_setup(m, s, 1, &err) < 0) {
+			sg_warn("sandbox %s: its network: %s", s->id,
+			    err ? err : "cannot set it up");
+			free(err);
+			err = NULL;
+		}
 		sg_info("sandbox %s adopted (token %s, expires in %llds)", s->id,
 		    s->token, (long long)(s->expires - time(NULL)));
 		if (m->hub_fd >= 0 && hub_attach(m, s, &err) < 0) {
@@ -310,6 +370,8 @@ adopt_sandboxes(struct mon *m)
 		    NULL);
 	}
 	sg_vm_info_free(info);
+	if (m->net != NULL)
+		sg_net_sweep(m->net, sbx_alive, m);
 	r = sg_vm_cleanup_leftovers(m->vm, m->cfg->state_dir, &err);
 	if (r < 0)
 		sg_warn("cannot remove leftovers of old sandboxes: %s",
@@ -518,10 +580,52 @@ start_fail(struct mon *m, struct mworker *w, const char *reason)
 
 /* Hands a sandbox's agent connection to the hub: a fresh connection to
  * its virtio-serial socket, or its vsock CID for the hub to connect to. */
+/* Hands the hub the sandbox's DNS service: its allow_net and the two
+ * sockets on its host-side address. Without it the guest's names do not
+ * resolve (and nothing else opens). */
+static void
+hub_dns(struct mon *m, struct sbx *s)
+{
+	size_t i;
+	char *err = NULL;
+	int u = -1, t = -1, r;
+
+	r = sg_net_dns_sockets(&s->na, &u, &t, &err);
+	if (r < 0) {
+		sg_warn("sandbox %s: %s", s->id, err ? err : strerror(-r));
+		free(err);
+		return;
+	}
+	/* The list the sandbox was made with: the token's may have
+	 * changed since. */
+	sg_buf_reset(m->msg);
+	r = sg_buf_put_u8(m->msg, SG_MP_HUB_DNS);
+	if (r == 0)
+		r = sg_mp_put_str(m->msg, s->id);
+	if (r == 0)
+		r = sg_buf_put_u32(m->msg, (uint32_t)s->nallow);
+	for (i = 0; r == 0 && i < s->nallow; i++)
+		r = sg_mp_put_str(m->msg, s->allow_ent[i]);
+	if (r == 0)
+		r = sg_mp_send(m->hub_fd, m->msg, u);
+	if (r == 0) {
+		sg_buf_reset(m->msg);
+		if (sg_buf_put_u8(m->msg, SG_MP_HUB_DNS_TCP) == 0 &&
+		    sg_mp_put_str(m->msg, s->id) == 0)
+			r = sg_mp_send(m->hub_fd, m->msg, t);
+	}
+	if (r < 0)
+		sg_warn("sandbox %s: cannot hand its DNS to the hub: %s", s->id,
+		    strerror(-r));
+	close(u);
+	close(t);
+}
+
 static int
 hub_attach(struct mon *m, struct sbx *s, char **ret_err)
 {
-	char hostname[64], idenv[64];
+	char hostname[64], idenv[64], hostip[INET_ADDRSTRLEN] = "";
+	char guestip[INET_ADDRSTRLEN] = "", guestcidr[INET_ADDRSTRLEN + 4] = "";
 	uint32_t cid = 0;
 	int r, fd = -1;
 
@@ -536,12 +640,28 @@ hub_attach(struct mon *m, struct sbx *s, char **ret_err)
 		return r;
 	snprintf(hostname, sizeof(hostname), "sandbox-%s", s->id);
 	snprintf(idenv, sizeof(idenv), "SANDGATE_SANDBOX_ID=%s", s->id);
+	if (s->has_net) {
+		struct in_addr a;
+
+		a.s_addr = htonl(s->na.host);
+		inet_ntop(AF_INET, &a, hostip, sizeof(hostip));
+		a.s_addr = htonl(s->na.guest);
+		inet_ntop(AF_INET, &a, guestip, sizeof(guestip));
+		snprintf(guestcidr, sizeof(guestcidr), "%s/%u", guestip,
+		    s->na.prefix);
+	}
 	sg_buf_reset(m->msg);
 	if (sg_buf_put_u8(m->msg, SG_MP_HUB_AGENT) < 0 ||
 	    sg_mp_put_str(m->msg, s->id) < 0 ||
 	    sg_buf_put_u32(m->msg, (uint32_t)(m->cfg->boot_timeout_s * 1000)) < 0 ||
 	    sg_buf_put_u32(m->msg, cid) < 0 ||
-	    sg_buf_put_u32(m->msg, 4) < 0 ||
+	    sg_buf_put_u32(m->msg, s->has_net ? 7 : 4) < 0 ||
+	    (s->has_net && (sg_mp_put_str(m->msg, "ip") < 0 ||
+	    sg_mp_put_str(m->msg, guestcidr) < 0 ||
+	    sg_mp_put_str(m->msg, "gateway") < 0 ||
+	    sg_mp_put_str(m->msg, hostip) < 0 ||
+	    sg_mp_put_str(m->msg, "dns") < 0 ||
+	    sg_mp_put_str(m->msg, hostip) < 0)) ||
 	    sg_mp_put_str(m->msg, "hostname") < 0 ||
 	    sg_mp_put_str(m->msg, hostname) < 0 ||
 	    sg_mp_put_str(m->msg, "sandbox_id") < 0 ||
@@ -557,6 +677,8 @@ hub_attach(struct mon *m, struct sbx *s, char **ret_err)
 		close(fd);
 	if (r == 0)
 		s->attached = 1;
+	if (r == 0 && s->has_net)
+		hub_dns(m, s);
 	return r;
 }
 
@@ -621,10 +743,21 @@ sbx_create(struct mon *m, struct mworker *w, const struct sg_token *tok,
 	spec.created = s->created;
 	spec.expires = s->expires;
 	spec.owner_pid = w->pid;
+	r = sbx_net_setup(m, s, 0, &err);
+	if (r < 0) {
+		snprintf(reason, reasonsz, "cannot set up the sandbox's network: "
+		    "%s", err ? err : strerror(-r));
+		free(err);
+		sbx_free(s);
+		return r;
+	}
+	spec.tap = s->has_net ? s->na.tap : NULL;
 	r = sg_vm_create(m->vm, &spec, &err);
 	if (r < 0) {
 		snprintf(reason, reasonsz, "%s", err ? err : strerror(-r));
 		free(err);
+		if (s->has_net)
+			sg_net_del(m->net, s->id);
 		sbx_free(s);
 		return r;
 	}
@@ -937,9 +1070,18 @@ hub_start(struct mon *m)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		struct np_res *res = NULL;
+		char *err = NULL;
+
 		close_except(sp[1], sp[1]);
+		/* c-ares reads /etc/resolv.conf now, before the chroot. */
+		if (np_res_new(&sg_hub_res_ops, NULL, m->cfg->dns, m->cfg->ov,
+		    m->cfg->nov, &res, &err) < 0) {
+			sg_err("hub: %s", err ? err : "cannot start the resolver");
+			_exit(1);
+		}
 		sg_privsep_drop(m->uid, m->gid, m->empty_dir);
-		sg_hub_run(sp[1]);
+		sg_hub_run(sp[1], res);
 	}
 	close(sp[1]);
 	m->hub_pid = pid;
@@ -959,6 +1101,59 @@ hub_start(struct mon *m)
 
 /* The hub reports on a sandbox's agent connection. One that never came
  * up, or went down, is destroyed: its VM is gone or useless. */
+/* The resolver asks to open the firewall for a DNS answer; the monitor
+ * decides on its own copy of the sandbox's policy and says yes or no. */
+static int
+hub_allow(struct mon *m, struct sg_cur *c)
+{
+	uint8_t addrs[4 * 16];
+	uint32_t ttls[16], seq, n, i;
+	char *id = NULL, *name = NULL, *err = NULL;
+	const uint8_t *a;
+	struct sbx *s;
+	int r = -EPROTO, ok = 0;
+
+	if (sg_mp_get_str(c, 64, &id) < 0)
+		goto out;
+	seq = sg_cur_u32(c);
+	if (c->err || sg_mp_get_str(c, 1100, &name) < 0)
+		goto out;
+	n = sg_cur_u32(c);
+	if (c->err || n == 0 || n > 16)
+		goto out;
+	for (i = 0; i < n; i++) {
+		a = sg_cur_bytes(c, 4);
+		ttls[i] = sg_cur_u32(c);
+		if (c->err || a == NULL)
+			goto out;
+		memcpy(addrs + 4 * i, a, 4);
+	}
+	r = 0;
+	s = sbx_find(m, id);
+	if (s != NULL && s->has_net) {
+		if (sg_net_allow(m->net, s->id, s->allow, name, addrs, ttls, n,
+		    &err) == 0) {
+			ok = 1;
+		} else {
+			sg_warn("sandbox %s: DNS answer for %s not allowed: %s",
+			    s->id, name, err ? err : "refused");
+			sg_audit("dns_blocked", "sandbox", s->id, "token", s->token,
+			    "name", name, "reason", err ? err : "refused", NULL);
+		}
+		free(err);
+	}
+	sg_buf_reset(m->msg);
+	if (sg_buf_put_u8(m->msg, SG_MP_HUB_ALLOWED) == 0 &&
+	    sg_mp_put_str(m->msg, id) == 0 &&
+	    sg_buf_put_u32(m->msg, seq) == 0 &&
+	    sg_buf_put_u8(m->msg, (uint8_t)ok) == 0)
+		(void)sg_mp_send(m->hub_fd, m->msg, -1);
+out:
+	free(id);
+	free(name);
+	return r;
+}
+
 static void
 hub_read(struct mon *m)
 {
@@ -980,6 +1175,26 @@ hub_read(struct mon *m)
 		return;
 	}
 	sg_cur_init(&c, sg_buf_data(m->msg) + 1, (size_t)n - 1);
+	if (sg_buf_data(m->msg)[0] == SG_MP_HUB_ALLOW) {
+		if (hub_allow(m, &c) < 0)
+			goto bad;
+		goto out;
+	}
+	if (sg_buf_data(m->msg)[0] == SG_MP_HUB_REFUSED) {
+		char *name = NULL;
+
+		if (sg_mp_get_str(&c, 64, &id) < 0 ||
+		    sg_mp_get_str(&c, 1100, &name) < 0 ||
+		    sg_mp_get_str(&c, 256, &why) < 0) {
+			free(name);
+			goto bad;
+		}
+		s = sbx_find(m, id);
+		sg_audit("dns_refused", "sandbox", id, "token",
+		    s ? s->token : NULL, "name", name, "reason", why, NULL);
+		free(name);
+		goto out;
+	}
 	if (sg_buf_data(m->msg)[0] != SG_MP_HUB_STATUS ||
 	    sg_mp_get_str(&c, 64, &id) < 0)
 		goto bad;
@@ -1112,13 +1327,21 @@ ctl_list(struct mon *m, int fd)
 
 	if (b == NULL)
 		return;
-	sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %8s  %s\n", "ID", "TOKEN",
-	    "NAME", "IMAGE", "LEFT", "STATE");
-	for (s = m->sbxs; s != NULL; s = s->next)
-		sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %7llds  %s\n", s->id,
-		    s->token, s->name[0] ? s->name : "-", s->image,
+	sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %8s  %-9s  %s\n", "ID",
+	    "TOKEN", "NAME", "IMAGE", "LEFT", "STATE", "DROPPED");
+	for (s = m->sbxs; s != NULL; s = s->next) {
+		uint64_t pk = 0, by = 0;
+		char dropped[64] = "-";
+
+		if (s->has_net && sg_net_counters(m->net, s->id, &pk, &by) == 0)
+			snprintf(dropped, sizeof(dropped), "%llu",
+			    (unsigned long long)pk);
+		sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %7llds  %-9s  %s\n",
+		    s->id, s->token, s->name[0] ? s->name : "-", s->image,
 		    (long long)(s->expires - now),
-		    s->nconn ? "connected" : s->name[0] ? "idle" : "adopted");
+		    s->nconn ? "connected" : s->name[0] ? "idle" : "adopted",
+		    dropped);
+	}
 	sg_buf_put(b, "ok\n", 4);
 	ctl_reply(fd, (const char *)sg_buf_data(b));
 	sg_buf_free(b);
@@ -1475,6 +1698,28 @@ setup(struct mon *m)
 		return r;
 	choose_vm_type(m);
 	choose_transport(m);
+	{
+		struct sg_net_cfg nc;
+
+		memset(&nc, 0, sizeof(nc));
+		nc.pool_net = cfg->pool_net;
+		nc.pool_prefix = cfg->pool_prefix;
+		nc.table = cfg->nft_table;
+		nc.state_dir = cfg->state_dir;
+		nc.ov = cfg->ov;
+		nc.nov = cfg->nov;
+		r = sg_net_open(&nc, &m->net, &err);
+		if (r < 0) {
+			sg_err("%s (sandboxes are only started with their "
+			    "network policy in place)", err ? err : strerror(-r));
+			free(err);
+			return r;
+		}
+		sg_info("network policy: nftables table inet %s, pool "
+		    "%u.%u.%u.%u/%u", cfg->nft_table, cfg->pool_net >> 24,
+		    (cfg->pool_net >> 16) & 255, (cfg->pool_net >> 8) & 255,
+		    cfg->pool_net & 255, cfg->pool_prefix);
+	}
 	r = sg_vm_connect(cfg->libvirt_uri, &m->vm, &err);
 	if (r < 0) {
 		/* Not fatal: sessions get a clear error until it is back. */

@@ -7,7 +7,10 @@
 #define SG_MONITOR_H
 
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+struct np_res_override;
 
 /* Everything the monitor needs, resolved from sandgate.conf by the
  * caller. Strings are borrowed for the monitor's whole run. */
@@ -29,6 +32,13 @@ struct sg_mon_cfg {
 	unsigned max_sandboxes;		/* per token, unless the token says */
 	const char *user;		/* unprivileged user for workers */
 	uint64_t auth_delay_ms;
+	/* [network] */
+	uint32_t pool_net;		/* host byte order */
+	unsigned pool_prefix;
+	const char *dns;		/* NULL: the host's resolvers */
+	const char *nft_table;
+	const struct np_res_override *ov;	/* resolve = NAME:ADDR (IPv4) */
+	size_t nov;
 	int detach;			/* daemon() once set up */
 };
 

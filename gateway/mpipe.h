@@ -33,6 +33,13 @@ enum sg_mp_type {
 	SG_MP_HUB_LINK = 17,		/* m->h: str id, + fd of a worker's link */
 	SG_MP_HUB_DROP = 18,		/* m->h: str id: the sandbox is gone */
 	SG_MP_HUB_STATUS = 19,		/* h->m: str id, u8 state, str reason */
+	SG_MP_HUB_DNS = 20,		/* m->h: str id, u32 n, n x str allow_net
+					 * entry, + fd of its UDP socket on :53 */
+	SG_MP_HUB_DNS_TCP = 21,		/* m->h: str id, + fd listening on :53 */
+	SG_MP_HUB_ALLOW = 22,		/* h->m: str id, u32 seq, str name, u32 n,
+					 * n x (4 bytes IPv4 address, u32 ttl) */
+	SG_MP_HUB_ALLOWED = 23,		/* m->h: str id, u32 seq, u8 ok */
+	SG_MP_HUB_REFUSED = 24,		/* h->m: str id, str name, str why */
 };
 
 enum sg_mp_hub_state {

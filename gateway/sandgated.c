@@ -11,11 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <libssh/libssh.h>
 
 #include "common/log.h"
 #include "gateway/conf.h"
 #include "gateway/monitor.h"
+#include "netpolicy/resolver.h"
+
+#define SG_MAX_OVERRIDES 256
 
 #define DEFAULT_CONFIG SG_SYSCONFDIR "/sandgate/sandgate.conf"
 
@@ -43,6 +47,8 @@ main(int argc, char **argv)
 	int foreground = 0, check = 0, level = SG_LOG_INFO, c, r;
 	struct sg_conf *conf = NULL;
 	struct sg_mon_cfg mc;
+	static struct np_res_override ov[SG_MAX_OVERRIDES];
+	size_t nov, i;
 	char *err = NULL;
 
 	while ((c = getopt_long(argc, argv, "c:fdCh", opts, NULL)) != -1) {
@@ -89,6 +95,20 @@ main(int argc, char **argv)
 	mc.max_sandboxes = (unsigned)sg_conf_num(conf, SG_CONF_MAX_SANDBOXES);
 	mc.user = sg_conf_str(conf, SG_CONF_USER);
 	mc.auth_delay_ms = sg_conf_num(conf, SG_CONF_AUTH_DELAY) * 1000;
+	mc.pool_net = sg_conf_pool_addr(conf);
+	mc.pool_prefix = sg_conf_pool_prefix(conf);
+	mc.dns = sg_conf_str(conf, SG_CONF_DNS);
+	mc.nft_table = sg_conf_str(conf, SG_CONF_NFT_TABLE);
+	nov = 0;
+	for (i = 0; i < sg_conf_resolve_count(conf) && nov < SG_MAX_OVERRIDES; i++) {
+		if (inet_pton(AF_INET, sg_conf_resolve_addr(conf, i),
+		    &ov[nov].addr) != 1)
+			continue;	/* IPv6: no IPv6 in sandboxes yet */
+		ov[nov].name = sg_conf_resolve_name(conf, i);
+		nov++;
+	}
+	mc.ov = ov;
+	mc.nov = nov;
 	if (check) {
 		printf("%s: ok\n", config);
 		sg_conf_free(conf);

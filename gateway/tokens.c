@@ -1,5 +1,6 @@
 /* sg_tokens: loading and checking the tokens file. See tokens.h. */
 #include "gateway/tokens.h"
+#include "netpolicy/allow.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -432,7 +433,22 @@ static int parse_allow_net(struct sg_token *tok, const char *value, char **ret_m
 	char *joined;
 	int r;
 
+	struct np_allow *a = NULL;
+	char *why = NULL;
+
 	r = split_list(tok, "allow_net", value, 1, &tok->allow, &tok->n_allow, ret_msg);
+	if (r < 0)
+		return r;
+	/* Every entry so far (the key may be repeated), with the message
+	 * naming the bad entry and how to write it. */
+	r = np_allow_parse((const char *const *)tok->allow, tok->n_allow, &a, &why);
+	np_allow_free(a);
+	if (r == -EINVAL) {
+		r = tok_bad(ret_msg, tok, "allow_net", value, "%s", why ? why : "invalid entry");
+		free(why);
+		return r;
+	}
+	free(why);
 	if (r < 0)
 		return r;
 	joined = join_list(tok->allow, tok->n_allow);

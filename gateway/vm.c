@@ -187,6 +187,16 @@ static int spec_check(const struct sg_vm_spec *s, char **ret_err)
 		return fail_msg(ret_err, -EINVAL, "memory_mb = %u is out of range", s->memory_mb);
 	if (s->vcpus < 1 || s->vcpus > 256)
 		return fail_msg(ret_err, -EINVAL, "vcpus = %u is out of range", s->vcpus);
+	if (s->tap != NULL) {
+		size_t i, n = strlen(s->tap);
+
+		for (i = 0; i < n; i++)
+			if (!((s->tap[i] >= 'a' && s->tap[i] <= 'z') ||
+			    (s->tap[i] >= '0' && s->tap[i] <= '9') || s->tap[i] == '-'))
+				break;
+		if (n == 0 || n > 15 || i < n)
+			return fail_msg(ret_err, -EINVAL, "tap name \"%s\" is not valid", s->tap);
+	}
 	if (s->disk_gb > 65536)
 		return fail_msg(ret_err, -EINVAL, "disk_gb = %u is out of range", s->disk_gb);
 	if (s->domain_type != SG_VM_QEMU && s->domain_type != SG_VM_KVM)
@@ -583,8 +593,18 @@ int sg_vm_domain_xml(const struct sg_vm_spec *s, const struct sg_vm_image *img,
 				"      <cid auto='yes'/>\n"
 				"    </vsock>\n");
 	}
-	/* No <interface>: without a NIC the guest has no egress (fail closed);
-	 * the network policy adds one. No graphics, no balloon. */
+	/* The NIC is the tap the network policy made and filters (libvirt
+	 * opens it and touches nothing else: managed='no'). Without a tap,
+	 * no NIC: no egress at all. No graphics, no balloon. The MAC is
+	 * derived from the id, locally administered. */
+	if (r >= 0 && s->tap != NULL)
+		r = sg_buf_putf(b, "    <interface type='ethernet'>\n"
+				"      <mac address='52:54:00:%c%c:%c%c:%c%c'/>\n"
+				"      <target dev='%s' managed='no'/>\n"
+				"      <model type='virtio'/>\n"
+				"    </interface>\n",
+				s->id[6], s->id[7], s->id[8], s->id[9], s->id[10],
+				s->id[11], s->tap);
 	if (r >= 0)
 		r = sg_buf_putf(b, "    <rng model='virtio'>\n"
 				"      <backend model='random'>/dev/urandom</backend>\n"

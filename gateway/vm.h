@@ -73,6 +73,8 @@ struct sg_vm_spec {
 	int64_t created;         /* unix seconds */
 	int64_t expires;         /* unix seconds */
 	int owner_pid;           /* pid of the sandgated that made it */
+	const char *tap;         /* the host's tap for the guest's NIC, made by
+	                          * the caller ([a-z0-9-]{1,15}); NULL: no NIC */
 };
 
 /* One sandbox found by sg_vm_list(): a plain record. */

@@ -66,7 +66,19 @@ sg_cleanup() {
 		for p in $(cat "$SG_T/workers"); do kill "$p" 2>/dev/null; done
 	fi
 	sg_destroy_domains
+	sg_destroy_network
 	[ -n "$SG_T" ] && rm -rf "$SG_T"
+}
+
+# Removes the taps of this test's sandboxes and its own nftables table
+# (sandgated leaves both in place when it stops: fail closed).
+sg_destroy_network() {
+	[ -n "$SG_T" ] || return 0
+	for id in $(sg_sandbox_ids); do
+		ip link delete "sg-$id" >/dev/null 2>&1
+	done
+	nft delete table inet "$SG_NFT_TABLE" >/dev/null 2>&1
+	return 0
 }
 
 # Destroys the domains this test's gateway made (their ids are in its
@@ -89,6 +101,7 @@ sg_sandbox_ids() {
 # token "t1" (in $SG_TOKEN) and starts sandgated.
 sg_setup() {
 	SG_T=$(mktemp -d /tmp/sgtest.XXXXXX)
+	SG_NFT_TABLE=sgtest_$$
 	chmod 755 "$SG_T"
 	trap sg_cleanup EXIT INT TERM
 	SG_PORT=$(sg_free_port)
@@ -97,7 +110,7 @@ sg_setup() {
 	chmod 600 "$SG_T/tokens.conf"
 	{
 		echo "[gateway]"
-		echo "listen = 127.0.0.1:$SG_PORT"
+		echo "listen = ${SG_TEST_LISTEN:-127.0.0.1}:$SG_PORT"
 		echo "host_key = $SG_T/state/host_key"
 		echo "tokens = $SG_T/tokens.conf"
 		echo "state_dir = $SG_T/state"
@@ -106,6 +119,12 @@ sg_setup() {
 		echo "[libvirt]"
 		echo "uri = ${SG_LIBVIRT_URI:-qemu:///system}"
 		echo "domain_type = qemu"
+		# A table and pool of the test's own: never a running
+		# sandgated's. SG_TEST_NETWORK adds lines to [network].
+		echo "[network]"
+		echo "pool = ${SG_TEST_POOL:-10.231.0.0/16}"
+		echo "table = $SG_NFT_TABLE"
+		[ -n "${SG_TEST_NETWORK:-}" ] && printf '%s\n' "$SG_TEST_NETWORK"
 		echo "[sandbox]"
 		echo "image = ${SG_TEST_IMAGE:-minimal}"
 		echo "image_dir = $SG_IMAGE_DIR"
@@ -185,4 +204,8 @@ sg_wait_for() {
 sg_no_leftovers() {
 	[ "$(sg_domain_count)" = 0 ] || return 1
 	[ -z "$(ls -A "$SG_T/state/sandboxes" 2>/dev/null)" ] || return 1
+	[ -z "$(ls -A "$SG_T/state/net" 2>/dev/null)" ] || return 1
+	for id in $(sg_sandbox_ids); do
+		! ip link show "sg-$id" >/dev/null 2>&1 || return 1
+	done
 }

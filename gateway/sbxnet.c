@@ -1,0 +1,541 @@
+/* sg_net: see sbxnet.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "gateway/sbxnet.h"
+#include "netpolicy/allow.h"
+#include "netpolicy/nft.h"
+#include "netpolicy/resolver.h"
+#include "netpolicy/tap.h"
+
+#define NET_TAP_PREFIX	"sg-"
+#define NET_GRACE_S	60	/* an element outlives the answer's TTL by this */
+#define NET_MIN_S	30
+
+struct slot {
+	char id[32];
+	uint32_t k;
+};
+
+struct sg_net {
+	struct np_nft *nft;
+	uint32_t pool_net;
+	unsigned pool_prefix;
+	uint32_t nslots;
+	char dir[PATH_MAX];
+	struct slot *used;
+	size_t nused, capused;
+	struct np_res_override *ov;
+	size_t nov;
+};
+
+static int fail(char **ret_err, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(char **ret_err, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (ret_err != NULL && vasprintf(ret_err, fmt, ap) < 0)
+		*ret_err = NULL;
+	va_end(ap);
+	return r;
+}
+
+static int
+id_ok(const char *id)
+{
+	size_t i, n = strlen(id);
+
+	if (n == 0 || n > 12)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int
+sg_net_open(const struct sg_net_cfg *cfg, struct sg_net **ret, char **ret_err)
+{
+	struct np_nft_cfg nc;
+	struct sg_net *n;
+	char *msg = NULL;
+	size_t i;
+	int r, fd;
+
+	*ret_err = NULL;
+	n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return -ENOMEM;
+	n->pool_net = cfg->pool_net;
+	n->pool_prefix = cfg->pool_prefix;
+	n->nslots = 1u << (32 - cfg->pool_prefix - 2);
+	if (snprintf(n->dir, sizeof(n->dir), "%s/net", cfg->state_dir) >=
+	    (int)sizeof(n->dir)) {
+		r = -ENAMETOOLONG;
+		goto err;
+	}
+	if (mkdir(n->dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		fail(ret_err, r, "cannot create %s: %s", n->dir, strerror(-r));
+		goto err;
+	}
+	if (cfg->nov > 0) {
+		n->ov = calloc(cfg->nov, sizeof(*n->ov));
+		if (n->ov == NULL) {
+			r = -ENOMEM;
+			goto err;
+		}
+		for (i = 0; i < cfg->nov; i++) {
+			n->ov[i].addr = cfg->ov[i].addr;
+			n->ov[i].name = strdup(cfg->ov[i].name);
+			if (n->ov[i].name == NULL) {
+				r = -ENOMEM;
+				goto err;
+			}
+			n->nov++;
+		}
+	}
+	memset(&nc, 0, sizeof(nc));
+	nc.table = cfg->table;
+	nc.tap_prefix = NET_TAP_PREFIX;
+	nc.pool_net = cfg->pool_net;
+	nc.pool_prefix = cfg->pool_prefix;
+	nc.proxy_port = 0;	/* no secrets proxy yet: 80/443 are refused */
+	r = np_nft_open(&nc, &n->nft, &msg);
+	if (r == 0)
+		r = np_nft_setup(n->nft, &msg);
+	if (r < 0) {
+		fail(ret_err, r, "cannot set up the nftables table: %s",
+		    msg ? msg : strerror(-r));
+		free(msg);
+		goto err;
+	}
+	/* Sandboxes reach allowed hosts through the host: it routes. */
+	fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1\n", 2) != 2) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		fail(ret_err, r, "cannot turn on IPv4 forwarding "
+		    "(/proc/sys/net/ipv4/ip_forward): %s", strerror(-r));
+		goto err;
+	}
+	close(fd);
+	*ret = n;
+	return 0;
+err:
+	sg_net_close(n);
+	return r;
+}
+
+void
+sg_net_close(struct sg_net *n)
+{
+	size_t i;
+
+	if (n == NULL)
+		return;
+	np_nft_close(n->nft);	/* the rules stay: fail closed */
+	for (i = 0; i < n->nov; i++)
+		free((char *)n->ov[i].name);
+	free(n->ov);
+	free(n->used);
+	free(n);
+}
+
+static struct slot *
+slot_of(struct sg_net *n, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < n->nused; i++)
+		if (strcmp(n->used[i].id, id) == 0)
+			return &n->used[i];
+	return NULL;
+}
+
+static int
+slot_taken(const struct sg_net *n, uint32_t k)
+{
+	size_t i;
+
+	for (i = 0; i < n->nused; i++)
+		if (n->used[i].k == k)
+			return 1;
+	return 0;
+}
+
+static int
+slot_put(struct sg_net *n, const char *id, uint32_t k)
+{
+	if (n->nused == n->capused) {
+		size_t cap = n->capused ? n->capused * 2 : 16;
+		struct slot *t = realloc(n->used, cap * sizeof(*t));
+
+		if (t == NULL)
+			return -ENOMEM;
+		n->used = t;
+		n->capused = cap;
+	}
+	snprintf(n->used[n->nused].id, sizeof(n->used[0].id), "%s", id);
+	n->used[n->nused].k = k;
+	n->nused++;
+	return 0;
+}
+
+static void
+slot_drop(struct sg_net *n, const char *id)
+{
+	struct slot *s = slot_of(n, id);
+
+	if (s != NULL)
+		*s = n->used[--n->nused];
+}
+
+static void
+addr_of(const struct sg_net *n, const char *id, uint32_t k,
+    struct sg_net_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->tap, sizeof(a->tap), NET_TAP_PREFIX "%s", id);
+	a->host = n->pool_net + 4 * k + 1;
+	a->guest = n->pool_net + 4 * k + 2;
+	a->prefix = 30;
+}
+
+static int
+record_path(const struct sg_net *n, const char *id, char *buf, size_t size)
+{
+	int len = snprintf(buf, size, "%s/%s", n->dir, id);
+
+	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
+}
+
+static int
+record_read(const struct sg_net *n, const char *id, uint32_t *ret_k)
+{
+	char path[PATH_MAX], buf[32];
+	unsigned long k;
+	ssize_t len;
+	char *end;
+	int fd;
+
+	if (record_path(n, id, path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -EINVAL;
+	buf[len] = '\0';
+	errno = 0;
+	k = strtoul(buf, &end, 10);
+	if (errno || end == buf || (*end != '\n' && *end != '\0') ||
+	    k >= n->nslots)
+		return -EINVAL;
+	*ret_k = (uint32_t)k;
+	return 0;
+}
+
+static int
+record_write(const struct sg_net *n, const char *id, uint32_t k)
+{
+	char path[PATH_MAX], buf[32];
+	int fd, len, r = 0;
+
+	if (record_path(n, id, path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0)
+		return -errno;
+	len = snprintf(buf, sizeof(buf), "%u\n", k);
+	if (write(fd, buf, (size_t)len) != len || fsync(fd) < 0)
+		r = -EIO;
+	close(fd);
+	return r;
+}
+
+static void
+record_remove(const struct sg_net *n, const char *id)
+{
+	char path[PATH_MAX];
+
+	if (record_path(n, id, path, sizeof(path)) == 0)
+		unlink(path);
+}
+
+int
+sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
+    int adopt, struct sg_net_addr *ret, char **ret_err)
+{
+	struct np_nft_lit *lits = NULL;
+	struct sg_net_addr a;
+	size_t i, nl;
+	uint32_t k = 0;
+	char *msg = NULL;
+	int r;
+
+	*ret_err = NULL;
+	if (!id_ok(id))
+		return fail(ret_err, -EINVAL, "bad sandbox id %s", id);
+	if (slot_of(n, id) != NULL)
+		return fail(ret_err, -EEXIST, "sandbox %s has a network already",
+		    id);
+	if (adopt) {
+		r = record_read(n, id, &k);
+		if (r < 0 || slot_taken(n, k))
+			return fail(ret_err, r < 0 ? r : -EEXIST, "sandbox %s: no "
+			    "usable network record in %s: destroy it and start "
+			    "a new one", id, n->dir);
+	} else {
+		for (k = 0; k < n->nslots && slot_taken(n, k); k++)
+			;
+		if (k == n->nslots)
+			return fail(ret_err, -ENOSPC, "[network] pool is full "
+			    "(every /30 is in use): give it a shorter prefix");
+	}
+	addr_of(n, id, k, &a);
+	nl = np_allow_v4_count(allow);
+	if (nl > 0) {
+		lits = calloc(nl, sizeof(*lits));
+		if (lits == NULL)
+			return -ENOMEM;
+		for (i = 0; i < nl; i++)
+			np_allow_v4_at(allow, i, &lits[i].net, &lits[i].prefix,
+			    &lits[i].port);
+	}
+	r = slot_put(n, id, k);
+	if (r < 0)
+		goto out;
+	if (!adopt && (r = record_write(n, id, k)) < 0) {
+		fail(ret_err, r, "cannot record the network of sandbox %s in %s",
+		    id, n->dir);
+		goto undo;
+	}
+	/* Rules first, then the link: the tap never carries a packet that
+	 * the table does not know. */
+	r = np_nft_add_sandbox(n->nft, a.tap, a.guest, a.host,
+	    np_allow_all(allow), lits, nl, &msg);
+	if (r < 0) {
+		fail(ret_err, r, "cannot add the firewall rules: %s",
+		    msg ? msg : strerror(-r));
+		goto undo;
+	}
+	free(msg);
+	msg = NULL;
+	r = np_tap_create(a.tap, a.host, a.prefix, &msg);
+	if (r < 0) {
+		fail(ret_err, r, "cannot create the tap: %s",
+		    msg ? msg : strerror(-r));
+		goto undo;
+	}
+	*ret = a;
+	r = 0;
+	goto out;
+undo:
+	free(msg);
+	msg = NULL;
+	(void)np_nft_del_sandbox(n->nft, a.tap, &msg);
+	if (!adopt)
+		record_remove(n, id);
+	slot_drop(n, id);
+out:
+	free(msg);
+	free(lits);
+	return r;
+}
+
+void
+sg_net_del(struct sg_net *n, const char *id)
+{
+	struct sg_net_addr a;
+	char *msg = NULL;
+
+	if (!id_ok(id))
+		return;
+	addr_of(n, id, 0, &a);
+	/* The link first: no packet after its rules are gone. */
+	(void)np_tap_delete(a.tap, &msg);
+	free(msg);
+	msg = NULL;
+	(void)np_nft_del_sandbox(n->nft, a.tap, &msg);
+	free(msg);
+	record_remove(n, id);
+	slot_drop(n, id);
+}
+
+void
+sg_net_sweep(struct sg_net *n, int (*alive)(void *arg, const char *id),
+    void *arg)
+{
+	char **v = NULL, *msg = NULL;
+	size_t nv = 0, i;
+	const char *id;
+
+	if (np_tap_list(NET_TAP_PREFIX, &v, &nv, &msg) == 0) {
+		for (i = 0; i < nv; i++) {
+			id = v[i] + strlen(NET_TAP_PREFIX);
+			if (!id_ok(id) || !alive(arg, id))
+				sg_net_del(n, id_ok(id) ? id : "");
+			if (!id_ok(id)) {
+				char *m2 = NULL;
+
+				(void)np_tap_delete(v[i], &m2);
+				free(m2);
+			}
+		}
+		np_tap_strv_free(v, nv);
+	}
+	free(msg);
+	msg = NULL;
+	v = NULL;
+	nv = 0;
+	if (np_nft_list_taps(n->nft, &v, &nv, &msg) == 0) {
+		for (i = 0; i < nv; i++) {
+			id = v[i] + strlen(NET_TAP_PREFIX);
+			if (!id_ok(id) || !alive(arg, id)) {
+				char *m2 = NULL;
+
+				(void)np_nft_del_sandbox(n->nft, v[i], &m2);
+				free(m2);
+			}
+		}
+		np_nft_strv_free(v, nv);
+	}
+	free(msg);
+}
+
+int
+sg_net_dns_sockets(const struct sg_net_addr *a, int *ret_udp, int *ret_tcp,
+    char **ret_err)
+{
+	struct sockaddr_in sin;
+	int u = -1, t = -1, one = 1, r;
+	char ip[INET_ADDRSTRLEN];
+
+	*ret_err = NULL;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(53);
+	sin.sin_addr.s_addr = htonl(a->host);
+	inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof(ip));
+	u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (u < 0 || t < 0)
+		goto err;
+	(void)setsockopt(u, SOL_IP, IP_FREEBIND, &one, sizeof(one));
+	(void)setsockopt(t, SOL_IP, IP_FREEBIND, &one, sizeof(one));
+	(void)setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(u, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    bind(t, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(t, 8) < 0)
+		goto err;
+	*ret_udp = u;
+	*ret_tcp = t;
+	return 0;
+err:
+	r = -errno;
+	if (u >= 0)
+		close(u);
+	if (t >= 0)
+		close(t);
+	return fail(ret_err, r, "cannot listen for DNS on %s:53: %s", ip,
+	    strerror(-r));
+}
+
+int
+sg_net_allow(struct sg_net *n, const char *id, const struct np_allow *allow,
+    const char *name, const uint8_t *addrs, const uint32_t *ttls, size_t cnt,
+    char **ret_err)
+{
+	uint16_t ports[64];
+	size_t np, i, j, o;
+	struct sg_net_addr a;
+	struct in_addr in;
+	uint32_t to;
+	char *msg = NULL;
+	int r, ov;
+
+	*ret_err = NULL;
+	if (!id_ok(id) || slot_of(n, id) == NULL)
+		return -ENOENT;
+	addr_of(n, id, 0, &a);
+	if (!np_allow_name(allow, name))
+		return fail(ret_err, -EPERM, "name %s is not on its allow_net",
+		    name);
+	for (i = 0; i < cnt; i++) {
+		memcpy(&in, addrs + 4 * i, 4);
+		ov = 0;
+		for (o = 0; o < n->nov; o++)
+			if (strcmp(n->ov[o].name, name) == 0 &&
+			    n->ov[o].addr.s_addr == in.s_addr)
+				ov = 1;
+		if (!ov && np_addr_is_internal(AF_INET, &in) &&
+		    !np_allow_names_range(allow, AF_INET, &in))
+			return fail(ret_err, -EPERM, "%s resolved to an internal "
+			    "address, which its allow_net does not name", name);
+	}
+	if (np_allow_all(allow))
+		return 0;	/* TCP anywhere is open already */
+	np = np_allow_name_ports(allow, name, ports, sizeof(ports) / sizeof(ports[0]));
+	if (np == NP_ALLOW_ANY_PORT) {
+		ports[0] = 0;
+		np = 1;
+	} else if (np > sizeof(ports) / sizeof(ports[0])) {
+		np = sizeof(ports) / sizeof(ports[0]);
+	}
+	for (i = 0; i < cnt; i++) {
+		memcpy(&in, addrs + 4 * i, 4);
+		to = ttls[i] < NET_MIN_S ? NET_MIN_S : ttls[i];
+		to += NET_GRACE_S;
+		for (j = 0; j < np; j++) {
+			r = np_nft_allow(n->nft, a.tap, ntohl(in.s_addr), ports[j],
+			    to, &msg);
+			if (r < 0) {
+				fail(ret_err, r, "cannot add the firewall element: "
+				    "%s", msg ? msg : strerror(-r));
+				free(msg);
+				return r;
+			}
+			free(msg);
+			msg = NULL;
+		}
+	}
+	return 0;
+}
+
+int
+sg_net_counters(struct sg_net *n, const char *id, uint64_t *ret_packets,
+    uint64_t *ret_bytes)
+{
+	struct sg_net_addr a;
+	char *msg = NULL;
+	int r;
+
+	if (!id_ok(id))
+		return -EINVAL;
+	addr_of(n, id, 0, &a);
+	r = np_nft_counters(n->nft, a.tap, ret_packets, ret_bytes, &msg);
+	free(msg);
+	return r;
+}

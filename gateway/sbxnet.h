@@ -1,0 +1,74 @@
+/* sg_net: the monitor's side of the network policy, per sandbox.
+ *
+ * A sandbox gets slot k of `[network] pool`: the /30 at pool + 4k, the
+ * host side at .1 (its gateway and DNS server) and the guest at .2, and a
+ * tap named sg-<id>. Before its domain starts, the tap exists, is
+ * addressed and up, and the sandbox's elements are in the nftables table
+ * (netpolicy/nft.h); both go when it is destroyed. Slots are recorded in
+ * <state_dir>/net/<id> so a restarted sandgated adopts them.
+ *
+ * sg_net_allow() is how DNS answers open the firewall: the hub's resolver
+ * asks, and this checks the request again against the sandbox's own
+ * allow_net (the hub handles guest bytes and is not trusted to decide). */
+#ifndef SG_SBXNET_H
+#define SG_SBXNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct np_allow;
+struct np_res_override;
+struct sg_net;
+
+struct sg_net_cfg {
+	uint32_t pool_net;	/* host byte order */
+	unsigned pool_prefix;	/* 8..30 */
+	const char *table;	/* NULL: "sandgate" */
+	const char *state_dir;	/* absolute */
+	/* [network] resolve, IPv4 ones: an override may point a name at an
+	 * internal address (split horizon); public answers may not. */
+	const struct np_res_override *ov;
+	size_t nov;
+};
+
+/* The addresses of one sandbox, host byte order. */
+struct sg_net_addr {
+	char tap[16];
+	uint32_t host, guest;
+	unsigned prefix;	/* 30 */
+};
+
+/* Creates or refreshes the table (fail closed: no window), turns on IPv4
+ * forwarding, and makes <state_dir>/net. */
+int sg_net_open(const struct sg_net_cfg *cfg, struct sg_net **ret,
+    char **ret_err);
+void sg_net_close(struct sg_net *n);
+
+/* Sets up sandbox id: a new slot, or (adopt) the one recorded for it.
+ * Fills *ret. On error nothing of it is left. */
+int sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
+    int adopt, struct sg_net_addr *ret, char **ret_err);
+/* Removes its nftables elements, its tap and its slot. */
+void sg_net_del(struct sg_net *n, const char *id);
+/* Removes taps, elements and slot records of sandboxes that alive()
+ * does not know (leftovers of a crash). */
+void sg_net_sweep(struct sg_net *n, int (*alive)(void *arg, const char *id),
+    void *arg);
+
+/* The DNS resolver's sockets for a sandbox: UDP and a listening TCP
+ * socket, both on host:53. */
+int sg_net_dns_sockets(const struct sg_net_addr *a, int *ret_udp,
+    int *ret_tcp, char **ret_err);
+
+/* Lets sandbox id reach addrs (4 bytes each, network order) on the ports
+ * allow gives name, for about ttl seconds each. Returns 0, or -EPERM when
+ * the name or an address is not allowed (nothing is added then). */
+int sg_net_allow(struct sg_net *n, const char *id, const struct np_allow *allow,
+    const char *name, const uint8_t *addrs, const uint32_t *ttls, size_t cnt,
+    char **ret_err);
+
+/* Packets and bytes dropped from the sandbox's tap. */
+int sg_net_counters(struct sg_net *n, const char *id, uint64_t *ret_packets,
+    uint64_t *ret_bytes);
+
+#endif
