@@ -275,6 +275,11 @@ sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
 	*ret_err = NULL;
 	if (m->net == NULL)
 		return 0;
+	/* An adopted sandbox keeps the policy it was made with, not what
+	 * its token says now. */
+	if (adopt && sg_net_recorded_allow(m->net, s->id, &s->allow_ent,
+	    &s->nallow) == 0)
+		n = 0;
 	if (n > 0) {
 		s->allow_ent = calloc(n, sizeof(*s->allow_ent));
 		if (s->allow_ent == NULL)
@@ -290,7 +295,8 @@ sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
 	    &s->allow, ret_err);
 	if (r < 0)
 		return r;
-	r = sg_net_add(m->net, s->id, s->allow, adopt, &s->na, ret_err);
+	r = sg_net_add(m->net, s->id, s->allow,
+	    (const char *const *)s->allow_ent, s->nallow, adopt, &s->na, ret_err);
 	if (r == 0)
 		s->has_net = 1;
 	return r;
@@ -353,10 +359,13 @@ adopt_sandboxes(struct mon *m)
 		s->next = m->sbxs;
 		m->sbxs = s;
 		if (sbx_net_setup(m, s, 1, &err) < 0) {
-			sg_warn("sandbox %s: its network: %s", s->id,
-			    err ? err : "cannot set it up");
+			/* Fail closed: whatever is left of its network goes. */
+			sg_warn("sandbox %s: its network: %s; it has none now",
+			    s->id, err ? err : "cannot set it up");
 			free(err);
 			err = NULL;
+			if (m->net != NULL)
+				sg_net_del(m->net, s->id);
 		}
 		sg_info("sandbox %s adopted (token %s, expires in %llds)", s->id,
 		    s->token, (long long)(s->expires - time(NULL)));

@@ -1,6 +1,7 @@
 /* sg_net: see sbxnet.h. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +25,7 @@
 #define NET_TAP_PREFIX	"sg-"
 #define NET_GRACE_S	60	/* an element outlives the answer's TTL by this */
 #define NET_MIN_S	30
+#define NET_MAX_S	3600	/* the resolver's own cap on TTLs */
 
 struct slot {
 	char id[32];
@@ -38,6 +40,7 @@ struct sg_net {
 	char dir[PATH_MAX];
 	struct slot *used;
 	size_t nused, capused;
+	uint32_t next;		/* where the search for a free slot starts */
 	struct np_res_override *ov;
 	size_t nov;
 };
@@ -228,39 +231,81 @@ record_path(const struct sg_net *n, const char *id, char *buf, size_t size)
 	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
 }
 
+/* The record: the slot on the first line, then the sandbox's allow_net
+ * entries, one per line, as it was made with them. */
 static int
-record_read(const struct sg_net *n, const char *id, uint32_t *ret_k)
+record_read(const struct sg_net *n, const char *id, uint32_t *ret_k,
+    char ***ret_ent, size_t *ret_nent)
 {
-	char path[PATH_MAX], buf[32];
+	char path[PATH_MAX], *line = NULL, *end, **ent = NULL, **t;
+	size_t cap = 0, nent = 0, len;
 	unsigned long k;
-	ssize_t len;
-	char *end;
-	int fd;
+	ssize_t got;
+	FILE *f;
+	int r = -EINVAL, fd;
 
 	if (record_path(n, id, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return -EINVAL;
-	buf[len] = '\0';
+	f = fdopen(fd, "r");
+	if (f == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	got = getline(&line, &cap, f);
+	if (got <= 0)
+		goto out;
 	errno = 0;
-	k = strtoul(buf, &end, 10);
-	if (errno || end == buf || (*end != '\n' && *end != '\0') ||
+	k = strtoul(line, &end, 10);
+	if (errno || end == line || (*end != '\n' && *end != '\0') ||
 	    k >= n->nslots)
-		return -EINVAL;
+		goto out;
+	while ((got = getline(&line, &cap, f)) > 0) {
+		len = (size_t)got;
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len == 0 || nent >= 4096)
+			goto out;
+		t = realloc(ent, (nent + 1) * sizeof(*ent));
+		if (t == NULL) {
+			r = -ENOMEM;
+			goto out;
+		}
+		ent = t;
+		ent[nent] = strdup(line);
+		if (ent[nent] == NULL) {
+			r = -ENOMEM;
+			goto out;
+		}
+		nent++;
+	}
 	*ret_k = (uint32_t)k;
-	return 0;
+	if (ret_ent != NULL) {
+		*ret_ent = ent;
+		*ret_nent = nent;
+		ent = NULL;
+		nent = 0;
+	}
+	r = 0;
+out:
+	while (nent > 0)
+		free(ent[--nent]);
+	free(ent);
+	free(line);
+	fclose(f);
+	return r;
 }
 
 static int
-record_write(const struct sg_net *n, const char *id, uint32_t k)
+record_write(const struct sg_net *n, const char *id, uint32_t k,
+    const char *const *ent, size_t nent)
 {
-	char path[PATH_MAX], buf[32];
-	int fd, len, r = 0;
+	char path[PATH_MAX];
+	size_t i;
+	FILE *f;
+	int fd, r = 0;
 
 	if (record_path(n, id, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
@@ -268,11 +313,30 @@ record_write(const struct sg_net *n, const char *id, uint32_t k)
 	    0600);
 	if (fd < 0)
 		return -errno;
-	len = snprintf(buf, sizeof(buf), "%u\n", k);
-	if (write(fd, buf, (size_t)len) != len || fsync(fd) < 0)
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	fprintf(f, "%u\n", k);
+	for (i = 0; i < nent; i++)
+		fprintf(f, "%s\n", ent[i]);
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
 		r = -EIO;
-	close(fd);
+	if (fclose(f) != 0)
+		r = -EIO;
 	return r;
+}
+
+int
+sg_net_recorded_allow(struct sg_net *n, const char *id, char ***ret_ent,
+    size_t *ret_nent)
+{
+	uint32_t k;
+
+	if (!id_ok(id))
+		return -EINVAL;
+	return record_read(n, id, &k, ret_ent, ret_nent);
 }
 
 static void
@@ -286,7 +350,8 @@ record_remove(const struct sg_net *n, const char *id)
 
 int
 sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
-    int adopt, struct sg_net_addr *ret, char **ret_err)
+    const char *const *ent, size_t nent, int adopt, struct sg_net_addr *ret,
+    char **ret_err)
 {
 	struct np_nft_lit *lits = NULL;
 	struct sg_net_addr a;
@@ -302,15 +367,24 @@ sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
 		return fail(ret_err, -EEXIST, "sandbox %s has a network already",
 		    id);
 	if (adopt) {
-		r = record_read(n, id, &k);
+		r = record_read(n, id, &k, NULL, NULL);
 		if (r < 0 || slot_taken(n, k))
 			return fail(ret_err, r < 0 ? r : -EEXIST, "sandbox %s: no "
 			    "usable network record in %s: destroy it and start "
 			    "a new one", id, n->dir);
 	} else {
-		for (k = 0; k < n->nslots && slot_taken(n, k); k++)
-			;
-		if (k == n->nslots)
+		/* Round robin, not the lowest free slot: a slot (and its
+		 * host address, where the hub may still hold the old DNS
+		 * sockets for a moment) is not reused at once. */
+		uint32_t tries;
+
+		for (tries = 0; tries < n->nslots; tries++) {
+			k = (n->next + tries) % n->nslots;
+			if (!slot_taken(n, k))
+				break;
+		}
+		n->next = (k + 1) % n->nslots;
+		if (tries == n->nslots)
 			return fail(ret_err, -ENOSPC, "[network] pool is full "
 			    "(every /30 is in use): give it a shorter prefix");
 	}
@@ -327,7 +401,7 @@ sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
 	r = slot_put(n, id, k);
 	if (r < 0)
 		goto out;
-	if (!adopt && (r = record_write(n, id, k)) < 0) {
+	if (!adopt && (r = record_write(n, id, k, ent, nent)) < 0) {
 		fail(ret_err, r, "cannot record the network of sandbox %s in %s",
 		    id, n->dir);
 		goto undo;
@@ -390,26 +464,24 @@ sg_net_sweep(struct sg_net *n, int (*alive)(void *arg, const char *id),
 {
 	char **v = NULL, *msg = NULL;
 	size_t nv = 0, i;
+	struct dirent *de;
 	const char *id;
+	DIR *d;
 
-	if (np_tap_list(NET_TAP_PREFIX, &v, &nv, &msg) == 0) {
-		for (i = 0; i < nv; i++) {
-			id = v[i] + strlen(NET_TAP_PREFIX);
-			if (!id_ok(id) || !alive(arg, id))
-				sg_net_del(n, id_ok(id) ? id : "");
-			if (!id_ok(id)) {
-				char *m2 = NULL;
-
-				(void)np_tap_delete(v[i], &m2);
-				free(m2);
-			}
+	/* Taps: only those this sandgated recorded (its state_dir), never
+	 * another's that share the prefix. */
+	d = opendir(n->dir);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !id_ok(de->d_name))
+			continue;
+		if (!alive(arg, de->d_name)) {
+			sg_net_del(n, de->d_name);
+			/* readdir after unlink of the current entry is fine */
 		}
-		np_tap_strv_free(v, nv);
 	}
-	free(msg);
-	msg = NULL;
-	v = NULL;
-	nv = 0;
+	if (d != NULL)
+		closedir(d);
+	/* Elements: those in this sandgated's own table. */
 	if (np_nft_list_taps(n->nft, &v, &nv, &msg) == 0) {
 		for (i = 0; i < nv; i++) {
 			id = v[i] + strlen(NET_TAP_PREFIX);
@@ -506,7 +578,10 @@ sg_net_allow(struct sg_net *n, const char *id, const struct np_allow *allow,
 	}
 	for (i = 0; i < cnt; i++) {
 		memcpy(&in, addrs + 4 * i, 4);
-		to = ttls[i] < NET_MIN_S ? NET_MIN_S : ttls[i];
+		/* The hub's TTLs are capped here again: it is not trusted to
+		 * decide how long anything stays open. */
+		to = ttls[i] < NET_MIN_S ? NET_MIN_S : ttls[i] > NET_MAX_S ?
+		    NET_MAX_S : ttls[i];
 		to += NET_GRACE_S;
 		for (j = 0; j < np; j++) {
 			r = np_nft_allow(n->nft, a.tap, ntohl(in.s_addr), ports[j],

@@ -45,13 +45,21 @@ int sg_net_open(const struct sg_net_cfg *cfg, struct sg_net **ret,
 void sg_net_close(struct sg_net *n);
 
 /* Sets up sandbox id: a new slot, or (adopt) the one recorded for it.
- * Fills *ret. On error nothing of it is left. */
+ * allow is ent[0..nent) parsed; a new sandbox's entries are recorded
+ * with its slot so that a restarted sandgated keeps its policy. Fills
+ * *ret. On error nothing of it is left. */
 int sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
-    int adopt, struct sg_net_addr *ret, char **ret_err);
+    const char *const *ent, size_t nent, int adopt, struct sg_net_addr *ret,
+    char **ret_err);
+/* The allow_net entries recorded for sandbox id (the caller frees each
+ * and the array). */
+int sg_net_recorded_allow(struct sg_net *n, const char *id, char ***ret_ent,
+    size_t *ret_nent);
 /* Removes its nftables elements, its tap and its slot. */
 void sg_net_del(struct sg_net *n, const char *id);
-/* Removes taps, elements and slot records of sandboxes that alive()
- * does not know (leftovers of a crash). */
+/* Removes taps and slot records (those recorded in this state_dir) and
+ * elements (in this table) of sandboxes that alive() does not know:
+ * leftovers of a crash. Another sandgated's taps are never touched. */
 void sg_net_sweep(struct sg_net *n, int (*alive)(void *arg, const char *id),
     void *arg);
 

@@ -146,7 +146,17 @@ np_res_new(const struct np_res_ops *ops, void *arg, const char *servers,
 	if (st != ARES_SUCCESS)
 		goto ares_fail;
 	if (servers != NULL) {
-		st = ares_set_servers_ports_csv(r->ch, servers);
+		/* c-ares wants "a,b:53" without blanks; the config allows
+		 * "a, b:53". */
+		char csv[512];
+		size_t si, ci = 0;
+
+		for (si = 0; servers[si] != '\0' && ci < sizeof(csv) - 1; si++)
+			if (servers[si] != ' ' && servers[si] != '\t')
+				csv[ci++] = servers[si];
+		csv[ci] = '\0';
+		st = servers[si] != '\0' ? ARES_EBADSTR :
+		    ares_set_servers_ports_csv(r->ch, csv);
 		if (st != ARES_SUCCESS) {
 			if (asprintf(ret_msg, "[network] dns = %s: %s; write "
 			    "addresses like 192.0.2.53 or 192.0.2.53:5353",

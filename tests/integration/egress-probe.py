@@ -8,7 +8,9 @@ probe per command line argument group, one result line each.
   ping HOST              ICMP echo: "reply" | "timeout" | "error E"
   udp6 HOST PORT         one IPv6 datagram: "sent" | "error E"
   resolve NAME           "addr A B ..." | "none" | "error E"
-  connrate HOST PORT SECS   connections per second (connect, read, close)
+  resolve6 NAME          the same for IPv6 (AAAA)
+  connrate HOST PORT SECS   connections per second (connect, read, close;
+                         HOST is resolved once, before the clock starts)
   bulk HOST PORT MIB     MB/s sending MIB MiB (the peer counts them)
 Every probe has a timeout of 3 s or less (bulk: 120 s).
 """
@@ -114,7 +116,16 @@ def resolve(name):
     return "addr " + " ".join(addrs) if addrs else "none"
 
 
+def resolve6(name):
+    try:
+        infos = socket.getaddrinfo(name, None, socket.AF_INET6, socket.SOCK_STREAM)
+    except socket.gaierror:
+        return "none"
+    return "addr " + " ".join(sorted(set(i[4][0] for i in infos)))
+
+
 def connrate(host, port, secs):
+    host = socket.gethostbyname(host)   # once, outside the timing
     n = 0
     end = time.monotonic() + float(secs)
     t0 = time.monotonic()
@@ -129,6 +140,7 @@ def connrate(host, port, secs):
 def bulk(host, port, mib):
     buf = b"\0" * (1 << 16)
     total = int(mib) << 20
+    host = socket.gethostbyname(host)
     s = socket.create_connection((host, int(port)), timeout=120)
     t0 = time.monotonic()
     sent = 0
@@ -146,7 +158,7 @@ def bulk(host, port, mib):
 def main(argv):
     ops = {"tcp": (2, tcp), "tcpsrc": (3, lambda a, h, p: tcp(h, p, a)),
            "udp": (2, udp), "udp6": (2, udp6), "ping": (1, ping),
-           "resolve": (1, resolve), "connrate": (3, connrate),
+           "resolve": (1, resolve), "resolve6": (1, resolve6), "connrate": (3, connrate),
            "bulk": (3, bulk)}
     i = 0
     while i < len(argv):

@@ -13,7 +13,8 @@
 #   - the gateway's SSH port, DoT and libvirt's port on the host, and
 #     another sandbox (allow_net = *) are unreachable;
 #   - with sandgated killed (-9), the rules stay closed; after a restart
-#     the sandbox is adopted with its policy;
+#     the sandbox is adopted with its policy, and the tap, elements and
+#     record of one that died meanwhile are removed;
 #   - after teardown no element, tap or namespace is left.
 # Two boots: the default image (python3 runs the probes) and a minimal one.
 . "${SG_SRCDIR:-.}/tests/integration/lib.sh"
@@ -35,7 +36,7 @@ egress_cleanup() {
 
 SG_TEST_IMAGE=default SG_TEST_MEMORY=1024 SG_TEST_LISTEN=0.0.0.0
 SG_TEST_POOL=10.232.0.0/24
-SG_TEST_NETWORK="dns = 198.51.100.2"
+SG_TEST_NETWORK="dns = 198.51.100.2, 198.51.100.2:53"
 sg_setup
 trap egress_cleanup EXIT INT TERM
 
@@ -126,6 +127,8 @@ out=$(P $names resolve rebind.test)
 ! grep -q 'evil' "$SG_T/ns.log" || fail "the upstream server saw: $(grep evil "$SG_T/ns.log")"
 grep -q '^dns allowed.test 1$' "$SG_T/ns.log" || fail "allowed.test never went upstream (the control)"
 grep -q '^dns rebind.test 1$' "$SG_T/ns.log" || fail "rebind.test never went upstream"
+expect "AAAA for allowed.test" "$(P resolve6 allowed.test)" "none"
+! grep -q '^dns allowed.test 28$' "$SG_T/ns.log" || fail "an AAAA query went upstream"
 grep -q '"event":"dns_refused".*evil.test' "$SG_T/audit.jsonl" || fail "no dns_refused audit event"
 
 note "another sandbox (token t2, allow_net = *) is unreachable"
@@ -140,6 +143,7 @@ expect "other sandbox ping" "$(echo "$out" | sed -n 2p)" "timeout"
 [ "$(counter d_sandbox)" -gt "${b:-0}" ] || fail "d_sandbox did not grow"
 
 e1=$(sg_ctl list | awk '$3 == "e1" {print $1}')
+o1=$(sg_ctl list | awk '$3 == "o1" {print $1}')
 drops=$(sg_ctl list | awk '$3 == "e1" {print $7}')
 [ "${drops:-0}" -gt 0 ] || fail "sandgatectl list shows no drops for e1: $(sg_ctl list)"
 note "sandgatectl list: e1 ($e1) dropped $drops packets"
@@ -151,6 +155,8 @@ wait "$SG_PID" 2>/dev/null
 SG_PID=
 nft list chain inet "$SG_NFT_TABLE" filt_fwd >/dev/null || fail "the forward chain is gone"
 ip link show "sg-$e1" >/dev/null || fail "the tap is gone"
+# o1 dies while nobody watches: the restart must remove what it left
+virsh -c qemu:///system destroy "sandgate-$o1" >/dev/null 2>&1 || fail "destroy o1"
 sleep 12
 sg_start
 sg_wait_for sh -c "grep -q 'sandbox $e1 adopted' '$SG_T/log'" || fail "e1 not adopted"
@@ -162,6 +168,9 @@ until [ "$(sg_ssh e1@127.0.0.1 'wc -l </root/leak.log' 2>/dev/null)" -ge 12 ] 2>
 done
 leak=$(sg_ssh e1@127.0.0.1 'grep -v -c "^timeout$" /root/leak.log')
 [ "$leak" = 0 ] || fail "while sandgated was dead: $(sg_ssh e1@127.0.0.1 cat /root/leak.log)"
+! ip link show "sg-$o1" >/dev/null 2>&1 || fail "the tap of dead sandbox o1 is left"
+! nft list table inet "$SG_NFT_TABLE" | grep -q "sg-$o1" || fail "elements of dead o1 are left"
+[ ! -e "$SG_T/state/net/$o1" ] || fail "the network record of dead o1 is left"
 out=$(P tcp allowed.test 8080 tcp 198.51.100.2 9090)
 expect "after restart, allowed" "$(echo "$out" | sed -n 1p)" "open allowed-8080"
 expect "after restart, other port" "$(echo "$out" | sed -n 2p)" "timeout"
