@@ -711,7 +711,8 @@ np_res_pollfds(struct np_res *r, struct pollfd *pfd, size_t max)
 	struct rsbx *s;
 	struct rconn *c;
 	size_t n = 0;
-	int bits, i;
+	unsigned bits;
+	int i;
 
 #define ADD(f, ev) do { \
 	if (n < max) \
@@ -725,13 +726,15 @@ np_res_pollfds(struct np_res *r, struct pollfd *pfd, size_t max)
 		for (c = s->conns; c != NULL; c = c->next)
 			ADD(c->fd, POLLIN);
 	}
-	bits = ares_getsock(r->ch, socks, ARES_GETSOCK_MAXNUM);
+	/* The bit mask is read with unsigned shifts: c-ares' own
+	 * ARES_GETSOCK_WRITABLE shifts a signed 1 into bit 31. */
+	bits = (unsigned)ares_getsock(r->ch, socks, ARES_GETSOCK_MAXNUM);
 	for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
 		short ev = 0;
 
-		if (ARES_GETSOCK_READABLE(bits, i))
+		if (bits & (1u << i))
 			ev |= POLLIN;
-		if (ARES_GETSOCK_WRITABLE(bits, i))
+		if (bits & (1u << (i + ARES_GETSOCK_MAXNUM)))
 			ev |= POLLOUT;
 		if (ev)
 			ADD(socks[i], ev);
