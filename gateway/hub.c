@@ -768,6 +768,13 @@ mon_read(struct hub *h)
 	n = sg_mp_recv(h->mon_fd, h->msg, &fd);
 	if (n == -EAGAIN)
 		return;
+	if (n == -EMSGSIZE) {
+		/* Cut short, or its descriptor dropped because we have none
+		 * left: lose this one request, not every session. */
+		sg_warn("hub: a request from the monitor arrived incomplete "
+		    "(out of file descriptors?): ignored");
+		return;
+	}
 	if (n <= 0) {
 		h->quit = 1;	/* the monitor is gone: so are we */
 		return;

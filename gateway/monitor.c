@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -85,6 +86,7 @@ struct sbx {
 	struct np_allow *allow;		/* its token's allow_net when made */
 	char **allow_ent;		/* the same as text, for the hub */
 	size_t nallow;
+	int dns_pending;		/* its DNS could not be handed over yet */
 	int has_net;			/* tap, rules and DNS (na) set up */
 	struct sg_net_addr na;
 };
@@ -130,6 +132,7 @@ mono_ms(void)
 
 static int ensure_libvirt(struct mon *m, char **ret_err);
 static int hub_attach(struct mon *m, struct sbx *s, char **ret_err);
+static void hub_dns(struct mon *m, struct sbx *s);
 
 /* --- sandboxes --- */
 
@@ -432,6 +435,11 @@ run_timers(struct mon *m)
 			notify_sandbox(m, s, SG_MP_NOTICE_WARN, text);
 			s->warned = 1;
 		}
+		if (s->dns_pending && check_owners && s->attached &&
+		    m->hub_fd >= 0)
+			hub_dns(m, s);
+		if (s->dns_pending && OWNER_CHECK_MS < next)
+			next = OWNER_CHECK_MS;
 		if (s->nconn == 0 && check_owners && s->name[0] == '\0' &&
 		    !owner_alive(s->owner_pid)) {
 			sbx_destroy(m, s, "disconnected");
@@ -601,10 +609,16 @@ hub_dns(struct mon *m, struct sbx *s)
 
 	r = sg_net_dns_sockets(&s->na, &u, &t, &err);
 	if (r < 0) {
-		sg_warn("sandbox %s: %s", s->id, err ? err : strerror(-r));
+		/* e.g. the old hub still holds the address for a moment:
+		 * run_timers tries again. */
+		if (!s->dns_pending)
+			sg_warn("sandbox %s: %s (trying again)", s->id,
+			    err ? err : strerror(-r));
 		free(err);
+		s->dns_pending = 1;
 		return;
 	}
+	s->dns_pending = 0;
 	/* The list the sandbox was made with: the token's may have
 	 * changed since. */
 	sg_buf_reset(m->msg);
@@ -1080,9 +1094,16 @@ hub_start(struct mon *m)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		struct np_res *res = NULL;
+		struct rlimit rl;
 		char *err = NULL;
 
 		close_except(sp[1], sp[1]);
+		/* Every agent connection, worker link and DNS socket is a
+		 * descriptor here: take all the kernel allows us. */
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
 		/* c-ares reads /etc/resolv.conf now, before the chroot. */
 		if (np_res_new(&sg_hub_res_ops, NULL, m->cfg->dns, m->cfg->ov,
 		    m->cfg->nov, &res, &err) < 0) {
@@ -1163,7 +1184,7 @@ out:
 	return r;
 }
 
-static void
+static int
 hub_read(struct mon *m)
 {
 	struct sg_cur c;
@@ -1175,13 +1196,13 @@ hub_read(struct mon *m)
 
 	n = sg_mp_recv(m->hub_fd, m->msg, &fd);
 	if (n == -EAGAIN)
-		return;
+		return -EAGAIN;
 	if (fd >= 0)
 		close(fd);
 	if (n <= 0) {
 		close(m->hub_fd);
 		m->hub_fd = -1;	/* restarted when reaped */
-		return;
+		return -EPIPE;
 	}
 	sg_cur_init(&c, sg_buf_data(m->msg) + 1, (size_t)n - 1);
 	if (sg_buf_data(m->msg)[0] == SG_MP_HUB_ALLOW) {
@@ -1228,9 +1249,13 @@ hub_read(struct mon *m)
 bad:
 	sg_err("the hub sent a bad message: restarting it");
 	kill(m->hub_pid, SIGKILL);
+	free(id);
+	free(why);
+	return -EPROTO;	/* read nothing more from it */
 out:
 	free(id);
 	free(why);
+	return 0;
 }
 
 static void
@@ -1873,8 +1898,11 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 			ctl_accept(&m);
 		if (pfd[3].revents)
 			inotify_read(&m);
-		if (pfd[4].revents && m.hub_fd >= 0)
-			hub_read(&m);
+		/* A burst of hub messages (DNS answers to open) is drained a
+		 * few at a time, so the hub's queue does not fill up. */
+		for (i = 0; i < 32 && pfd[4].revents && m.hub_fd >= 0; i++)
+			if (hub_read(&m) == -EAGAIN)
+				break;
 		for (i = 5; i < npfd; i++) {
 			if (pfd[i].revents == 0)
 				continue;

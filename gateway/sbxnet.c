@@ -264,8 +264,9 @@ record_read(const struct sg_net *n, const char *id, uint32_t *ret_k,
 		goto out;
 	while ((got = getline(&line, &cap, f)) > 0) {
 		len = (size_t)got;
-		if (line[len - 1] == '\n')
-			line[--len] = '\0';
+		if (line[len - 1] != '\n')
+			goto out;	/* torn */
+		line[--len] = '\0';
 		if (len == 0 || nent >= 4096)
 			goto out;
 		t = realloc(ent, (nent + 1) * sizeof(*ent));
@@ -307,15 +308,21 @@ record_write(const struct sg_net *n, const char *id, uint32_t k,
 	FILE *f;
 	int fd, r = 0;
 
+	char tmp[PATH_MAX + 8];
+
+	/* Written whole or not at all: a torn record would be adopted as a
+	 * different policy. */
 	if (record_path(n, id, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
 	if (fd < 0)
 		return -errno;
 	f = fdopen(fd, "w");
 	if (f == NULL) {
 		close(fd);
+		unlink(tmp);
 		return -ENOMEM;
 	}
 	fprintf(f, "%u\n", k);
@@ -325,6 +332,10 @@ record_write(const struct sg_net *n, const char *id, uint32_t k,
 		r = -EIO;
 	if (fclose(f) != 0)
 		r = -EIO;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
 	return r;
 }
 
@@ -484,6 +495,8 @@ sg_net_sweep(struct sg_net *n, int (*alive)(void *arg, const char *id),
 	/* Elements: those in this sandgated's own table. */
 	if (np_nft_list_taps(n->nft, &v, &nv, &msg) == 0) {
 		for (i = 0; i < nv; i++) {
+			if (strncmp(v[i], NET_TAP_PREFIX, strlen(NET_TAP_PREFIX)) != 0)
+				continue;	/* not one of ours */
 			id = v[i] + strlen(NET_TAP_PREFIX);
 			if (!id_ok(id) || !alive(arg, id)) {
 				char *m2 = NULL;

@@ -70,7 +70,9 @@ int sg_net_dns_sockets(const struct sg_net_addr *a, int *ret_udp,
 
 /* Lets sandbox id reach addrs (4 bytes each, network order) on the ports
  * allow gives name, for about ttl seconds each. Returns 0, or -EPERM when
- * the name or an address is not allowed (nothing is added then). */
+ * the name or an address is not allowed (nothing is added then), or the
+ * error of a failed nftables change (elements added before it stay, as
+ * allowed ones: they expire). */
 int sg_net_allow(struct sg_net *n, const char *id, const struct np_allow *allow,
     const char *name, const uint8_t *addrs, const uint32_t *ttls, size_t cnt,
     char **ret_err);

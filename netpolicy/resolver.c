@@ -20,6 +20,10 @@
 #define RES_MAX_INFLIGHT	64	/* per sandbox */
 #define RES_MAX_ANSWERS		16	/* A records given to a guest */
 #define RES_TCP_CONNS		4	/* per sandbox */
+#define RES_TCP_TOTAL		256	/* in all */
+#define RES_PAUSE_MS		1000	/* no accept after EMFILE for this long */
+#define RES_CACHE		32	/* opened answers remembered per sandbox */
+#define RES_CACHE_MARGIN_S	60	/* re-ask the monitor this long before */
 #define RES_TCP_IDLE_MS		10000
 #define RES_TCP_BUF		1024	/* a query larger than this is refused */
 #define RES_RATE		20	/* queries per second, refilled */
@@ -51,6 +55,16 @@ struct rsbx {
 	unsigned inflight;
 	struct rconn *conns;
 	unsigned nconns;
+	int64_t accept_ok_ms;	/* listener not polled before this */
+	/* Addresses the monitor opened for this sandbox, and until when
+	 * (monotonic ms): an answer whose addresses are all here is given
+	 * at once, without asking the monitor again. */
+	struct {
+		char name[NP_NAME_MAX];
+		struct in_addr addr;
+		int64_t until_ms;
+	} cache[RES_CACHE];
+	unsigned cache_next;
 };
 
 enum rq_state { RQ_UPSTREAM, RQ_ALLOW };
@@ -82,9 +96,12 @@ struct np_res {
 	size_t nsbx;
 	struct rq *rqs;
 	uint64_t gen, cid;
+	unsigned nconns;	/* TCP connections in all sandboxes */
 	uint32_t seq;
 	uint64_t answered, refused, upstream;
 };
+
+static unsigned *res_nconns;	/* the np_res's total, for conn_close */
 
 static int64_t
 res_now_ms(void)
@@ -121,6 +138,7 @@ np_res_new(const struct np_res_ops *ops, void *arg, const char *servers,
 		return -ENOMEM;
 	r->ops = *ops;
 	r->arg = arg;
+	res_nconns = &r->nconns;
 	if (nov > 0) {
 		r->ov = calloc(nov, sizeof(*r->ov));
 		if (r->ov == NULL)
@@ -192,6 +210,8 @@ conn_close(struct rsbx *s, struct rconn *c)
 	close(c->fd);
 	free(c);
 	s->nconns--;
+	if (res_nconns != NULL && *res_nconns > 0)
+		(*res_nconns)--;
 }
 
 static void
@@ -415,6 +435,49 @@ answer_error(struct np_res *r, struct rsbx *s, int tcp, uint64_t cid,
 		reply(r, s, tcp, cid, peer, out, olen);
 }
 
+/* 1 when the monitor opened every address of q's answer for its name
+ * recently enough that it stays open for the answer's TTL (capped by the
+ * margin): the guest gets the answer without another round trip. */
+static int
+cache_covers(const struct rsbx *s, const struct rq *q)
+{
+	int64_t now = res_now_ms();
+	size_t i, j;
+
+	for (i = 0; i < q->nrr; i++) {
+		for (j = 0; j < RES_CACHE; j++)
+			if (s->cache[j].addr.s_addr == q->rr[i].addr.s_addr &&
+			    s->cache[j].until_ms - now >
+			    (int64_t)(q->rr[i].ttl + RES_CACHE_MARGIN_S) * 1000 &&
+			    strcmp(s->cache[j].name, q->q.name) == 0)
+				break;
+		if (j == RES_CACHE)
+			return 0;
+	}
+	return 1;
+}
+
+/* Remembers that the monitor opened q's addresses: the monitor keeps an
+ * element max(ttl, 30) + 60 s (sbxnet.c); count on ttl + 60 s only. */
+static void
+cache_add(struct rsbx *s, const struct rq *q)
+{
+	int64_t now = res_now_ms();
+	size_t i;
+
+	size_t len = strlen(q->q.name);
+
+	if (len >= sizeof(s->cache[0].name))
+		return;		/* not a name an allowed one can be */
+	for (i = 0; i < q->nrr; i++) {
+		unsigned k = s->cache_next++ % RES_CACHE;
+
+		memcpy(s->cache[k].name, q->q.name, len + 1);
+		s->cache[k].addr = q->rr[i].addr;
+		s->cache[k].until_ms = now + (int64_t)(q->rr[i].ttl + 60) * 1000;
+	}
+}
+
 /* The guest learns the answer only after the firewall lets it reach the
  * addresses; with no address to allow, it learns it at once. */
 static void
@@ -425,6 +488,12 @@ rq_resolved(struct np_res *r, struct rq *q)
 	if (s == NULL || s->gen != q->gen) {
 		rq_unlink(r, q);
 		free(q);
+		return;
+	}
+	if (q->nrr > 0 && q->rcode == NP_DNS_NOERROR && cache_covers(s, q)) {
+		answer(r, s, q->tcp, q->cid, &q->peer, &q->q, NP_DNS_NOERROR,
+		    q->rr, q->nrr);
+		rq_done(r, q);
 		return;
 	}
 	if (q->nrr > 0 && q->rcode == NP_DNS_NOERROR) {
@@ -451,9 +520,11 @@ np_res_allowed(struct np_res *r, const char *id, uint32_t seq, int ok)
 			break;
 	if (q == NULL || s == NULL || s->gen != q->gen)
 		return;
-	if (ok)
+	if (ok) {
+		cache_add(s, q);
 		answer(r, s, q->tcp, q->cid, &q->peer, &q->q, NP_DNS_NOERROR,
 		    q->rr, q->nrr);
+	}
 	else
 		answer(r, s, q->tcp, q->cid, &q->peer, &q->q, NP_DNS_SERVFAIL,
 		    NULL, 0);
@@ -501,8 +572,7 @@ upstream_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		q->rcode = NP_DNS_SERVFAIL;
 	}
 	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
-		rq_unlink(r, q);
-		free(q);
+		rq_done(r, q);	/* gives back its in-flight slot */
 		return;
 	}
 	rq_resolved(r, q);
@@ -640,9 +710,19 @@ tcp_accept(struct np_res *r, struct rsbx *s)
 	int fd;
 
 	fd = accept4(s->tcp, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		/* Out of descriptors: the listener stays readable, so leave
+		 * it alone for a while rather than spin. */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			s->accept_ok_ms = res_now_ms() + RES_PAUSE_MS;
 		return;
-	if (s->nconns >= RES_TCP_CONNS) {
+	}
+	if (r->nconns >= RES_TCP_TOTAL && s->nconns == 0) {
+		close(fd);	/* the guest may retry over UDP */
+		return;
+	}
+	if (s->nconns >= RES_TCP_CONNS || r->nconns >= RES_TCP_TOTAL) {
 		/* the oldest idle one makes room */
 		struct rconn *old = s->conns, *p;
 
@@ -662,6 +742,7 @@ tcp_accept(struct np_res *r, struct rsbx *s)
 	c->next = s->conns;
 	s->conns = c;
 	s->nconns++;
+	r->nconns++;
 }
 
 static void
@@ -721,7 +802,7 @@ np_res_pollfds(struct np_res *r, struct pollfd *pfd, size_t max)
 } while (0)
 	for (s = r->sbxs; s != NULL; s = s->next) {
 		ADD(s->udp, POLLIN);
-		if (s->tcp >= 0)
+		if (s->tcp >= 0 && res_now_ms() >= s->accept_ok_ms)
 			ADD(s->tcp, POLLIN);
 		for (c = s->conns; c != NULL; c = c->next)
 			ADD(c->fd, POLLIN);
@@ -753,10 +834,13 @@ np_res_timeout_ms(struct np_res *r)
 
 	t = ares_timeout(r->ch, &max, &tv);
 	ms = (int64_t)t->tv_sec * 1000 + t->tv_usec / 1000 + 1;
-	for (s = r->sbxs; s != NULL; s = s->next)
+	for (s = r->sbxs; s != NULL; s = s->next) {
+		if (s->accept_ok_ms > now && s->accept_ok_ms - now < ms)
+			ms = s->accept_ok_ms - now;
 		for (c = s->conns; c != NULL; c = c->next)
 			if (c->idle_ms - now < ms)
 				ms = c->idle_ms - now;
+	}
 	return ms < 0 ? 0 : (int)ms;
 }
 
