@@ -439,6 +439,12 @@ static int parse_allow_net(struct sg_token *tok, const char *value, char **ret_m
 	r = split_list(tok, "allow_net", value, 1, &tok->allow, &tok->n_allow, ret_msg);
 	if (r < 0)
 		return r;
+	/* The list travels to the hub in one message and each literal is a
+	 * firewall rule: a bound keeps both working. */
+	if (tok->n_allow > SG_TOKENS_ALLOW_MAX)
+		return tok_bad(ret_msg, tok, "allow_net", NULL, "%zu entries in all; at most %d: "
+			       "use wildcards (*.example.com) or CIDR ranges", tok->n_allow,
+			       SG_TOKENS_ALLOW_MAX);
 	/* Every entry so far (the key may be repeated), with the message
 	 * naming the bad entry and how to write it. */
 	r = np_allow_parse((const char *const *)tok->allow, tok->n_allow, &a, &why);

@@ -112,6 +112,9 @@ const char *sg_tokens_key_type(const struct sg_token *tok, size_t i);
 const char *sg_tokens_key_base64(const struct sg_token *tok, size_t i);
 const char *sg_tokens_key_comment(const struct sg_token *tok, size_t i);   /* "" if none */
 
+/* At most this many allow_net entries per token (all lines together). */
+#define SG_TOKENS_ALLOW_MAX 256
+
 /* allow_net: all entries joined with ", " (NULL when unset: no egress at
  * all), and one by one, trimmed. Validated only lightly (non-empty,
  * printable, no spaces inside an entry). */

@@ -340,6 +340,21 @@ static void test_errors(void **state)
 		     "authorized_key = ssh-ed25519 " ED1 " again\n",
 		     "tok.conf:5: [b] authorized_key: this key is already listed under token [a] "
 		     "(line 2): a key can belong to one token only");
+	{
+		/* 257 entries over two lines: the bound counts them all */
+		char big[8192], *p = big;
+		int i;
+
+		p += sprintf(p, "[a]\nhash = %s\nallow_net = ", H1);
+		for (i = 0; i < 200; i++)
+			p += sprintf(p, "%sh%d.example.com", i ? "," : "", i);
+		p += sprintf(p, "\nallow_net = ");
+		for (i = 200; i < 257; i++)
+			p += sprintf(p, "%sh%d.example.com", i > 200 ? "," : "", i);
+		sprintf(p, "\n");
+		expect_error(big, "tok.conf:4: [a] allow_net: 257 entries in all; at most 256: "
+			     "use wildcards (*.example.com) or CIDR ranges");
+	}
 	expect_error("[a]\nhash = " H1 "\nallow_net = a.com,,b.com\n",
 		     "tok.conf:3: [a] allow_net = a.com,,b.com: entry 2 is empty: remove the extra comma");
 	expect_error("[a]\nhash = " H1 "\nallow_net = a.com,\n",
