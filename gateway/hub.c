@@ -958,8 +958,18 @@ sg_hub_run(int mon_fd, struct np_res *res)
 			    (sg_buf_len(l->out) ? POLLOUT : 0) };
 			who[np++] = l;
 		}
-		/* The DNS resolver's sockets follow ours in one poll. */
-		nr = np_res_pollfds(h.res, NULL, 0);
+		/* The DNS resolver's sockets follow ours in one poll; the
+		 * array grows (and the resolver fills it again) only when
+		 * they no longer fit. */
+		if (rcap < np) {
+			struct pollfd *t = realloc(rpfd, np * sizeof(*t));
+
+			if (t == NULL)
+				break;
+			rpfd = t;
+			rcap = np;
+		}
+		nr = np_res_pollfds(h.res, rpfd + np, rcap - np);
 		if (np + nr > rcap) {
 			struct pollfd *t = realloc(rpfd, (np + nr) * sizeof(*t));
 
@@ -967,9 +977,9 @@ sg_hub_run(int mon_fd, struct np_res *res)
 				break;
 			rpfd = t;
 			rcap = np + nr;
+			nr = np_res_pollfds(h.res, rpfd + np, nr);
 		}
 		memcpy(rpfd, pfd, np * sizeof(*pfd));
-		nr = np_res_pollfds(h.res, rpfd + np, nr);
 		if (np_res_timeout_ms(h.res) < timeout)
 			timeout = np_res_timeout_ms(h.res);
 		if (poll(rpfd, np + nr, (int)(timeout < 0 ? 0 : timeout)) < 0 &&

@@ -38,6 +38,7 @@
 #include "gateway/sbxnet.h"
 #include "netpolicy/allow.h"
 #include "netpolicy/resolver.h"
+#include "netpolicy/strv.h"
 #include "gateway/hub.h"
 #include "gateway/mpipe.h"
 #include "gateway/privsep.h"
@@ -168,9 +169,7 @@ sbx_free(struct sbx *s)
 	free(s->name);
 	free(s->image);
 	np_allow_free(s->allow);
-	while (s->nallow > 0)
-		free(s->allow_ent[--s->nallow]);
-	free(s->allow_ent);
+	np_strv_free(s->allow_ent, s->nallow);
 	free(s);
 }
 

@@ -19,6 +19,7 @@
 #include "gateway/sbxnet.h"
 #include "netpolicy/allow.h"
 #include "netpolicy/nft.h"
+#include "netpolicy/strv.h"
 #include "netpolicy/resolver.h"
 #include "netpolicy/tap.h"
 
@@ -291,9 +292,7 @@ record_read(const struct sg_net *n, const char *id, uint32_t *ret_k,
 	}
 	r = 0;
 out:
-	while (nent > 0)
-		free(ent[--nent]);
-	free(ent);
+	np_strv_free(ent, nent);
 	free(line);
 	fclose(f);
 	return r;
@@ -505,7 +504,7 @@ sg_net_sweep(struct sg_net *n, int (*alive)(void *arg, const char *id),
 				free(m2);
 			}
 		}
-		np_nft_strv_free(v, nv);
+		np_strv_free(v, nv);
 	}
 	free(msg);
 }

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "netpolicy/nft.h"
+#include "netpolicy/strv.h"
 
 /* A generated script never comes near this; it bounds a mistake. */
 #define SCRIPT_MAX (4u << 20)
@@ -737,24 +738,6 @@ np_nft_reason_counters(struct np_nft *n, const char *reason, uint64_t *ret_packe
 	return r;
 }
 
-void
-np_nft_strv_free(char **v, size_t n)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* If line (without leading blanks) is "<kind> <pfx><tap> {", returns a
  * copy of the tap name in *ret (NULL if the line is something else). */
 static int
@@ -843,7 +826,7 @@ np_nft_list_taps(struct np_nft *n, char ***ret, size_t *ret_n, char **ret_msg)
 	free(out);
 	out = NULL;
 	if (nv_len > 0)
-		qsort(v, nv_len, sizeof(*v), cmp_str);
+		np_strv_sort(v, nv_len);
 	/* each tap owns several objects: keep one of each */
 	for (i = 0, j = 0; i < nv_len; i++) {
 		if (j > 0 && strcmp(v[j - 1], v[i]) == 0) {
@@ -857,7 +840,7 @@ np_nft_list_taps(struct np_nft *n, char ***ret, size_t *ret_n, char **ret_msg)
 	return 0;
 nomem:
 	set_msg(ret_msg, "%s: out of memory", what);
-	np_nft_strv_free(v, nv_len);
+	np_strv_free(v, nv_len);
 	free(out);
 	return r;
 }

@@ -794,6 +794,7 @@ np_res_pollfds(struct np_res *r, struct pollfd *pfd, size_t max)
 	size_t n = 0;
 	unsigned bits;
 	int i;
+	int64_t now = res_now_ms();
 
 #define ADD(f, ev) do { \
 	if (n < max) \
@@ -802,7 +803,7 @@ np_res_pollfds(struct np_res *r, struct pollfd *pfd, size_t max)
 } while (0)
 	for (s = r->sbxs; s != NULL; s = s->next) {
 		ADD(s->udp, POLLIN);
-		if (s->tcp >= 0 && res_now_ms() >= s->accept_ok_ms)
+		if (s->tcp >= 0 && now >= s->accept_ok_ms)
 			ADD(s->tcp, POLLIN);
 		for (c = s->conns; c != NULL; c = c->next)
 			ADD(c->fd, POLLIN);

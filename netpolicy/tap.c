@@ -19,6 +19,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 
+#include "netpolicy/strv.h"
 #include "netpolicy/tap.h"
 
 static void set_msg(char **ret_msg, const char *fmt, ...)
@@ -415,24 +416,6 @@ out:
 	return r;
 }
 
-void
-np_tap_strv_free(char **v, size_t n)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int
 np_tap_list(const char *prefix, char ***ret, size_t *ret_n, char **ret_msg)
 {
@@ -477,7 +460,7 @@ np_tap_list(const char *prefix, char ***ret, size_t *ret_n, char **ret_msg)
 		n++;
 	}
 	if (n > 0)
-		qsort(v, n, sizeof(*v), cmp_str);
+		np_strv_sort(v, n);
 	*ret = v;
 	*ret_n = n;
 	v = NULL;
@@ -488,7 +471,7 @@ nomem:
 	set_msg(ret_msg, "cannot list taps: out of memory");
 	r = -ENOMEM;
 out:
-	np_tap_strv_free(v, n);
+	np_strv_free(v, n);
 	nl_cache_free(cache);
 	nl_socket_free(sk);
 	return r;

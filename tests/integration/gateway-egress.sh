@@ -24,33 +24,15 @@ command -v ip >/dev/null || skip "no ip"
 [ -f "$SG_IMAGE_DIR/default/image.conf" ] ||
 	skip "no default image in $SG_IMAGE_DIR (make image-default)"
 
-ns=sgt$$
-va=sgtv$$
-vb=sgtp$$
 here=$SG_SRCDIR/tests/integration
-egress_cleanup() {
-	sg_cleanup
-	ip link delete "$va" >/dev/null 2>&1
-	ip netns delete "$ns" >/dev/null 2>&1
-}
 
 SG_TEST_IMAGE=default SG_TEST_MEMORY=1024 SG_TEST_LISTEN=0.0.0.0
 SG_TEST_POOL=10.232.0.0/24
 SG_TEST_NETWORK="dns = 198.51.100.2, 198.51.100.2:53"
 sg_setup
-trap egress_cleanup EXIT INT TERM
-
-note "a test host in namespace $ns: 198.51.100.2 and .3, DNS on .2"
-ip netns add "$ns" || fail "ip netns add"
-ip link add "$va" type veth peer name "$vb" || fail "veth"
-ip link set "$vb" netns "$ns"
-ip addr add 198.51.100.1/24 dev "$va"
-ip link set "$va" up
-ip netns exec "$ns" ip addr add 198.51.100.2/24 dev "$vb"
-ip netns exec "$ns" ip addr add 198.51.100.3/24 dev "$vb"
-ip netns exec "$ns" ip link set "$vb" up
-ip netns exec "$ns" ip link set lo up
-ip netns exec "$ns" python3 "$here/nshost.py" --log "$SG_T/ns.log" \
+sg_testhost 198.51.100.2 198.51.100.3
+note "a test host in namespace $SG_TESTNS: 198.51.100.2 and .3, DNS on .2"
+ip netns exec "$SG_TESTNS" python3 "$here/nshost.py" --log "$SG_T/ns.log" \
 	--ready "$SG_T/ns.ready" --lifetime 900 \
 	--tcp 198.51.100.2:8080:allowed-8080 --tcp 198.51.100.2:9090:other-port \
 	--tcp 198.51.100.2:7070:literal-7070 --tcp 198.51.100.3:8080:other-addr \

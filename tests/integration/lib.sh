@@ -67,7 +67,30 @@ sg_cleanup() {
 	fi
 	sg_destroy_domains
 	sg_destroy_network
+	if [ -n "$SG_TESTNS" ]; then
+		ip link delete "sgv$$" >/dev/null 2>&1
+		ip netns delete "$SG_TESTNS" >/dev/null 2>&1
+	fi
 	[ -n "$SG_T" ] && rm -rf "$SG_T"
+}
+
+# sg_testhost ADDR...: a test host in a network namespace of this test's
+# own ($SG_TESTNS), on TEST-NET-2 through a veth pair: the host side is
+# 198.51.100.1/24, the namespace has each ADDR (/24). sg_cleanup removes
+# both. Run its servers with: ip netns exec "$SG_TESTNS" ...
+SG_TESTNS=
+sg_testhost() {
+	SG_TESTNS=sgt$$
+	ip netns add "$SG_TESTNS" || fail "ip netns add $SG_TESTNS"
+	ip link add "sgv$$" type veth peer name "sgp$$" || fail "veth"
+	ip link set "sgp$$" netns "$SG_TESTNS" || fail "veth into $SG_TESTNS"
+	ip addr add 198.51.100.1/24 dev "sgv$$"
+	ip link set "sgv$$" up
+	for a in "$@"; do
+		ip -n "$SG_TESTNS" addr add "$a/24" dev "sgp$$" || fail "address $a"
+	done
+	ip -n "$SG_TESTNS" link set "sgp$$" up
+	ip -n "$SG_TESTNS" link set lo up
 }
 
 # Removes the taps of this test's sandboxes and its own nftables table

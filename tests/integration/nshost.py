@@ -29,7 +29,9 @@ def log(args, line):
             f.write(line + "\n")
 
 
-def tcp_text(args, addr, port, text):
+def tcp_serve(args, addr, port, handle):
+    """Listens on addr:port and runs handle(conn) in a thread per
+    connection until the socket is closed at the end of the lifetime."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, port))
@@ -45,22 +47,21 @@ def tcp_text(args, addr, port, text):
                 continue
             except OSError:
                 return
-            try:
-                c.sendall(text.encode() + b"\n")
-            except OSError:
-                pass
-            c.close()
+            threading.Thread(target=handle, args=(c,), daemon=True).start()
     threading.Thread(target=run, daemon=True).start()
 
 
-def tcp_sink(args, addr, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, port))
-    s.listen(64)
-    s.settimeout(1)
-    args.socks.append(s)
+def tcp_text(args, addr, port, text):
+    def one(c):
+        try:
+            c.sendall(text.encode() + b"\n")
+        except OSError:
+            pass
+        c.close()
+    tcp_serve(args, addr, port, one)
 
+
+def tcp_sink(args, addr, port):
     def one(c):
         n = 0
         c.settimeout(30)
@@ -75,17 +76,7 @@ def tcp_sink(args, addr, port):
             pass
         c.close()
         log(args, "sink %d" % n)
-
-    def run():
-        while True:
-            try:
-                c, _ = s.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=one, args=(c,), daemon=True).start()
-    threading.Thread(target=run, daemon=True).start()
+    tcp_serve(args, addr, port, one)
 
 
 def udp_rec(args, addr, port):

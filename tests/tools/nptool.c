@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "netpolicy/nft.h"
+#include "netpolicy/strv.h"
 #include "netpolicy/tap.h"
 
 static void usage(void) __attribute__((noreturn));
@@ -139,7 +140,7 @@ tap_cmd(int argc, char **argv)
 		if (r == 0) {
 			for (i = 0; i < n; i++)
 				printf("%s\n", v[i]);
-			np_tap_strv_free(v, n);
+			np_strv_free(v, n);
 		}
 	}
 	if (r < 0) {
@@ -245,7 +246,7 @@ main(int argc, char **argv)
 		if (r == 0) {
 			for (i = 0; i < nv; i++)
 				printf("%s\n", v[i]);
-			np_nft_strv_free(v, nv);
+			np_strv_free(v, nv);
 		}
 	} else {
 		np_nft_close(n);
