@@ -1,0 +1,698 @@
+/* sandgate-proxy: the transparent HTTP/HTTPS proxy of sandgate.
+ *
+ * sandgated starts it as [proxy] user with descriptor 3 listening on
+ * [proxy] port (nftables redirects every sandbox's TCP 80 and 443 there)
+ * and descriptor 4 the policy feed (pxfeed.h). This file is the process:
+ * the feed, the tables of sandboxes and secrets, the CA and the TLS
+ * contexts. pxconn.c handles each connection. It is the one process that
+ * holds secret values and the CA key. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/listener.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "gateway/mpipe.h"
+#include "netpolicy/allow.h"
+#include "secrets/ca.h"
+#include "secrets/proxy.h"
+
+#define PX_LISTEN_FD	3
+#define PX_FEED_FD	4
+#define PX_LEAF_CACHE	4096
+
+static void
+secret_clear(struct px_secret *s)
+{
+	free(s->token);
+	free(s->name);
+	if (s->value != NULL) {
+		explicit_bzero(s->value, s->value_len);
+		free(s->value);
+	}
+	np_allow_free(s->hosts);
+	memset(s, 0, sizeof(*s));
+}
+
+static void
+secrets_free(struct px_secret *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		secret_clear(&v[i]);
+	free(v);
+}
+
+const struct px_secret *
+px_secret_find(const struct px *px, const char *token, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < px->nsec; i++)
+		if (strcmp(px->sec[i].token, token) == 0 &&
+		    strcmp(px->sec[i].name, name) == 0)
+			return &px->sec[i];
+	return NULL;
+}
+
+/* Splits "a, b,c" into a new array of new strings. */
+static int
+split_list(const char *s, char ***ret, size_t *ret_n)
+{
+	char **v = NULL, **nv;
+	size_t n = 0, len;
+	const char *e;
+
+	for (;;) {
+		while (*s == ' ' || *s == '\t' || *s == ',')
+			s++;
+		if (*s == '\0')
+			break;
+		e = s;
+		while (*e != '\0' && *e != ',')
+			e++;
+		len = (size_t)(e - s);
+		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (nv == NULL)
+			goto fail;
+		v = nv;
+		v[n] = strndup(s, len);
+		if (v[n] == NULL)
+			goto fail;
+		n++;
+		s = e;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+fail:
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+	return -ENOMEM;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int
+parse_in(const char *s, unsigned *ret)
+{
+	char **v = NULL;
+	size_t n = 0, i;
+	unsigned in = 0;
+	int r;
+
+	if (s[0] == '\0') {
+		*ret = PX_IN_HEADER;
+		return 0;
+	}
+	if ((r = split_list(s, &v, &n)) < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		if (strcmp(v[i], "header") == 0)
+			in |= PX_IN_HEADER;
+		else if (strcmp(v[i], "query") == 0)
+			in |= PX_IN_QUERY;
+		else if (strcmp(v[i], "body") == 0)
+			in |= PX_IN_BODY;
+		else
+			r = -EINVAL;
+	}
+	strv_free(v, n);
+	*ret = in;
+	return r;
+}
+
+static int
+feed_secret(struct px *px, const uint8_t *p, size_t n)
+{
+	struct sp_feed_secret fs;
+	struct px_secret *ns, *s;
+	char **hosts = NULL, *err = NULL;
+	size_t nhosts = 0;
+	int r;
+
+	if (!px->receiving)
+		return -EPROTO;
+	if ((r = sp_feed_get_secret(p, n, &fs)) < 0)
+		return r;
+	ns = realloc(px->nsec_new, (px->nnew + 1) * sizeof(*ns));
+	if (ns == NULL) {
+		sp_feed_secret_clear(&fs);
+		return -ENOMEM;
+	}
+	px->nsec_new = ns;
+	s = &ns[px->nnew];
+	memset(s, 0, sizeof(*s));
+	s->token = fs.token;
+	s->name = fs.name;
+	fs.token = fs.name = NULL;
+	s->has_value = fs.has_value;
+	if (fs.has_value) {
+		s->value = fs.value;
+		s->value_len = fs.value_len;
+		fs.value = NULL;
+	}
+	s->allow_http = fs.allow_http;
+	px->nnew++;
+	r = parse_in(fs.in, &s->in);
+	if (r == 0)
+		r = split_list(fs.hosts, &hosts, &nhosts);
+	if (r == 0)
+		r = np_allow_parse((const char *const *)hosts, nhosts,
+		    &s->hosts, &err);
+	if (r < 0)
+		sg_err("secret %s of token %s: %s", s->name, s->token,
+		    err ? err : strerror(-r));
+	free(err);
+	strv_free(hosts, nhosts);
+	sp_feed_secret_clear(&fs);
+	return r;
+}
+
+static void
+sbx_free(struct px_sbx *s)
+{
+	size_t i;
+
+	free(s->id);
+	free(s->token);
+	np_allow_free(s->allow);
+	for (i = 0; i < s->nph; i++) {
+		free(s->ph_name[i]);
+		free(s->ph_value[i]);
+	}
+	free(s->ph_name);
+	free(s->ph_value);
+	free(s);
+}
+
+void
+px_sbx_unref(struct px *px, struct px_sbx *s)
+{
+	struct px_sbx **pp;
+
+	(void)px;
+	if (--s->refs > 0)
+		return;
+	for (pp = &px->sbxs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	sbx_free(s);
+}
+
+/* Takes sandbox id out of the table: it is freed with its last
+ * connection. */
+static void
+sbx_drop(struct px *px, const char *id)
+{
+	struct px_sbx *s;
+
+	for (s = px->sbxs; s != NULL; s = s->next)
+		if (!s->gone && strcmp(s->id, id) == 0) {
+			s->gone = 1;
+			px_sbx_unref(px, s);
+			return;
+		}
+}
+
+static int
+feed_sandbox(struct px *px, const uint8_t *p, size_t n)
+{
+	struct sp_feed_sandbox fs;
+	struct px_sbx *s;
+	char *err = NULL;
+	size_t i;
+	int r;
+
+	if ((r = sp_feed_get_sandbox(p, n, &fs)) < 0)
+		return r;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		sp_feed_sandbox_clear(&fs);
+		return -ENOMEM;
+	}
+	r = np_allow_parse((const char *const *)fs.allow, fs.nallow,
+	    &s->allow, &err);
+	if (r < 0) {
+		sg_err("sandbox %s: %s", fs.id, err ? err : strerror(-r));
+		free(err);
+		free(s);
+		sp_feed_sandbox_clear(&fs);
+		return r;
+	}
+	s->ph_name = calloc(fs.nph + 1, sizeof(char *));
+	s->ph_value = calloc(fs.nph + 1, sizeof(char *));
+	if (s->ph_name == NULL || s->ph_value == NULL) {
+		np_allow_free(s->allow);
+		free(s->ph_name);
+		free(s->ph_value);
+		free(s);
+		sp_feed_sandbox_clear(&fs);
+		return -ENOMEM;
+	}
+	for (i = 0; i < fs.nph; i++) {
+		s->ph_name[i] = fs.ph[i].name;
+		s->ph_value[i] = fs.ph[i].value;
+		fs.ph[i].name = fs.ph[i].value = NULL;
+	}
+	s->nph = fs.nph;
+	s->id = fs.id;
+	s->token = fs.token;
+	fs.id = fs.token = NULL;
+	s->addr = fs.addr;
+	s->refs = 1;
+	sp_feed_sandbox_clear(&fs);
+	sbx_drop(px, s->id);	/* a new policy for the same sandbox */
+	s->next = px->sbxs;
+	px->sbxs = s;
+	sg_info("sandbox %s: policy for token %s, %zu placeholders", s->id,
+	    s->token, s->nph);
+	return 0;
+}
+
+/* PEM text to trust anchors of store. */
+static int
+store_add_pem(X509_STORE *store, const char *pem)
+{
+	BIO *bio;
+	X509 *x;
+	int n = 0;
+
+	bio = BIO_new_mem_buf(pem, -1);
+	if (bio == NULL)
+		return -ENOMEM;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_cert(store, x) == 1)
+			n++;
+		X509_free(x);
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	return n;
+}
+
+static int
+setup_upstream_ctx(struct px *px)
+{
+	static const unsigned char alpn[] = "\x08http/1.1";
+	SSL_CTX *c;
+	int n;
+
+	c = SSL_CTX_new(TLS_client_method());
+	if (c == NULL)
+		return -ENOMEM;
+	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_set_default_verify_paths(c) != 1)
+		sg_warn("cannot load the host's trust store; only [proxy] "
+		    "extra_ca is trusted");
+	if (px->cfg.extra_ca[0] != '\0') {
+		n = store_add_pem(SSL_CTX_get_cert_store(c), px->cfg.extra_ca);
+		if (n <= 0)
+			sg_warn("[proxy] extra_ca holds no certificate");
+		else
+			sg_info("trusting %d extra CA certificate%s", n,
+			    n == 1 ? "" : "s");
+	}
+	SSL_CTX_set_alpn_protos(c, alpn, sizeof(alpn) - 1);
+	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_free(px->uctx);
+	px->uctx = c;
+	return 0;
+}
+
+static int
+setup_dns(struct px *px)
+{
+	char **v = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if (px->dns != NULL)
+		return 0;
+	if (px->cfg.dns[0] == '\0') {
+		px->dns = evdns_base_new(px->base,
+		    EVDNS_BASE_INITIALIZE_NAMESERVERS);
+		return px->dns != NULL ? 0 : -ENOMEM;
+	}
+	px->dns = evdns_base_new(px->base, 0);
+	if (px->dns == NULL)
+		return -ENOMEM;
+	if ((r = split_list(px->cfg.dns, &v, &n)) < 0)
+		return r;
+	for (i = 0; i < n; i++)
+		if (evdns_base_nameserver_ip_add(px->dns, v[i]) != 0)
+			sg_warn("[network] dns: cannot use %s", v[i]);
+	strv_free(v, n);
+	return 0;
+}
+
+static void
+send_msg(struct px *px)
+{
+	int r = sg_mp_send(px->feed_fd, px->msg, -1);
+
+	if (r == -EAGAIN || r == -ENOBUFS) {
+		if (px->audit_dropped++ % 1000 == 0)
+			sg_warn("the monitor does not keep up: %lu audit "
+			    "events dropped", px->audit_dropped);
+	} else if (r < 0) {
+		sg_err("cannot write to the monitor: %s", strerror(-r));
+	}
+}
+
+void
+px_audit(struct px *px, const char *event, ...)
+{
+	const char *pairs[2 * SP_FEED_MAX_AUDIT + 1], *k, *v;
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, event);
+	while ((k = va_arg(ap, const char *)) != NULL) {
+		v = va_arg(ap, const char *);
+		if (v == NULL || n + 2 > 2 * SP_FEED_MAX_AUDIT)
+			continue;
+		pairs[n++] = k;
+		pairs[n++] = v;
+	}
+	va_end(ap);
+	pairs[n] = NULL;
+	if (sp_feed_put_audit(px->msg, event, pairs) == 0)
+		send_msg(px);
+}
+
+static int
+feed_config(struct px *px, const uint8_t *p, size_t n)
+{
+	int r;
+
+	if (px->have_cfg)
+		return -EPROTO;
+	if ((r = sp_feed_get_config(p, n, &px->cfg)) < 0)
+		return r;
+	px->have_cfg = 1;
+	if ((r = setup_upstream_ctx(px)) < 0 || (r = setup_dns(px)) < 0)
+		return r;
+	if ((r = sp_feed_put_ready(px->msg, sp_ca_cert_pem(px->ca))) < 0)
+		return r;
+	if ((r = sg_mp_send(px->feed_fd, px->msg, -1)) < 0)
+		return r;
+	evconnlistener_enable(px->lis);
+	sg_info("ready: %zu resolve overrides, at most %u connections per "
+	    "sandbox", px->cfg.nresolve, px->cfg.max_conns);
+	return 0;
+}
+
+static int
+feed_one(struct px *px, const uint8_t *p, size_t n)
+{
+	char *id = NULL;
+	int r;
+
+	if (n == 0)
+		return -EPROTO;
+	if (!px->have_cfg && p[0] != SP_FEED_CONFIG)
+		return -EPROTO;
+	switch (p[0]) {
+	case SP_FEED_CONFIG:
+		return feed_config(px, p + 1, n - 1);
+	case SP_FEED_TOKENS_BEGIN:
+		if (n != 1)
+			return -EPROTO;
+		secrets_free(px->nsec_new, px->nnew);
+		px->nsec_new = NULL;
+		px->nnew = 0;
+		px->receiving = 1;
+		return 0;
+	case SP_FEED_SECRET:
+		return feed_secret(px, p + 1, n - 1);
+	case SP_FEED_TOKENS_END:
+		if (n != 1 || !px->receiving)
+			return -EPROTO;
+		/* Connections look secrets up per request: the swap is
+		 * seen by the next one. */
+		secrets_free(px->sec, px->nsec);
+		px->sec = px->nsec_new;
+		px->nsec = px->nnew;
+		px->nsec_new = NULL;
+		px->nnew = 0;
+		px->receiving = 0;
+		sg_info("secrets in force: %zu", px->nsec);
+		return 0;
+	case SP_FEED_SANDBOX:
+		return feed_sandbox(px, p + 1, n - 1);
+	case SP_FEED_DROP:
+		if ((r = sp_feed_get_drop(p + 1, n - 1, &id)) < 0)
+			return r;
+		sbx_drop(px, id);
+		sg_info("sandbox %s dropped", id);
+		free(id);
+		return 0;
+	default:
+		return -EPROTO;
+	}
+}
+
+static void
+feed_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct px *px = arg;
+	ssize_t n;
+	int i, r, pfd;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < 64; i++) {
+		n = sg_mp_recv(px->feed_fd, px->msg, &pfd);
+		if (n == -EAGAIN)
+			return;
+		if (pfd >= 0)
+			close(pfd);
+		if (n == 0) {
+			sg_info("the monitor closed the feed: exiting");
+			event_base_loopexit(px->base, NULL);
+			return;
+		}
+		if (n < 0) {
+			sg_err("feed: %s: exiting", strerror((int)-n));
+			event_base_loopexit(px->base, NULL);
+			return;
+		}
+		r = feed_one(px, sg_buf_data(px->msg), sg_buf_len(px->msg));
+		/* the message may have carried a secret value */
+		explicit_bzero((void *)sg_buf_data(px->msg), sg_buf_len(px->msg));
+		if (r < 0) {
+			sg_err("feed: message %u refused: %s: exiting",
+			    (unsigned)sg_buf_data(px->msg)[0], strerror(-r));
+			event_base_loopexit(px->base, NULL);
+			return;
+		}
+	}
+}
+
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	(void)l;
+	px_conn_accept(arg, fd, sa, salen);
+}
+
+static void
+relisten(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(arg);
+}
+
+static void
+on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct timeval tv = { 1, 0 };
+	int e = EVUTIL_SOCKET_ERROR();
+
+	(void)arg;
+	sg_warn("accept: %s", evutil_socket_error_to_string(e));
+	if (e == EMFILE || e == ENFILE) {
+		/* try again in a second, once connections have ended */
+		evconnlistener_disable(l);
+		event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT,
+		    relisten, l, &tv);
+	}
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	sg_info("signal %d: exiting", (int)sig);
+	event_base_loopexit(arg, NULL);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: sandgate-proxy --ca-dir DIR [--debug]\n"
+	    "  started by sandgated(8) with descriptor 3 listening and 4 the\n"
+	    "  policy feed; see sandgate-proxy(8)\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ca-dir", required_argument, NULL, 'c' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct px px;
+	struct event *sigs[3] = { NULL, NULL, NULL };
+	const char *ca_dir = NULL;
+	char *err = NULL;
+	int c, level = SG_LOG_INFO, rc = 1, r;
+
+	while ((c = getopt_long(argc, argv, "c:dhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			ca_dir = optarg;
+			break;
+		case 'd':
+			level = SG_LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sandgate-proxy %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	sg_log_init("sandgate-proxy", level);
+	if (ca_dir == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (geteuid() == 0 || getuid() == 0) {
+		sg_err("refusing to run as root: sandgated starts me as "
+		    "[proxy] user");
+		return 1;
+	}
+	if (fcntl(PX_LISTEN_FD, F_GETFD) < 0 || fcntl(PX_FEED_FD, F_GETFD) < 0) {
+		sg_err("descriptors 3 (listening socket) and 4 (policy feed) "
+		    "must be open: sandgated starts sandgate-proxy");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	memset(&px, 0, sizeof(px));
+	px.feed_fd = PX_FEED_FD;
+	/* The CA key and the leaves' keys live in OpenSSL's secure heap:
+	 * locked, out of swap and core dumps. */
+	if (CRYPTO_secure_malloc_init(1u << 20, 32) != 1)
+		sg_warn("no OpenSSL secure heap: keys live in ordinary memory");
+	r = sp_ca_load_or_create(ca_dir, &px.ca, &err);
+	if (r < 0) {
+		sg_err("%s", err ? err : strerror(-r));
+		goto out;
+	}
+	sg_info("CA %s (%s), SHA-256 %s", ca_dir,
+	    sp_ca_created(px.ca) ? "created" : "loaded",
+	    sp_ca_fingerprint(px.ca));
+	if (sp_ca_cache_new(px.ca, PX_LEAF_CACHE, &px.cache) < 0)
+		goto out;
+	px.sctx = SSL_CTX_new(TLS_server_method());
+	if (px.sctx == NULL)
+		goto out;
+	SSL_CTX_set_min_proto_version(px.sctx, TLS1_2_VERSION);
+	SSL_CTX_set_alpn_select_cb(px.sctx, px_alpn_select, NULL);
+	SSL_CTX_set_options(px.sctx, SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(px.sctx, SSL_MODE_RELEASE_BUFFERS);
+	px.msg = sg_buf_new(SG_MP_MAX);
+	px.base = event_base_new();
+	if (px.msg == NULL || px.base == NULL)
+		goto out;
+	sg_buf_set_wipe(px.msg, 1);
+	/* libevent's listener and feed reads must never block */
+	if (evutil_make_socket_nonblocking(PX_LISTEN_FD) < 0 ||
+	    fcntl(PX_LISTEN_FD, F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(PX_FEED_FD, F_SETFL, fcntl(PX_FEED_FD, F_GETFL) | O_NONBLOCK) < 0 ||
+	    fcntl(PX_FEED_FD, F_SETFD, FD_CLOEXEC) < 0)
+		goto out;
+	px.feed_ev = event_new(px.base, PX_FEED_FD, EV_READ | EV_PERSIST,
+	    feed_read, &px);
+	px.lis = evconnlistener_new(px.base, on_accept, &px,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED,
+	    -1, PX_LISTEN_FD);
+	if (px.feed_ev == NULL || px.lis == NULL ||
+	    event_add(px.feed_ev, NULL) < 0)
+		goto out;
+	evconnlistener_set_error_cb(px.lis, on_accept_error);
+	sigs[0] = evsignal_new(px.base, SIGTERM, on_signal, px.base);
+	sigs[1] = evsignal_new(px.base, SIGINT, on_signal, px.base);
+	sigs[2] = evsignal_new(px.base, SIGHUP, on_signal, px.base);
+	for (c = 0; c < 3; c++)
+		if (sigs[c] == NULL || event_add(sigs[c], NULL) < 0)
+			goto out;
+	event_base_dispatch(px.base);
+	rc = 0;
+out:
+	if (rc != 0 && err == NULL)
+		sg_err("cannot start: out of memory or descriptors");
+	free(err);
+	for (c = 0; c < 3; c++)
+		if (sigs[c] != NULL)
+			event_free(sigs[c]);
+	if (px.lis != NULL)
+		evconnlistener_free(px.lis);
+	if (px.feed_ev != NULL)
+		event_free(px.feed_ev);
+	secrets_free(px.sec, px.nsec);
+	secrets_free(px.nsec_new, px.nnew);
+	sp_feed_config_clear(&px.cfg);
+	if (px.dns != NULL)
+		evdns_base_free(px.dns, 1);
+	if (px.base != NULL)
+		event_base_free(px.base);
+	SSL_CTX_free(px.sctx);
+	SSL_CTX_free(px.uctx);
+	sp_ca_cache_free(px.cache);
+	sp_ca_free(px.ca);
+	sg_buf_free(px.msg);
+	return rc;
+}

@@ -1,0 +1,341 @@
+/* sp_rw: placeholders to values in requests, values to placeholders in
+ * responses. See rewrite.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#include "common/buf.h"
+#include "secrets/rewrite.h"
+
+static int
+rw_check(const struct sp_rw_pair *pairs, size_t npairs)
+{
+	size_t i;
+
+	if (npairs > SP_RW_MAX_PAIRS)
+		return -EINVAL;
+	for (i = 0; i < npairs; i++)
+		if (pairs[i].from_len == 0)
+			return -EINVAL;
+	return 0;
+}
+
+/* The pair matching at p[0..n), or -1. */
+static int
+rw_match(const unsigned char *p, size_t n, const struct sp_rw_pair *pairs,
+    size_t npairs)
+{
+	size_t i;
+
+	for (i = 0; i < npairs; i++)
+		if (pairs[i].from_len <= n &&
+		    memcmp(p, pairs[i].from, pairs[i].from_len) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+put_pct(struct sg_buf *out, const char *p, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char c;
+	char e[3];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)p[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~') {
+			if (sg_buf_put(out, &c, 1) < 0)
+				return -ENOBUFS;
+			continue;
+		}
+		e[0] = '%';
+		e[1] = hex[c >> 4];
+		e[2] = hex[c & 15];
+		if (sg_buf_put(out, e, 3) < 0)
+			return -ENOBUFS;
+	}
+	return 0;
+}
+
+static int
+rw_replace(struct sg_buf *out, const void *p, size_t n,
+    const struct sp_rw_pair *pairs, size_t npairs, uint64_t *ret_used,
+    int pct)
+{
+	const unsigned char *s = p;
+	size_t i = 0, lit = 0;
+	int k, count = 0, r;
+
+	if ((r = rw_check(pairs, npairs)) < 0)
+		return r;
+	while (i < n) {
+		k = rw_match(s + i, n - i, pairs, npairs);
+		if (k < 0) {
+			i++;
+			continue;
+		}
+		if (sg_buf_put(out, s + lit, i - lit) < 0)
+			return -ENOBUFS;
+		r = pct ? put_pct(out, pairs[k].to, pairs[k].to_len) :
+		    sg_buf_put(out, pairs[k].to, pairs[k].to_len);
+		if (r < 0)
+			return -ENOBUFS;
+		if (ret_used != NULL)
+			*ret_used |= UINT64_C(1) << k;
+		count++;
+		i += pairs[k].from_len;
+		lit = i;
+	}
+	if (sg_buf_put(out, s + lit, n - lit) < 0)
+		return -ENOBUFS;
+	return count;
+}
+
+int
+sp_rw_replace(struct sg_buf *out, const void *p, size_t n,
+    const struct sp_rw_pair *pairs, size_t npairs, uint64_t *ret_used)
+{
+	return rw_replace(out, p, n, pairs, npairs, ret_used, 0);
+}
+
+int
+sp_rw_query(struct sg_buf *out, const void *p, size_t n,
+    const struct sp_rw_pair *pairs, size_t npairs, uint64_t *ret_used)
+{
+	return rw_replace(out, p, n, pairs, npairs, ret_used, 1);
+}
+
+static int
+b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Standard base64 with padding; returns the decoded length or -1. */
+static ssize_t
+b64_decode(const unsigned char *in, size_t n, unsigned char *out)
+{
+	size_t i, o = 0, pad = 0;
+	uint32_t acc = 0;
+	int v, k = 0;
+
+	if (n == 0 || n % 4 != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (in[i] == '=') {
+			if (i < n - 2)
+				return -1;
+			pad++;
+			v = 0;
+		} else {
+			if (pad > 0 || (v = b64_val(in[i])) < 0)
+				return -1;
+		}
+		acc = acc << 6 | (uint32_t)v;
+		if (++k == 4) {
+			out[o++] = (unsigned char)(acc >> 16);
+			out[o++] = (unsigned char)(acc >> 8);
+			out[o++] = (unsigned char)acc;
+			acc = 0;
+			k = 0;
+		}
+	}
+	return (ssize_t)(o - pad);
+}
+
+static int
+b64_put(struct sg_buf *out, const unsigned char *in, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char q[4];
+	uint32_t acc;
+	size_t i;
+
+	for (i = 0; i < n; i += 3) {
+		acc = (uint32_t)in[i] << 16;
+		if (i + 1 < n)
+			acc |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			acc |= in[i + 2];
+		q[0] = tab[acc >> 18 & 63];
+		q[1] = tab[acc >> 12 & 63];
+		q[2] = i + 1 < n ? tab[acc >> 6 & 63] : '=';
+		q[3] = i + 2 < n ? tab[acc & 63] : '=';
+		if (sg_buf_put(out, q, 4) < 0)
+			return -ENOBUFS;
+	}
+	return 0;
+}
+
+int
+sp_rw_basic(struct sg_buf *out, const void *p, size_t n,
+    const struct sp_rw_pair *pairs, size_t npairs, uint64_t *ret_used)
+{
+	const unsigned char *s = p;
+	unsigned char *dec = NULL;
+	struct sg_buf *tmp = NULL;
+	size_t i = 0;
+	ssize_t dn;
+	int r;
+
+	if ((r = rw_check(pairs, npairs)) < 0)
+		return r;
+	if (n < 6 || strncasecmp((const char *)s, "basic ", 6) != 0)
+		return 0;
+	for (i = 6; i < n && s[i] == ' '; i++)
+		;
+	dec = malloc(n);
+	if (dec == NULL)
+		return -ENOMEM;
+	dn = b64_decode(s + i, n - i, dec);
+	r = 0;
+	if (dn <= 0)
+		goto out;
+	tmp = sg_buf_new(n + 4096);
+	if (tmp == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	sg_buf_set_wipe(tmp, 1);
+	r = sp_rw_replace(tmp, dec, (size_t)dn, pairs, npairs, ret_used);
+	if (r <= 0)
+		goto out;
+	if (sg_buf_put(out, s, i) < 0 ||
+	    b64_put(out, sg_buf_data(tmp), sg_buf_len(tmp)) < 0)
+		r = -ENOBUFS;
+out:
+	if (dec != NULL) {
+		explicit_bzero(dec, n);
+		free(dec);
+	}
+	sg_buf_free(tmp);
+	return r;
+}
+
+struct sp_rw_stream {
+	struct sp_rw_pair pairs[SP_RW_MAX_PAIRS];
+	size_t npairs;
+	size_t maxlen;
+	unsigned char *hold;	/* at most maxlen - 1 bytes */
+	size_t nhold;
+};
+
+int
+sp_rw_stream_new(const struct sp_rw_pair *pairs, size_t npairs,
+    struct sp_rw_stream **ret)
+{
+	struct sp_rw_stream *st;
+	size_t i;
+	int r;
+
+	if ((r = rw_check(pairs, npairs)) < 0)
+		return r;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return -ENOMEM;
+	for (i = 0; i < npairs; i++) {
+		st->pairs[i] = pairs[i];
+		if (pairs[i].from_len > st->maxlen)
+			st->maxlen = pairs[i].from_len;
+	}
+	st->npairs = npairs;
+	st->hold = malloc(st->maxlen + 1);
+	if (st->hold == NULL) {
+		free(st);
+		return -ENOMEM;
+	}
+	*ret = st;
+	return 0;
+}
+
+void
+sp_rw_stream_free(struct sp_rw_stream *st)
+{
+	if (st == NULL)
+		return;
+	explicit_bzero(st->hold, st->maxlen + 1);
+	free(st->hold);
+	explicit_bzero(st, sizeof(*st));
+	free(st);
+}
+
+/* Whether s[0..n) is a proper prefix of some pair's from. */
+static int
+rw_partial(const struct sp_rw_stream *st, const unsigned char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < st->npairs; i++)
+		if (n < st->pairs[i].from_len &&
+		    memcmp(s, st->pairs[i].from, n) == 0)
+			return 1;
+	return 0;
+}
+
+int
+sp_rw_stream_feed(struct sp_rw_stream *st, const void *p, size_t n,
+    int final, struct sg_buf *out)
+{
+	unsigned char *buf;
+	size_t len, i = 0, lit = 0;
+	int k, count = 0, r = 0;
+
+	if (st->npairs == 0)
+		return sg_buf_put(out, p, n) < 0 ? -ENOBUFS : 0;
+	len = st->nhold + n;
+	buf = malloc(len ? len : 1);
+	if (buf == NULL)
+		return -ENOMEM;
+	memcpy(buf, st->hold, st->nhold);
+	if (n > 0)
+		memcpy(buf + st->nhold, p, n);
+	st->nhold = 0;
+	while (i < len) {
+		k = rw_match(buf + i, len - i, st->pairs, st->npairs);
+		if (k >= 0) {
+			if (sg_buf_put(out, buf + lit, i - lit) < 0 ||
+			    sg_buf_put(out, st->pairs[k].to,
+			    st->pairs[k].to_len) < 0) {
+				r = -ENOBUFS;
+				goto out;
+			}
+			count++;
+			i += st->pairs[k].from_len;
+			lit = i;
+			continue;
+		}
+		if (!final && len - i < st->maxlen &&
+		    rw_partial(st, buf + i, len - i))
+			break;
+		i++;
+	}
+	if (sg_buf_put(out, buf + lit, i - lit) < 0) {
+		r = -ENOBUFS;
+		goto out;
+	}
+	memcpy(st->hold, buf + i, len - i);
+	st->nhold = len - i;
+	r = count;
+out:
+	explicit_bzero(buf, len);
+	free(buf);
+	return r;
+}
