@@ -391,6 +391,27 @@ conf_install_ca(const char *pem)
 	return conf_append_bundle(pem, len);
 }
 
+/* Points the TLS clients of the image at the bundle that holds the
+ * proxy's CA: the system bundle when the image has one (the CA was
+ * appended to it), else the CA alone. Locked like every CONFIG env. */
+static int
+conf_ca_env(char **env, size_t *n)
+{
+	static const char *const vars[] = {
+		"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+		"CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "DENO_CERT",
+	};
+	const char *bundle = access(AG_CONF_CA_BUNDLE, R_OK) == 0 ?
+	    AG_CONF_CA_BUNDLE : AG_CONF_CA_FILE;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if ((r = env_setf(env, n, CONF_ENV_MAX, vars[i], bundle)) < 0)
+			return r;
+	return 0;
+}
+
 /* Applies one system key (the machine, not the environment). */
 static void
 conf_apply_system(const char *key, const char *value, int *first, char *msg,
@@ -501,6 +522,17 @@ ag_conf_apply(struct ag_conf *c, const struct sg_config *cfg, char *msg,
 		} else {
 			conf_apply_system(key, value, &first, msg, msglen);
 		}
+	}
+	for (i = 0; i < sg_config_count(cfg); i++)
+		if (strcmp(sg_config_key(cfg, i), "ca") == 0)
+			break;
+	if (c->system && i < sg_config_count(cfg)) {
+		r = conf_ca_env(env, &n);
+		if (r == -ENOMEM)
+			goto fail;
+		if (r < 0)
+			conf_fail(&first, msg, msglen, -r,
+			    "too many env entries");
 	}
 	r = c->system ? conf_mkdir_p(home, 0700) : 0;
 	if (r < 0)

@@ -73,12 +73,31 @@ sg_audit_escape(char *out, size_t outsz, const char *s)
 void
 sg_audit(const char *event, ...)
 {
+	const char *kv[2 * SG_AUDIT_MAX_PAIRS + 1], *k, *v;
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, event);
+	while ((k = va_arg(ap, const char *)) != NULL) {
+		v = va_arg(ap, const char *);
+		if (v == NULL || n + 2 > 2 * SG_AUDIT_MAX_PAIRS)
+			continue;
+		kv[n++] = k;
+		kv[n++] = v;
+	}
+	va_end(ap);
+	kv[n] = NULL;
+	sg_audit_pairs(event, kv);
+}
+
+void
+sg_audit_pairs(const char *event, const char *const *kv)
+{
 	struct sg_buf *b;
 	char esc[1024], ts[64];
 	struct timespec now;
 	struct tm tm;
-	const char *k, *v;
-	va_list ap;
+	size_t i;
 	int r;
 
 	if (audit_fd < 0)
@@ -92,15 +111,10 @@ sg_audit(const char *event, ...)
 	sg_audit_escape(esc, sizeof(esc), event);
 	r = sg_buf_putf(b, "{\"time\":\"%s.%03ldZ\",\"event\":\"%s\"", ts,
 	    now.tv_nsec / 1000000, esc);
-	va_start(ap, event);
-	while (r == 0 && (k = va_arg(ap, const char *)) != NULL) {
-		v = va_arg(ap, const char *);
-		if (v == NULL)
-			continue;
-		sg_audit_escape(esc, sizeof(esc), v);
-		r = sg_buf_putf(b, ",\"%s\":\"%s\"", k, esc);
+	for (i = 0; r == 0 && kv[i] != NULL && kv[i + 1] != NULL; i += 2) {
+		sg_audit_escape(esc, sizeof(esc), kv[i + 1]);
+		r = sg_buf_putf(b, ",\"%s\":\"%s\"", kv[i], esc);
 	}
-	va_end(ap);
 	if (r == 0)
 		r = sg_buf_put(b, "}\n", 2);
 	if (r == 0 && write(audit_fd, sg_buf_data(b), sg_buf_len(b)) < 0)

@@ -12,6 +12,10 @@ void sg_audit_close(void);
 /* Writes {"time":..., "event":event, k1:v1, ...}; the variadic list is
  * key, value pairs of strings ending with NULL. NULL values are skipped. */
 void sg_audit(const char *event, ...) __attribute__((sentinel));
+/* The same with kv = key, value, ..., NULL (keys are written as they
+ * are: the caller checks them); at most SG_AUDIT_MAX_PAIRS pairs. */
+#define SG_AUDIT_MAX_PAIRS 32
+void sg_audit_pairs(const char *event, const char *const *kv);
 
 /* Appends s to out as a JSON string body (no quotes), escaping quotes,
  * backslashes and control bytes; stops at outsz - 1. Exposed for tests. */

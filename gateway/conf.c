@@ -406,6 +406,11 @@ static const struct key_def keys[SG_CONF_KEY_COUNT_] = {
 	[SG_CONF_DNS] = KEY("network", "dns", K_SERVERS, NULL, 0, 0, NULL),
 	[SG_CONF_NFT_TABLE] = KEY("network", "table", K_TABLE, "sandgate", 0, 0, NULL),
 	[SG_CONF_EXTRA_CA] = KEY("proxy", "extra_ca", K_PATH, NULL, 0, 0, NULL),
+	[SG_CONF_PROXY_PORT] = KEY("proxy", "port", K_UINT, "3128", 0, 65535, NULL),
+	[SG_CONF_PROXY_USER] = KEY("proxy", "user", K_USER, "sandgate-proxy", 0, 0, NULL),
+	[SG_CONF_PROXY_PROGRAM] = KEY("proxy", "program", K_PATH, SG_SBINDIR "/sandgate-proxy",
+				      0, 0, NULL),
+	[SG_CONF_PROXY_MAX_CONNS] = KEY("proxy", "max_connections", K_UINT, "64", 1, 4096, NULL),
 };
 
 struct resolve {

@@ -59,6 +59,10 @@ enum sg_conf_key {
 	SG_CONF_NFT_TABLE,       /* "sandgate"; [a-z][a-z0-9_]{0,31} */
 	/* [proxy] */
 	SG_CONF_EXTRA_CA,        /* unset (NULL); an absolute path */
+	SG_CONF_PROXY_PORT,      /* 3128, 0..65535; 0: no proxy, 80/443 reset */
+	SG_CONF_PROXY_USER,      /* "sandgate-proxy": the proxy's own user */
+	SG_CONF_PROXY_PROGRAM,   /* SG_SBINDIR "/sandgate-proxy" */
+	SG_CONF_PROXY_MAX_CONNS, /* 64, 1..4096: per sandbox, at once */
 	SG_CONF_KEY_COUNT_
 };
 

@@ -36,6 +36,8 @@
 #include "gateway/kvmprobe.h"
 #include "gateway/monitor.h"
 #include "gateway/sbxnet.h"
+#include "gateway/pxctl.h"
+#include "secrets/pxfeed.h"
 #include "netpolicy/allow.h"
 #include "netpolicy/resolver.h"
 #include "netpolicy/strv.h"
@@ -90,6 +92,8 @@ struct sbx {
 	int dns_pending;		/* its DNS could not be handed over yet */
 	int has_net;			/* tap, rules and DNS (na) set up */
 	struct sg_net_addr na;
+	char **ph_name, **ph_value;	/* secret placeholders, recorded */
+	size_t nph;
 };
 
 struct failrec {
@@ -119,6 +123,10 @@ struct mon {
 	pid_t hub_pid;
 	int hub_fd;
 	int64_t hub_restart_ms;
+	pid_t px_pid;			/* sandgate-proxy */
+	int px_fd, px_listen;
+	char *px_ca;			/* the CA guests trust (PEM) */
+	int64_t px_restart_ms;
 	int quit;
 };
 
@@ -170,6 +178,8 @@ sbx_free(struct sbx *s)
 	free(s->image);
 	np_allow_free(s->allow);
 	np_strv_free(s->allow_ent, s->nallow);
+	np_strv_free(s->ph_name, s->nph);
+	np_strv_free(s->ph_value, s->nph);
 	free(s);
 }
 
@@ -238,6 +248,8 @@ sbx_destroy(struct mon *m, struct sbx *s, const char *reason)
 				w->sbx = NULL;
 	}
 	hub_drop(m, s->id);
+	if (m->px_fd >= 0 && s->has_net)
+		(void)sg_pxc_send_drop(m->px_fd, m->msg, s->id);
 	for (pp = &m->sbxs; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
@@ -267,21 +279,113 @@ owner_alive(pid_t pid)
 
 /* The sandbox's network: its token's allow_net (none if the token is
  * gone), then tap and rules, new or (adopt) as recorded. */
+/* Splits the recorded lines of an adopted sandbox: "secret NAME PH"
+ * lines are its placeholders, the others its allow_net. */
+static int
+sbx_split_record(struct sbx *s)
+{
+	size_t i, k = 0;
+	char *sp, *sp2;
+
+	s->ph_name = calloc(s->nallow + 1, sizeof(char *));
+	s->ph_value = calloc(s->nallow + 1, sizeof(char *));
+	if (s->ph_name == NULL || s->ph_value == NULL)
+		return -ENOMEM;
+	for (i = 0; i < s->nallow; i++) {
+		if (strncmp(s->allow_ent[i], "secret ", 7) != 0) {
+			s->allow_ent[k++] = s->allow_ent[i];
+			continue;
+		}
+		sp = s->allow_ent[i] + 7;
+		sp2 = strchr(sp, ' ');
+		if (sp2 != NULL && strlen(sp2 + 1) == SG_PXC_PH_LEN) {
+			s->ph_name[s->nph] = strndup(sp, (size_t)(sp2 - sp));
+			s->ph_value[s->nph] = strdup(sp2 + 1);
+			if (s->ph_name[s->nph] == NULL ||
+			    s->ph_value[s->nph] == NULL) {
+				free(s->ph_name[s->nph]);
+				free(s->ph_value[s->nph]);
+				free(s->allow_ent[i]);
+				s->nallow = k;
+				return -ENOMEM;
+			}
+			s->nph++;
+		}
+		free(s->allow_ent[i]);
+	}
+	s->nallow = k;
+	return 0;
+}
+
+/* New placeholders for each secret of the token, and the lines that
+ * record them. */
+static int
+sbx_new_placeholders(struct sbx *s, const struct sg_token *tok,
+    char ***ret_lines)
+{
+	size_t n = tok ? sg_tokens_secret_count(tok) : 0, i;
+	char **lines;
+
+	if (n > SP_FEED_MAX_SECRETS)
+		n = SP_FEED_MAX_SECRETS;
+	s->ph_name = calloc(n + 1, sizeof(char *));
+	s->ph_value = calloc(n + 1, sizeof(char *));
+	lines = calloc(n + 1, sizeof(char *));
+	if (s->ph_name == NULL || s->ph_value == NULL || lines == NULL) {
+		free(lines);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		char ph[SG_PXC_PH_LEN + 1];
+
+		if (sg_pxc_placeholder(ph, sizeof(ph)) < 0 ||
+		    (s->ph_name[i] = strdup(sg_tokens_secret_name(tok, i))) == NULL ||
+		    (s->ph_value[i] = strdup(ph)) == NULL ||
+		    asprintf(&lines[i], "secret %s %s", s->ph_name[i], ph) < 0) {
+			free(s->ph_name[i]);
+			free(s->ph_value[i]);
+			np_strv_free(lines, i);
+			return -ENOMEM;
+		}
+		s->nph++;
+	}
+	*ret_lines = lines;
+	return 0;
+}
+
+static void
+proxy_sandbox(struct mon *m, struct sbx *s)
+{
+	int r;
+
+	if (m->px_fd < 0 || !s->has_net)
+		return;
+	r = sg_pxc_send_sandbox(m->px_fd, m->msg, s->id, s->token, s->na.guest,
+	    s->allow_ent, s->nallow, s->ph_name, s->ph_value, s->nph);
+	if (r < 0)
+		sg_warn("sandbox %s: cannot hand its policy to the proxy: %s",
+		    s->id, strerror(-r));
+}
+
 static int
 sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
 {
 	const struct sg_token *tok = sg_tokens_find(m->tokens, s->token);
 	size_t n = tok ? sg_tokens_allow_net_count(tok) : 0, i;
+	char **rec = NULL, **lines = NULL;
 	int r;
 
 	*ret_err = NULL;
 	if (m->net == NULL)
 		return 0;
 	/* An adopted sandbox keeps the policy it was made with, not what
-	 * its token says now. */
+	 * its token says now, and its placeholders. */
 	if (adopt && sg_net_recorded_allow(m->net, s->id, &s->allow_ent,
-	    &s->nallow) == 0)
+	    &s->nallow) == 0) {
 		n = 0;
+		if ((r = sbx_split_record(s)) < 0)
+			return r;
+	}
 	if (n > 0) {
 		s->allow_ent = calloc(n, sizeof(*s->allow_ent));
 		if (s->allow_ent == NULL)
@@ -293,14 +397,31 @@ sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
 			s->nallow++;
 		}
 	}
+	if (!adopt && (r = sbx_new_placeholders(s, tok, &lines)) < 0)
+		return r;
 	r = np_allow_parse((const char *const *)s->allow_ent, s->nallow,
 	    &s->allow, ret_err);
 	if (r < 0)
-		return r;
-	r = sg_net_add(m->net, s->id, s->allow,
-	    (const char *const *)s->allow_ent, s->nallow, adopt, &s->na, ret_err);
-	if (r == 0)
+		goto out;
+	/* recorded: allow_net, then the placeholders */
+	rec = calloc(s->nallow + s->nph + 1, sizeof(char *));
+	if (rec == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < s->nallow; i++)
+		rec[i] = s->allow_ent[i];
+	for (i = 0; lines != NULL && i < s->nph; i++)
+		rec[s->nallow + i] = lines[i];
+	r = sg_net_add(m->net, s->id, s->allow, (const char *const *)rec,
+	    s->nallow + (lines != NULL ? s->nph : 0), adopt, &s->na, ret_err);
+	if (r == 0) {
 		s->has_net = 1;
+		proxy_sandbox(m, s);
+	}
+out:
+	free(rec);
+	np_strv_free(lines, lines != NULL ? s->nph : 0);
 	return r;
 }
 
@@ -649,6 +770,7 @@ hub_attach(struct mon *m, struct sbx *s, char **ret_err)
 	char hostname[64], idenv[64], hostip[INET_ADDRSTRLEN] = "";
 	char guestip[INET_ADDRSTRLEN] = "", guestcidr[INET_ADDRSTRLEN + 4] = "";
 	uint32_t cid = 0;
+	size_t i;
 	int r, fd = -1;
 
 	if (m->hub_fd < 0)
@@ -677,13 +799,17 @@ hub_attach(struct mon *m, struct sbx *s, char **ret_err)
 	    sg_mp_put_str(m->msg, s->id) < 0 ||
 	    sg_buf_put_u32(m->msg, (uint32_t)(m->cfg->boot_timeout_s * 1000)) < 0 ||
 	    sg_buf_put_u32(m->msg, cid) < 0 ||
-	    sg_buf_put_u32(m->msg, s->has_net ? 7 : 4) < 0 ||
+	    sg_buf_put_u32(m->msg, (uint32_t)((s->has_net ? 7 : 4) +
+	    (s->has_net && m->px_ca != NULL ? 1 : 0) + s->nph)) < 0 ||
 	    (s->has_net && (sg_mp_put_str(m->msg, "ip") < 0 ||
 	    sg_mp_put_str(m->msg, guestcidr) < 0 ||
 	    sg_mp_put_str(m->msg, "gateway") < 0 ||
 	    sg_mp_put_str(m->msg, hostip) < 0 ||
 	    sg_mp_put_str(m->msg, "dns") < 0 ||
 	    sg_mp_put_str(m->msg, hostip) < 0)) ||
+	    (s->has_net && m->px_ca != NULL &&
+	    (sg_mp_put_str(m->msg, "ca") < 0 ||
+	    sg_mp_put_str(m->msg, m->px_ca) < 0)) ||
 	    sg_mp_put_str(m->msg, "hostname") < 0 ||
 	    sg_mp_put_str(m->msg, hostname) < 0 ||
 	    sg_mp_put_str(m->msg, "sandbox_id") < 0 ||
@@ -694,6 +820,17 @@ hub_attach(struct mon *m, struct sbx *s, char **ret_err)
 	    sg_mp_put_str(m->msg, idenv) < 0)
 		r = -ENOBUFS;
 	else
+		r = 0;
+	/* each secret's placeholder, in the locked environment */
+	for (i = 0; r == 0 && i < s->nph; i++) {
+		char ev[SG_PXC_PH_LEN + 160];
+
+		snprintf(ev, sizeof(ev), "%s=%s", s->ph_name[i], s->ph_value[i]);
+		if (sg_mp_put_str(m->msg, "env") < 0 ||
+		    sg_mp_put_str(m->msg, ev) < 0)
+			r = -ENOBUFS;
+	}
+	if (r == 0)
 		r = sg_mp_send(m->hub_fd, m->msg, fd);
 	if (fd >= 0)
 		close(fd);
@@ -1066,6 +1203,85 @@ accept_client(struct mon *m)
 	sg_info("connection from %s (worker %ld)", w->peer, (long)pid);
 }
 
+/* --- the secrets proxy --- */
+
+/* Starts sandgate-proxy and gives it every token's secrets (t, or the
+ * tokens file read again: the monitor keeps no values) and every
+ * sandbox's policy. */
+static int
+proxy_start(struct mon *m, const struct sg_tokens *t)
+{
+	struct sg_tokens *fresh = NULL;
+	struct sg_pxc_cfg pc;
+	struct sbx *s;
+	char *err = NULL, *ca = NULL;
+	int r;
+
+	memset(&pc, 0, sizeof(pc));
+	pc.program = m->cfg->proxy_program;
+	pc.user = m->cfg->proxy_user;
+	pc.state_dir = m->cfg->state_dir;
+	pc.extra_ca = m->cfg->extra_ca;
+	pc.dns = m->cfg->dns;
+	pc.max_conns = m->cfg->proxy_max_conns;
+	pc.ov = m->cfg->ov;
+	pc.nov = m->cfg->nov;
+	r = sg_pxc_spawn(&pc, m->px_listen, &m->px_pid, &m->px_fd, &ca, &err);
+	if (r < 0) {
+		sg_err("cannot start sandgate-proxy: %s", err ? err : strerror(-r));
+		free(err);
+		m->px_restart_ms = mono_ms() + 5000;
+		return r;
+	}
+	free(m->px_ca);
+	m->px_ca = ca;
+	if (t == NULL) {
+		r = sg_tokens_load(m->cfg->tokens, &fresh, &err);
+		if (r < 0) {
+			sg_err("%s: the proxy has no secrets until it is fixed",
+			    err ? err : strerror(-r));
+			free(err);
+		}
+		t = fresh;
+	}
+	if (t != NULL && (r = sg_pxc_send_tokens(m->px_fd, m->msg, t)) < 0)
+		sg_err("cannot hand the secrets to the proxy: %s", strerror(-r));
+	sg_tokens_free(fresh);
+	for (s = m->sbxs; s != NULL; s = s->next)
+		proxy_sandbox(m, s);
+	sg_info("sandgate-proxy started (pid %ld) on port %u", (long)m->px_pid,
+	    (unsigned)m->cfg->proxy_port);
+	return 0;
+}
+
+static void
+proxy_read(struct mon *m)
+{
+	ssize_t n;
+	int fd, i;
+
+	for (i = 0; i < 64; i++) {
+		n = sg_mp_recv(m->px_fd, m->msg, &fd);
+		if (fd >= 0)
+			close(fd);
+		if (n == -EAGAIN)
+			return;
+		if (n <= 0) {
+			close(m->px_fd);
+			m->px_fd = -1;	/* restarted when reaped */
+			return;
+		}
+		if (sg_buf_data(m->msg)[0] != SP_FEED_AUDIT ||
+		    sg_pxc_audit(sg_buf_data(m->msg) + 1, (size_t)n - 1) < 0) {
+			sg_err("sandgate-proxy sent a bad message: restarting it");
+			kill(m->px_pid, SIGKILL);
+			close(m->px_fd);
+			m->px_fd = -1;
+			return;
+		}
+	}
+}
+
 /* --- the hub --- */
 
 /* Forks the hub (unprivileged, chrooted) and hands it every sandbox. */
@@ -1265,6 +1481,16 @@ reap_children(struct mon *m)
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == m->px_pid) {
+			sg_err("sandgate-proxy exited (status %d): restarting it; "
+			    "open HTTP connections of sandboxes end", st);
+			if (m->px_fd >= 0)
+				close(m->px_fd);
+			m->px_fd = -1;
+			m->px_pid = 0;
+			m->px_restart_ms = mono_ms() + 1000;
+			continue;
+		}
 		if (pid == m->hub_pid) {
 			sg_err("the hub exited (status %d): restarting it; sessions "
 			    "end, sandboxes stay", st);
@@ -1305,6 +1531,9 @@ reload_tokens(struct mon *m, const char *why)
 		return;
 	}
 	/* Secret values are the proxy's alone: the monitor keeps names. */
+	if (m->px_fd >= 0 && (r = sg_pxc_send_tokens(m->px_fd, m->msg, t)) < 0)
+		sg_err("cannot hand the new secrets to the proxy: %s",
+		    strerror(-r));
 	sg_tokens_forget_secrets(t);
 	sg_tokens_free(m->tokens);
 	m->tokens = t;
@@ -1705,7 +1934,6 @@ setup(struct mon *m)
 		free(err);
 		return r;
 	}
-	sg_tokens_forget_secrets(m->tokens);
 	r = mkdir_parents(cfg->state_dir, 0755);
 	if (r < 0) {
 		sg_err("cannot create state_dir %s: %s", cfg->state_dir,
@@ -1741,6 +1969,7 @@ setup(struct mon *m)
 		nc.state_dir = cfg->state_dir;
 		nc.ov = cfg->ov;
 		nc.nov = cfg->nov;
+		nc.proxy_port = cfg->proxy_port;
 		r = sg_net_open(&nc, &m->net, &err);
 		if (r < 0) {
 			sg_err("%s (sandboxes are only started with their "
@@ -1753,6 +1982,22 @@ setup(struct mon *m)
 		    (cfg->pool_net >> 16) & 255, (cfg->pool_net >> 8) & 255,
 		    cfg->pool_net & 255, cfg->pool_prefix);
 	}
+	if (cfg->proxy_port != 0) {
+		r = sg_pxc_listen(cfg->proxy_port, &m->px_listen, &err);
+		if (r == 0)
+			r = proxy_start(m, m->tokens);
+		if (r < 0) {
+			if (err != NULL)
+				sg_err("%s", err);
+			free(err);
+			sg_err("sandboxes are not started without their proxy: "
+			    "fix [proxy] in %s, or set [proxy] port = 0 to "
+			    "refuse all web traffic from sandboxes",
+			    cfg->config_path);
+			return r < 0 ? r : -EIO;
+		}
+	}
+	sg_tokens_forget_secrets(m->tokens);
 	r = sg_vm_connect(cfg->libvirt_uri, &m->vm, &err);
 	if (r < 0) {
 		/* Not fatal: sessions get a clear error until it is back. */
@@ -1853,6 +2098,7 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
 	m.listen_fd = m.ctl_fd = m.sig_fd = m.ino_fd = m.hub_fd = -1;
+	m.px_fd = m.px_listen = -1;
 	m.msg = sg_buf_new(SG_MP_MAX);
 	pfd = calloc(MAX_WORKERS + 8, sizeof(*pfd));
 	if (m.msg == NULL || pfd == NULL) {
@@ -1875,6 +2121,14 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 		pfd[npfd++] = (struct pollfd){ .fd = m.ctl_fd, .events = POLLIN };
 		pfd[npfd++] = (struct pollfd){ .fd = m.ino_fd, .events = POLLIN };
 		pfd[npfd++] = (struct pollfd){ .fd = m.hub_fd, .events = POLLIN };
+		pfd[npfd++] = (struct pollfd){ .fd = m.px_fd, .events = POLLIN };
+		if (m.px_listen >= 0 && m.px_fd < 0 && m.px_pid == 0 &&
+		    mono_ms() >= m.px_restart_ms) {
+			proxy_start(&m, NULL);
+			continue;
+		}
+		if (m.px_listen >= 0 && m.px_pid == 0 && timeout > 1000)
+			timeout = 1000;
 		if (m.hub_fd < 0 && m.hub_pid == 0 && mono_ms() >= m.hub_restart_ms) {
 			hub_start(&m);
 			continue;
@@ -1902,7 +2156,9 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 		for (i = 0; i < 32 && pfd[4].revents && m.hub_fd >= 0; i++)
 			if (hub_read(&m) == -EAGAIN)
 				break;
-		for (i = 5; i < npfd; i++) {
+		if (pfd[5].revents && m.px_fd >= 0)
+			proxy_read(&m);
+		for (i = 6; i < npfd; i++) {
 			if (pfd[i].revents == 0)
 				continue;
 			for (w = m.workers; w != NULL; w = wn) {
@@ -1929,6 +2185,11 @@ out:
 		close(m.ino_fd);
 	if (m.hub_fd >= 0)
 		close(m.hub_fd);	/* the hub exits when it sees this */
+	if (m.px_fd >= 0)
+		close(m.px_fd);		/* and so does the proxy */
+	if (m.px_listen >= 0)
+		close(m.px_listen);
+	free(m.px_ca);
 	for (w = m.workers; w != NULL; w = wn) {
 		wn = w->next;
 		if (w->fd >= 0)

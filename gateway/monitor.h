@@ -39,6 +39,12 @@ struct sg_mon_cfg {
 	const char *nft_table;
 	const struct np_res_override *ov;	/* resolve = NAME:ADDR (IPv4) */
 	size_t nov;
+	/* [proxy] */
+	uint16_t proxy_port;		/* 0: no proxy */
+	const char *proxy_user;
+	const char *proxy_program;
+	unsigned proxy_max_conns;
+	const char *extra_ca;		/* NULL: none */
 	int detach;			/* daemon() once set up */
 };
 

@@ -109,6 +109,11 @@ main(int argc, char **argv)
 	}
 	mc.ov = ov;
 	mc.nov = nov;
+	mc.proxy_port = (uint16_t)sg_conf_num(conf, SG_CONF_PROXY_PORT);
+	mc.proxy_user = sg_conf_str(conf, SG_CONF_PROXY_USER);
+	mc.proxy_program = sg_conf_str(conf, SG_CONF_PROXY_PROGRAM);
+	mc.proxy_max_conns = (unsigned)sg_conf_num(conf, SG_CONF_PROXY_MAX_CONNS);
+	mc.extra_ca = sg_conf_str(conf, SG_CONF_EXTRA_CA);
 	if (check) {
 		printf("%s: ok\n", config);
 		sg_conf_free(conf);

@@ -121,7 +121,7 @@ sg_net_open(const struct sg_net_cfg *cfg, struct sg_net **ret, char **ret_err)
 	nc.tap_prefix = NET_TAP_PREFIX;
 	nc.pool_net = cfg->pool_net;
 	nc.pool_prefix = cfg->pool_prefix;
-	nc.proxy_port = 0;	/* no secrets proxy yet: 80/443 are refused */
+	nc.proxy_port = cfg->proxy_port;
 	r = np_nft_open(&nc, &n->nft, &msg);
 	if (r == 0)
 		r = np_nft_setup(n->nft, &msg);

@@ -29,6 +29,7 @@ struct sg_net_cfg {
 	 * internal address (split horizon); public answers may not. */
 	const struct np_res_override *ov;
 	size_t nov;
+	uint16_t proxy_port;	/* 0: TCP 80/443 refused, else redirected */
 };
 
 /* The addresses of one sandbox, host byte order. */
@@ -46,7 +47,9 @@ void sg_net_close(struct sg_net *n);
 
 /* Sets up sandbox id: a new slot, or (adopt) the one recorded for it.
  * allow is ent[0..nent) parsed; a new sandbox's entries are recorded
- * with its slot so that a restarted sandgated keeps its policy. Fills
+ * with its slot so that a restarted sandgated keeps its policy. ent may
+ * also hold "secret NAME PLACEHOLDER" lines (no allow_net entry has a
+ * space): recorded with the rest, not parsed here. Fills
  * *ret. On error nothing of it is left. */
 int sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
     const char *const *ent, size_t nent, int adopt, struct sg_net_addr *ret,

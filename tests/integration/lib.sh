@@ -148,6 +148,20 @@ sg_setup() {
 		echo "pool = ${SG_TEST_POOL:-10.231.0.0/16}"
 		echo "table = $SG_NFT_TABLE"
 		[ -n "${SG_TEST_NETWORK:-}" ] && printf '%s\n' "$SG_TEST_NETWORK"
+		# The secrets proxy only where a test asks for it (with
+		# SG_TEST_PROXY=1, SG_TEST_PROXY_LINES adds lines to [proxy]);
+		# elsewhere TCP 80/443 are refused.
+		echo "[proxy]"
+		if [ "${SG_TEST_PROXY:-0}" = 1 ]; then
+			SG_PROXY_PORT=$(sg_free_port)
+			echo "port = $SG_PROXY_PORT"
+			echo "program = $SG_BUILDDIR/secrets/sandgate-proxy"
+			echo "user = sandgate-proxy"
+			[ -n "${SG_TEST_EXTRA_CA:-}" ] && echo "extra_ca = $SG_TEST_EXTRA_CA"
+			[ -n "${SG_TEST_PROXY_LINES:-}" ] && printf '%s\n' "$SG_TEST_PROXY_LINES"
+		else
+			echo "port = 0"
+		fi
 		echo "[sandbox]"
 		echo "image = ${SG_TEST_IMAGE:-minimal}"
 		echo "image_dir = $SG_IMAGE_DIR"

@@ -1,0 +1,456 @@
+/* sg_pxc: starting sandgate-proxy and feeding it. See pxctl.h. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "gateway/audit.h"
+#include "gateway/mpipe.h"
+#include "gateway/pxctl.h"
+#include "gateway/tokens.h"
+#include "gateway/util.h"
+#include "netpolicy/resolver.h"
+#include "secrets/pxfeed.h"
+
+#define PXC_READY_MS	15000
+
+static int
+fail(char **ret_err, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(char **ret_err, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ret_err != NULL) {
+		va_start(ap, fmt);
+		if (vasprintf(ret_err, fmt, ap) < 0)
+			*ret_err = NULL;
+		va_end(ap);
+	}
+	return r;
+}
+
+int
+sg_pxc_listen(uint16_t port, int *ret_fd, char **ret_err)
+{
+	struct sockaddr_in sin;
+	int fd, one = 1, r, tries;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(ret_err, -errno, "socket: %s", strerror(errno));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_ANY);
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* the proxy of a sandgated that just died may still hold the port
+	 * for a moment: it exits when it sees its feed close */
+	for (tries = 0; (r = bind(fd, (struct sockaddr *)&sin,
+	    sizeof(sin))) < 0 && errno == EADDRINUSE && tries < 50; tries++)
+		usleep(100000);
+	if (r < 0 || listen(fd, 1024) < 0) {
+		r = -errno;
+		close(fd);
+		return fail(ret_err, r, "cannot listen on port %u for the "
+		    "proxy ([proxy] port): %s", (unsigned)port, strerror(-r));
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Reads an extra_ca file (root may read it; the proxy gets the text). */
+static int
+read_small(const char *path, size_t max, char **ret, char **ret_err)
+{
+	char *buf;
+	ssize_t n;
+	size_t len = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(ret_err, -errno, "cannot read %s: %s", path,
+		    strerror(errno));
+	buf = malloc(max + 1);
+	if (buf == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((n = read(fd, buf + len, max + 1 - len)) > 0) {
+		len += (size_t)n;
+		if (len > max)
+			break;
+	}
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r == 0 && len > max)
+		r = -EFBIG;
+	if (r < 0) {
+		explicit_bzero(buf, len);
+		free(buf);
+		return fail(ret_err, r, "cannot read %s: %s", path,
+		    r == -EFBIG ? "larger than the limit" : strerror(-r));
+	}
+	buf[len] = '\0';
+	*ret = buf;
+	return 0;
+}
+
+static int
+send_config(int fd, const struct sg_pxc_cfg *c, char **ret_err)
+{
+	struct sp_feed_config fc;
+	struct sp_feed_resolve *res = NULL;
+	char addrs[SP_FEED_MAX_RESOLVE][INET_ADDRSTRLEN];
+	struct sg_buf *b = NULL;
+	char *ca = NULL;
+	size_t i;
+	int r;
+
+	memset(&fc, 0, sizeof(fc));
+	if (c->extra_ca != NULL &&
+	    (r = read_small(c->extra_ca, SP_FEED_MAX_STR, &ca, ret_err)) < 0)
+		return r;
+	res = calloc(c->nov ? c->nov : 1, sizeof(*res));
+	b = sg_buf_new(SG_MP_MAX);
+	if (res == NULL || b == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < c->nov && i < SP_FEED_MAX_RESOLVE; i++) {
+		inet_ntop(AF_INET, &c->ov[i].addr, addrs[i], sizeof(addrs[i]));
+		res[i].name = (char *)c->ov[i].name;
+		res[i].addr = addrs[i];
+	}
+	fc.max_conns = c->max_conns;
+	fc.idle_ms = 60000;
+	fc.head_ms = 30000;
+	fc.upstream_ms = 30000;
+	fc.nresolve = i;
+	fc.resolve = res;
+	fc.dns = (char *)(c->dns ? c->dns : "");
+	fc.extra_ca = ca ? ca : (char *)"";
+	r = sp_feed_put_config(b, &fc);
+	if (r < 0) {
+		r = fail(ret_err, r, "the proxy's configuration is too large "
+		    "for one message (resolve overrides and extra_ca together "
+		    "must stay under %u bytes)", SG_MP_MAX);
+		goto out;
+	}
+	r = sg_mp_send(fd, b, -1);
+	if (r < 0)
+		r = fail(ret_err, r, "cannot write to the proxy: %s",
+		    strerror(-r));
+out:
+	free(ca);
+	free(res);
+	sg_buf_free(b);
+	return r;
+}
+
+static int
+wait_ready(int fd, char **ret_ca, char **ret_err)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct sg_buf *b;
+	ssize_t n;
+	int r, pfd = -1;
+
+	b = sg_buf_new(SG_MP_MAX);
+	if (b == NULL)
+		return -ENOMEM;
+	r = poll(&p, 1, PXC_READY_MS);
+	if (r <= 0) {
+		sg_buf_free(b);
+		return fail(ret_err, -ETIMEDOUT, "sandgate-proxy did not get "
+		    "ready within %u s (its log lines above say why)",
+		    PXC_READY_MS / 1000);
+	}
+	n = sg_mp_recv(fd, b, &pfd);
+	if (pfd >= 0)
+		close(pfd);
+	if (n <= 0) {
+		sg_buf_free(b);
+		return fail(ret_err, n == 0 ? -EPIPE : (int)n, "sandgate-proxy "
+		    "exited before it was ready (its log lines above say why)");
+	}
+	if (sg_buf_data(b)[0] != SP_FEED_READY ||
+	    sp_feed_get_ready(sg_buf_data(b) + 1, sg_buf_len(b) - 1, ret_ca) < 0)
+		r = fail(ret_err, -EPROTO, "sandgate-proxy answered something "
+		    "other than READY");
+	else
+		r = 0;
+	sg_buf_free(b);
+	return r;
+}
+
+int
+sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, pid_t *ret_pid,
+    int *ret_fd, char **ret_ca, char **ret_err)
+{
+	char dir[4096];
+	struct passwd *pw;
+	struct stat st;
+	int sp[2], r;
+	pid_t pid;
+
+	pw = getpwnam(c->user);
+	if (pw == NULL || pw->pw_uid == 0)
+		return fail(ret_err, -ENOENT, "[proxy] user %s %s: create it "
+		    "(useradd --system --no-create-home --home-dir /nonexistent "
+		    "--shell /usr/sbin/nologin %s)", c->user,
+		    pw == NULL ? "does not exist" : "is root", c->user);
+	if (access(c->program, X_OK) < 0)
+		return fail(ret_err, -errno, "[proxy] program %s: %s",
+		    c->program, strerror(errno));
+	snprintf(dir, sizeof(dir), "%s/proxy", c->state_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return fail(ret_err, -errno, "cannot create %s: %s", dir,
+		    strerror(errno));
+	/* the CA key is the proxy user's alone */
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    chown(dir, pw->pw_uid, pw->pw_gid) < 0 || chmod(dir, 0700) < 0)
+		return fail(ret_err, -EACCES, "cannot hand %s to user %s: %s",
+		    dir, c->user, strerror(errno));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return fail(ret_err, -errno, "socketpair: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(sp[0]);
+		close(sp[1]);
+		return fail(ret_err, r, "fork: %s", strerror(-r));
+	}
+	if (pid == 0) {
+		char *const argv[] = { (char *)"sandgate-proxy", (char *)"--ca-dir",
+		    dir, NULL };
+		char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		    NULL };
+		sigset_t none;
+		int a, f;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		a = fcntl(listen_fd, F_DUPFD, 10);
+		f = fcntl(sp[1], F_DUPFD, 10);
+		if (a < 0 || f < 0 || dup2(a, 3) < 0 || dup2(f, 4) < 0)
+			_exit(127);
+		close_range(5, ~0U, 0);
+		if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+		    setuid(pw->pw_uid) < 0 || setuid(0) == 0)
+			_exit(126);
+		execve(c->program, argv, envp);
+		_exit(127);
+	}
+	close(sp[1]);
+	r = send_config(sp[0], c, ret_err);
+	if (r == 0)
+		r = wait_ready(sp[0], ret_ca, ret_err);
+	if (r < 0) {
+		close(sp[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return r;
+	}
+	*ret_pid = pid;
+	*ret_fd = sp[0];
+	return 0;
+}
+
+/* The value of a secret: the literal, the variable or the file's
+ * contents (one trailing newline dropped). */
+static int
+resolve_value(const struct sg_token *tok, size_t i, char **ret, size_t *ret_len)
+{
+	const char *src = sg_tokens_secret_source(tok, i);
+	const char *v;
+	char *buf = NULL, *err = NULL;
+	size_t len;
+	int r;
+
+	switch (sg_tokens_secret_kind(tok, i)) {
+	case SG_TOKENS_SECRET_VALUE:
+		v = src;
+		break;
+	case SG_TOKENS_SECRET_ENV:
+		v = getenv(src);
+		if (v == NULL) {
+			sg_warn("token %s: secret %s: the variable %s is not set "
+			    "in sandgated's environment; requests using it are "
+			    "refused", sg_tokens_name(tok),
+			    sg_tokens_secret_name(tok, i), src);
+			return -ENOENT;
+		}
+		break;
+	default:
+		r = read_small(src, SP_FEED_MAX_VALUE, &buf, &err);
+		if (r < 0) {
+			sg_warn("token %s: secret %s: %s; requests using it are "
+			    "refused", sg_tokens_name(tok),
+			    sg_tokens_secret_name(tok, i), err ? err : "?");
+			free(err);
+			return r;
+		}
+		len = strlen(buf);
+		if (len > 0 && buf[len - 1] == '\n')
+			buf[--len] = '\0';
+		if (len > 0 && buf[len - 1] == '\r')
+			buf[--len] = '\0';
+		*ret = buf;
+		*ret_len = len;
+		return 0;
+	}
+	len = strlen(v);
+	if (len > SP_FEED_MAX_VALUE) {
+		sg_warn("token %s: secret %s is longer than %u bytes; requests "
+		    "using it are refused", sg_tokens_name(tok),
+		    sg_tokens_secret_name(tok, i), SP_FEED_MAX_VALUE);
+		return -EFBIG;
+	}
+	buf = strdup(v);
+	if (buf == NULL)
+		return -ENOMEM;
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+int
+sg_pxc_send_tokens(int fd, struct sg_buf *msg, const struct sg_tokens *t)
+{
+	struct sp_feed_secret fs;
+	const struct sg_token *tok;
+	size_t i, j;
+	int r;
+
+	sg_buf_set_wipe(msg, 1);
+	if ((r = sp_feed_put_tokens_begin(msg)) < 0 ||
+	    (r = sg_mp_send(fd, msg, -1)) < 0)
+		return r;
+	for (i = 0; i < sg_tokens_count(t); i++) {
+		tok = sg_tokens_at(t, i);
+		for (j = 0; j < sg_tokens_secret_count(tok); j++) {
+			memset(&fs, 0, sizeof(fs));
+			fs.token = (char *)sg_tokens_name(tok);
+			fs.name = (char *)sg_tokens_secret_name(tok, j);
+			fs.hosts = (char *)(sg_tokens_secret_hosts(tok, j) ?
+			    sg_tokens_secret_hosts(tok, j) : "");
+			fs.in = (char *)(sg_tokens_secret_in(tok, j) ?
+			    sg_tokens_secret_in(tok, j) : "");
+			fs.allow_http = sg_tokens_secret_allow_http(tok, j);
+			fs.has_value = resolve_value(tok, j, &fs.value,
+			    &fs.value_len) == 0;
+			if (!fs.has_value)
+				fs.value = (char *)"";
+			r = sp_feed_put_secret(msg, &fs);
+			if (fs.has_value) {
+				explicit_bzero(fs.value, fs.value_len);
+				free(fs.value);
+			}
+			if (r == 0)
+				r = sg_mp_send(fd, msg, -1);
+			/* the message held the value */
+			explicit_bzero((void *)sg_buf_data(msg), sg_buf_len(msg));
+			if (r < 0)
+				return r;
+		}
+	}
+	if ((r = sp_feed_put_tokens_end(msg)) < 0)
+		return r;
+	return sg_mp_send(fd, msg, -1);
+}
+
+int
+sg_pxc_send_sandbox(int fd, struct sg_buf *msg, const char *id,
+    const char *token, uint32_t addr, char *const *allow, size_t nallow,
+    char *const *ph_name, char *const *ph_value, size_t nph)
+{
+	struct sp_feed_placeholder ph[SP_FEED_MAX_SECRETS];
+	struct sp_feed_sandbox s;
+	size_t i;
+	int r;
+
+	if (nph > SP_FEED_MAX_SECRETS)
+		nph = SP_FEED_MAX_SECRETS;
+	for (i = 0; i < nph; i++) {
+		ph[i].name = ph_name[i];
+		ph[i].value = ph_value[i];
+	}
+	memset(&s, 0, sizeof(s));
+	s.id = (char *)id;
+	s.token = (char *)token;
+	s.addr = addr;
+	s.nallow = nallow;
+	s.allow = (char **)allow;
+	s.nph = nph;
+	s.ph = ph;
+	if ((r = sp_feed_put_sandbox(msg, &s)) < 0)
+		return r;
+	return sg_mp_send(fd, msg, -1);
+}
+
+int
+sg_pxc_send_drop(int fd, struct sg_buf *msg, const char *id)
+{
+	int r;
+
+	if ((r = sp_feed_put_drop(msg, id)) < 0)
+		return r;
+	return sg_mp_send(fd, msg, -1);
+}
+
+int
+sg_pxc_placeholder(char *out, size_t outsz)
+{
+	uint8_t rnd[16];
+	int r;
+
+	if (outsz < SG_PXC_PH_LEN + 1)
+		return -ENOBUFS;
+	memcpy(out, "SANDGATE_SECRET_", 16);
+	r = sg_util_random(rnd, sizeof(rnd));
+	if (r == 0)
+		r = sg_util_hex_encode(rnd, sizeof(rnd), out + 16, outsz - 16);
+	return r < 0 ? r : 0;
+}
+
+int
+sg_pxc_audit(const uint8_t *p, size_t n)
+{
+	const char *kv[2 * SP_FEED_MAX_AUDIT + 3];
+	struct sp_feed_audit a;
+	size_t i, k = 0;
+	int r;
+
+	if ((r = sp_feed_get_audit(p, n, &a)) < 0)
+		return r;
+	kv[k++] = "source";
+	kv[k++] = "proxy";
+	for (i = 0; i < a.n; i++) {
+		kv[k++] = a.key[i];
+		kv[k++] = a.value[i];
+	}
+	kv[k] = NULL;
+	sg_audit_pairs(a.event, kv);
+	sp_feed_audit_clear(&a);
+	return 0;
+}

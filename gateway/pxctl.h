@@ -1,0 +1,58 @@
+/* sg_pxc: the monitor's side of sandgate-proxy (secrets/pxfeed.h).
+ *
+ * The monitor binds the proxy's port once, as root, and keeps it across
+ * proxy restarts. sg_pxc_spawn() starts the proxy as [proxy] user with
+ * that socket and one end of the feed, sends CONFIG and waits for READY
+ * (the CA the guests must trust). The monitor then sends the secrets of
+ * every token (sg_pxc_send_tokens, values resolved here and wiped at
+ * once) and each sandbox's policy. */
+#ifndef SG_PXCTL_H
+#define SG_PXCTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sg_buf;
+struct sg_tokens;
+struct np_res_override;
+
+/* SANDGATE_SECRET_ + 32 hex digits */
+#define SG_PXC_PH_LEN 48
+
+struct sg_pxc_cfg {
+	const char *program;
+	const char *user;
+	const char *state_dir;		/* the CA lives in state_dir/proxy */
+	const char *extra_ca;		/* a file, or NULL */
+	const char *dns;		/* NULL: the host's resolv.conf */
+	unsigned max_conns;
+	const struct np_res_override *ov;
+	size_t nov;
+};
+
+/* Listens on 0.0.0.0:port. */
+int sg_pxc_listen(uint16_t port, int *ret_fd, char **ret_err);
+
+/* Starts the proxy; on success *ret_pid, *ret_fd (the feed, blocking
+ * SOCK_SEQPACKET) and *ret_ca (PEM, new string) are set. */
+int sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, pid_t *ret_pid,
+    int *ret_fd, char **ret_ca, char **ret_err);
+
+/* Sends every token's secrets (TOKENS_BEGIN .. TOKENS_END). t must still
+ * hold the literal values (call before sg_tokens_forget_secrets). */
+int sg_pxc_send_tokens(int fd, struct sg_buf *msg, const struct sg_tokens *t);
+
+int sg_pxc_send_sandbox(int fd, struct sg_buf *msg, const char *id,
+    const char *token, uint32_t addr, char *const *allow, size_t nallow,
+    char *const *ph_name, char *const *ph_value, size_t nph);
+int sg_pxc_send_drop(int fd, struct sg_buf *msg, const char *id);
+
+/* A new placeholder into out (SG_PXC_PH_LEN + 1 bytes). */
+int sg_pxc_placeholder(char *out, size_t outsz);
+
+/* Writes the AUDIT message p[0..n) (after the type byte) to the audit
+ * log. -EPROTO for anything malformed. */
+int sg_pxc_audit(const uint8_t *p, size_t n);
+
+#endif
