@@ -559,6 +559,28 @@ static int parse_secret(struct sg_token *tok, unsigned line, const char *key,
 	if (r < 0)
 		goto out;
 	if (a == 0) {
+		/* the proxy matches them as allow_net entries */
+		struct np_allow *al = NULL;
+		char *why = NULL;
+
+		r = np_allow_parse((const char *const *)items, n_items, &al, &why);
+		np_allow_free(al);
+		if (r == -EINVAL)
+			r = tok_bad(ret_msg, tok, key, value, "%s",
+				    why ? why : "invalid entry");
+		free(why);
+		if (r < 0)
+			goto out;
+	} else {
+		for (i = 0; i < n_items; i++)
+			if (strcmp(items[i], "header") && strcmp(items[i], "query") &&
+			    strcmp(items[i], "body")) {
+				r = tok_bad(ret_msg, tok, key, value, "lists where the "
+					    "placeholder is replaced: header, query, body");
+				goto out;
+			}
+	}
+	if (a == 0) {
 		s->hosts = join_list(items, n_items);
 		r = s->hosts ? 0 : -ENOMEM;
 	} else {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -188,9 +189,15 @@ feed_secret(struct px *px, const uint8_t *p, size_t n)
 	if (r == 0)
 		r = np_allow_parse((const char *const *)hosts, nhosts,
 		    &s->hosts, &err);
-	if (r < 0)
-		sg_err("secret %s of token %s: %s", s->name, s->token,
-		    err ? err : strerror(-r));
+	if (r < 0 && r != -ENOMEM) {
+		/* one bad secret is unusable; the others, and the proxy, go on */
+		sg_err("token %s: secret %s: %s: requests carrying its "
+		    "placeholder are refused", s->token, s->name,
+		    err ? err : "secret.NAME.in takes header, query, body");
+		np_allow_free(s->hosts);
+		s->hosts = NULL;
+		r = 0;
+	}
 	free(err);
 	strv_free(hosts, nhosts);
 	sp_feed_secret_clear(&fs);
@@ -506,6 +513,7 @@ feed_read(evutil_socket_t fd, short what, void *arg)
 		}
 		if (n < 0) {
 			sg_err("feed: %s: exiting", strerror((int)-n));
+			px->failed = 1;
 			event_base_loopexit(px->base, NULL);
 			return;
 		}
@@ -515,6 +523,7 @@ feed_read(evutil_socket_t fd, short what, void *arg)
 		if (r < 0) {
 			sg_err("feed: message %u refused: %s: exiting",
 			    (unsigned)sg_buf_data(px->msg)[0], strerror(-r));
+			px->failed = 1;
 			event_base_loopexit(px->base, NULL);
 			return;
 		}
@@ -620,6 +629,11 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* it holds the CA key and secret values: no core dumps, no ptrace
+	 * by its own user, nothing gained by exec */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		sg_warn("prctl: %s", strerror(errno));
 	memset(&px, 0, sizeof(px));
 	px.feed_fd = PX_FEED_FD;
 	/* The CA key and the leaves' keys live in OpenSSL's secure heap:
@@ -670,7 +684,7 @@ main(int argc, char **argv)
 		if (sigs[c] == NULL || event_add(sigs[c], NULL) < 0)
 			goto out;
 	event_base_dispatch(px.base);
-	rc = 0;
+	rc = px.failed ? 1 : 0;
 out:
 	if (rc != 0 && err == NULL)
 		sg_err("cannot start: out of memory or descriptors");

@@ -71,6 +71,7 @@ struct px {
 	struct evconnlistener *lis;
 	struct sg_buf *msg;
 	unsigned long audit_dropped;
+	int failed;		/* a feed error: exit status 1 */
 };
 
 /* The secret NAME of token TOKEN in force, or NULL. */

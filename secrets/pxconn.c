@@ -101,10 +101,14 @@ struct conn {
 	struct body rsb;
 	struct sp_rw_stream *rw;
 	int keep;
+	int c_eof;		/* the client half-closed */
+	int rq_parsing;		/* cn->rq holds a head parsed in part */
+	int rs_parsing;		/* cn->rs likewise */
 };
 
 static void conn_free(struct conn *cn);
 static void head_try(struct conn *cn);
+static void rq_start(struct conn *cn);
 static void rq_pump(struct conn *cn);
 static void rs_pump(struct conn *cn);
 static void up_open(struct conn *cn);
@@ -470,6 +474,7 @@ rq_reset(struct conn *cn)
 	cn->used = 0;
 	cn->sub_body = cn->ws = cn->rq_done = 0;
 	cn->rs_head = cn->rs_done = cn->rs_chunked = cn->rs_close = 0;
+	cn->rs_parsing = 0;
 	cn->keep = 0;
 	memset(&cn->rqb, 0, sizeof(cn->rqb));
 	memset(&cn->rsb, 0, sizeof(cn->rsb));
@@ -582,9 +587,8 @@ scan_check(struct conn *cn, const char *where)
 			continue;
 		px_audit(cn->px, "secret_alert", "sandbox", cn->sbx->id,
 		    "host", cn->host, "secret", cn->sbx->ph_name[i],
-		    "where", where, "encoding",
-		    sp_scan_encoding_name(i == idx ? enc : 0), "reason", why,
-		    NULL);
+		    "where", where, "reason", why, "encoding",
+		    i == idx ? sp_scan_encoding_name(enc) : NULL, NULL);
 		sg_warn("sandbox %s: placeholder of secret %s in a request to "
 		    "%s: blocked (%s)", cn->sbx->id, cn->sbx->ph_name[i],
 		    cn->host, why);
@@ -719,7 +723,10 @@ build_head(struct conn *cn, const uint8_t *b)
 	return 0;
 }
 
-static void
+/* Checks a complete request head and prepares what goes upstream.
+ * Returns 1 when the request goes on (rq_start next, once the head's
+ * bytes are drained), 0 when it was answered here. */
+static int
 head_done(struct conn *cn, const uint8_t *b)
 {
 	const struct sp_http_head *h = &cn->rq;
@@ -744,41 +751,41 @@ head_done(struct conn *cn, const uint8_t *b)
 		    strcmp(h->host, cn->sni) != 0) {
 			respond(cn, 421, "Host %s does not match the TLS server "
 			    "name %s", h->host, cn->sni);
-			return;
+			return 0;
 		}
 		if (h->scheme == SP_HTTP_SCHEME_HTTP) {
 			respond(cn, 400, "an http:// URL sent over TLS");
-			return;
+			return 0;
 		}
 	} else if (h->scheme == SP_HTTP_SCHEME_HTTPS) {
 		respond(cn, 400, "an https:// URL sent without TLS");
-		return;
+		return 0;
 	}
 	if (h->port != 0 && h->port != cn->port) {
 		respond(cn, 421, "Host names port %u, but the connection is to "
 		    "port %u", (unsigned)h->port, (unsigned)cn->port);
-		return;
+		return 0;
 	}
 	if (h->host_kind == SP_HTTP_HOST_IPV6) {
 		respond(cn, 403, "%s: IPv6 destinations are not reached from "
 		    "sandboxes", h->host);
-		return;
+		return 0;
 	}
 	if (h->upgrade & SP_HTTP_UPGRADE_H2C) {
 		respond(cn, 400, "Upgrade: h2c refused: sandgate-proxy speaks "
 		    "HTTP/1.1 only");
-		return;
+		return 0;
 	}
 	if (h->upgrade & SP_HTTP_UPGRADE_OTHER) {
 		respond(cn, 501, "Upgrade to a protocol other than WebSocket "
 		    "refused");
-		return;
+		return 0;
 	}
 	if (!host_allowed_for(cn->sbx->allow, cn)) {
 		respond(cn, 403, "%s (port %u) is not on this sandbox's "
 		    "allow_net (token %s): ask an administrator to add it",
 		    cn->host, (unsigned)cn->port, cn->sbx->token);
-		return;
+		return 0;
 	}
 
 	/* placeholders in the target, the field names and values */
@@ -794,7 +801,7 @@ head_done(struct conn *cn, const uint8_t *b)
 		sp_scan_break(cn->scan);
 	}
 	if (scan_check(cn, "head") < 0)
-		return;
+		return 0;
 	build_pairs(cn);
 	cn->sub_body = cn->nbp > 0 && h->body != SP_HTTP_BODY_NONE &&
 	    !(h->body == SP_HTTP_BODY_LENGTH && h->content_length == 0);
@@ -802,13 +809,13 @@ head_done(struct conn *cn, const uint8_t *b)
 	    h->content_length > PX_SUB_MAX) {
 		respond(cn, 413, "bodies where secrets are substituted are "
 		    "limited to %u bytes", PX_SUB_MAX);
-		return;
+		return 0;
 	}
 	r = build_head(cn, b);
 	if (r < 0) {
 		respond(cn, 431, "the request head is too large once secrets "
 		    "are put in");
-		return;
+		return 0;
 	}
 	cn->ws = (h->upgrade & SP_HTTP_UPGRADE_WEBSOCKET) != 0;
 	cn->rqb.kind = h->body;
@@ -821,6 +828,14 @@ head_done(struct conn *cn, const uint8_t *b)
 		    "HTTP/1.1 100 Continue\r\n\r\n");
 	sp_rw_stream_free(cn->rw);
 	cn->rw = NULL;
+	return 1;
+}
+
+/* Sends the checked request on: over the kept upstream connection when
+ * it is for the same host, else over a new one. */
+static void
+rq_start(struct conn *cn)
+{
 	if (cn->u != NULL && cn->u_ok && cn->u_keep &&
 	    strcmp(cn->uhost, cn->host) == 0) {
 		cn->u_keep = 0;
@@ -856,7 +871,12 @@ head_try(struct conn *cn)
 	}
 	take = len < SP_HTTP_HEAD_MAX ? len : SP_HTTP_HEAD_MAX;
 	b = evbuffer_pullup(in, (ssize_t)take);
-	sp_http_head_init(&cn->rq, SP_HTTP_REQUEST, false);
+	/* the parser goes on where it stopped: a head sent byte by byte
+	 * costs linear time */
+	if (!cn->rq_parsing) {
+		sp_http_head_init(&cn->rq, SP_HTTP_REQUEST, false);
+		cn->rq_parsing = 1;
+	}
 	r = sp_http_head_parse(&cn->rq, b, take);
 	if (r == -EAGAIN) {
 		if (take >= SP_HTTP_HEAD_MAX)
@@ -866,17 +886,17 @@ head_try(struct conn *cn)
 	}
 	evtimer_del(cn->ev);
 	cn->in_req = 1;
+	cn->rq_parsing = 0;
 	if (r < 0) {
 		respond(cn, cn->rq.error_status, "%s",
 		    cn->rq.error_reason ? cn->rq.error_reason : "malformed request");
 		return;
 	}
-	head_done(cn, b);
-	if (cn->c == NULL || cn->closing)
+	if (head_done(cn, b) != 1)
 		return;
-	/* the head's bytes are in cn->rq spans until here */
-	if (cn->in_req)
-		evbuffer_drain(in, cn->rq.head_len);
+	/* the spans of cn->rq point into the head's bytes until here */
+	evbuffer_drain(in, cn->rq.head_len);
+	rq_start(cn);
 }
 
 /* --- the request body --- */
@@ -1073,6 +1093,29 @@ up_connect(struct conn *cn, const struct sockaddr *sa, socklen_t salen)
 	}
 }
 
+/* Whether addr is one of this host's own addresses: binding to it
+ * works only then. The proxy's connections do not cross the sandbox
+ * rules, so it keeps them off the gateway host itself. */
+static int
+addr_is_local(const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage ss;
+	int fd, r;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 1;	/* cannot tell: refuse */
+	memcpy(&ss, sa, len);
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+	r = bind(fd, (struct sockaddr *)&ss, len) == 0 ||
+	    errno == EADDRINUSE || errno == EACCES;
+	close(fd);
+	return r;
+}
+
 /* Picks the first address the policy lets this name reach. */
 static void
 up_pick(struct conn *cn, const struct evutil_addrinfo *ai, int override)
@@ -1080,6 +1123,7 @@ up_pick(struct conn *cn, const struct evutil_addrinfo *ai, int override)
 	struct sockaddr_storage ss;
 	const void *a;
 	char txt[INET6_ADDRSTRLEN] = "";
+	int local = 0;
 
 	for (; ai != NULL; ai = ai->ai_next) {
 		if (ai->ai_family == AF_INET)
@@ -1093,6 +1137,11 @@ up_pick(struct conn *cn, const struct evutil_addrinfo *ai, int override)
 			inet_ntop(ai->ai_family, a, txt, sizeof(txt));
 			continue;
 		}
+		if (!override && addr_is_local(ai->ai_addr, ai->ai_addrlen)) {
+			inet_ntop(ai->ai_family, a, txt, sizeof(txt));
+			local = 1;
+			continue;
+		}
 		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
 		if (ss.ss_family == AF_INET)
 			((struct sockaddr_in *)&ss)->sin_port = htons(cn->port);
@@ -1101,7 +1150,10 @@ up_pick(struct conn *cn, const struct evutil_addrinfo *ai, int override)
 		up_connect(cn, (struct sockaddr *)&ss, ai->ai_addrlen);
 		return;
 	}
-	if (txt[0] != '\0')
+	if (local)
+		respond(cn, 403, "%s resolves to the gateway host itself (%s)",
+		    cn->host, txt);
+	else if (txt[0] != '\0')
 		respond(cn, 403, "%s resolves to an internal address (%s) that "
 		    "allow_net does not name", cn->host, txt);
 	else
@@ -1148,7 +1200,7 @@ up_open(struct conn *cn)
 		ai.ai_family = AF_INET;
 		ai.ai_addr = (struct sockaddr *)&sin;
 		ai.ai_addrlen = sizeof(sin);
-		up_pick(cn, &ai, 1);	/* allow_net named this address */
+		up_pick(cn, &ai, 0);
 		return;
 	}
 	for (i = 0; i < cn->px->cfg.nresolve; i++) {
@@ -1231,14 +1283,20 @@ up_event(struct bufferevent *bev, short what, void *arg)
 		conn_close(cn);
 		return;
 	}
+	if (!cn->in_req) {
+		/* an idle kept connection: closed, timed out or broken */
+		bufferevent_free(cn->u);
+		cn->u = NULL;
+		cn->u_ok = 0;
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    !cn->rq_done) {
+		/* still sending the request body: the answer may wait */
+		bufferevent_enable(cn->u, EV_READ);
+		return;
+	}
 	if (what & BEV_EVENT_EOF) {
-		if (!cn->in_req) {
-			/* idle keep-alive connection closed by the upstream */
-			bufferevent_free(cn->u);
-			cn->u = NULL;
-			cn->u_ok = 0;
-			return;
-		}
 		/* a close-delimited body ends here */
 		if (cn->rs_head && cn->rsb.kind == SP_HTTP_BODY_CLOSE) {
 			rs_pump(cn);
@@ -1261,12 +1319,6 @@ up_event(struct bufferevent *bev, short what, void *arg)
 			    cn->px->cfg.upstream_ms);
 		else
 			conn_free(cn);
-		return;
-	}
-	if (!cn->in_req) {
-		bufferevent_free(cn->u);
-		cn->u = NULL;
-		cn->u_ok = 0;
 		return;
 	}
 	if (!cn->rs_head)
@@ -1416,7 +1468,7 @@ static void
 exchange_end(struct conn *cn)
 {
 	struct timeval idle = tv_ms(cn->px->cfg.idle_ms);
-	int keep = cn->keep && cn->rq_done;
+	int keep = cn->keep && cn->rq_done && !cn->c_eof;
 
 	if (!keep) {
 		conn_close(cn);
@@ -1470,7 +1522,11 @@ rs_pump(struct conn *cn)
 			return;
 		take = len < SP_HTTP_HEAD_MAX ? len : SP_HTTP_HEAD_MAX;
 		b = evbuffer_pullup(in, (ssize_t)take);
-		sp_http_head_init(&cn->rs, SP_HTTP_RESPONSE, cn->rq.method_head);
+		if (!cn->rs_parsing) {
+			sp_http_head_init(&cn->rs, SP_HTTP_RESPONSE,
+			    cn->rq.method_head);
+			cn->rs_parsing = 1;
+		}
 		r = sp_http_head_parse(&cn->rs, b, take);
 		if (r == -EAGAIN) {
 			if (take >= SP_HTTP_HEAD_MAX)
@@ -1478,6 +1534,7 @@ rs_pump(struct conn *cn)
 				    "%u bytes", cn->host, SP_HTTP_HEAD_MAX);
 			return;
 		}
+		cn->rs_parsing = 0;	/* a head ended: the next is new */
 		if (r < 0) {
 			respond(cn, 502, "%s sent a malformed response: %s",
 			    cn->host, cn->rs.error_reason ?
@@ -1548,8 +1605,13 @@ rs_pump(struct conn *cn)
 		}
 		if (cn->rsb.kind == SP_HTTP_BODY_LENGTH && take > cn->rsb.left)
 			take = (size_t)cn->rsb.left;
-		rs_data(cn, b, take, 0);
-		evbuffer_drain(in, take);
+		if (cn->rw == NULL && !cn->rs_chunked)
+			evbuffer_remove_buffer(in, bufferevent_get_output(cn->c),
+			    take);	/* as it came: no copy */
+		else {
+			rs_data(cn, b, take, 0);
+			evbuffer_drain(in, take);
+		}
 		if (cn->rsb.kind == SP_HTTP_BODY_LENGTH) {
 			cn->rsb.left -= take;
 			if (cn->rsb.left == 0)
@@ -1633,6 +1695,14 @@ c_event(struct bufferevent *bev, short what, void *arg)
 			sg_debug("sandbox %s: TLS with the guest for %s failed: %s",
 			    cn->sbx->id, cn->sni, ERR_reason_error_string(e) ?
 			    ERR_reason_error_string(e) : "?");
+	}
+	if ((what & BEV_EVENT_EOF) && !cn->tunnel && cn->in_req &&
+	    !cn->rs_done && !cn->closing) {
+		/* half-closed after its request: the answer still goes back */
+		cn->keep = 0;
+		cn->c_eof = 1;
+		bufferevent_disable(bev, EV_READ);
+		return;
 	}
 	if ((what & BEV_EVENT_EOF) && cn->tunnel && cn->u != NULL) {
 		evbuffer_remove_buffer(bufferevent_get_input(cn->c),

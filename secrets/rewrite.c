@@ -277,13 +277,14 @@ sp_rw_stream_free(struct sp_rw_stream *st)
 	free(st);
 }
 
-/* Whether s[0..n) is a proper prefix of some pair's from. */
+/* Whether s[0..n) is a proper prefix of the from of a pair below max. */
 static int
-rw_partial(const struct sp_rw_stream *st, const unsigned char *s, size_t n)
+rw_partial(const struct sp_rw_stream *st, const unsigned char *s, size_t n,
+    size_t max)
 {
 	size_t i;
 
-	for (i = 0; i < st->npairs; i++)
+	for (i = 0; i < st->npairs && i < max; i++)
 		if (n < st->pairs[i].from_len &&
 		    memcmp(s, st->pairs[i].from, n) == 0)
 			return 1;
@@ -310,6 +311,10 @@ sp_rw_stream_feed(struct sp_rw_stream *st, const void *p, size_t n,
 	st->nhold = 0;
 	while (i < len) {
 		k = rw_match(buf + i, len - i, st->pairs, st->npairs);
+		/* an earlier pair that may still match here wins, as in
+		 * sp_rw_replace: wait for its bytes */
+		if (k > 0 && !final && rw_partial(st, buf + i, len - i, (size_t)k))
+			break;
 		if (k >= 0) {
 			if (sg_buf_put(out, buf + lit, i - lit) < 0 ||
 			    sg_buf_put(out, st->pairs[k].to,
@@ -323,7 +328,7 @@ sp_rw_stream_feed(struct sp_rw_stream *st, const void *p, size_t n,
 			continue;
 		}
 		if (!final && len - i < st->maxlen &&
-		    rw_partial(st, buf + i, len - i))
+		    rw_partial(st, buf + i, len - i, st->npairs))
 			break;
 		i++;
 	}

@@ -406,6 +406,12 @@ static void test_errors(void **state)
 	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.host = x.com\n",
 		     "tok.conf:4: [a] secret.K.host: unknown secret attribute: use secret.K.hosts, "
 		     ".in or .allow_http");
+	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.in = header, cookie\n",
+		     "tok.conf:4: [a] secret.K.in = header, cookie: lists where the placeholder "
+		     "is replaced: header, query, body");
+	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.hosts = a..com\n",
+		     "tok.conf:4: [a] secret.K.hosts = a..com: allow_net entry 'a..com': "
+		     "empty label; write names like api.example.com");
 	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.allow_http = maybe\n",
 		     "tok.conf:4: [a] secret.K.allow_http = maybe: must be yes or no");
 	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.hosts = a.com\nsecret.K.hosts = b.com\n",
