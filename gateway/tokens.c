@@ -486,6 +486,13 @@ static struct secret *secret_get(struct sg_token *tok, const char *name, size_t 
 	return s;
 }
 
+/* Environment variables every sandbox gets from the agent or sandgated. */
+static const char *const reserved_env[] = {
+	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "SANDGATE_SANDBOX_ID",
+	"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+	"CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "DENO_CERT", NULL,
+};
+
 /* secret.NAME, secret.NAME.hosts, secret.NAME.in, secret.NAME.allow_http.
  * The value of secret.NAME never appears in a message. */
 static int parse_secret(struct sg_token *tok, unsigned line, const char *key,
@@ -502,6 +509,12 @@ static int parse_secret(struct sg_token *tok, unsigned line, const char *key,
 	if (!valid_var(name, len))
 		return tok_bad(ret_msg, tok, key, NULL, "invalid secret name: use 1 to 64 of A-Z, a-z, "
 			       "0-9 and '_', not starting with a digit");
+	/* The placeholder is set in the environment under this name, which
+	 * must not replace one the agent or sandgated sets. */
+	for (i = 0; reserved_env[i] != NULL; i++)
+		if (strlen(reserved_env[i]) == len && !strncmp(name, reserved_env[i], len))
+			return tok_bad(ret_msg, tok, key, NULL, "%s is set by sandgate in "
+				       "every sandbox: name the secret otherwise", reserved_env[i]);
 	if (dot) {
 		for (a = 0; a < 3; a++)
 			if (strcmp(dot + 1, attrs[a]) == 0)

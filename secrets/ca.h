@@ -7,8 +7,8 @@
  *
  * On disk (one folder, the proxy user's): ca.key, the CA's private key
  * (PEM, PKCS#8, unencrypted, mode 0600, owned by the user running the
- * proxy) and ca.crt, its self-signed certificate (PEM, mode 0644: sandgated
- * reads it to install it into guests). A new CA gets an ECDSA P-256 key, a
+ * proxy) and ca.crt, its self-signed certificate (PEM, mode 0644; the
+ * proxy sends it to sandgated in READY, which installs it into guests). A new CA gets an ECDSA P-256 key, a
  * random positive 128-bit serial, the subject
  * CN="sandgate sandbox CA <hostname>" (a random id when the host has no
  * usable name), validity from two days ago to ten years ahead,

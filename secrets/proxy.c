@@ -696,6 +696,12 @@ out:
 		evconnlistener_free(px.lis);
 	if (px.feed_ev != NULL)
 		event_free(px.feed_ev);
+	while (px.sbxs != NULL) {
+		struct px_sbx *s = px.sbxs;
+
+		px.sbxs = s->next;
+		sbx_free(s);	/* connections are gone with the base */
+	}
 	secrets_free(px.sec, px.nsec);
 	secrets_free(px.nsec_new, px.nnew);
 	sp_feed_config_clear(&px.cfg);

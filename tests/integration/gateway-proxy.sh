@@ -329,4 +329,8 @@ has "after the restart" "$(uplog api /after-restart)" "$REAL_API"
 for v in "$REAL_API" "$REAL_Q" "$REAL_HTTP"; do
 	! grep -q -e "$v" "$SG_T/log" "$SG_T/audit.jsonl" || fail "a value in the logs"
 done
+# under ASan+UBSan, the proxy's and sandgated's reports land in the log
+if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$SG_T/log"; then
+	fail "sanitizer reports in the log"
+fi
 echo "PASS"

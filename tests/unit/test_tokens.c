@@ -406,6 +406,9 @@ static void test_errors(void **state)
 	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.host = x.com\n",
 		     "tok.conf:4: [a] secret.K.host: unknown secret attribute: use secret.K.hosts, "
 		     ".in or .allow_http");
+	expect_error("[a]\nhash = " H1 "\nsecret.PATH = v\n",
+		     "tok.conf:3: [a] secret.PATH: PATH is set by sandgate in every sandbox: "
+		     "name the secret otherwise");
 	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.in = header, cookie\n",
 		     "tok.conf:4: [a] secret.K.in = header, cookie: lists where the placeholder "
 		     "is replaced: header, query, body");
