@@ -328,6 +328,51 @@ store_add_pem(X509_STORE *store, const char *pem)
 	return n;
 }
 
+SSL_SESSION *
+px_sess_find(struct px *px, const char *host)
+{
+	unsigned i;
+
+	for (i = 0; i < PX_SESS_MAX; i++)
+		if (px->sess[i].sess != NULL && strcmp(px->sess[i].host, host) == 0)
+			return px->sess[i].sess;
+	return NULL;
+}
+
+/* A new session from an upstream (after a verified handshake with the
+ * name set by SSL_set1_host): kept for that name, replacing its old one
+ * or the oldest. Returns 1: the reference is kept. */
+static int
+sess_new(SSL *ssl, SSL_SESSION *sess)
+{
+	struct px *px = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	unsigned i;
+
+	if (px == NULL || host == NULL || strlen(host) >= sizeof(px->sess[0].host))
+		return 0;
+	for (i = 0; i < PX_SESS_MAX; i++)
+		if (px->sess[i].sess != NULL && strcmp(px->sess[i].host, host) == 0)
+			break;
+	if (i == PX_SESS_MAX)
+		i = px->sess_next++ % PX_SESS_MAX;
+	SSL_SESSION_free(px->sess[i].sess);
+	snprintf(px->sess[i].host, sizeof(px->sess[i].host), "%s", host);
+	px->sess[i].sess = sess;
+	return 1;
+}
+
+static void
+sess_flush(struct px *px)
+{
+	unsigned i;
+
+	for (i = 0; i < PX_SESS_MAX; i++) {
+		SSL_SESSION_free(px->sess[i].sess);
+		px->sess[i].sess = NULL;
+	}
+}
+
 static int
 setup_upstream_ctx(struct px *px)
 {
@@ -353,6 +398,11 @@ setup_upstream_ctx(struct px *px)
 	}
 	SSL_CTX_set_alpn_protos(c, alpn, sizeof(alpn) - 1);
 	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_app_data(c, px);
+	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(c, sess_new);
+	sess_flush(px);
 	SSL_CTX_free(px->uctx);
 	px->uctx = c;
 	return 0;
@@ -709,6 +759,7 @@ out:
 		evdns_base_free(px.dns, 1);
 	if (px.base != NULL)
 		event_base_free(px.base);
+	sess_flush(&px);
 	SSL_CTX_free(px.sctx);
 	SSL_CTX_free(px.uctx);
 	sp_ca_cache_free(px.cache);

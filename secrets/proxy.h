@@ -19,6 +19,8 @@ struct evdns_base;
 struct evconnlistener;
 struct sg_buf;
 
+#define PX_SESS_MAX	64
+
 #define PX_IN_HEADER	0x1u
 #define PX_IN_QUERY	0x2u
 #define PX_IN_BODY	0x4u
@@ -71,6 +73,13 @@ struct px {
 	struct evconnlistener *lis;
 	struct sg_buf *msg;
 	unsigned long audit_dropped;
+	/* TLS sessions toward upstreams, by host name: resumed, a new
+	 * connection skips most of the handshake's cost */
+	struct px_sess {
+		char host[256];
+		SSL_SESSION *sess;
+	} sess[PX_SESS_MAX];
+	unsigned sess_next;
 	int failed;		/* a feed error: exit status 1 */
 };
 
@@ -81,6 +90,9 @@ void px_sbx_unref(struct px *px, struct px_sbx *s);
 /* Sends an audit event to the monitor: pairs of key, value, NULL. */
 void px_audit(struct px *px, const char *event, ...)
     __attribute__((sentinel));
+
+/* The TLS session kept for host, or NULL (not a new reference). */
+SSL_SESSION *px_sess_find(struct px *px, const char *host);
 
 /* pxconn.c: takes over an accepted connection. */
 void px_conn_accept(struct px *px, int fd, const struct sockaddr *sa,

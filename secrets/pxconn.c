@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <linux/netfilter_ipv4.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,20 +182,44 @@ audit_request(struct conn *cn, const char *decision, int status,
 	    "reason", reason, "destination", cn->orig, NULL);
 }
 
-/* Closes once what is queued for the client is written. */
+/* Closing: what the client still sends is read and dropped, so that
+ * closing with unread bytes (a reset) does not destroy the answer before
+ * the client read it; the connection ends when the client closes, or
+ * PX_LINGER_MS after the answer was written. */
+#define PX_LINGER_MS 2000
+
+static void
+c_linger_read(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev),
+	    evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
 static void
 c_written_close(struct bufferevent *bev, void *arg)
 {
-	struct conn *cn = arg;
+	struct timeval tv = tv_ms(PX_LINGER_MS);
 
+	(void)arg;
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_free(cn);
+		bufferevent_set_timeouts(bev, &tv, &tv);
+}
+
+static void
+c_linger_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	conn_free(arg);		/* closed, broken or lingered long enough */
 }
 
 static void
 conn_close(struct conn *cn)
 {
-	if (cn->c == NULL || evbuffer_get_length(bufferevent_get_output(cn->c)) == 0) {
+	struct timeval tv = tv_ms(PX_LINGER_MS);
+
+	if (cn->c == NULL || cn->c_eof) {
 		conn_free(cn);
 		return;
 	}
@@ -203,10 +228,15 @@ conn_close(struct conn *cn)
 		bufferevent_free(cn->u);
 		cn->u = NULL;
 	}
-	bufferevent_disable(cn->c, EV_READ);
 	bufferevent_setwatermark(cn->c, EV_WRITE, 0, 0);
-	bufferevent_setcb(cn->c, NULL, c_written_close, NULL, cn);
-	bufferevent_enable(cn->c, EV_WRITE);
+	bufferevent_setwatermark(cn->c, EV_READ, 0, 0);
+	bufferevent_setcb(cn->c, c_linger_read, c_written_close, c_linger_event,
+	    cn);
+	bufferevent_set_timeouts(cn->c, &tv, &tv);
+	bufferevent_enable(cn->c, EV_READ | EV_WRITE);
+	c_linger_read(cn->c, cn);
+	if (evbuffer_get_length(bufferevent_get_output(cn->c)) == 0)
+		c_written_close(cn->c, cn);
 }
 
 /* Answers the current request with status and a plain-text reason,
@@ -237,6 +267,16 @@ respond(struct conn *cn, int status, const char *fmt, ...)
 	audit_request(cn, decision_of(status), status, text);
 	cn->rs_head = 1;
 	conn_close(cn);
+}
+
+/* Requests and answers are written whole: no Nagle delay on them. */
+static void
+nodelay(int fd)
+{
+	int one = 1;
+
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 /* --- the ClientHello and TLS toward the guest --- */
@@ -432,6 +472,7 @@ px_conn_accept(struct px *px, int fd, const struct sockaddr *sa, int salen)
 	s->refs++;
 	s->nconns++;
 	cn->fd = fd;
+	nodelay(fd);
 	cn->port = ntohs(od.sin_port);
 	cn->tls = cn->port == 443;
 	inet_ntop(AF_INET, &sin->sin_addr, cn->peer, sizeof(cn->peer));
@@ -1049,6 +1090,7 @@ static void
 up_connect(struct conn *cn, const struct sockaddr *sa, socklen_t salen)
 {
 	struct timeval tv = tv_ms(cn->px->cfg.upstream_ms);
+	SSL_SESSION *sess;
 	SSL *ssl = NULL;
 
 	snprintf(cn->uhost, sizeof(cn->uhost), "%s", cn->host);
@@ -1066,6 +1108,9 @@ up_connect(struct conn *cn, const struct sockaddr *sa, socklen_t salen)
 			respond(cn, 502, "cannot set up TLS toward %s", cn->host);
 			return;
 		}
+		sess = px_sess_find(cn->px, cn->host);
+		if (sess != NULL)
+			(void)SSL_set_session(ssl, sess);
 		cn->u = bufferevent_openssl_socket_new(cn->px->base, -1, ssl,
 		    BUFFEREVENT_SSL_CONNECTING,
 		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -1271,6 +1316,7 @@ up_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		cn->u_ok = 1;
+		nodelay(bufferevent_getfd(cn->u));
 		if (!cn->sub_body && !cn->head_sent && cn->in_req) {
 			bufferevent_write(cn->u, sg_buf_data(cn->head),
 			    sg_buf_len(cn->head));

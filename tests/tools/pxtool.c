@@ -7,15 +7,19 @@
  *          [--resolve NAME:ADDR]... [--extra-ca FILE] [--max-conns N]
  *          [--secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...
  *          [--sandbox ID:TOKEN:GUESTADDR:ALLOW,...[:SECRETNAME=PLACEHOLDER,...]]...
- *          [--ready-file FILE]
+ *          [--ready-file FILE] [--user NAME]
  *
  * ADDR:PORT is A.B.C.D:PORT or [IPV6]:PORT. The proxy runs as
  * `PATH --ca-dir DIR` with descriptor 3 the listening TCP socket and 4
  * its end of a SOCK_SEQPACKET socketpair (the feed); 0-2 are inherited,
- * nothing else is. pxtool sends CONFIG (max_conns default 64, idle 60 s,
- * head 30 s, upstream 15 s, the --resolve list, the system's DNS, the
- * --extra-ca file's contents), waits for READY, sends TOKENS_BEGIN, one
- * SECRET per --secret, TOKENS_END and one SANDBOX per --sandbox, and then
+ * nothing else is. The proxy refuses to run as root: with --user, pxtool
+ * (as root) creates DIR if needed, hands it to NAME (owner, mode 0700)
+ * and runs the proxy as NAME with no supplementary groups, as sandgated
+ * does; DIR's parents must let NAME through. pxtool sends CONFIG
+ * (max_conns default 64, idle 60 s, head 30 s, upstream 15 s, the
+ * --resolve list, the system's DNS, the --extra-ca file's contents),
+ * waits for READY, sends TOKENS_BEGIN, one SECRET per --secret,
+ * TOKENS_END and one SANDBOX per --sandbox, and then
  * writes the CA certificate from READY to the --ready-file (atomically,
  * so a test that sees the file knows the whole policy was sent). After
  * that it prints each AUDIT as one line on stdout,
@@ -38,10 +42,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,6 +71,9 @@ struct px_opts {
 	const char *listen;
 	const char *ca_dir;
 	const char *ready_file;
+	const char *user;
+	uid_t uid;
+	gid_t gid;
 	struct sp_feed_config config;
 	size_t nsecret;
 	struct sp_feed_secret secret[PX_MAX_SECRETS];
@@ -82,7 +91,7 @@ usage(void)
 	    "  [--resolve NAME:ADDR]... [--extra-ca FILE] [--max-conns N]\n"
 	    "  [--secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...\n"
 	    "  [--sandbox ID:TOKEN:GUESTADDR:ALLOW,...[:SECRETNAME=PLACEHOLDER,...]]...\n"
-	    "  [--ready-file FILE]\n");
+	    "  [--ready-file FILE] [--user NAME]\n");
 	exit(2);
 }
 
@@ -356,6 +365,7 @@ parse_args(int argc, char **argv, struct px_opts *o)
 		{ "secret", required_argument, NULL, 's' },
 		{ "sandbox", required_argument, NULL, 'b' },
 		{ "ready-file", required_argument, NULL, 'f' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -401,6 +411,9 @@ parse_args(int argc, char **argv, struct px_opts *o)
 		case 'f':
 			o->ready_file = optarg;
 			break;
+		case 'u':
+			o->user = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -410,6 +423,37 @@ parse_args(int argc, char **argv, struct px_opts *o)
 		usage();
 	if (o->config.extra_ca == NULL)
 		o->config.extra_ca = xstrdup("");
+}
+
+/* --user: looks the user up and gives it the CA directory (created if
+ * missing), as sandgated does with its proxy directory. */
+static void
+prepare_user(struct px_opts *o)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	errno = 0;
+	pw = getpwnam(o->user);
+	if (pw == NULL)
+		die("--user %s: %s", o->user, errno != 0 ? strerror(errno) :
+		    "no such user (create it, or pick another)");
+	if (pw->pw_uid == 0)
+		die("--user %s is root: the proxy refuses to run as root",
+		    o->user);
+	if (geteuid() != 0)
+		die("--user needs root: run pxtool as root");
+	o->uid = pw->pw_uid;
+	o->gid = pw->pw_gid;
+	if (mkdir(o->ca_dir, 0700) < 0 && errno != EEXIST)
+		die("cannot create %s: %s", o->ca_dir, strerror(errno));
+	if (lstat(o->ca_dir, &st) < 0)
+		die("%s: %s", o->ca_dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		die("%s is not a directory", o->ca_dir);
+	if (chown(o->ca_dir, o->uid, o->gid) < 0 || chmod(o->ca_dir, 0700) < 0)
+		die("cannot hand %s to user %s: %s", o->ca_dir, o->user,
+		    strerror(errno));
 }
 
 /* Binds and listens on ADDR:PORT (A.B.C.D:PORT or [IPV6]:PORT). */
@@ -479,6 +523,19 @@ exec_proxy(const struct px_opts *o, int lfd, int feed, const sigset_t *mask)
 			close(fd);
 	}
 	sigprocmask(SIG_SETMASK, mask, NULL);
+	if (o->user != NULL) {
+		if (setgroups(0, NULL) < 0 || setgid(o->gid) < 0 ||
+		    setuid(o->uid) < 0) {
+			fprintf(stderr, "pxtool: cannot become user %s: %s\n",
+			    o->user, strerror(errno));
+			_exit(126);
+		}
+		if (setuid(0) == 0) {
+			fprintf(stderr, "pxtool: could become root again after "
+			    "switching to user %s\n", o->user);
+			_exit(126);
+		}
+	}
 	argv[0] = (char *)o->proxy;
 	argv[1] = "--ca-dir";
 	argv[2] = (char *)o->ca_dir;
@@ -696,6 +753,8 @@ main(int argc, char **argv)
 		die("out of memory");
 	sg_buf_set_wipe(out, 1);
 	preflight(&o, out);
+	if (o.user != NULL)
+		prepare_user(&o);
 	lfd = open_listener(o.listen);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		die("socketpair: %s", strerror(errno));
