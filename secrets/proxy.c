@@ -746,6 +746,7 @@ out:
 		evconnlistener_free(px.lis);
 	if (px.feed_ev != NULL)
 		event_free(px.feed_ev);
+	px_pool_flush(&px);
 	while (px.sbxs != NULL) {
 		struct px_sbx *s = px.sbxs;
 

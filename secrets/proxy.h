@@ -18,6 +18,7 @@ struct sp_ca_cache;
 struct evdns_base;
 struct evconnlistener;
 struct sg_buf;
+struct px_pooled;
 
 #define PX_SESS_MAX	64
 
@@ -80,6 +81,10 @@ struct px {
 		SSL_SESSION *sess;
 	} sess[PX_SESS_MAX];
 	unsigned sess_next;
+	/* idle upstream connections, for any sandbox's next request to the
+	 * same host (pxconn.c) */
+	struct px_pooled *pool;
+	unsigned npool;
 	int failed;		/* a feed error: exit status 1 */
 };
 
@@ -95,6 +100,7 @@ void px_audit(struct px *px, const char *event, ...)
 SSL_SESSION *px_sess_find(struct px *px, const char *host);
 
 /* pxconn.c: takes over an accepted connection. */
+void px_pool_flush(struct px *px);
 void px_conn_accept(struct px *px, int fd, const struct sockaddr *sa,
     int salen);
 /* The ALPN selection callback of sctx: http/1.1 only. */

@@ -80,6 +80,9 @@ struct conn {
 	/* upstream */
 	char uhost[SP_HTTP_HOST_BUF];
 	char uaddr[INET6_ADDRSTRLEN + 8];
+	struct sockaddr_storage uss;	/* where it is connected */
+	socklen_t ulen;
+	int u_override;		/* the address came from [network] resolve */
 	int u_ok, u_keep;
 	/* the request in progress */
 	int in_req;
@@ -113,6 +116,8 @@ static void rq_start(struct conn *cn);
 static void rq_pump(struct conn *cn);
 static void rs_pump(struct conn *cn);
 static void up_open(struct conn *cn);
+static void pool_put(struct conn *cn);
+static int pool_get(struct conn *cn);
 
 /* --- small helpers --- */
 
@@ -877,8 +882,12 @@ head_done(struct conn *cn, const uint8_t *b)
 static void
 rq_start(struct conn *cn)
 {
-	if (cn->u != NULL && cn->u_ok && cn->u_keep &&
-	    strcmp(cn->uhost, cn->host) == 0) {
+	if (!(cn->u != NULL && cn->u_ok && cn->u_keep &&
+	    strcmp(cn->uhost, cn->host) == 0)) {
+		pool_put(cn);	/* kept for its host, or closed */
+		(void)pool_get(cn);
+	}
+	if (cn->u != NULL && cn->u_ok) {
 		cn->u_keep = 0;
 		if (!cn->sub_body) {
 			bufferevent_write(cn->u, sg_buf_data(cn->head),
@@ -887,10 +896,6 @@ rq_start(struct conn *cn)
 		}
 		rq_pump(cn);
 		return;
-	}
-	if (cn->u != NULL) {
-		bufferevent_free(cn->u);
-		cn->u = NULL;
 	}
 	up_open(cn);
 }
@@ -1080,11 +1085,153 @@ rq_pump(struct conn *cn)
 		rs_pump(cn);
 }
 
-/* --- the upstream --- */
+/* --- idle upstream connections --- */
+
+#define PX_POOL_MAX	256
+#define PX_POOL_IDLE_MS	15000
+
+struct px_pooled {
+	struct px_pooled *next;
+	struct px *px;
+	struct bufferevent *bev;
+	char sbx[64];		/* kept for this sandbox only */
+	char host[SP_HTTP_HOST_BUF];
+	char uaddr[INET6_ADDRSTRLEN + 8];
+	uint16_t port;
+	int tls;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int override;
+};
+
+static void
+pool_drop(struct px_pooled *p)
+{
+	struct px_pooled **pp;
+
+	for (pp = &p->px->pool; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	p->px->npool--;
+	bufferevent_free(p->bev);
+	free(p);
+}
+
+void
+px_pool_flush(struct px *px)
+{
+	while (px->pool != NULL)
+		pool_drop(px->pool);
+}
+
+/* Anything from an idle connection (bytes, close, error, the idle
+ * limit) ends it. */
+static void
+pool_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	pool_drop(arg);
+}
+
+static void
+pool_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	pool_drop(arg);
+}
+
+/* Keeps the upstream connection of a finished exchange for later, when
+ * it may be: answered in full, persistent, nothing pending. */
+static void
+pool_put(struct conn *cn)
+{
+	struct timeval tv = tv_ms(PX_POOL_IDLE_MS);
+	struct px_pooled *p, **pp;
+	struct px *px = cn->px;
+
+	if (cn->u == NULL)
+		return;
+	if (!cn->u_ok || !cn->u_keep || cn->tunnel ||
+	    evbuffer_get_length(bufferevent_get_input(cn->u)) != 0 ||
+	    evbuffer_get_length(bufferevent_get_output(cn->u)) != 0 ||
+	    (p = calloc(1, sizeof(*p))) == NULL) {
+		bufferevent_free(cn->u);
+		cn->u = NULL;
+		cn->u_ok = 0;
+		return;
+	}
+	if (px->npool >= PX_POOL_MAX) {
+		for (pp = &px->pool; (*pp)->next != NULL; pp = &(*pp)->next)
+			;
+		pool_drop(*pp);		/* the oldest */
+	}
+	p->px = px;
+	p->bev = cn->u;
+	snprintf(p->sbx, sizeof(p->sbx), "%s", cn->sbx->id);
+	snprintf(p->host, sizeof(p->host), "%s", cn->uhost);
+	snprintf(p->uaddr, sizeof(p->uaddr), "%s", cn->uaddr);
+	p->port = cn->port;
+	p->tls = cn->tls;
+	memcpy(&p->ss, &cn->uss, cn->ulen);
+	p->len = cn->ulen;
+	p->override = cn->u_override;
+	p->next = px->pool;
+	px->pool = p;
+	px->npool++;
+	cn->u = NULL;
+	cn->u_ok = 0;
+	bufferevent_setcb(p->bev, pool_read, NULL, pool_event, p);
+	bufferevent_set_timeouts(p->bev, &tv, NULL);
+	bufferevent_enable(p->bev, EV_READ);
+}
 
 static void up_read(struct bufferevent *bev, void *arg);
 static void up_write(struct bufferevent *bev, void *arg);
 static void up_event(struct bufferevent *bev, short what, void *arg);
+
+/* An idle connection to cn's host that cn's sandbox left (one sandbox
+ * never gets a connection another one used), whose address still passes
+ * its checks. Returns 1 and sets cn->u when there is one. */
+static int
+pool_get(struct conn *cn)
+{
+	struct timeval tv = tv_ms(cn->px->cfg.upstream_ms);
+	struct px_pooled *p, **pp;
+	const void *a;
+
+	for (pp = &cn->px->pool; (p = *pp) != NULL; pp = &p->next) {
+		if (p->port != cn->port || p->tls != cn->tls ||
+		    strcmp(p->host, cn->host) != 0 ||
+		    strcmp(p->sbx, cn->sbx->id) != 0)
+			continue;
+		a = p->ss.ss_family == AF_INET ?
+		    (const void *)&((struct sockaddr_in *)&p->ss)->sin_addr :
+		    (const void *)&((struct sockaddr_in6 *)&p->ss)->sin6_addr;
+		if (!p->override && np_addr_is_internal(p->ss.ss_family, a) &&
+		    !np_allow_names_range(cn->sbx->allow, p->ss.ss_family, a))
+			continue;
+		*pp = p->next;
+		cn->px->npool--;
+		cn->u = p->bev;
+		cn->u_ok = 1;
+		cn->u_override = p->override;
+		memcpy(&cn->uss, &p->ss, p->len);
+		cn->ulen = p->len;
+		snprintf(cn->uhost, sizeof(cn->uhost), "%s", p->host);
+		snprintf(cn->uaddr, sizeof(cn->uaddr), "%s", p->uaddr);
+		free(p);
+		bufferevent_setcb(cn->u, up_read, up_write, up_event, cn);
+		bufferevent_set_timeouts(cn->u, &tv, &tv);
+		bufferevent_enable(cn->u, EV_READ | EV_WRITE);
+		return 1;
+	}
+	return 0;
+}
+
+/* --- the upstream --- */
 
 static void
 up_connect(struct conn *cn, const struct sockaddr *sa, socklen_t salen)
@@ -1094,6 +1241,8 @@ up_connect(struct conn *cn, const struct sockaddr *sa, socklen_t salen)
 	SSL *ssl = NULL;
 
 	snprintf(cn->uhost, sizeof(cn->uhost), "%s", cn->host);
+	memcpy(&cn->uss, sa, salen);
+	cn->ulen = salen;
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
 		    cn->uaddr, sizeof(cn->uaddr));
@@ -1192,6 +1341,7 @@ up_pick(struct conn *cn, const struct evutil_addrinfo *ai, int override)
 			((struct sockaddr_in *)&ss)->sin_port = htons(cn->port);
 		else
 			((struct sockaddr_in6 *)&ss)->sin6_port = htons(cn->port);
+		cn->u_override = override;
 		up_connect(cn, (struct sockaddr *)&ss, ai->ai_addrlen);
 		return;
 	}
@@ -1516,11 +1666,12 @@ exchange_end(struct conn *cn)
 	struct timeval idle = tv_ms(cn->px->cfg.idle_ms);
 	int keep = cn->keep && cn->rq_done && !cn->c_eof;
 
+	cn->u_keep = cn->rs.keep_alive && cn->rq_done;
 	if (!keep) {
+		pool_put(cn);	/* the client goes; its upstream may stay */
 		conn_close(cn);
 		return;
 	}
-	cn->u_keep = cn->rs.keep_alive;
 	if (!cn->u_keep && cn->u != NULL) {
 		bufferevent_free(cn->u);
 		cn->u = NULL;
