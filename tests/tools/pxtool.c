@@ -5,6 +5,7 @@
  *
  *   pxtool --proxy PATH --listen ADDR:PORT --ca-dir DIR
  *          [--resolve NAME:ADDR]... [--extra-ca FILE] [--max-conns N]
+ *          [--head-ms MS]
  *          [--secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...
  *          [--sandbox ID:TOKEN:GUESTADDR:ALLOW,...[:SECRETNAME=PLACEHOLDER,...]]...
  *          [--ready-file FILE] [--user NAME]
@@ -89,6 +90,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: pxtool --proxy PATH --listen ADDR:PORT --ca-dir DIR\n"
 	    "  [--resolve NAME:ADDR]... [--extra-ca FILE] [--max-conns N]\n"
+	    "  [--head-ms MS]\n"
 	    "  [--secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...\n"
 	    "  [--sandbox ID:TOKEN:GUESTADDR:ALLOW,...[:SECRETNAME=PLACEHOLDER,...]]...\n"
 	    "  [--ready-file FILE] [--user NAME]\n");
@@ -362,6 +364,7 @@ parse_args(int argc, char **argv, struct px_opts *o)
 		{ "resolve", required_argument, NULL, 'r' },
 		{ "extra-ca", required_argument, NULL, 'e' },
 		{ "max-conns", required_argument, NULL, 'm' },
+		{ "head-ms", required_argument, NULL, 'H' },
 		{ "secret", required_argument, NULL, 's' },
 		{ "sandbox", required_argument, NULL, 'b' },
 		{ "ready-file", required_argument, NULL, 'f' },
@@ -401,6 +404,12 @@ parse_args(int argc, char **argv, struct px_opts *o)
 				bad_arg("--max-conns", optarg,
 				    "want a number from 1");
 			o->config.max_conns = (uint32_t)v;
+			break;
+		case 'H':
+			if (parse_uint(optarg, 100, 600000, &v) < 0)
+				bad_arg("--head-ms", optarg,
+				    "want milliseconds from 100 to 600000");
+			o->config.head_ms = (uint32_t)v;
 			break;
 		case 's':
 			add_secret(o, optarg);
