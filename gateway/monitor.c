@@ -141,6 +141,7 @@ mono_ms(void)
 
 static int ensure_libvirt(struct mon *m, char **ret_err);
 static int hub_attach(struct mon *m, struct sbx *s, char **ret_err);
+static void proxy_failed(struct mon *m, const char *what, int r);
 static void hub_dns(struct mon *m, struct sbx *s);
 
 /* --- sandboxes --- */
@@ -248,8 +249,9 @@ sbx_destroy(struct mon *m, struct sbx *s, const char *reason)
 				w->sbx = NULL;
 	}
 	hub_drop(m, s->id);
-	if (m->px_fd >= 0 && s->has_net)
-		(void)sg_pxc_send_drop(m->px_fd, m->msg, s->id);
+	if (m->px_fd >= 0 && s->has_net &&
+	    (r = sg_pxc_send_drop(m->px_fd, m->msg, s->id)) < 0)
+		proxy_failed(m, "a sandbox's end", r);
 	for (pp = &m->sbxs; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
@@ -353,6 +355,21 @@ sbx_new_placeholders(struct sbx *s, const struct sg_token *tok,
 	return 0;
 }
 
+/* The feed to the proxy failed: a proxy that does not read it (a send
+ * waits 2 s at most) or is gone is killed; reaping restarts it, and the
+ * new one gets everything again. */
+static void
+proxy_failed(struct mon *m, const char *what, int r)
+{
+	sg_err("cannot hand %s to sandgate-proxy: %s: restarting it", what,
+	    strerror(-r));
+	if (m->px_pid > 0)
+		kill(m->px_pid, SIGKILL);
+	if (m->px_fd >= 0)
+		close(m->px_fd);
+	m->px_fd = -1;
+}
+
 static void
 proxy_sandbox(struct mon *m, struct sbx *s)
 {
@@ -362,9 +379,12 @@ proxy_sandbox(struct mon *m, struct sbx *s)
 		return;
 	r = sg_pxc_send_sandbox(m->px_fd, m->msg, s->id, s->token, s->na.guest,
 	    s->allow_ent, s->nallow, s->ph_name, s->ph_value, s->nph);
-	if (r < 0)
-		sg_warn("sandbox %s: cannot hand its policy to the proxy: %s",
-		    s->id, strerror(-r));
+	if (r == -ENOBUFS || r == -EINVAL)
+		sg_warn("sandbox %s: its policy does not fit a message to the "
+		    "proxy (a shorter allow_net will): it has no HTTP(S)",
+		    s->id);
+	else if (r < 0)
+		proxy_failed(m, "a sandbox's policy", r);
 }
 
 static int
@@ -1245,7 +1265,7 @@ proxy_start(struct mon *m, const struct sg_tokens *t)
 		t = fresh;
 	}
 	if (t != NULL && (r = sg_pxc_send_tokens(m->px_fd, m->msg, t)) < 0)
-		sg_err("cannot hand the secrets to the proxy: %s", strerror(-r));
+		proxy_failed(m, "the secrets", r);
 	sg_tokens_free(fresh);
 	for (s = m->sbxs; s != NULL; s = s->next)
 		proxy_sandbox(m, s);
@@ -1532,8 +1552,7 @@ reload_tokens(struct mon *m, const char *why)
 	}
 	/* Secret values are the proxy's alone: the monitor keeps names. */
 	if (m->px_fd >= 0 && (r = sg_pxc_send_tokens(m->px_fd, m->msg, t)) < 0)
-		sg_err("cannot hand the new secrets to the proxy: %s",
-		    strerror(-r));
+		proxy_failed(m, "the new secrets", r);
 	sg_tokens_forget_secrets(t);
 	sg_tokens_free(m->tokens);
 	m->tokens = t;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -262,6 +263,14 @@ sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, pid_t *ret_pid,
 		_exit(127);
 	}
 	close(sp[1]);
+	{
+		/* a proxy that stops reading its feed must not stop the
+		 * monitor: a send waits 2 s at most, then the monitor
+		 * restarts the proxy */
+		struct timeval tv = { 2, 0 };
+
+		(void)setsockopt(sp[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	r = send_config(sp[0], c, ret_err);
 	if (r == 0)
 		r = wait_ready(sp[0], ret_ca, ret_err);

@@ -42,6 +42,7 @@ export SG_TEST_QKEY="$REAL_Q"	# secret.QKEY = env:SG_TEST_QKEY
 
 # --- the test CA and the upstreams' certificate --------------------------
 ca=$(mktemp -d /tmp/sgca.XXXXXX)
+trap 'rm -rf "$ca"' EXIT INT TERM	# sg_setup's trap is added to below
 chmod 755 "$ca"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$ca/ca.key" -out "$ca/ca.pem" -days 2 -subj "/CN=sandgate test CA" \
