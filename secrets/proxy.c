@@ -545,6 +545,7 @@ static void
 feed_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct px *px = arg;
+	unsigned type;
 	ssize_t n;
 	int i, r, pfd;
 
@@ -567,12 +568,13 @@ feed_read(evutil_socket_t fd, short what, void *arg)
 			event_base_loopexit(px->base, NULL);
 			return;
 		}
+		type = sg_buf_data(px->msg)[0];
 		r = feed_one(px, sg_buf_data(px->msg), sg_buf_len(px->msg));
 		/* the message may have carried a secret value */
 		explicit_bzero((void *)sg_buf_data(px->msg), sg_buf_len(px->msg));
 		if (r < 0) {
 			sg_err("feed: message %u refused: %s: exiting",
-			    (unsigned)sg_buf_data(px->msg)[0], strerror(-r));
+			    type, strerror(-r));
 			px->failed = 1;
 			event_base_loopexit(px->base, NULL);
 			return;

@@ -106,6 +106,8 @@ struct conn {
 	struct sp_rw_stream *rw;
 	int keep;
 	int c_eof;		/* the client half-closed */
+	int u_eof;		/* the upstream closed */
+	int64_t t0;		/* accepted, monotonic ms */
 	int rq_parsing;		/* cn->rq holds a head parsed in part */
 	int rs_parsing;		/* cn->rs likewise */
 };
@@ -118,6 +120,7 @@ static void rs_pump(struct conn *cn);
 static void up_open(struct conn *cn);
 static void pool_put(struct conn *cn);
 static int pool_get(struct conn *cn);
+static void tunnel_pump(struct conn *cn);
 
 /* --- small helpers --- */
 
@@ -205,10 +208,16 @@ static void
 c_written_close(struct bufferevent *bev, void *arg)
 {
 	struct timeval tv = tv_ms(PX_LINGER_MS);
+	struct conn *cn = arg;
 
-	(void)arg;
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_set_timeouts(bev, &tv, &tv);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (cn->c_eof) {
+		conn_free(cn);	/* it sends nothing more: nothing to drain */
+		return;
+	}
+	/* answered: now at most PX_LINGER_MS for the client to close */
+	bufferevent_set_timeouts(bev, &tv, &tv);
 }
 
 static void
@@ -222,13 +231,15 @@ c_linger_event(struct bufferevent *bev, short what, void *arg)
 static void
 conn_close(struct conn *cn)
 {
-	struct timeval tv = tv_ms(PX_LINGER_MS);
+	struct timeval tv = tv_ms(cn->px->cfg.idle_ms);
 
-	if (cn->c == NULL || cn->c_eof) {
+	if (cn->c == NULL) {
 		conn_free(cn);
 		return;
 	}
 	cn->closing = 1;
+	if (cn->ev != NULL)
+		evtimer_del(cn->ev);
 	if (cn->u != NULL) {
 		bufferevent_free(cn->u);
 		cn->u = NULL;
@@ -237,8 +248,10 @@ conn_close(struct conn *cn)
 	bufferevent_setwatermark(cn->c, EV_READ, 0, 0);
 	bufferevent_setcb(cn->c, c_linger_read, c_written_close, c_linger_event,
 	    cn);
-	bufferevent_set_timeouts(cn->c, &tv, &tv);
-	bufferevent_enable(cn->c, EV_READ | EV_WRITE);
+	/* a slow reader has idle_ms per write; the linger starts once all
+	 * is written (c_written_close) */
+	bufferevent_set_timeouts(cn->c, NULL, &tv);
+	bufferevent_enable(cn->c, cn->c_eof ? EV_WRITE : EV_READ | EV_WRITE);
 	c_linger_read(cn->c, cn);
 	if (evbuffer_get_length(bufferevent_get_output(cn->c)) == 0)
 		c_written_close(cn->c, cn);
@@ -272,6 +285,15 @@ respond(struct conn *cn, int status, const char *fmt, ...)
 	audit_request(cn, decision_of(status), status, text);
 	cn->rs_head = 1;
 	conn_close(cn);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Requests and answers are written whole: no Nagle delay on them. */
@@ -359,7 +381,8 @@ start_tls(struct conn *cn)
 	cn->c = bufferevent_openssl_socket_new(cn->px->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (cn->c == NULL) {
-		SSL_free(ssl);
+		/* libevent freed ssl and closed fd already */
+		cn->fd = -1;
 		conn_free(cn);
 		return;
 	}
@@ -377,7 +400,8 @@ peek_hello(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 	int r;
 
-	if (what & EV_TIMEOUT) {
+	/* the timeout re-arms at each wake-up: the whole wait counts */
+	if ((what & EV_TIMEOUT) || mono_ms() - cn->t0 > cn->px->cfg.head_ms) {
 		why = "no TLS ClientHello in time";
 		goto refuse;
 	}
@@ -477,6 +501,7 @@ px_conn_accept(struct px *px, int fd, const struct sockaddr *sa, int salen)
 	s->refs++;
 	s->nconns++;
 	cn->fd = fd;
+	cn->t0 = mono_ms();
 	nodelay(fd);
 	cn->port = ntohs(od.sin_port);
 	cn->tls = cn->port == 443;
@@ -521,6 +546,7 @@ rq_reset(struct conn *cn)
 	cn->sub_body = cn->ws = cn->rq_done = 0;
 	cn->rs_head = cn->rs_done = cn->rs_chunked = cn->rs_close = 0;
 	cn->rs_parsing = 0;
+	cn->u_eof = 0;
 	cn->keep = 0;
 	memset(&cn->rqb, 0, sizeof(cn->rqb));
 	memset(&cn->rsb, 0, sizeof(cn->rsb));
@@ -614,7 +640,7 @@ secret_refusal(struct conn *cn, size_t i, const struct px_secret **ret)
 /* Checks the scanner's verdict so far; answers 403 and returns -1 when
  * the request must not go on. */
 static int
-scan_check(struct conn *cn, const char *where)
+scan_check(struct conn *cn, const char *where, int final)
 {
 	const struct px_secret *s;
 	unsigned enc = 0;
@@ -643,7 +669,9 @@ scan_check(struct conn *cn, const char *where)
 		    cn->sbx->ph_name[i], why);
 		return -1;
 	}
-	if (sp_scan_foreign(cn->scan)) {
+	/* between reads a placeholder may still be arriving: only one seen
+	 * whole counts then (the held-back bytes keep it from going out) */
+	if (final ? sp_scan_foreign(cn->scan) : sp_scan_foreign_seen(cn->scan)) {
 		px_audit(cn->px, "secret_alert", "sandbox", cn->sbx->id,
 		    "host", cn->host, "secret", "(unknown)", "where", where,
 		    "reason", "a placeholder that is not this sandbox's", NULL);
@@ -836,6 +864,8 @@ head_done(struct conn *cn, const uint8_t *b)
 
 	/* placeholders in the target, the field names and values */
 	sp_scan_reset(cn->scan);
+	sp_scan_feed(cn->scan, b + h->method.off, h->method.len);
+	sp_scan_break(cn->scan);
 	sp_scan_feed(cn->scan, b + h->target.off, h->target.len);
 	sp_scan_break(cn->scan);
 	for (i = 0; i < h->nfields; i++) {
@@ -846,7 +876,7 @@ head_done(struct conn *cn, const uint8_t *b)
 		    h->fields[i].value.len);
 		sp_scan_break(cn->scan);
 	}
-	if (scan_check(cn, "head") < 0)
+	if (scan_check(cn, "head", 1) < 0)
 		return 0;
 	build_pairs(cn);
 	cn->sub_body = cn->nbp > 0 && h->body != SP_HTTP_BODY_NONE &&
@@ -883,7 +913,8 @@ static void
 rq_start(struct conn *cn)
 {
 	if (!(cn->u != NULL && cn->u_ok && cn->u_keep &&
-	    strcmp(cn->uhost, cn->host) == 0)) {
+	    strcmp(cn->uhost, cn->host) == 0 &&
+	    evbuffer_get_length(bufferevent_get_input(cn->u)) == 0)) {
 		pool_put(cn);	/* kept for its host, or closed */
 		(void)pool_get(cn);
 	}
@@ -969,7 +1000,7 @@ rq_data(struct conn *cn, const uint8_t *d, size_t n)
 	size_t len;
 
 	sp_scan_feed(cn->scan, d, n);
-	if (scan_check(cn, "body") < 0)
+	if (scan_check(cn, "body", 0) < 0)
 		return -1;
 	evbuffer_add(cn->hold, d, n);
 	len = evbuffer_get_length(cn->hold);
@@ -996,7 +1027,7 @@ rq_end(struct conn *cn)
 	int r;
 
 	sp_scan_break(cn->scan);
-	if (scan_check(cn, "body") < 0)
+	if (scan_check(cn, "body", 1) < 0)
 		return -1;
 	cn->rq_done = 1;
 	len = evbuffer_get_length(cn->hold);
@@ -1006,7 +1037,11 @@ rq_end(struct conn *cn)
 			evbuffer_add(bufferevent_get_output(cn->u), "0\r\n\r\n", 5);
 		return 0;
 	}
-	o = sg_buf_new(len * 100 + 65536);
+	/* the secrets may have been reloaded since the head: pairs from
+	 * the table in force now (the old values are gone) */
+	cn->nhp = cn->nqp = cn->nbp = 0;
+	build_pairs(cn);
+	o = sg_buf_new(2 * (size_t)PX_SUB_MAX);
 	if (o == NULL) {
 		respond(cn, 502, "out of memory");
 		return -1;
@@ -1263,9 +1298,7 @@ up_connect(struct conn *cn, const struct sockaddr *sa, socklen_t salen)
 		cn->u = bufferevent_openssl_socket_new(cn->px->base, -1, ssl,
 		    BUFFEREVENT_SSL_CONNECTING,
 		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-		if (cn->u == NULL)
-			SSL_free(ssl);
-		else
+		if (cn->u != NULL)	/* on failure libevent freed ssl */
 			bufferevent_openssl_set_allow_dirty_shutdown(cn->u, 1);
 	} else {
 		cn->u = bufferevent_socket_new(cn->px->base, -1,
@@ -1493,19 +1526,11 @@ up_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
-		/* a close-delimited body ends here */
-		if (cn->rs_head && cn->rsb.kind == SP_HTTP_BODY_CLOSE) {
-			rs_pump(cn);
-			cn->rsb.done = 1;
-			rs_pump(cn);
-			return;
-		}
-		if (!cn->rs_head) {
-			respond(cn, 502, "%s (%s) closed the connection without "
-			    "answering", cn->host, cn->uaddr);
-			return;
-		}
-		conn_free(cn);	/* cut short mid-response */
+		/* what it sent before closing still goes to the client
+		 * (at the client's pace); rs_pump ends the exchange */
+		cn->u_eof = 1;
+		bufferevent_disable(cn->u, EV_READ);
+		rs_pump(cn);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
@@ -1530,7 +1555,7 @@ up_write(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (cn->tunnel) {
-		bufferevent_enable(cn->c, EV_READ);
+		tunnel_pump(cn);
 		return;
 	}
 	rq_pump(cn);
@@ -1553,22 +1578,31 @@ emit(struct conn *cn, const void *p, size_t n)
 }
 
 /* Response data, decoded: values back to placeholders. */
-static void
+static int
 rs_data(struct conn *cn, const uint8_t *d, size_t n, int final)
 {
 	struct sg_buf *o;
+	int r;
 
 	if (cn->rw == NULL) {
 		emit(cn, d, n);
-		return;
+		return 0;
 	}
-	o = sg_buf_new(n + 65536 + 1024);
-	if (o == NULL)
-		return;
+	o = sg_buf_new(SIZE_MAX);
+	if (o == NULL) {
+		conn_free(cn);	/* never a response with a part left out */
+		return -1;
+	}
 	sg_buf_set_wipe(o, 1);
-	if (sp_rw_stream_feed(cn->rw, d, n, final, o) >= 0)
+	r = sp_rw_stream_feed(cn->rw, d, n, final, o);
+	if (r >= 0)
 		emit(cn, sg_buf_data(o), sg_buf_len(o));
 	sg_buf_free(o);
+	if (r < 0) {
+		conn_free(cn);
+		return -1;
+	}
+	return 0;
 }
 
 /* The values of the sandbox's secrets, to be replaced by placeholders
@@ -1666,7 +1700,7 @@ exchange_end(struct conn *cn)
 	struct timeval idle = tv_ms(cn->px->cfg.idle_ms);
 	int keep = cn->keep && cn->rq_done && !cn->c_eof;
 
-	cn->u_keep = cn->rs.keep_alive && cn->rq_done;
+	cn->u_keep = cn->rs.keep_alive && cn->rq_done && !cn->u_eof;
 	if (!keep) {
 		pool_put(cn);	/* the client goes; its upstream may stay */
 		conn_close(cn);
@@ -1715,6 +1749,11 @@ rs_pump(struct conn *cn)
 	in = bufferevent_get_input(cn->u);
 	while (!cn->rs_head) {
 		len = evbuffer_get_length(in);
+		if (len == 0 && cn->u_eof) {
+			respond(cn, 502, "%s (%s) closed the connection without "
+			    "answering", cn->host, cn->uaddr);
+			return;
+		}
 		if (len == 0)
 			return;
 		take = len < SP_HTTP_HEAD_MAX ? len : SP_HTTP_HEAD_MAX;
@@ -1729,6 +1768,10 @@ rs_pump(struct conn *cn)
 			if (take >= SP_HTTP_HEAD_MAX)
 				respond(cn, 502, "%s sent a response head over "
 				    "%u bytes", cn->host, SP_HTTP_HEAD_MAX);
+			else if (cn->u_eof)
+				respond(cn, 502, "%s (%s) closed the connection "
+				    "in the middle of its answer", cn->host,
+				    cn->uaddr);
 			return;
 		}
 		cn->rs_parsing = 0;	/* a head ended: the next is new */
@@ -1783,6 +1826,18 @@ rs_pump(struct conn *cn)
 		if (evbuffer_get_length(bufferevent_get_output(cn->c)) > PX_HIGH)
 			return;	/* c_write calls again */
 		len = evbuffer_get_length(in);
+		if (len == 0 && cn->u_eof && cn->rsb.kind == SP_HTTP_BODY_CLOSE) {
+			cn->rsb.done = 1;	/* a close-delimited body ends */
+			break;
+		}
+		if (len == 0 && cn->u_eof) {
+			/* cut short: what came is sent, then the client's
+			 * connection ends without a proper end of body */
+			cn->rs_done = 1;
+			cn->keep = 0;
+			conn_close(cn);
+			return;
+		}
 		if (len == 0)
 			return;
 		take = len < 65536 ? len : 65536;
@@ -1793,8 +1848,9 @@ rs_pump(struct conn *cn)
 				conn_free(cn);	/* cannot tell the client now */
 				return;
 			}
-			if (co.data_len > 0)
-				rs_data(cn, b + co.data_off, co.data_len, 0);
+			if (co.data_len > 0 &&
+			    rs_data(cn, b + co.data_off, co.data_len, 0) < 0)
+				return;
 			evbuffer_drain(in, co.used);
 			if (r == 1)
 				cn->rsb.done = 1;
@@ -1806,7 +1862,8 @@ rs_pump(struct conn *cn)
 			evbuffer_remove_buffer(in, bufferevent_get_output(cn->c),
 			    take);	/* as it came: no copy */
 		else {
-			rs_data(cn, b, take, 0);
+			if (rs_data(cn, b, take, 0) < 0)
+				return;
 			evbuffer_drain(in, take);
 		}
 		if (cn->rsb.kind == SP_HTTP_BODY_LENGTH) {
@@ -1818,7 +1875,8 @@ rs_pump(struct conn *cn)
 	if (cn->rs_done)
 		return;
 	cn->rs_done = 1;
-	rs_data(cn, NULL, 0, 1);
+	if (rs_data(cn, NULL, 0, 1) < 0)
+		return;
 	if (cn->rs_chunked)
 		evbuffer_add(bufferevent_get_output(cn->c), "0\r\n\r\n", 5);
 	exchange_end(cn);
@@ -1827,8 +1885,17 @@ rs_pump(struct conn *cn)
 static void
 up_read(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	rs_pump(arg);
+	struct conn *cn = arg;
+
+	if (!cn->in_req || !cn->head_sent) {
+		/* bytes nobody asked for: never taken as an answer */
+		(void)bev;
+		bufferevent_free(cn->u);
+		cn->u = NULL;
+		cn->u_ok = 0;
+		return;
+	}
+	rs_pump(cn);
 }
 
 /* --- the client side --- */
@@ -1874,8 +1941,8 @@ c_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED)
 		return;		/* TLS handshake done */
-	if ((what & BEV_EVENT_TIMEOUT) && cn->in_req && !cn->rs_done &&
-	    !(what & BEV_EVENT_WRITING)) {
+	if ((what & BEV_EVENT_TIMEOUT) && cn->in_req && cn->rq_done &&
+	    !cn->rs_done && !(what & BEV_EVENT_WRITING)) {
 		/* the client waits for the upstream: not idle */
 		bufferevent_enable(bev, EV_READ);
 		return;
@@ -1894,7 +1961,7 @@ c_event(struct bufferevent *bev, short what, void *arg)
 			    ERR_reason_error_string(e) : "?");
 	}
 	if ((what & BEV_EVENT_EOF) && !cn->tunnel && cn->in_req &&
-	    !cn->rs_done && !cn->closing) {
+	    cn->rq_done && !cn->rs_done && !cn->closing) {
 		/* half-closed after its request: the answer still goes back */
 		cn->keep = 0;
 		cn->c_eof = 1;

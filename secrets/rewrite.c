@@ -231,7 +231,9 @@ out:
 }
 
 struct sp_rw_stream {
-	struct sp_rw_pair pairs[SP_RW_MAX_PAIRS];
+	struct sp_rw_pair pairs[SP_RW_MAX_PAIRS];	/* strings in mem */
+	char *mem;		/* copies of every from and to, wiped */
+	size_t memlen;
 	size_t npairs;
 	size_t maxlen;
 	unsigned char *hold;	/* at most maxlen - 1 bytes */
@@ -251,14 +253,37 @@ sp_rw_stream_new(const struct sp_rw_pair *pairs, size_t npairs,
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return -ENOMEM;
-	for (i = 0; i < npairs; i++) {
-		st->pairs[i] = pairs[i];
-		if (pairs[i].from_len > st->maxlen)
-			st->maxlen = pairs[i].from_len;
+	/* the caller's strings may go (a reload of the secrets) while the
+	 * stream lives: it keeps its own */
+	for (i = 0; i < npairs; i++)
+		st->memlen += pairs[i].from_len + pairs[i].to_len;
+	st->mem = malloc(st->memlen ? st->memlen : 1);
+	if (st->mem == NULL) {
+		free(st);
+		return -ENOMEM;
+	}
+	{
+		char *m = st->mem;
+
+		for (i = 0; i < npairs; i++) {
+			memcpy(m, pairs[i].from, pairs[i].from_len);
+			st->pairs[i].from = m;
+			st->pairs[i].from_len = pairs[i].from_len;
+			m += pairs[i].from_len;
+			if (pairs[i].to_len > 0)
+				memcpy(m, pairs[i].to, pairs[i].to_len);
+			st->pairs[i].to = m;
+			st->pairs[i].to_len = pairs[i].to_len;
+			m += pairs[i].to_len;
+			if (pairs[i].from_len > st->maxlen)
+				st->maxlen = pairs[i].from_len;
+		}
 	}
 	st->npairs = npairs;
 	st->hold = malloc(st->maxlen + 1);
 	if (st->hold == NULL) {
+		explicit_bzero(st->mem, st->memlen);
+		free(st->mem);
 		free(st);
 		return -ENOMEM;
 	}
@@ -273,6 +298,8 @@ sp_rw_stream_free(struct sp_rw_stream *st)
 		return;
 	explicit_bzero(st->hold, st->maxlen + 1);
 	free(st->hold);
+	explicit_bzero(st->mem, st->memlen);
+	free(st->mem);
 	explicit_bzero(st, sizeof(*st));
 	free(st);
 }

@@ -536,6 +536,12 @@ sp_scan_foreign(const struct sp_scan *s)
 	return s->have_foreign || pending(s, &enc);
 }
 
+int
+sp_scan_foreign_seen(const struct sp_scan *s)
+{
+	return s->have_foreign;
+}
+
 const char *
 sp_scan_encoding_name(unsigned encoding)
 {

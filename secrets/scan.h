@@ -120,6 +120,11 @@ uint64_t sp_scan_matched(const struct sp_scan *s);
  * was found too. */
 int sp_scan_foreign(const struct sp_scan *s);
 
+/* Whether a foreign placeholder was seen for sure: not one whose end is
+ * still to come (sp_scan_foreign counts those too). For a caller that
+ * checks between reads of one stream. */
+int sp_scan_foreign_seen(const struct sp_scan *s);
+
 /* "plain", "percent", "json", "base64", "percent+base64" or
  * "json+base64"; "unknown" for anything else. */
 const char *sp_scan_encoding_name(unsigned encoding);

@@ -187,7 +187,10 @@ hasnt "git TLS" "$out" "SSL certificate"
 hasnt "git TLS" "$out" "certificate problem"
 
 note "blocked: a placeholder to a host not approved for it, however encoded"
-b0=$(grep -c '"upstream": "other"' "$SG_T/up.log")
+# complete requests other.test received (a head may arrive before a
+# placeholder in the body is seen; the body never does)
+other_reqs() { grep '"upstream": "other"' "$SG_T/up.log" | grep -c '"target"'; }
+b0=$(other_reqs)
 out=$(G "$CURL -o /dev/null -w '%{http_code}' https://other.test/x -H \"X-Key: \$API_KEY\"")
 expect "other.test with the placeholder" "$out" "403"
 out=$(G "$CURL https://other.test/x -H \"X-Key: \$API_KEY\"")
@@ -201,7 +204,11 @@ out=$(PR tls --sni other.test --gap 1 \
 	--send "POST /split HTTP/1.1\r\nHost: other.test\r\nContent-Length: 48\r\n\r\n$(printf %s "$ph" | head -c 20)" \
 	--send "$(printf %s "$ph" | tail -c 28)")
 has "split placeholder" "$out" '"statuses": [403]'
-expect "other.test received nothing" "$(grep -c '"upstream": "other"' "$SG_T/up.log")" "$b0"
+expect "other.test received no request" "$(other_reqs)" "$b0"
+for part in "$(printf %s "$ph" | head -c 20)" "$(printf %s "$ph" | tail -c 28)"; do
+	! grep '"upstream": "other"' "$SG_T/up.log" | grep -q -e "$part" ||
+		fail "other.test received a part of the placeholder"
+done
 grep -q '"event":"secret_alert".*"secret":"API_KEY"' "$SG_T/audit.jsonl" ||
 	fail "no secret_alert in the audit log"
 
