@@ -77,7 +77,8 @@ def expand(s, subs):
 
 def statuses_of(data):
     """Status codes of the responses in data, in order, following
-    Content-Length and chunked framing."""
+    Content-Length and chunked framing: a final response counts once its
+    whole body is there."""
     got, i = [], 0
     while i < len(data):
         end = data.find(b"\r\n\r\n", i)
@@ -88,16 +89,19 @@ def statuses_of(data):
             code = int(head[0].split(" ")[1])
         except (IndexError, ValueError):
             break
-        got.append(code)
         i = end + 4
         if code < 200:
+            got.append(code)
             continue
         fields = {}
         for line in head[1:]:
             k, _, v = line.partition(":")
             fields[k.strip().lower()] = v.strip()
+        # a final response counts once its body is all there
         if "content-length" in fields:
             i += int(fields["content-length"])
+            if i > len(data):
+                return got
         elif fields.get("transfer-encoding", "").lower() == "chunked":
             while True:
                 le = data.find(b"\r\n", i)
@@ -105,9 +109,13 @@ def statuses_of(data):
                     return got
                 size = int(data[i:le].split(b";")[0], 16)
                 i = le + 2 + size + 2
+                if i > len(data):
+                    return got
                 if size == 0:
                     break
-        else:
+        got.append(code)
+        if "content-length" not in fields and \
+                fields.get("transfer-encoding", "").lower() != "chunked":
             break
     return got
 
@@ -147,7 +155,7 @@ def run_case(path, args, subs):
                 hs_fail = True
         if not hs_fail:
             s.sendall(data)
-            deadline = time.time() + 5
+            deadline = time.time() + 10
             while time.time() < deadline:
                 try:
                     s.settimeout(max(0.1, deadline - time.time()))
