@@ -51,7 +51,10 @@ out=$(sg_ssh box1@127.0.0.1 'hostname; cat /root/f')
 data" ] || fail "after the hub restart: '$out'"
 
 note "idle_timeout after the last connection destroys it (token's own: 5s)"
-sg_ctl list | grep -q "box1 .*idle" || fail "list: $(sg_ctl list)"
+# The ssh client can exit before its worker has; the monitor counts the
+# connection gone when the worker is reaped.
+box1_idle() { sg_ctl list | grep -q "box1 .*idle"; }
+sg_wait_for box1_idle || fail "list: $(sg_ctl list)"
 sed -i '/^\[t1\]/a idle_timeout = 5s' "$SG_T/tokens.conf"
 sg_wait_for sh -c "[ \$(grep -c 'tokens reloaded' '$SG_T/log') -ge 2 ]" || fail "no reload"
 sg_wait_for sh -c "grep -q 'sandbox $id destroyed (idle_timeout)' '$SG_T/log'" ||
