@@ -100,6 +100,6 @@ esac
 note "closing the connection destroys the sandbox"
 sg_ssh -S "$ctl" -O exit x 2>/dev/null
 sg_wait_for sg_no_leftovers || fail "sandbox left behind after disconnect"
-grep -q '"event":"sandbox_destroyed"' "$SG_T/audit.jsonl" || fail "no audit event"
+sg_wait_for grep -q '"event":"sandbox_destroyed"' "$SG_T/audit.jsonl" || fail "no audit event"
 grep -q '"event":"login"' "$SG_T/audit.jsonl" || fail "no login audit event"
 echo "PASS"
