@@ -84,6 +84,7 @@ struct conn {
 	socklen_t ulen;
 	int u_override;		/* the address came from [network] resolve */
 	int u_ok, u_keep;
+	int u_reused;		/* cn->u answered an earlier request */
 	/* the request in progress */
 	int in_req;
 	struct sp_http_head rq;
@@ -102,6 +103,7 @@ struct conn {
 	/* the response */
 	struct sp_http_head rs;
 	int rs_head, rs_done, rs_chunked, rs_close, tunnel;
+	int rs_interim;		/* a 1xx came for this request */
 	struct body rsb;
 	struct sp_rw_stream *rw;
 	int keep;
@@ -545,7 +547,7 @@ rq_reset(struct conn *cn)
 	cn->used = 0;
 	cn->sub_body = cn->ws = cn->rq_done = 0;
 	cn->rs_head = cn->rs_done = cn->rs_chunked = cn->rs_close = 0;
-	cn->rs_parsing = 0;
+	cn->rs_parsing = cn->rs_interim = 0;
 	cn->u_eof = 0;
 	cn->keep = 0;
 	memset(&cn->rqb, 0, sizeof(cn->rqb));
@@ -739,6 +741,45 @@ mark_used(struct conn *cn, uint64_t bits, const size_t *idx)
  * substituted, fields with placeholders substituted, Expect dropped when
  * the proxy answered it, framing fields dropped when the body is
  * substituted (Content-Length is added at its end). */
+/* Whether the request's Connection fields say no more than close or
+ * keep-alive (an HTTP/1.1 request without Upgrade). Those only concern
+ * the client's connection: the upstream one is the proxy's, kept for
+ * later requests even when the client's ends after this one. */
+static int
+conn_only_persistence(const struct conn *cn, const uint8_t *b)
+{
+	const struct sp_http_head *h = &cn->rq;
+	const char *v, *end, *t, *te;
+	size_t f;
+
+	if (h->version != 11 || h->upgrade != 0)
+		return 0;
+	for (f = 0; f < h->nfields; f++) {
+		if (!is_field(cn, b, f, "connection"))
+			continue;
+		v = (const char *)b + h->fields[f].value.off;
+		end = v + h->fields[f].value.len;
+		while (v < end) {
+			t = v;
+			while (v < end && *v != ',')
+				v++;
+			te = v;
+			if (v < end)
+				v++;	/* the comma */
+			while (t < te && (*t == ' ' || *t == '\t'))
+				t++;
+			while (te > t && (te[-1] == ' ' || te[-1] == '\t'))
+				te--;
+			if (te == t)
+				continue;	/* an empty list element */
+			if (!((te - t == 5 && strncasecmp(t, "close", 5) == 0) ||
+			    (te - t == 10 && strncasecmp(t, "keep-alive", 10) == 0)))
+				return 0;
+		}
+	}
+	return 1;
+}
+
 static int
 build_head(struct conn *cn, const uint8_t *b)
 {
@@ -746,8 +787,9 @@ build_head(struct conn *cn, const uint8_t *b)
 	struct sg_buf *o = cn->head;
 	uint64_t bits;
 	size_t f;
-	int r;
+	int r, hop;
 
+	hop = conn_only_persistence(cn, b);
 	sg_buf_reset(o);
 	if (sg_buf_put(o, b + h->method.off, h->method.len) < 0 ||
 	    sg_buf_put(o, " ", 1) < 0)
@@ -775,6 +817,10 @@ build_head(struct conn *cn, const uint8_t *b)
 			continue;
 		if (cn->sub_body && (is_field(cn, b, f, "content-length") ||
 		    is_field(cn, b, f, "transfer-encoding")))
+			continue;
+		if (hop && (is_field(cn, b, f, "connection") ||
+		    is_field(cn, b, f, "keep-alive") ||
+		    is_field(cn, b, f, "proxy-connection")))
 			continue;
 		if (sg_buf_put(o, b + fl->name.off, fl->name.len) < 0 ||
 		    sg_buf_put(o, ": ", 2) < 0)
@@ -920,6 +966,7 @@ rq_start(struct conn *cn)
 	}
 	if (cn->u != NULL && cn->u_ok) {
 		cn->u_keep = 0;
+		cn->u_reused = 1;
 		if (!cn->sub_body) {
 			bufferevent_write(cn->u, sg_buf_data(cn->head),
 			    sg_buf_len(cn->head));
@@ -940,6 +987,9 @@ head_try(struct conn *cn)
 	int r;
 
 	if (cn->in_req || cn->closing || len == 0)
+		return;
+	/* pipelined requests wait while answers pile up unread */
+	if (evbuffer_get_length(bufferevent_get_output(cn->c)) > PX_HIGH)
 		return;
 	if (!evtimer_pending(cn->ev, NULL)) {
 		struct timeval tv = tv_ms(cn->px->cfg.head_ms);
@@ -1252,6 +1302,7 @@ pool_get(struct conn *cn)
 		cn->px->npool--;
 		cn->u = p->bev;
 		cn->u_ok = 1;
+		cn->u_reused = 1;
 		cn->u_override = p->override;
 		memcpy(&cn->uss, &p->ss, p->len);
 		cn->ulen = p->len;
@@ -1276,6 +1327,7 @@ up_connect(struct conn *cn, const struct sockaddr *sa, socklen_t salen)
 	SSL *ssl = NULL;
 
 	snprintf(cn->uhost, sizeof(cn->uhost), "%s", cn->host);
+	cn->u_reused = 0;
 	memcpy(&cn->uss, sa, salen);
 	cn->ulen = salen;
 	if (sa->sa_family == AF_INET)
@@ -1490,6 +1542,37 @@ up_error(struct conn *cn, char *buf, size_t len)
 	return buf;
 }
 
+/* A kept connection that the upstream closed just as it was used
+ * again, before any byte of an answer, is a race every client of
+ * persistent connections meets (RFC 9112 9.3.1): a request with a safe
+ * method and no body goes again over a new connection. Returns 1 when
+ * it does. */
+static int
+up_retry(struct conn *cn)
+{
+	const struct sp_http_head *h = &cn->rq;
+
+	if (!cn->u_reused || cn->rs_head || cn->rs_parsing || cn->rs_interim ||
+	    !cn->rq_done || cn->sub_body || h->expect_continue ||
+	    evbuffer_get_length(bufferevent_get_input(cn->u)) != 0)
+		return 0;
+	if (!(h->body == SP_HTTP_BODY_NONE ||
+	    (h->body == SP_HTTP_BODY_LENGTH && h->content_length == 0)))
+		return 0;
+	if (strcmp(cn->method, "GET") != 0 && strcmp(cn->method, "HEAD") != 0 &&
+	    strcmp(cn->method, "OPTIONS") != 0)
+		return 0;
+	sg_debug("sandbox %s: %s (%s) closed a kept connection as it was "
+	    "reused: %s %s goes again over a new one", cn->sbx->id, cn->host,
+	    cn->uaddr, cn->method, cn->path);
+	bufferevent_free(cn->u);
+	cn->u = NULL;
+	cn->u_ok = cn->u_eof = cn->u_reused = 0;
+	cn->head_sent = 0;
+	up_open(cn);
+	return 1;
+}
+
 static void
 up_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -1509,6 +1592,9 @@ up_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (cn->tunnel) {
+		/* what it sent before closing still goes to the client */
+		evbuffer_add_buffer(bufferevent_get_output(cn->c),
+		    bufferevent_get_input(cn->u));
 		conn_close(cn);
 		return;
 	}
@@ -1542,6 +1628,8 @@ up_event(struct bufferevent *bev, short what, void *arg)
 			conn_free(cn);
 		return;
 	}
+	if (!cn->rs_head && up_retry(cn))
+		return;
 	if (!cn->rs_head)
 		respond(cn, 502, "%s", up_error(cn, why, sizeof(why)));
 	else
@@ -1642,7 +1730,7 @@ rs_head_out(struct conn *cn, const uint8_t *b)
 	struct sp_rw_pair p[SP_RW_MAX_PAIRS];
 	const struct sp_http_head *h = &cn->rs;
 	struct sg_buf *o;
-	int np, has_body, r = 0;
+	int np, has_body, r = 0, say_close;
 	size_t f;
 
 	np = rw_pairs(cn, p);
@@ -1657,6 +1745,9 @@ rs_head_out(struct conn *cn, const uint8_t *b)
 		else
 			cn->rs_close = 1;
 	}
+	/* the client's connection ends after this answer: say so, whatever
+	 * the upstream (kept by the proxy) said of its own */
+	say_close = cn->rs_close || !cn->rq.keep_alive;
 	o = sg_buf_new(SP_HTTP_HEAD_MAX * 8);
 	if (o == NULL)
 		return -ENOMEM;
@@ -1674,7 +1765,8 @@ rs_head_out(struct conn *cn, const uint8_t *b)
 		    (rs_is_field(h, b, f, "content-length") ||
 		    rs_is_field(h, b, f, "transfer-encoding")))
 			continue;
-		if (cn->rs_close && rs_is_field(h, b, f, "connection"))
+		if (say_close && (rs_is_field(h, b, f, "connection") ||
+		    rs_is_field(h, b, f, "keep-alive")))
 			continue;
 		if (sg_buf_put(o, b + fl->name.off, fl->name.len) < 0 ||
 		    sg_buf_put(o, ": ", 2) < 0 ||
@@ -1684,7 +1776,7 @@ rs_head_out(struct conn *cn, const uint8_t *b)
 	}
 	if (r == 0 && cn->rs_chunked)
 		r = sg_buf_putf(o, "Transfer-Encoding: chunked\r\n");
-	if (r == 0 && cn->rs_close)
+	if (r == 0 && say_close)
 		r = sg_buf_putf(o, "Connection: close\r\n");
 	if (r == 0)
 		r = sg_buf_put(o, "\r\n", 2);
@@ -1718,6 +1810,34 @@ exchange_end(struct conn *cn)
 }
 
 static void
+u_written_free(struct bufferevent *bev, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(arg);
+}
+
+/* The client ended a tunnel: what it sent, and what is still queued
+ * toward the upstream, goes there first (idle_ms per write at most);
+ * then both connections end. */
+static void
+tunnel_end_up(struct conn *cn)
+{
+	struct timeval tv = tv_ms(cn->px->cfg.idle_ms);
+
+	evbuffer_add_buffer(bufferevent_get_output(cn->u),
+	    bufferevent_get_input(cn->c));
+	cn->closing = 1;
+	bufferevent_free(cn->c);
+	cn->c = NULL;
+	bufferevent_setwatermark(cn->u, EV_WRITE, 0, 0);
+	bufferevent_setcb(cn->u, c_linger_read, u_written_free, c_linger_event,
+	    cn);
+	bufferevent_set_timeouts(cn->u, NULL, &tv);
+	bufferevent_enable(cn->u, EV_READ | EV_WRITE);
+	u_written_free(cn->u, cn);
+}
+
+static void
 tunnel_pump(struct conn *cn)
 {
 	struct evbuffer *ci = bufferevent_get_input(cn->c);
@@ -1748,8 +1868,13 @@ rs_pump(struct conn *cn)
 	}
 	in = bufferevent_get_input(cn->u);
 	while (!cn->rs_head) {
+		/* interim answers too wait for a client that reads */
+		if (evbuffer_get_length(bufferevent_get_output(cn->c)) > PX_HIGH)
+			return;	/* c_write calls again */
 		len = evbuffer_get_length(in);
 		if (len == 0 && cn->u_eof) {
+			if (up_retry(cn))
+				return;
 			respond(cn, 502, "%s (%s) closed the connection without "
 			    "answering", cn->host, cn->uaddr);
 			return;
@@ -1784,6 +1909,7 @@ rs_pump(struct conn *cn)
 		if (cn->rs.status == 100) {
 			/* the proxy answered Expect itself */
 			evbuffer_drain(in, cn->rs.head_len);
+			cn->rs_interim = 1;
 			continue;
 		}
 		if (cn->rs.status == 101) {
@@ -1805,6 +1931,7 @@ rs_pump(struct conn *cn)
 		if (cn->rs.status < 200) {
 			bufferevent_write(cn->c, b, cn->rs.head_len);
 			evbuffer_drain(in, cn->rs.head_len);
+			cn->rs_interim = 1;
 			continue;
 		}
 		if (rs_head_out(cn, b) < 0) {
@@ -1930,8 +2057,12 @@ c_write(struct bufferevent *bev, void *arg)
 		tunnel_pump(cn);
 		return;
 	}
-	if (cn->in_req && cn->rs_head && !cn->rs_done)
+	if (cn->closing)
+		return;
+	if (cn->in_req && !cn->rs_done)
 		rs_pump(cn);
+	else if (!cn->in_req)
+		head_try(cn);	/* it waited for the answers to be read */
 }
 
 static void
@@ -1969,9 +2100,8 @@ c_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && cn->tunnel && cn->u != NULL) {
-		evbuffer_remove_buffer(bufferevent_get_input(cn->c),
-		    bufferevent_get_output(cn->u),
-		    evbuffer_get_length(bufferevent_get_input(cn->c)));
+		tunnel_end_up(cn);
+		return;
 	}
 	conn_free(cn);
 }

@@ -24,6 +24,7 @@ A case file, in the manner of curl's test files:
                               reach the upstream
   <upstream-has>TEXT</upstream-has>    (optional) in what it received
   <upstream-hasnt>TEXT</upstream-hasnt> (optional)
+  <reply-has>TEXT</reply-has>  (optional) in what the client got back
   </verify>
   </testcase>
 
@@ -138,6 +139,7 @@ def run_case(path, args, subs):
     upstream = (section(verify, "upstream")[0] or "").strip()
     has = section(verify, "upstream-has")[0]
     hasnt = section(verify, "upstream-hasnt")[0]
+    rhas = section(verify, "reply-has")[0]
 
     port = 80 if mode == "http" else 443
     got, closed, hs_fail = b"", False, False
@@ -185,6 +187,8 @@ def run_case(path, args, subs):
                 name, st, got[:80])
     elif st != want:
         return "FAIL %s: statuses %s, want %s (%r)" % (name, st, want, got[:200])
+    if rhas is not None and expand(rhas.strip(), subs) not in got:
+        return "FAIL %s: the reply lacks %r: %r" % (name, rhas.strip(), got[:300])
     # what reached the upstream for this case's path
     time.sleep(0.2)
     recs = []

@@ -37,6 +37,10 @@ Responses (HTTP/1.1, keep-alive unless the request asked to close):
   anything else 200 with a JSON echo {"upstream", "tls", "sni", "method",
                 "target", "headers", "body"} and Content-Length
 Expect: 100-continue gets "HTTP/1.1 100 Continue" before the body is read.
+A request with an X-Test-Drop-Next header is answered, and the next request
+on its connection is not: its head is read, logged with "error": "dropped
+unanswered", and the connection closed (a kept connection that a server
+closes just as it is reused).
 """
 import argparse
 import base64
@@ -329,6 +333,11 @@ def serve_one(args, conn, base, peer):
         if raw is None:
             return False
         method, target, version, headers = parse_head(raw)
+        if base.pop("drop_next", False):
+            # the race of a kept connection: closed as it is reused
+            log(args, dict(base, peer=peer, error="dropped unanswered",
+                           raw=raw.decode("latin-1")))
+            return False
         if version == "HTTP/1.1" and len(hget(headers, "host")) != 1:
             raise BadRequest("HTTP/1.1 request needs exactly one Host")
         framing, n = body_framing(version, headers)
@@ -356,6 +365,8 @@ def serve_one(args, conn, base, peer):
                    framing=framing, body=body.decode("latin-1"),
                    raw_head=raw.decode("latin-1")))
 
+    if hget(headers, "x-test-drop-next"):
+        base["drop_next"] = True    # the next request here goes unanswered
     conntok = tokens(headers, "connection")
     close = "close" in conntok or (version == "HTTP/1.0" and
                                    "keep-alive" not in conntok)
