@@ -87,7 +87,7 @@ VALUE=sk-case-value-0123456789
 mkdir -p "$w/ca"
 ip netns exec "$HNS" "$PXTOOL" --proxy "$PROXY" --user sandgate-proxy \
 	--listen "0.0.0.0:$pport" --ca-dir "$w/ca" --extra-ca "$w/ca.pem" \
-	--head-ms 3000 \
+	--head-ms 3000 --idle-ms 4000 \
 	--resolve api.test:198.51.100.2 --resolve other.test:198.51.100.3 \
 	--resolve evil.test:198.51.100.4 \
 	--secret "t1:KEY:$VALUE:api.test" \

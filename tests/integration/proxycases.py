@@ -19,7 +19,11 @@ A case file, in the manner of curl's test files:
   <verify>
   <status>200</status>        status codes in order ("100 200"), or
                               "closed" for a connection that ends without
-                              one, or "handshake-fail"
+                              one, or "handshake-fail"; "200 closed": the
+                              answers, then the proxy closes the connection
+                              by itself (within 10 s)
+  <closed-after>3</closed-after> (optional) with "... closed": not sooner
+                              than this many seconds after the last answer
   <upstream>got</upstream>    got | none: did a request for /c-NAME
                               reach the upstream
   <upstream-has>TEXT</upstream-has>    (optional) in what it received
@@ -136,6 +140,10 @@ def run_case(path, args, subs):
         req = req.replace("\n", "\r\n")
     data = expand(req, subs)
     want = (section(verify, "status")[0] or "").split()
+    then_closed = len(want) > 1 and want[-1] == "closed"
+    if then_closed:
+        want = want[:-1]
+    closed_after = float((section(verify, "closed-after")[0] or "0").strip())
     upstream = (section(verify, "upstream")[0] or "").strip()
     has = section(verify, "upstream-has")[0]
     hasnt = section(verify, "upstream-hasnt")[0]
@@ -143,6 +151,7 @@ def run_case(path, args, subs):
 
     port = 80 if mode == "http" else 443
     got, closed, hs_fail = b"", False, False
+    t_answered, t_closed = None, None
     try:
         s = socket.create_connection((args.addr, port), timeout=5)
         if mode == "tls":
@@ -169,11 +178,15 @@ def run_case(path, args, subs):
                     break
                 if not b:
                     closed = True
+                    t_closed = time.time()
                     break
                 got += b
                 st = statuses_of(got)
                 if want and want[0].isdigit() and len(st) >= len(want):
-                    break
+                    if not then_closed:
+                        break
+                    if t_answered is None:
+                        t_answered = time.time()
         s.close()
     except OSError as e:
         return "FAIL %s: cannot connect: %s" % (name, e)
@@ -187,6 +200,12 @@ def run_case(path, args, subs):
                 name, st, got[:80])
     elif st != want:
         return "FAIL %s: statuses %s, want %s (%r)" % (name, st, want, got[:200])
+    if then_closed:
+        if t_closed is None or t_answered is None:
+            return "FAIL %s: the connection stayed open" % name
+        if t_closed - t_answered < closed_after:
+            return "FAIL %s: closed %.1f s after the answer, want %.1f s or more" % (
+                name, t_closed - t_answered, closed_after)
     if rhas is not None and expand(rhas.strip(), subs) not in got:
         return "FAIL %s: the reply lacks %r: %r" % (name, rhas.strip(), got[:300])
     # what reached the upstream for this case's path

@@ -5,7 +5,7 @@
  *
  *   pxtool --proxy PATH --listen ADDR:PORT --ca-dir DIR
  *          [--resolve NAME:ADDR]... [--extra-ca FILE] [--max-conns N]
- *          [--head-ms MS]
+ *          [--head-ms MS] [--idle-ms MS]
  *          [--secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...
  *          [--sandbox ID:TOKEN:GUESTADDR:ALLOW,...[:SECRETNAME=PLACEHOLDER,...]]...
  *          [--ready-file FILE] [--user NAME]
@@ -90,7 +90,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: pxtool --proxy PATH --listen ADDR:PORT --ca-dir DIR\n"
 	    "  [--resolve NAME:ADDR]... [--extra-ca FILE] [--max-conns N]\n"
-	    "  [--head-ms MS]\n"
+	    "  [--head-ms MS] [--idle-ms MS]\n"
 	    "  [--secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...\n"
 	    "  [--sandbox ID:TOKEN:GUESTADDR:ALLOW,...[:SECRETNAME=PLACEHOLDER,...]]...\n"
 	    "  [--ready-file FILE] [--user NAME]\n");
@@ -365,6 +365,7 @@ parse_args(int argc, char **argv, struct px_opts *o)
 		{ "extra-ca", required_argument, NULL, 'e' },
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "head-ms", required_argument, NULL, 'H' },
+		{ "idle-ms", required_argument, NULL, 'i' },
 		{ "secret", required_argument, NULL, 's' },
 		{ "sandbox", required_argument, NULL, 'b' },
 		{ "ready-file", required_argument, NULL, 'f' },
@@ -410,6 +411,12 @@ parse_args(int argc, char **argv, struct px_opts *o)
 				bad_arg("--head-ms", optarg,
 				    "want milliseconds from 100 to 600000");
 			o->config.head_ms = (uint32_t)v;
+			break;
+		case 'i':
+			if (parse_uint(optarg, 100, 600000, &v) < 0)
+				bad_arg("--idle-ms", optarg,
+				    "want milliseconds from 100 to 600000");
+			o->config.idle_ms = (uint32_t)v;
 			break;
 		case 's':
 			add_secret(o, optarg);
