@@ -29,6 +29,9 @@
 #include "netpolicy/resolver.h"
 #include "secrets/pxfeed.h"
 
+_Static_assert(SG_TOKENS_SECRETS_MAX <= SP_FEED_MAX_SECRETS,
+    "every secret of a token must fit the feed");
+
 #define PXC_READY_MS	15000
 
 static int

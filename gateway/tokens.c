@@ -523,6 +523,12 @@ static int parse_secret(struct sg_token *tok, unsigned line, const char *key,
 			return tok_bad(ret_msg, tok, key, NULL, "unknown secret attribute: use "
 				       "secret.%.*s.hosts, .in or .allow_http", (int)len, name);
 	}
+	for (i = 0; i < tok->n_secrets; i++)
+		if (strlen(tok->secrets[i].name) == len && !memcmp(tok->secrets[i].name, name, len))
+			break;
+	if (i == tok->n_secrets && tok->n_secrets >= SG_TOKENS_SECRETS_MAX)
+		return tok_bad(ret_msg, tok, key, NULL, "more than %d secrets in one token: "
+			       "give the others to another token", SG_TOKENS_SECRETS_MAX);
 	s = secret_get(tok, name, len);
 	if (!s)
 		return -ENOMEM;

@@ -114,6 +114,9 @@ const char *sg_tokens_key_comment(const struct sg_token *tok, size_t i);   /* ""
 
 /* At most this many allow_net entries per token (all lines together). */
 #define SG_TOKENS_ALLOW_MAX 256
+/* At most this many secrets per token: each sandbox gets a placeholder
+ * for each, and the proxy's feed carries that many (SP_FEED_MAX_SECRETS). */
+#define SG_TOKENS_SECRETS_MAX 64
 
 /* allow_net: all entries joined with ", " (NULL when unset: no egress at
  * all), and one by one, trimmed. Validated only lightly (non-empty,

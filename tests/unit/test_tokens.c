@@ -406,6 +406,26 @@ static void test_errors(void **state)
 	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.host = x.com\n",
 		     "tok.conf:4: [a] secret.K.host: unknown secret attribute: use secret.K.hosts, "
 		     ".in or .allow_http");
+	{
+		/* 64 secrets are fine, a 65th is refused; attributes of one
+		 * already named are not another secret */
+		char big[8192], *p = big;
+		int i;
+
+		p += sprintf(p, "[a]\nhash = %s\n", H1);
+		for (i = 0; i < 64; i++)
+			p += sprintf(p, "secret.S%d = v%d\n", i, i);
+		p += sprintf(p, "secret.S0.hosts = a.com\n");
+		{
+			struct sg_tokens *t = parse_ok(big);
+
+			assert_int_equal(sg_tokens_secret_count(sg_tokens_find(t, "a")), 64);
+			sg_tokens_free(t);
+		}
+		sprintf(p, "secret.S64 = v\n");
+		expect_error(big, "tok.conf:68: [a] secret.S64: more than 64 secrets in one "
+			     "token: give the others to another token");
+	}
 	expect_error("[a]\nhash = " H1 "\nsecret.PATH = v\n",
 		     "tok.conf:3: [a] secret.PATH: PATH is set by sandgate in every sandbox: "
 		     "name the secret otherwise");
