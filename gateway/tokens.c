@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/base64.h"
 #include "gateway/conf.h"
 #include "gateway/util.h"
 
@@ -382,7 +383,7 @@ static int parse_key(struct sg_tokens *t, struct sg_token *tok, unsigned line,
 	if (b64_len == 0)
 		return tok_bad(ret_msg, tok, "authorized_key", value, "the base64 key is missing: "
 			       "paste a line of a .pub file, \"TYPE BASE64 [COMMENT]\"");
-	r = sg_util_base64_decode(b64, b64_len, &blob, &blob_len);
+	r = sg_b64_decode(b64, b64_len, &blob, &blob_len);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
@@ -899,7 +900,7 @@ int sg_tokens_check_key(const struct sg_tokens *t, const char *keytype,
 
 	if (!t || !keytype || !base64_blob)
 		return -EINVAL;
-	r = sg_util_base64_decode(base64_blob, strlen(base64_blob), &blob, &blob_len);
+	r = sg_b64_decode(base64_blob, strlen(base64_blob), &blob, &blob_len);
 	if (r < 0)
 		return r;
 	r = -ENOENT;
@@ -950,7 +951,7 @@ int sg_tokens_generate(char **ret_text, char **ret_hash)
 	if (r < 0)
 		goto fail;
 	memcpy(text, "sg_", 3);
-	r = sg_util_base64url_encode(raw, sizeof(raw), text + 3, SG_TOKENS_TEXT_LEN + 1 - 3);
+	r = sg_b64url_encode(raw, sizeof(raw), text + 3, SG_TOKENS_TEXT_LEN + 1 - 3);
 	if (r < 0)
 		goto fail;
 	r = sg_tokens_hash_text(text, hash, SG_TOKENS_HASH_FIELD_LEN + 1);

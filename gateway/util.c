@@ -1,5 +1,5 @@
-/* sg_util: durations, integers, constant-time compare, hex, base64,
- * random bytes. See util.h. */
+/* sg_util: durations, integers, constant-time compare, hex, random
+ * bytes. See util.h (base64 is common/base64.h). */
 #include "gateway/util.h"
 
 #include <errno.h>
@@ -166,107 +166,6 @@ int sg_util_hex_decode(const char *s, void *out, size_t n)
 			return -EINVAL;
 		b[i] = (uint8_t)(hi << 4 | lo);
 	}
-	return 0;
-}
-
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int sg_util_base64_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_len)
-{
-	uint8_t *out = NULL;
-	size_t pad = 0, i, o = 0, olen;
-	int r;
-
-	if (!s || len == 0 || len % 4 != 0)
-		return -EINVAL;
-	if (s[len - 1] == '=')
-		pad = s[len - 2] == '=' ? 2 : 1;
-	olen = len / 4 * 3 - pad;
-	out = malloc(olen ? olen : 1);
-	if (!out)
-		return -ENOMEM;
-	for (i = 0; i < len; i += 4) {
-		int v[4], k;
-		uint32_t w;
-		int last = (i + 4 == len);
-
-		for (k = 0; k < 4; k++) {
-			if (last && s[i + k] == '=' && k >= 4 - (int)pad) {
-				v[k] = 0;
-				continue;
-			}
-			v[k] = b64_value(s[i + k]);
-			if (v[k] < 0) {
-				r = -EINVAL;
-				goto fail;
-			}
-		}
-		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		if (last && pad == 2 && (w & 0xffff) != 0) {
-			r = -EINVAL;   /* non-canonical: trailing bits set */
-			goto fail;
-		}
-		if (last && pad == 1 && (w & 0xff) != 0) {
-			r = -EINVAL;
-			goto fail;
-		}
-		out[o++] = (uint8_t)(w >> 16);
-		if (!(last && pad == 2))
-			out[o++] = (uint8_t)(w >> 8);
-		if (!(last && pad >= 1))
-			out[o++] = (uint8_t)w;
-	}
-	*ret = out;
-	*ret_len = olen;
-	return 0;
-fail:
-	free(out);
-	return r;
-}
-
-int sg_util_base64url_encode(const void *p, size_t n, char *out, size_t out_size)
-{
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	const uint8_t *b = p;
-	size_t i, o = 0;
-
-	if (n > SIZE_MAX / 2 || out_size < SG_UTIL_BASE64URL_LEN(n) + 1)
-		return -ENOBUFS;
-	for (i = 0; i + 3 <= n; i += 3) {
-		uint32_t w = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
-
-		out[o++] = alphabet[(w >> 18) & 63];
-		out[o++] = alphabet[(w >> 12) & 63];
-		out[o++] = alphabet[(w >> 6) & 63];
-		out[o++] = alphabet[w & 63];
-	}
-	if (n - i == 1) {
-		uint32_t w = (uint32_t)b[i] << 16;
-
-		out[o++] = alphabet[(w >> 18) & 63];
-		out[o++] = alphabet[(w >> 12) & 63];
-	} else if (n - i == 2) {
-		uint32_t w = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8;
-
-		out[o++] = alphabet[(w >> 18) & 63];
-		out[o++] = alphabet[(w >> 12) & 63];
-		out[o++] = alphabet[(w >> 6) & 63];
-	}
-	out[o] = '\0';
 	return 0;
 }
 

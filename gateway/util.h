@@ -1,9 +1,10 @@
 /* sg_util: small helpers shared by the gateway's modules.
  *
- * Durations, bounded unsigned integers, constant-time comparison, hex and
- * base64 codecs, and random bytes from the kernel. Every parser takes the
- * whole NUL-terminated string: leading or trailing garbage, signs, spaces
- * and overflow are errors, never silently ignored. */
+ * Durations, bounded unsigned integers, constant-time comparison, hex,
+ * and random bytes from the kernel (base64 is common/base64.h). Every
+ * parser takes the whole NUL-terminated string: leading or trailing
+ * garbage, signs, spaces and overflow are errors, never silently
+ * ignored. */
 #ifndef SG_UTIL_H
 #define SG_UTIL_H
 
@@ -43,19 +44,6 @@ int sg_util_hex_encode(const void *p, size_t n, char *out, size_t out_size);
  * into n bytes at out. Returns 0, or -EINVAL when s is not exactly 2 * n
  * hex digits (out is then left in an unspecified state). */
 int sg_util_hex_decode(const char *s, void *out, size_t n);
-
-/* Decodes standard base64 (RFC 4648 section 4, "=" padding required when
- * the length is not a multiple of 4, no whitespace) of len bytes at s.
- * On success *ret is a new buffer the caller frees and *ret_len its
- * length. Returns 0, -EINVAL when malformed (bad character, bad padding,
- * non-zero trailing bits), -ENOMEM. */
-int sg_util_base64_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_len);
-
-/* Encodes n bytes of p as base64url without padding (RFC 4648 section 5)
- * into out, NUL-terminated; out_size must be at least
- * SG_UTIL_BASE64URL_LEN(n) + 1. Returns 0 or -ENOBUFS. */
-#define SG_UTIL_BASE64URL_LEN(n) (((n) / 3) * 4 + ((n) % 3 ? (n) % 3 + 1 : 0))
-int sg_util_base64url_encode(const void *p, size_t n, char *out, size_t out_size);
 
 /* Fills n bytes at p from getrandom(2), retrying on EINTR and short reads,
  * blocking until the kernel's pool is initialised. Returns 0 or -errno. */

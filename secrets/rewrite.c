@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/types.h>
 
+#include "common/base64.h"
 #include "common/buf.h"
 #include "secrets/rewrite.h"
 
@@ -112,88 +113,14 @@ sp_rw_query(struct sg_buf *out, const void *p, size_t n,
 	return rw_replace(out, p, n, pairs, npairs, ret_used, 1);
 }
 
-static int
-b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Standard base64 with padding; returns the decoded length or -1. */
-static ssize_t
-b64_decode(const unsigned char *in, size_t n, unsigned char *out)
-{
-	size_t i, o = 0, pad = 0;
-	uint32_t acc = 0;
-	int v, k = 0;
-
-	if (n == 0 || n % 4 != 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (in[i] == '=') {
-			if (i < n - 2)
-				return -1;
-			pad++;
-			v = 0;
-		} else {
-			if (pad > 0 || (v = b64_val(in[i])) < 0)
-				return -1;
-		}
-		acc = acc << 6 | (uint32_t)v;
-		if (++k == 4) {
-			out[o++] = (unsigned char)(acc >> 16);
-			out[o++] = (unsigned char)(acc >> 8);
-			out[o++] = (unsigned char)acc;
-			acc = 0;
-			k = 0;
-		}
-	}
-	return (ssize_t)(o - pad);
-}
-
-static int
-b64_put(struct sg_buf *out, const unsigned char *in, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char q[4];
-	uint32_t acc;
-	size_t i;
-
-	for (i = 0; i < n; i += 3) {
-		acc = (uint32_t)in[i] << 16;
-		if (i + 1 < n)
-			acc |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < n)
-			acc |= in[i + 2];
-		q[0] = tab[acc >> 18 & 63];
-		q[1] = tab[acc >> 12 & 63];
-		q[2] = i + 1 < n ? tab[acc >> 6 & 63] : '=';
-		q[3] = i + 2 < n ? tab[acc & 63] : '=';
-		if (sg_buf_put(out, q, 4) < 0)
-			return -ENOBUFS;
-	}
-	return 0;
-}
-
 int
 sp_rw_basic(struct sg_buf *out, const void *p, size_t n,
     const struct sp_rw_pair *pairs, size_t npairs, uint64_t *ret_used)
 {
 	const unsigned char *s = p;
-	unsigned char *dec = NULL;
+	uint8_t *dec = NULL;
 	struct sg_buf *tmp = NULL;
-	size_t i = 0;
-	ssize_t dn;
+	size_t i = 0, dn = 0;
 	int r;
 
 	if ((r = rw_check(pairs, npairs)) < 0)
@@ -202,12 +129,12 @@ sp_rw_basic(struct sg_buf *out, const void *p, size_t n,
 		return 0;
 	for (i = 6; i < n && s[i] == ' '; i++)
 		;
-	dec = malloc(n);
-	if (dec == NULL)
-		return -ENOMEM;
-	dn = b64_decode(s + i, n - i, dec);
-	r = 0;
-	if (dn <= 0)
+	r = sg_b64_decode((const char *)s + i, n - i, &dec, &dn);
+	if (r == -EINVAL)
+		return 0;	/* not base64: the value as it is */
+	if (r < 0)
+		return r;
+	if (dn == 0)
 		goto out;
 	tmp = sg_buf_new(n + 4096);
 	if (tmp == NULL) {
@@ -215,15 +142,15 @@ sp_rw_basic(struct sg_buf *out, const void *p, size_t n,
 		goto out;
 	}
 	sg_buf_set_wipe(tmp, 1);
-	r = sp_rw_replace(tmp, dec, (size_t)dn, pairs, npairs, ret_used);
+	r = sp_rw_replace(tmp, dec, dn, pairs, npairs, ret_used);
 	if (r <= 0)
 		goto out;
 	if (sg_buf_put(out, s, i) < 0 ||
-	    b64_put(out, sg_buf_data(tmp), sg_buf_len(tmp)) < 0)
+	    sg_b64_encode(out, sg_buf_data(tmp), sg_buf_len(tmp)) < 0)
 		r = -ENOBUFS;
 out:
 	if (dec != NULL) {
-		explicit_bzero(dec, n);
+		explicit_bzero(dec, dn);
 		free(dec);
 	}
 	sg_buf_free(tmp);

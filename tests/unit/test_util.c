@@ -1,5 +1,5 @@
 /* Unit tests of gateway/util.c: durations, integers, constant-time
- * compare, hex, base64, random bytes. */
+ * compare, hex, random bytes. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -132,64 +132,6 @@ static void test_hex(void **state)
 	assert_int_equal(sg_util_hex_decode(" 001abff7f", out, sizeof(out)), -EINVAL);
 }
 
-static void check_b64(const char *s, const char *expect)
-{
-	uint8_t *out = NULL;
-	size_t len = 99;
-
-	assert_int_equal(sg_util_base64_decode(s, strlen(s), &out, &len), 0);
-	assert_int_equal(len, strlen(expect));
-	assert_memory_equal(out, expect, len);
-	free(out);
-}
-
-static void test_base64_decode(void **state)
-{
-	static const char *const bad[] = {
-		"", "Z", "Zg", "Zg=", "Zh==", "Zm9=", "Z===", "====", "Zg==Zg==", "Zm9v\n",
-		"Zm 9", "Zm9v-_==", "Zm9vYg=a",
-	};
-	uint8_t *out = (uint8_t *)"unchanged";
-	size_t len = 99, i;
-
-	(void)state;
-	/* RFC 4648 section 10 */
-	check_b64("Zg==", "f");
-	check_b64("Zm8=", "fo");
-	check_b64("Zm9v", "foo");
-	check_b64("Zm9vYg==", "foob");
-	check_b64("Zm9vYmE=", "fooba");
-	check_b64("Zm9vYmFy", "foobar");
-	check_b64("+/+/", "\xfb\xff\xbf");
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(sg_util_base64_decode(bad[i], strlen(bad[i]), &out, &len), -EINVAL);
-	assert_string_equal((char *)out, "unchanged");
-	assert_int_equal(len, 99);
-}
-
-static void test_base64url_encode(void **state)
-{
-	static const struct { const char *in; const char *out; } cases[] = {
-		{ "", "" }, { "f", "Zg" }, { "fo", "Zm8" }, { "foo", "Zm9v" },
-		{ "foob", "Zm9vYg" }, { "fooba", "Zm9vYmE" }, { "foobar", "Zm9vYmFy" },
-		{ "\xfb\xff\xbf", "-_-_" },
-	};
-	char buf[16];
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		size_t n = strlen(cases[i].in);
-
-		assert_int_equal(SG_UTIL_BASE64URL_LEN(n), strlen(cases[i].out));
-		assert_int_equal(sg_util_base64url_encode(cases[i].in, n, buf, sizeof(buf)), 0);
-		assert_string_equal(buf, cases[i].out);
-	}
-	assert_int_equal(SG_UTIL_BASE64URL_LEN(32), 43);
-	assert_int_equal(sg_util_base64url_encode("foobar", 6, buf, 9), 0);
-	assert_int_equal(sg_util_base64url_encode("foobar", 6, buf, 8), -ENOBUFS);
-}
-
 static void test_random(void **state)
 {
 	uint8_t a[32] = { 0 }, b[32] = { 0 }, zero[32] = { 0 };
@@ -211,8 +153,6 @@ int main(void)
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_ct_equal),
 		cmocka_unit_test(test_hex),
-		cmocka_unit_test(test_base64_decode),
-		cmocka_unit_test(test_base64url_encode),
 		cmocka_unit_test(test_random),
 	};
 
