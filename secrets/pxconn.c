@@ -85,6 +85,7 @@ struct conn {
 	int u_override;		/* the address came from [network] resolve */
 	int u_ok, u_keep;
 	int u_reused;		/* cn->u answered an earlier request */
+	int up_persist;		/* the head sent upstream asks to keep it */
 	/* the request in progress */
 	int in_req;
 	struct sp_http_head rq;
@@ -388,6 +389,9 @@ start_tls(struct conn *cn)
 		conn_free(cn);
 		return;
 	}
+	/* a guest that closes TCP without close_notify has ended its
+	 * side (the proxy frames every request itself): an EOF */
+	bufferevent_openssl_set_allow_dirty_shutdown(cn->c, 1);
 	if (c_setup(cn) < 0)
 		conn_free(cn);
 }
@@ -790,6 +794,8 @@ build_head(struct conn *cn, const uint8_t *b)
 	int r, hop;
 
 	hop = conn_only_persistence(cn, b);
+	/* a Connection: close that goes upstream ends that connection too */
+	cn->up_persist = hop || cn->rq.keep_alive;
 	sg_buf_reset(o);
 	if (sg_buf_put(o, b + h->method.off, h->method.len) < 0 ||
 	    sg_buf_put(o, " ", 1) < 0)
@@ -1552,6 +1558,14 @@ up_retry(struct conn *cn)
 {
 	const struct sp_http_head *h = &cn->rq;
 
+	if (cn->u_reused && !cn->head_sent) {
+		/* nothing of the request went over it (a substituted body
+		 * is sent whole at its end): any request goes on */
+		sg_debug("sandbox %s: %s (%s) closed a kept connection before "
+		    "the request was sent: a new one", cn->sbx->id, cn->host,
+		    cn->uaddr);
+		goto again;
+	}
 	if (!cn->u_reused || cn->rs_head || cn->rs_parsing || cn->rs_interim ||
 	    !cn->rq_done || cn->sub_body || h->expect_continue ||
 	    evbuffer_get_length(bufferevent_get_input(cn->u)) != 0)
@@ -1565,6 +1579,7 @@ up_retry(struct conn *cn)
 	sg_debug("sandbox %s: %s (%s) closed a kept connection as it was "
 	    "reused: %s %s goes again over a new one", cn->sbx->id, cn->host,
 	    cn->uaddr, cn->method, cn->path);
+again:
 	bufferevent_free(cn->u);
 	cn->u = NULL;
 	cn->u_ok = cn->u_eof = cn->u_reused = 0;
@@ -1609,6 +1624,12 @@ up_event(struct bufferevent *bev, short what, void *arg)
 	    !cn->rq_done) {
 		/* still sending the request body: the answer may wait */
 		bufferevent_enable(cn->u, EV_READ);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && !cn->head_sent) {
+		if (!up_retry(cn))
+			respond(cn, 502, "%s (%s) closed the connection before "
+			    "the request was sent", cn->host, cn->uaddr);
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
@@ -1792,7 +1813,8 @@ exchange_end(struct conn *cn)
 	struct timeval idle = tv_ms(cn->px->cfg.idle_ms);
 	int keep = cn->keep && cn->rq_done && !cn->c_eof;
 
-	cn->u_keep = cn->rs.keep_alive && cn->rq_done && !cn->u_eof;
+	cn->u_keep = cn->up_persist && cn->rs.keep_alive && cn->rq_done &&
+	    !cn->u_eof;
 	if (!keep) {
 		pool_put(cn);	/* the client goes; its upstream may stay */
 		conn_close(cn);
@@ -1834,6 +1856,7 @@ tunnel_end_up(struct conn *cn)
 	    cn);
 	bufferevent_set_timeouts(cn->u, NULL, &tv);
 	bufferevent_enable(cn->u, EV_READ | EV_WRITE);
+	c_linger_read(cn->u, cn);	/* reading resumes: a writer is not stuck */
 	u_written_free(cn->u, cn);
 }
 
@@ -1851,6 +1874,15 @@ tunnel_pump(struct conn *cn)
 		    evbuffer_get_length(ui));
 }
 
+/* The client is behind: the upstream is not read (and its silence not
+ * timed) until c_write finds the client's output drained. The client's
+ * write timeout bounds the wait. */
+static void
+rs_wait_client(struct conn *cn)
+{
+	bufferevent_disable(cn->u, EV_READ);
+}
+
 static void
 rs_pump(struct conn *cn)
 {
@@ -1866,11 +1898,15 @@ rs_pump(struct conn *cn)
 		tunnel_pump(cn);
 		return;
 	}
+	if (!cn->head_sent)
+		return;		/* nothing is an answer yet */
 	in = bufferevent_get_input(cn->u);
 	while (!cn->rs_head) {
 		/* interim answers too wait for a client that reads */
-		if (evbuffer_get_length(bufferevent_get_output(cn->c)) > PX_HIGH)
-			return;	/* c_write calls again */
+		if (evbuffer_get_length(bufferevent_get_output(cn->c)) > PX_HIGH) {
+			rs_wait_client(cn);
+			return;
+		}
 		len = evbuffer_get_length(in);
 		if (len == 0 && cn->u_eof) {
 			if (up_retry(cn))
@@ -1950,8 +1986,10 @@ rs_pump(struct conn *cn)
 		evbuffer_drain(in, cn->rs.head_len);
 	}
 	while (!cn->rsb.done) {
-		if (evbuffer_get_length(bufferevent_get_output(cn->c)) > PX_HIGH)
-			return;	/* c_write calls again */
+		if (evbuffer_get_length(bufferevent_get_output(cn->c)) > PX_HIGH) {
+			rs_wait_client(cn);
+			return;
+		}
 		len = evbuffer_get_length(in);
 		if (len == 0 && cn->u_eof && cn->rsb.kind == SP_HTTP_BODY_CLOSE) {
 			cn->rsb.done = 1;	/* a close-delimited body ends */
@@ -2014,9 +2052,17 @@ up_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *cn = arg;
 
-	if (!cn->in_req || !cn->head_sent) {
+	(void)bev;
+	if (cn->in_req && !cn->head_sent) {
+		/* bytes before the request (a kept connection's 408, say):
+		 * never taken as an answer; the request takes a new one */
+		if (!up_retry(cn))
+			respond(cn, 502, "%s (%s) sent bytes before the request",
+			    cn->host, cn->uaddr);
+		return;
+	}
+	if (!cn->in_req) {
 		/* bytes nobody asked for: never taken as an answer */
-		(void)bev;
 		bufferevent_free(cn->u);
 		cn->u = NULL;
 		cn->u_ok = 0;
@@ -2059,9 +2105,11 @@ c_write(struct bufferevent *bev, void *arg)
 	}
 	if (cn->closing)
 		return;
-	if (cn->in_req && !cn->rs_done)
+	if (cn->in_req && !cn->rs_done) {
+		if (cn->u != NULL && !cn->u_eof)
+			bufferevent_enable(cn->u, EV_READ);
 		rs_pump(cn);
-	else if (!cn->in_req)
+	} else if (!cn->in_req)
 		head_try(cn);	/* it waited for the answers to be read */
 }
 
@@ -2079,6 +2127,13 @@ c_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && cn->tunnel) {
+		bufferevent_enable(bev, EV_READ);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && !(what & BEV_EVENT_WRITING) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) != 0) {
+		/* answers wait to be read: not idle (the write timeout
+		 * bounds a client that reads nothing) */
 		bufferevent_enable(bev, EV_READ);
 		return;
 	}
