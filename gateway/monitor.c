@@ -1269,6 +1269,8 @@ proxy_start(struct mon *m, const struct sg_tokens *t)
 	sg_tokens_free(fresh);
 	for (s = m->sbxs; s != NULL; s = s->next)
 		proxy_sandbox(m, s);
+	if (m->px_fd >= 0 && (r = sg_pxc_send_start(m->px_fd, m->msg)) < 0)
+		proxy_failed(m, "the start", r);
 	sg_info("sandgate-proxy started (pid %ld) on port %u", (long)m->px_pid,
 	    (unsigned)m->cfg->proxy_port);
 	return 0;

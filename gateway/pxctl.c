@@ -431,6 +431,16 @@ sg_pxc_send_drop(int fd, struct sg_buf *msg, const char *id)
 }
 
 int
+sg_pxc_send_start(int fd, struct sg_buf *msg)
+{
+	int r;
+
+	if ((r = sp_feed_put_start(msg)) < 0)
+		return r;
+	return sg_mp_send(fd, msg, -1);
+}
+
+int
 sg_pxc_placeholder(char *out, size_t outsz)
 {
 	uint8_t rnd[16];

@@ -47,6 +47,8 @@ int sg_pxc_send_sandbox(int fd, struct sg_buf *msg, const char *id,
     const char *token, uint32_t addr, char *const *allow, size_t nallow,
     char *const *ph_name, char *const *ph_value, size_t nph);
 int sg_pxc_send_drop(int fd, struct sg_buf *msg, const char *id);
+/* START: everything known so far was sent; the proxy starts accepting. */
+int sg_pxc_send_start(int fd, struct sg_buf *msg);
 
 /* A new placeholder into out (SG_PXC_PH_LEN + 1 bytes). */
 int sg_pxc_placeholder(char *out, size_t outsz);

@@ -485,9 +485,27 @@ feed_config(struct px *px, const uint8_t *p, size_t n)
 		return r;
 	if ((r = sg_mp_send(px->feed_fd, px->msg, -1)) < 0)
 		return r;
-	evconnlistener_enable(px->lis);
 	sg_info("ready: %zu resolve overrides, at most %u connections per "
 	    "sandbox", px->cfg.nresolve, px->cfg.max_conns);
+	return 0;
+}
+
+/* Connections wait in the listen queue until the policies of the
+ * sandboxes that exist have come: none is refused for arriving early. */
+static int
+feed_start(struct px *px, size_t n)
+{
+	struct px_sbx *s;
+	size_t k = 0;
+
+	if (n != 1 || px->started)
+		return -EPROTO;
+	px->started = 1;
+	evconnlistener_enable(px->lis);
+	for (s = px->sbxs; s != NULL; s = s->next)
+		k++;
+	sg_info("accepting connections: %zu sandboxes, %zu secrets", k,
+	    px->nsec);
 	return 0;
 }
 
@@ -529,6 +547,8 @@ feed_one(struct px *px, const uint8_t *p, size_t n)
 		return 0;
 	case SP_FEED_SANDBOX:
 		return feed_sandbox(px, p + 1, n - 1);
+	case SP_FEED_START:
+		return feed_start(px, n);
 	case SP_FEED_DROP:
 		if ((r = sp_feed_get_drop(p + 1, n - 1, &id)) < 0)
 			return r;

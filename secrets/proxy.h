@@ -63,6 +63,7 @@ struct px {
 	struct sp_ca_cache *cache;
 	struct sp_feed_config cfg;
 	int have_cfg;
+	int started;		/* START came: the listener is on */
 	struct px_sbx *sbxs;
 	struct px_secret *sec;	/* the table in force */
 	size_t nsec;

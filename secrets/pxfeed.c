@@ -252,6 +252,12 @@ sp_feed_put_tokens_end(struct sg_buf *b)
 	return put_end(b, put_type(b, SP_FEED_TOKENS_END));
 }
 
+int
+sp_feed_put_start(struct sg_buf *b)
+{
+	return put_end(b, put_type(b, SP_FEED_START));
+}
+
 /* The value goes in as value_len bytes, which must hold no NUL; with
  * has_value 0 the value is sent empty whatever the struct holds. The
  * value's bytes are then in b: the caller wipes b (sg_buf_set_wipe). */

@@ -12,6 +12,8 @@
  *              the secrets of every token, values included; the proxy
  *              swaps its whole table at TOKENS_END (a reload)
  *     SANDBOX  a sandbox: its address, token, allow_net and placeholders
+ *     START    once, after the secrets and every sandbox known then: the
+ *              proxy starts accepting connections
  *     DROP     a sandbox is gone
  *   proxy -> monitor
  *     READY    after CONFIG: the CA certificate the guests must trust
@@ -34,6 +36,7 @@ enum sp_feed_type {
 	SP_FEED_TOKENS_END = 35,
 	SP_FEED_SANDBOX = 36,
 	SP_FEED_DROP = 37,
+	SP_FEED_START = 38,
 	SP_FEED_READY = 40,
 	SP_FEED_AUDIT = 41,
 };
@@ -102,6 +105,7 @@ int sp_feed_put_secret(struct sg_buf *b, const struct sp_feed_secret *s);
 int sp_feed_put_tokens_end(struct sg_buf *b);
 int sp_feed_put_sandbox(struct sg_buf *b, const struct sp_feed_sandbox *s);
 int sp_feed_put_drop(struct sg_buf *b, const char *id);
+int sp_feed_put_start(struct sg_buf *b);
 int sp_feed_put_ready(struct sg_buf *b, const char *ca_pem);
 /* pairs: key, value, ..., NULL; NULL values are skipped. */
 int sp_feed_put_audit(struct sg_buf *b, const char *event,

@@ -60,6 +60,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case SP_FEED_TOKENS_END:
 		same(b, sp_feed_put_tokens_end(b), data, 1);
 		break;
+	case SP_FEED_START:
+		same(b, sp_feed_put_start(b), data, 1);
+		break;
 	case SP_FEED_SECRET:
 		if (sp_feed_get_secret(p, n, &s) == 0) {
 			if (strlen(s.value) != s.value_len)

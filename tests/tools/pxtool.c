@@ -20,7 +20,7 @@
  * (max_conns default 64, idle 60 s, head 30 s, upstream 15 s, the
  * --resolve list, the system's DNS, the --extra-ca file's contents),
  * waits for READY, sends TOKENS_BEGIN, one SECRET per --secret,
- * TOKENS_END and one SANDBOX per --sandbox, and then
+ * TOKENS_END, one SANDBOX per --sandbox and START, and then
  * writes the CA certificate from READY to the --ready-file (atomically,
  * so a test that sees the file knows the whole policy was sent). After
  * that it prints each AUDIT as one line on stdout,
@@ -833,6 +833,7 @@ main(int argc, char **argv)
 	for (i = 0; i < o.nsandbox; i++)
 		send_msg(sp[0], out, sp_feed_put_sandbox(out, &o.sandbox[i]),
 		    "SANDBOX");
+	send_msg(sp[0], out, sp_feed_put_start(out), "START");
 	if (o.ready_file != NULL)
 		write_ready_file(o.ready_file, pem);
 	free(pem);

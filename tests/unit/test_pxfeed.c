@@ -24,8 +24,8 @@
 #define PH1 "SANDGATE_SECRET_fedcba9876543210fedcba9876543210"
 
 /* Decodes payload p[0..n) as a message of type and frees the result;
- * returns the decoder's code. TOKENS_BEGIN/END have no decoder: their
- * payload must be empty. */
+ * returns the decoder's code. TOKENS_BEGIN/END and START have no
+ * decoder: their payload must be empty. */
 static int
 decode(uint8_t type, const uint8_t *p, size_t n)
 {
@@ -63,6 +63,7 @@ decode(uint8_t type, const uint8_t *p, size_t n)
 		return r;
 	case SP_FEED_TOKENS_BEGIN:
 	case SP_FEED_TOKENS_END:
+	case SP_FEED_START:
 		return n == 0 ? 0 : -EPROTO;
 	default:
 		return -EPROTO;
@@ -258,6 +259,10 @@ test_tokens_begin_end(void **state)
 	assert_int_equal(sp_feed_put_tokens_end(b), 0);
 	assert_int_equal(sg_buf_len(b), 1);
 	assert_int_equal(sg_buf_data(b)[0], SP_FEED_TOKENS_END);
+	check_strict(b);
+	assert_int_equal(sp_feed_put_start(b), 0);
+	assert_int_equal(sg_buf_len(b), 1);
+	assert_int_equal(sg_buf_data(b)[0], SP_FEED_START);
 	check_strict(b);
 	sg_buf_free(b);
 }
