@@ -93,8 +93,9 @@ fi
 check "8 channels at once" 8 "$(probe --channels 8 -- sh -c 'echo $$' | sort -u | wc -l)"
 
 # Orphans are reaped: no zombie stays under the agent.
-probe -- sh -c 'sleep 0.2 & exit 0'
-sleep 0.6
+op=$(probe -- sh -c 'sleep 0.2 & echo $!')
+i=0	# gone (not a zombie) once the agent reaped it
+while kill -0 "$op" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 check "orphans reaped" 0 "$(ps -o stat= --ppid "$apid" | grep -c Z)"
 
 if command -v python3 >/dev/null 2>&1; then
@@ -218,7 +219,8 @@ kill -KILL "$ppid"
 wait "$ppid" 2>/dev/null
 # A new host's HELLO ends the old session's processes.
 probe -- true
-sleep 0.3
+i=0	# killed at once; gone when the agent has reaped it
+while kill -0 "$wpid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 if kill -0 "$wpid" 2>/dev/null; then
 	echo "FAIL: HELLO did not end the previous channel's process"
 	fail=1

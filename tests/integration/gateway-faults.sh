@@ -36,6 +36,9 @@ out=$(ssh -p "$SG_PORT" -i "$SG_T/id" -o IdentitiesOnly=yes -o BatchMode=yes \
 	-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 	-o LogLevel=ERROR sandbox@127.0.0.1 'echo key-ok')
 [ "$out" = key-ok ] || fail "public key login: '$out'"
+# its sandbox goes when the monitor reaps the worker, which may be after
+# the client exits: until then it counts against max_sandboxes
+sg_wait_for sg_no_leftovers || fail "the key session's sandbox stayed"
 
 note "the sandbox limit: a second concurrent sandbox is refused"
 sg_ssh sandbox@127.0.0.1 'echo up; sleep 600' >"$SG_T/first" 2>&1 &

@@ -10,7 +10,8 @@ sg_setup
 note "a web server on the guest's loopback (busybox httpd) in named sandbox fwd"
 out=$(sg_ssh fwd@127.0.0.1 'mkdir -p /root/www && echo forwarded-ok >/root/www/t.txt &&
 	{ setsid httpd -f -p 127.0.0.1:8080 -h /root/www </dev/null >/dev/null 2>&1 & } &&
-	sleep 1 && wget -q -O - http://127.0.0.1:8080/t.txt')
+	i=0; until wget -q -O - http://127.0.0.1:8080/t.txt 2>/dev/null; do
+		i=$((i + 1)); [ $i -lt 100 ] || exit 1; sleep 0.1; done')
 [ "$out" = forwarded-ok ] || fail "could not start the guest's server: '$out'"
 
 lport=$(sg_free_port)

@@ -13,7 +13,8 @@ case $out in sandbox-[0-9a-f]*) ;; *) fail "hostname: '$out'" ;; esac
 host1=$out
 
 note "two concurrent connections share it"
-sg_ssh box1@127.0.0.1 'echo a; sleep 6; cat /root/g' >"$SG_T/c1" 2>&1 &
+sg_ssh box1@127.0.0.1 'echo a; i=0; while [ ! -s /root/g ] && [ $i -lt 300 ]; do
+	sleep 0.1; i=$((i + 1)); done; cat /root/g' >"$SG_T/c1" 2>&1 &
 c1=$!
 SG_EXTRA_PIDS="$SG_EXTRA_PIDS $c1"
 sg_wait_for grep -q '^a$' "$SG_T/c1" || fail "first concurrent session"
