@@ -26,11 +26,17 @@
 #include "gateway/pxctl.h"
 #include "gateway/tokens.h"
 #include "gateway/util.h"
+#include "gateway/vm.h"
 #include "netpolicy/resolver.h"
 #include "secrets/pxfeed.h"
 
 _Static_assert(SG_TOKENS_SECRETS_MAX <= SP_FEED_MAX_SECRETS,
     "every secret of a token must fit the feed");
+/* the largest SANDBOX a valid tokens file can make fits one message */
+_Static_assert(1 + 4 + SG_VM_ID_LEN + 4 + SG_TOKENS_NAME_MAX + 4 + 4 +
+    SG_TOKENS_ALLOW_MAX * 4 + SG_TOKENS_ALLOW_BYTES_MAX + 4 +
+    SG_TOKENS_SECRETS_MAX * (4 + SG_TOKENS_NAME_MAX + 4 + SG_PXC_PH_LEN) <=
+    SG_MP_MAX, "a sandbox's policy must fit one feed message");
 
 #define PXC_READY_MS	15000
 

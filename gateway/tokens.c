@@ -159,7 +159,7 @@ int sg_tokens_valid_name(const char *name)
 	for (i = 1; name[i]; i++) {
 		char ch = name[i];
 
-		if (i >= 64)
+		if (i >= SG_TOKENS_NAME_MAX)
 			return 0;
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
 			return 0;
@@ -172,7 +172,7 @@ static int valid_var(const char *s, size_t n)
 {
 	size_t i;
 
-	if (n == 0 || n > 64 || isdigit((unsigned char)s[0]))
+	if (n == 0 || n > SG_TOKENS_NAME_MAX || isdigit((unsigned char)s[0]))
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
@@ -440,12 +440,22 @@ static int parse_allow_net(struct sg_token *tok, const char *value, char **ret_m
 	r = split_list(tok, "allow_net", value, 1, &tok->allow, &tok->n_allow, ret_msg);
 	if (r < 0)
 		return r;
-	/* The list travels to the hub in one message and each literal is a
-	 * firewall rule: a bound keeps both working. */
+	/* The list travels to the hub and to the proxy in one message each
+	 * and each literal is a firewall rule: bounds keep all working. */
 	if (tok->n_allow > SG_TOKENS_ALLOW_MAX)
 		return tok_bad(ret_msg, tok, "allow_net", NULL, "%zu entries in all; at most %d: "
 			       "use wildcards (*.example.com) or CIDR ranges", tok->n_allow,
 			       SG_TOKENS_ALLOW_MAX);
+	{
+		size_t i, bytes = 0;
+
+		for (i = 0; i < tok->n_allow; i++)
+			bytes += strlen(tok->allow[i]);
+		if (bytes > SG_TOKENS_ALLOW_BYTES_MAX)
+			return tok_bad(ret_msg, tok, "allow_net", NULL, "%zu bytes of entries in "
+				       "all; at most %d: use wildcards (*.example.com) or CIDR "
+				       "ranges", bytes, SG_TOKENS_ALLOW_BYTES_MAX);
+	}
 	/* Every entry so far (the key may be repeated), with the message
 	 * naming the bad entry and how to write it. */
 	r = np_allow_parse((const char *const *)tok->allow, tok->n_allow, &a, &why);

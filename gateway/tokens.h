@@ -112,8 +112,13 @@ const char *sg_tokens_key_type(const struct sg_token *tok, size_t i);
 const char *sg_tokens_key_base64(const struct sg_token *tok, size_t i);
 const char *sg_tokens_key_comment(const struct sg_token *tok, size_t i);   /* "" if none */
 
-/* At most this many allow_net entries per token (all lines together). */
+/* At most this many allow_net entries per token (all lines together),
+ * and this many bytes of entries: a sandbox's policy, placeholders
+ * included, goes to the hub and to the proxy in one message each. */
 #define SG_TOKENS_ALLOW_MAX 256
+#define SG_TOKENS_ALLOW_BYTES_MAX 6144
+/* Token and secret names: 1 to this many characters. */
+#define SG_TOKENS_NAME_MAX 64
 /* At most this many secrets per token: each sandbox gets a placeholder
  * for each, and the proxy's feed carries that many (SP_FEED_MAX_SECRETS). */
 #define SG_TOKENS_SECRETS_MAX 64

@@ -355,6 +355,21 @@ static void test_errors(void **state)
 		expect_error(big, "tok.conf:4: [a] allow_net: 257 entries in all; at most 256: "
 			     "use wildcards (*.example.com) or CIDR ranges");
 	}
+	{
+		/* 6144 bytes of entries are fine, one more is refused;
+		 * 4 lines of 12 entries of 128 bytes */
+		char big[8192], *p = big;
+		int i;
+
+		p += sprintf(p, "[a]\nhash = %s\n", H1);
+		for (i = 0; i < 48; i++)
+			p += sprintf(p, "%sh%03d.%059d.%059d.com%s",
+			    i % 12 ? "," : "allow_net = ", i, 0, 0, i % 12 == 11 ? "\n" : "");
+		sg_tokens_free(parse_ok(big));
+		sprintf(p, "allow_net = x\n");
+		expect_error(big, "tok.conf:7: [a] allow_net: 6145 bytes of entries in all; at "
+			     "most 6144: use wildcards (*.example.com) or CIDR ranges");
+	}
 	expect_error("[a]\nhash = " H1 "\nallow_net = a.com,,b.com\n",
 		     "tok.conf:3: [a] allow_net = a.com,,b.com: entry 2 is empty: remove the extra comma");
 	expect_error("[a]\nhash = " H1 "\nallow_net = a.com,\n",
