@@ -77,6 +77,19 @@ bad:
 	return -EINVAL;
 }
 
+/* The (up to) three bytes at b[i..n) as one 24-bit group. */
+static uint32_t
+group(const uint8_t *b, size_t i, size_t n)
+{
+	uint32_t w = (uint32_t)b[i] << 16;
+
+	if (i + 1 < n)
+		w |= (uint32_t)b[i + 1] << 8;
+	if (i + 2 < n)
+		w |= b[i + 2];
+	return w;
+}
+
 int
 sg_b64_encode(struct sg_buf *out, const void *p, size_t n)
 {
@@ -86,11 +99,7 @@ sg_b64_encode(struct sg_buf *out, const void *p, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i += 3) {
-		w = (uint32_t)b[i] << 16;
-		if (i + 1 < n)
-			w |= (uint32_t)b[i + 1] << 8;
-		if (i + 2 < n)
-			w |= b[i + 2];
+		w = group(b, i, n);
 		q[0] = std_alphabet[w >> 18 & 63];
 		q[1] = std_alphabet[w >> 12 & 63];
 		q[2] = i + 1 < n ? std_alphabet[w >> 6 & 63] : '=';
@@ -111,11 +120,7 @@ sg_b64url_encode(const void *p, size_t n, char *out, size_t out_size)
 	if (n > SIZE_MAX / 2 || out_size < SG_B64URL_LEN(n) + 1)
 		return -ENOBUFS;
 	for (i = 0; i < n; i += 3) {
-		w = (uint32_t)b[i] << 16;
-		if (i + 1 < n)
-			w |= (uint32_t)b[i + 1] << 8;
-		if (i + 2 < n)
-			w |= b[i + 2];
+		w = group(b, i, n);
 		out[o++] = url_alphabet[w >> 18 & 63];
 		out[o++] = url_alphabet[w >> 12 & 63];
 		if (i + 1 < n)
