@@ -21,7 +21,7 @@ A case file, in the manner of curl's test files:
                               "closed" for a connection that ends without
                               one, or "handshake-fail"; "200 closed": the
                               answers, then the proxy closes the connection
-                              by itself (within 10 s)
+                              by itself (within 10 s of the request)
   <closed-after>3</closed-after> (optional) with "... closed": not sooner
                               than this many seconds after the last answer
   <upstream>got</upstream>    got | none: did a request for /c-NAME

@@ -17,7 +17,8 @@
  * (as root) creates DIR if needed, hands it to NAME (owner, mode 0700)
  * and runs the proxy as NAME with no supplementary groups, as sandgated
  * does; DIR's parents must let NAME through. pxtool sends CONFIG
- * (max_conns default 64, idle 60 s, head 30 s, upstream 15 s, the
+ * (max_conns 64 or --max-conns, idle 60 s or --idle-ms, head 30 s or
+ * --head-ms, upstream 15 s, the
  * --resolve list, the system's DNS, the --extra-ca file's contents),
  * waits for READY, sends TOKENS_BEGIN, one SECRET per --secret,
  * TOKENS_END, one SANDBOX per --sandbox and START, and then
