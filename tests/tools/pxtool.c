@@ -63,6 +63,7 @@
 
 #include "common/buf.h"
 #include "gateway/mpipe.h"
+#include "gateway/util.h"
 #include "secrets/pxfeed.h"
 
 #define PX_MAX_SECRETS	1024
@@ -121,6 +122,17 @@ bad_arg(const char *opt, const char *arg, const char *why)
 	usage();
 }
 
+/* A timeout option's milliseconds, 100 to 600000. */
+static uint32_t
+ms_arg(const char *opt, const char *arg)
+{
+	uint64_t v;
+
+	if (sg_util_parse_uint(arg, 100, 600000, &v) < 0)
+		bad_arg(opt, arg, "want milliseconds from 100 to 600000");
+	return (uint32_t)v;
+}
+
 static char *
 xstrdup(const char *s)
 {
@@ -152,23 +164,6 @@ xreallocarray(void *p, size_t n, size_t size)
 }
 
 /* Unsigned decimal in [lo, hi]. */
-static int
-parse_uint(const char *s, unsigned long lo, unsigned long hi,
-    unsigned long *ret)
-{
-	unsigned long v;
-	char *end;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < lo || v > hi)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 static int
 is_ip_literal(const char *s)
 {
@@ -374,7 +369,7 @@ parse_args(int argc, char **argv, struct px_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long v;
+	uint64_t v;
 	int ch;
 
 	o->config.max_conns = 64;
@@ -402,22 +397,16 @@ parse_args(int argc, char **argv, struct px_opts *o)
 			o->config.extra_ca = read_small_file(optarg);
 			break;
 		case 'm':
-			if (parse_uint(optarg, 1, UINT32_MAX, &v) < 0)
+			if (sg_util_parse_uint(optarg, 1, UINT32_MAX, &v) < 0)
 				bad_arg("--max-conns", optarg,
 				    "want a number from 1");
 			o->config.max_conns = (uint32_t)v;
 			break;
 		case 'H':
-			if (parse_uint(optarg, 100, 600000, &v) < 0)
-				bad_arg("--head-ms", optarg,
-				    "want milliseconds from 100 to 600000");
-			o->config.head_ms = (uint32_t)v;
+			o->config.head_ms = ms_arg("--head-ms", optarg);
 			break;
 		case 'i':
-			if (parse_uint(optarg, 100, 600000, &v) < 0)
-				bad_arg("--idle-ms", optarg,
-				    "want milliseconds from 100 to 600000");
-			o->config.idle_ms = (uint32_t)v;
+			o->config.idle_ms = ms_arg("--idle-ms", optarg);
 			break;
 		case 's':
 			add_secret(o, optarg);
