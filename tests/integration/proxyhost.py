@@ -54,6 +54,8 @@ import sys
 import threading
 import time
 
+from nshost import tcp_serve
+
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
 IDLE = 60
@@ -421,24 +423,14 @@ def serve_one(args, conn, base, peer):
 
 
 def serve(args, addr, port, tls_ctx):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, port))
-    s.listen(64)
-    s.settimeout(1)
-    args.socks.append(s)
-
-    def run():
-        while True:
-            try:
-                c, peer = s.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=serve_conn, args=(args, c, peer, tls_ctx),
-                             daemon=True).start()
-    threading.Thread(target=run, daemon=True).start()
+    def handle(c):
+        try:
+            peer = c.getpeername()
+        except OSError:
+            c.close()
+            return
+        serve_conn(args, c, peer, tls_ctx)
+    tcp_serve(args, addr, port, handle)
 
 
 def tls_context(cert, key):

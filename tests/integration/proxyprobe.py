@@ -305,6 +305,16 @@ def connect(a, dl, out):
     return s
 
 
+def open_conn(a, out):
+    """Connects as a says, plain or TLS, within a.timeout (a plain
+    connection's out has no "handshake"). Returns (deadline, socket or
+    None)."""
+    if a.plain:
+        out.pop("handshake", None)
+    dl = Deadline(a.timeout)
+    return dl, connect(a, dl, out)
+
+
 def recv_some(s, dl, cap=None):
     """Returns bytes, b"" on close, None on timeout."""
     try:
@@ -356,8 +366,7 @@ def cmd_raw(a):
         a.addr = a.addr or host
         a.port = a.port or int(port)
     a.plain = True
-    dl = Deadline(a.timeout)
-    s = connect(a, dl, out)
+    dl, s = open_conn(a, out)
     if s is None:
         return out
     data = b""
@@ -387,8 +396,7 @@ def cmd_exchange(a, tls):
            {"connected": False, "error": None})
     out.update(received="", statuses=[], responses=[], closed=False,
                complete=False)
-    dl = Deadline(a.timeout)
-    s = connect(a, dl, out)
+    dl, s = open_conn(a, out)
     if s is None:
         return out
     parts = [unescape(p) for p in a.send]
@@ -410,10 +418,7 @@ def cmd_exchange(a, tls):
 def cmd_expect(a):
     out = {"handshake": False, "error": None, "got_100": False,
            "status": None, "body": None}
-    if a.plain:
-        del out["handshake"]
-    dl = Deadline(a.timeout)
-    s = connect(a, dl, out)
+    dl, s = open_conn(a, out)
     if s is None:
         return out
     body = unescape(a.body)
@@ -460,10 +465,7 @@ def cmd_expect(a):
 def cmd_ws(a):
     out = {"handshake": False, "error": None, "status": None,
            "accept_ok": False, "echo": None}
-    if a.plain:
-        del out["handshake"]
-    dl = Deadline(a.timeout)
-    s = connect(a, dl, out)
+    dl, s = open_conn(a, out)
     if s is None:
         return out
     key = base64.b64encode(os.urandom(16))
@@ -560,10 +562,7 @@ def ws_parse(buf):
 def cmd_pipeline(a):
     out = {"handshake": False, "error": None, "statuses": [], "count": 0,
            "bodies": [], "closed": False}
-    if a.plain:
-        del out["handshake"]
-    dl = Deadline(a.timeout)
-    s = connect(a, dl, out)
+    dl, s = open_conn(a, out)
     if s is None:
         return out
     sep = "&" if "?" in a.path else "?"
