@@ -328,8 +328,6 @@ sbx_new_placeholders(struct sbx *s, const struct sg_token *tok,
 	size_t n = tok ? sg_tokens_secret_count(tok) : 0, i;
 	char **lines;
 
-	if (n > SP_FEED_MAX_SECRETS)
-		n = SP_FEED_MAX_SECRETS;
 	s->ph_name = calloc(n + 1, sizeof(char *));
 	s->ph_value = calloc(n + 1, sizeof(char *));
 	lines = calloc(n + 1, sizeof(char *));

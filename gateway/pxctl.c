@@ -408,7 +408,7 @@ sg_pxc_send_sandbox(int fd, struct sg_buf *msg, const char *id,
 	int r;
 
 	if (nph > SP_FEED_MAX_SECRETS)
-		nph = SP_FEED_MAX_SECRETS;
+		return -EINVAL;	/* the tokens file never allows it */
 	for (i = 0; i < nph; i++) {
 		ph[i].name = ph_name[i];
 		ph[i].value = ph_value[i];
