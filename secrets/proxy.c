@@ -4,7 +4,7 @@
  * [proxy] port (nftables redirects every sandbox's TCP 80 and 443 there)
  * and descriptor 4 the policy feed (pxfeed.h). This file is the process:
  * the feed, the tables of sandboxes and secrets, the CA and the TLS
- * contexts. pxconn.c handles each connection. It is the one process that
+ * contexts. The connection module (pxconn.h) handles each connection. It is the one process that
  * holds secret values and the CA key. */
 #include "config.h"
 
@@ -37,6 +37,37 @@
 #define PX_LISTEN_FD	3
 #define PX_FEED_FD	4
 #define PX_LEAF_CACHE	4096
+
+struct px {
+	struct event_base *base;
+	struct evdns_base *dns;
+	SSL_CTX *sctx;		/* toward guests: leaves set per connection */
+	struct sp_ca *ca;
+	struct sp_ca_cache *cache;
+	struct px_up *up;	/* the upstream side (pxup.c) */
+	struct sp_feed_config cfg;
+	int have_cfg;
+	int started;		/* START came: the listener is on */
+	struct px_sbx *sbxs;
+	struct px_secret *sec;	/* the table in force */
+	size_t nsec;
+	struct px_secret *nsec_new;	/* being received: TOKENS_BEGIN..END */
+	size_t nnew;
+	int receiving;
+	int feed_fd;
+	struct event *feed_ev;
+	struct evconnlistener *lis;
+	struct sg_buf *msg;
+	unsigned long audit_dropped;
+	int failed;		/* a feed error: exit status 1 */
+};
+
+struct event_base *px_base(struct px *px) { return px->base; }
+struct evdns_base *px_dns(struct px *px) { return px->dns; }
+SSL_CTX *px_guest_ctx(struct px *px) { return px->sctx; }
+struct sp_ca_cache *px_leaves(struct px *px) { return px->cache; }
+struct px_up *px_up(struct px *px) { return px->up; }
+const struct sp_feed_config *px_cfg(const struct px *px) { return &px->cfg; }
 
 static void
 secret_clear(struct px_secret *s)
@@ -237,6 +268,19 @@ px_sbx_unref(struct px *px, struct px_sbx *s)
 	sbx_free(s);
 }
 
+struct px_sbx *
+px_sbx_find(struct px *px, uint32_t addr)
+{
+	struct px_sbx *s;
+
+	for (s = px->sbxs; s != NULL; s = s->next)
+		if (!s->gone && s->addr == addr) {
+			s->refs++;
+			return s;
+		}
+	return NULL;
+}
+
 /* Takes sandbox id out of the table: it is freed with its last
  * connection. */
 static void
@@ -304,107 +348,6 @@ feed_sandbox(struct px *px, const uint8_t *p, size_t n)
 	px->sbxs = s;
 	sg_info("sandbox %s: policy for token %s, %zu placeholders", s->id,
 	    s->token, s->nph);
-	return 0;
-}
-
-/* PEM text to trust anchors of store. */
-static int
-store_add_pem(X509_STORE *store, const char *pem)
-{
-	BIO *bio;
-	X509 *x;
-	int n = 0;
-
-	bio = BIO_new_mem_buf(pem, -1);
-	if (bio == NULL)
-		return -ENOMEM;
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if (X509_STORE_add_cert(store, x) == 1)
-			n++;
-		X509_free(x);
-	}
-	ERR_clear_error();
-	BIO_free(bio);
-	return n;
-}
-
-SSL_SESSION *
-px_sess_find(struct px *px, const char *host)
-{
-	unsigned i;
-
-	for (i = 0; i < PX_SESS_MAX; i++)
-		if (px->sess[i].sess != NULL && strcmp(px->sess[i].host, host) == 0)
-			return px->sess[i].sess;
-	return NULL;
-}
-
-/* A new session from an upstream (after a verified handshake with the
- * name set by SSL_set1_host): kept for that name, replacing its old one
- * or the oldest. Returns 1: the reference is kept. */
-static int
-sess_new(SSL *ssl, SSL_SESSION *sess)
-{
-	struct px *px = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-	const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	unsigned i;
-
-	if (px == NULL || host == NULL || strlen(host) >= sizeof(px->sess[0].host))
-		return 0;
-	for (i = 0; i < PX_SESS_MAX; i++)
-		if (px->sess[i].sess != NULL && strcmp(px->sess[i].host, host) == 0)
-			break;
-	if (i == PX_SESS_MAX)
-		i = px->sess_next++ % PX_SESS_MAX;
-	SSL_SESSION_free(px->sess[i].sess);
-	snprintf(px->sess[i].host, sizeof(px->sess[i].host), "%s", host);
-	px->sess[i].sess = sess;
-	return 1;
-}
-
-static void
-sess_flush(struct px *px)
-{
-	unsigned i;
-
-	for (i = 0; i < PX_SESS_MAX; i++) {
-		SSL_SESSION_free(px->sess[i].sess);
-		px->sess[i].sess = NULL;
-	}
-}
-
-static int
-setup_upstream_ctx(struct px *px)
-{
-	static const unsigned char alpn[] = "\x08http/1.1";
-	SSL_CTX *c;
-	int n;
-
-	c = SSL_CTX_new(TLS_client_method());
-	if (c == NULL)
-		return -ENOMEM;
-	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
-	if (SSL_CTX_set_default_verify_paths(c) != 1)
-		sg_warn("cannot load the host's trust store; only [proxy] "
-		    "extra_ca is trusted");
-	if (px->cfg.extra_ca[0] != '\0') {
-		n = store_add_pem(SSL_CTX_get_cert_store(c), px->cfg.extra_ca);
-		if (n <= 0)
-			sg_warn("[proxy] extra_ca holds no certificate");
-		else
-			sg_info("trusting %d extra CA certificate%s", n,
-			    n == 1 ? "" : "s");
-	}
-	SSL_CTX_set_alpn_protos(c, alpn, sizeof(alpn) - 1);
-	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_app_data(c, px);
-	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT |
-	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
-	SSL_CTX_sess_set_new_cb(c, sess_new);
-	sess_flush(px);
-	SSL_CTX_free(px->uctx);
-	px->uctx = c;
 	return 0;
 }
 
@@ -479,7 +422,8 @@ feed_config(struct px *px, const uint8_t *p, size_t n)
 	if ((r = sp_feed_get_config(p, n, &px->cfg)) < 0)
 		return r;
 	px->have_cfg = 1;
-	if ((r = setup_upstream_ctx(px)) < 0 || (r = setup_dns(px)) < 0)
+	if ((r = px_up_configure(px->up, &px->cfg)) < 0 ||
+	    (r = setup_dns(px)) < 0)
 		return r;
 	if ((r = sp_feed_put_ready(px->msg, sp_ca_cert_pem(px->ca))) < 0)
 		return r;
@@ -720,7 +664,8 @@ main(int argc, char **argv)
 	sg_info("CA %s (%s), SHA-256 %s", ca_dir,
 	    sp_ca_created(px.ca) ? "created" : "loaded",
 	    sp_ca_fingerprint(px.ca));
-	if (sp_ca_cache_new(px.ca, PX_LEAF_CACHE, &px.cache) < 0)
+	if (sp_ca_cache_new(px.ca, PX_LEAF_CACHE, &px.cache) < 0 ||
+	    px_up_new(&px.up) < 0)
 		goto out;
 	px.sctx = SSL_CTX_new(TLS_server_method());
 	if (px.sctx == NULL)
@@ -768,7 +713,7 @@ out:
 		evconnlistener_free(px.lis);
 	if (px.feed_ev != NULL)
 		event_free(px.feed_ev);
-	px_pool_flush(&px);
+	px_up_flush(px.up);
 	while (px.sbxs != NULL) {
 		struct px_sbx *s = px.sbxs;
 
@@ -782,9 +727,8 @@ out:
 		evdns_base_free(px.dns, 1);
 	if (px.base != NULL)
 		event_base_free(px.base);
-	sess_flush(&px);
+	px_up_free(px.up);
 	SSL_CTX_free(px.sctx);
-	SSL_CTX_free(px.uctx);
 	sp_ca_cache_free(px.cache);
 	sp_ca_free(px.ca);
 	sg_buf_free(px.msg);

@@ -1,32 +1,30 @@
-/* px: sandgate-proxy's process-wide state, shared by proxy.c (the feed,
- * the policy tables, main) and pxconn.c (one client connection).
- * See sandgate-proxy(8) and docs/architecture.md. */
+/* px: sandgate-proxy's process (proxy.c): the policy feed, the tables of
+ * sandboxes and secrets, the CA, the event loop. The connection module
+ * (pxconn.h) reaches it only through these functions; struct px is
+ * proxy.c's own. See sandgate-proxy(8) and docs/architecture.md. */
 #ifndef SP_PROXY_H
 #define SP_PROXY_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
-#include <event2/event.h>
 #include <openssl/ssl.h>
 
 #include "secrets/pxfeed.h"
 
-struct np_allow;
-struct sp_ca;
-struct sp_ca_cache;
+struct event_base;
 struct evdns_base;
-struct evconnlistener;
-struct sg_buf;
-struct px_pooled;
-
-#define PX_SESS_MAX	64
+struct np_allow;
+struct sp_ca_cache;
+struct px;
+struct px_up;
 
 #define PX_IN_HEADER	0x1u
 #define PX_IN_QUERY	0x2u
 #define PX_IN_BODY	0x4u
 
-/* One secret of a token, from the feed. */
+/* One secret of a token, from the feed; read-only for connections. */
 struct px_secret {
 	char *token;
 	char *name;
@@ -38,8 +36,9 @@ struct px_secret {
 	int allow_http;
 };
 
-/* One sandbox, from the feed. Connections hold a reference; a dropped
- * sandbox stays until its last connection ends (gone set). */
+/* One sandbox, from the feed; read-only for connections, which hold a
+ * reference (px_sbx_find, px_sbx_unref). A dropped sandbox stays until
+ * its last connection ends (gone set). */
 struct px_sbx {
 	struct px_sbx *next;
 	char *id;
@@ -54,58 +53,43 @@ struct px_sbx {
 	int gone;
 };
 
-struct px {
-	struct event_base *base;
-	struct evdns_base *dns;
-	SSL_CTX *sctx;		/* toward guests: leaves set per connection */
-	SSL_CTX *uctx;		/* toward upstreams: verifying */
-	struct sp_ca *ca;
-	struct sp_ca_cache *cache;
-	struct sp_feed_config cfg;
-	int have_cfg;
-	int started;		/* START came: the listener is on */
-	struct px_sbx *sbxs;
-	struct px_secret *sec;	/* the table in force */
-	size_t nsec;
-	struct px_secret *nsec_new;	/* being received: TOKENS_BEGIN..END */
-	size_t nnew;
-	int receiving;
-	int feed_fd;
-	struct event *feed_ev;
-	struct evconnlistener *lis;
-	struct sg_buf *msg;
-	unsigned long audit_dropped;
-	/* TLS sessions toward upstreams, by host name: resumed, a new
-	 * connection skips most of the handshake's cost */
-	struct px_sess {
-		char host[256];
-		SSL_SESSION *sess;
-	} sess[PX_SESS_MAX];
-	unsigned sess_next;
-	/* idle upstream connections, for any sandbox's next request to the
-	 * same host (pxconn.c) */
-	struct px_pooled *pool;
-	unsigned npool;
-	int failed;		/* a feed error: exit status 1 */
-};
+/* The loop, the resolver, the TLS context toward guests (leaves are set
+ * per connection), the leaf cache, the upstream side (pxup.c) and the
+ * configuration from the feed. */
+struct event_base *px_base(struct px *px);
+struct evdns_base *px_dns(struct px *px);
+SSL_CTX *px_guest_ctx(struct px *px);
+struct sp_ca_cache *px_leaves(struct px *px);
+struct px_up *px_up(struct px *px);
+const struct sp_feed_config *px_cfg(const struct px *px);
 
+/* The live sandbox whose guest has address addr (host order), with a new
+ * reference; NULL when none has. */
+struct px_sbx *px_sbx_find(struct px *px, uint32_t addr);
+void px_sbx_unref(struct px *px, struct px_sbx *s);
 /* The secret NAME of token TOKEN in force, or NULL. */
 const struct px_secret *px_secret_find(const struct px *px, const char *token,
     const char *name);
-void px_sbx_unref(struct px *px, struct px_sbx *s);
 /* Sends an audit event to the monitor: pairs of key, value, NULL. */
 void px_audit(struct px *px, const char *event, ...)
     __attribute__((sentinel));
 
-/* The TLS session kept for host, or NULL (not a new reference). */
-SSL_SESSION *px_sess_find(struct px *px, const char *host);
-
-/* pxconn.c: takes over an accepted connection. */
-void px_pool_flush(struct px *px);
+/* pxguest.c: takes over an accepted connection. */
 void px_conn_accept(struct px *px, int fd, const struct sockaddr *sa,
     int salen);
-/* The ALPN selection callback of sctx: http/1.1 only. */
+/* The ALPN selection callback of the guest context: http/1.1 only. */
 int px_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned inlen, void *arg);
+
+/* pxup.c: the upstream side of the process: the TLS client context (the
+ * host's trust store plus [proxy] extra_ca), TLS sessions kept per host
+ * name, idle connections kept per sandbox and host. */
+int px_up_new(struct px_up **ret);
+void px_up_free(struct px_up *up);
+/* (Re)builds the TLS client context from the configuration; the kept
+ * sessions are dropped. */
+int px_up_configure(struct px_up *up, const struct sp_feed_config *cfg);
+/* Closes every idle connection. */
+void px_up_flush(struct px_up *up);
 
 #endif
