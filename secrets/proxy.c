@@ -33,6 +33,7 @@
 #include "netpolicy/allow.h"
 #include "secrets/ca.h"
 #include "secrets/proxy.h"
+#include "secrets/redact.h"
 
 #define PX_LISTEN_FD	3
 #define PX_FEED_FD	4
@@ -53,6 +54,7 @@ struct px {
 	size_t nsec;
 	struct px_secret *nsec_new;	/* being received: TOKENS_BEGIN..END */
 	size_t nnew;
+	unsigned secrets_gen;	/* counts the swaps of the table */
 	int receiving;
 	int feed_fd;
 	struct event *feed_ev;
@@ -214,6 +216,18 @@ feed_secret(struct px *px, const uint8_t *p, size_t n)
 	}
 	s->allow_http = fs.allow_http;
 	px->nnew++;
+	if (s->has_value && !sp_redact_value_ok(s->value, s->value_len)) {
+		/* it could not be told from ordinary text in responses */
+		sg_err("token %s: secret %s: its value is shorter than %d bytes "
+		    "or holds control characters, so the proxy could not keep "
+		    "it from coming back in responses: requests carrying its "
+		    "placeholder are refused", s->token, s->name, SP_REDACT_MIN);
+		explicit_bzero(s->value, s->value_len);
+		free(s->value);
+		s->value = NULL;
+		s->value_len = 0;
+		s->has_value = 0;
+	}
 	r = parse_in(fs.in, &s->in);
 	if (r == 0)
 		r = split_list(fs.hosts, &hosts, &nhosts);
@@ -240,6 +254,7 @@ sbx_free(struct px_sbx *s)
 {
 	size_t i;
 
+	sp_redact_set_unref(s->rset);
 	free(s->id);
 	free(s->token);
 	np_allow_free(s->allow);
@@ -266,6 +281,40 @@ px_sbx_unref(struct px *px, struct px_sbx *s)
 			break;
 		}
 	sbx_free(s);
+}
+
+int
+px_sbx_redact_set(struct px *px, struct px_sbx *s,
+    struct sp_redact_set **ret)
+{
+	struct sp_redact_value v[SP_REDACT_MAX];
+	const struct px_secret *sec;
+	size_t i, n = 0;
+	int r;
+
+	if (s->rset_ok && s->rset_gen == px->secrets_gen) {
+		*ret = s->rset;
+		return 0;
+	}
+	sp_redact_set_unref(s->rset);
+	s->rset = NULL;
+	s->rset_ok = 0;
+	for (i = 0; i < s->nph && n < SP_REDACT_MAX; i++) {
+		sec = px_secret_find(px, s->token, s->ph_name[i]);
+		if (sec == NULL || !sec->has_value)
+			continue;
+		v[n].value = sec->value;
+		v[n].value_len = sec->value_len;
+		v[n].placeholder = s->ph_value[i];
+		v[n].placeholder_len = strlen(s->ph_value[i]);
+		n++;
+	}
+	if (n > 0 && (r = sp_redact_set_new(v, n, &s->rset)) < 0)
+		return r;
+	s->rset_ok = 1;
+	s->rset_gen = px->secrets_gen;
+	*ret = s->rset;
+	return 0;
 }
 
 struct px_sbx *
@@ -484,6 +533,7 @@ feed_one(struct px *px, const uint8_t *p, size_t n)
 		secrets_free(px->sec, px->nsec);
 		px->sec = px->nsec_new;
 		px->nsec = px->nnew;
+		px->secrets_gen++;	/* redaction sets are made again */
 		px->nsec_new = NULL;
 		px->nnew = 0;
 		px->receiving = 0;

@@ -17,6 +17,7 @@ struct event_base;
 struct evdns_base;
 struct np_allow;
 struct sp_ca_cache;
+struct sp_redact_set;
 struct px;
 struct px_up;
 
@@ -51,6 +52,10 @@ struct px_sbx {
 	unsigned nconns;
 	unsigned refs;
 	int gone;
+	/* the values to redact, made when first needed (proxy.c) */
+	struct sp_redact_set *rset;
+	unsigned rset_gen;
+	int rset_ok;
 };
 
 /* The loop, the resolver, the TLS context toward guests (leaves are set
@@ -67,6 +72,12 @@ const struct sp_feed_config *px_cfg(const struct px *px);
  * reference; NULL when none has. */
 struct px_sbx *px_sbx_find(struct px *px, uint32_t addr);
 void px_sbx_unref(struct px *px, struct px_sbx *s);
+/* The redaction set of sandbox s: the values of its secrets in force
+ * now, each with its placeholder (redact.h). Returns 0 and the set in
+ * *ret (borrowed: take a reference to keep it; NULL when the sandbox has
+ * no value), or -ENOMEM. */
+int px_sbx_redact_set(struct px *px, struct px_sbx *s,
+    struct sp_redact_set **ret);
 /* The secret NAME of token TOKEN in force, or NULL. */
 const struct px_secret *px_secret_find(const struct px *px, const char *token,
     const char *name);

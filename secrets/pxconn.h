@@ -99,6 +99,9 @@ struct px_conn {
 	size_t nhp, nqp, nbp;
 	size_t hpi[SP_RW_MAX_PAIRS], qpi[SP_RW_MAX_PAIRS], bpi[SP_RW_MAX_PAIRS];
 	uint64_t used;		/* placeholders substituted, by index */
+	int sensitive;		/* the host is approved for one of the
+				 * sandbox's secrets: the proxy owns the
+				 * response's encoding */
 	int sub_body, ws, rq_done;
 	struct px_body rqb;
 	struct evbuffer *hold;
@@ -108,7 +111,14 @@ struct px_conn {
 	int rs_head, rs_done, rs_chunked, rs_close, tunnel;
 	int rs_interim;		/* a 1xx came for this request */
 	struct px_body rsb;
-	struct sp_rw_stream *rw;
+	struct sp_redact *red;	/* bodies and WebSocket messages; NULL while
+				 * the sandbox has no value to redact */
+	struct sp_redact *red1;	/* heads and control frames, one at a time */
+	int rs_redact;		/* this body goes through red */
+	struct sp_coding *dec;	/* this body's content coding, decoded */
+	uint64_t redacted;	/* values taken out of this response, by
+				 * index in red's set */
+	struct px_ws *wsr;	/* the WebSocket relay after a 101 */
 	int keep;
 	int c_eof;		/* the client half-closed */
 	int u_eof;		/* the upstream closed */
@@ -166,12 +176,36 @@ int pxc_pool_get(struct px_conn *cn);
  * as it was reused (RFC 9112 9.3.1); 1 when it does. */
 int pxc_up_retry(struct px_conn *cn);
 
+/* Checks the scanner's verdict on what the guest sent so far (final:
+ * nothing more comes for this part): a placeholder of this sandbox that
+ * may not go to this host, or any other sandbox's. Returns 1 when the
+ * guest's bytes must not go on, with the audit event sent, the log
+ * written and the reason in why[0..whysz); 0 when they may. */
+int pxc_scan_verdict(struct px_conn *cn, const char *where, int final,
+    char *why, size_t whysz);
+
 /* pxresp.c */
 void pxc_rs_pump(struct px_conn *cn);
+/* Forgets the response that ended (its coding, its redaction state). */
+void pxc_rs_reset(struct px_conn *cn);
+/* Frees what the response side holds (the connection ends). */
+void pxc_rs_free(struct px_conn *cn);
+/* Makes sure cn->red and cn->red1 redact the values of the secrets in
+ * force now (NULL both when the sandbox has none). -ENOMEM. */
+int pxc_red_setup(struct px_conn *cn);
+/* Sends the audit event for values that were taken out of this
+ * response, if any, and forgets them. */
+void pxc_red_audit(struct px_conn *cn, const char *where);
 
-/* pxws.c */
+/* pxws.c: the relay after a 101, frames read both ways */
+/* Starts the relay (cn->tunnel set). -ENOMEM. */
+int pxc_ws_start(struct px_conn *cn);
+void pxc_ws_free(struct px_ws *w);
+/* Moves what can move both ways. */
 void pxc_ws_pump(struct px_conn *cn);
-/* The guest closed its side of a WebSocket tunnel. */
+/* The guest closed its side: what it sent goes on, then both end. */
 void pxc_ws_guest_eof(struct px_conn *cn);
+/* The upstream closed: what it sent goes to the guest, then both end. */
+void pxc_ws_up_eof(struct px_conn *cn);
 
 #endif

@@ -439,7 +439,7 @@ pxc_free(struct px_conn *cn)
 	if (cn->hold != NULL)
 		evbuffer_free(cn->hold);
 	sp_scan_free(cn->scan);
-	sp_rw_stream_free(cn->rw);
+	pxc_rs_free(cn);
 	cn->sbx->nconns--;
 	px_sbx_unref(cn->px, cn->sbx);
 	explicit_bzero(cn, sizeof(*cn));

@@ -58,21 +58,21 @@ secret_refusal(struct px_conn *cn, size_t i, const struct px_secret **ret)
 		return "secrets are not sent over plain HTTP unless "
 		    "secret.NAME.allow_http = yes";
 	if (!s->has_value)
-		return "the gateway has no value for this secret (env: or "
-		    "file: not found)";
+		return "the gateway has no usable value for this secret (env: "
+		    "or file: not found, or a value shorter than 8 bytes or "
+		    "with control characters: see the gateway's log)";
 	return NULL;
 }
 
-/* Checks the scanner's verdict so far; answers 403 and returns -1 when
- * the request must not go on. */
-static int
-scan_check(struct px_conn *cn, const char *where, int final)
+int
+pxc_scan_verdict(struct px_conn *cn, const char *where, int final,
+    char *why, size_t whysz)
 {
 	const struct px_secret *s;
 	unsigned enc = 0;
 	size_t idx = 0, i;
 	uint64_t m;
-	const char *why;
+	const char *r;
 
 	if (sp_scan_result(cn->scan, &idx, &enc) == SP_SCAN_CLEAN)
 		return 0;
@@ -80,20 +80,19 @@ scan_check(struct px_conn *cn, const char *where, int final)
 	for (i = 0; i < cn->sbx->nph && i < 64; i++) {
 		if (!(m & (UINT64_C(1) << i)))
 			continue;
-		why = secret_refusal(cn, i, &s);
-		if (why == NULL)
+		r = secret_refusal(cn, i, &s);
+		if (r == NULL)
 			continue;
 		px_audit(cn->px, "secret_alert", "sandbox", cn->sbx->id,
 		    "host", cn->host, "secret", cn->sbx->ph_name[i],
-		    "where", where, "reason", why, "encoding",
+		    "where", where, "reason", r, "encoding",
 		    i == idx ? sp_scan_encoding_name(enc) : NULL, NULL);
-		sg_warn("sandbox %s: placeholder of secret %s in a request to "
-		    "%s: blocked (%s)", cn->sbx->id, cn->sbx->ph_name[i],
-		    cn->host, why);
-		pxc_respond(cn, 403, "request to %s blocked: it carries the "
-		    "placeholder of secret %s, and %s", cn->host,
-		    cn->sbx->ph_name[i], why);
-		return -1;
+		sg_warn("sandbox %s: placeholder of secret %s in %s to %s: "
+		    "blocked (%s)", cn->sbx->id, cn->sbx->ph_name[i],
+		    cn->tunnel ? "a WebSocket message" : "a request", cn->host, r);
+		snprintf(why, whysz, "it carries the placeholder of secret %s, "
+		    "and %s", cn->sbx->ph_name[i], r);
+		return 1;
 	}
 	/* between reads a placeholder may still be arriving: only one seen
 	 * whole counts then (the held-back bytes keep it from going out) */
@@ -101,14 +100,27 @@ scan_check(struct px_conn *cn, const char *where, int final)
 		px_audit(cn->px, "secret_alert", "sandbox", cn->sbx->id,
 		    "host", cn->host, "secret", "(unknown)", "where", where,
 		    "reason", "a placeholder that is not this sandbox's", NULL);
-		sg_warn("sandbox %s: unknown placeholder in a request to %s: "
-		    "blocked", cn->sbx->id, cn->host);
-		pxc_respond(cn, 403, "request to %s blocked: it carries a "
-		    "placeholder (SANDGATE_SECRET_...) that is not one of "
-		    "this sandbox's", cn->host);
-		return -1;
+		sg_warn("sandbox %s: unknown placeholder in %s to %s: blocked",
+		    cn->sbx->id, cn->tunnel ? "a WebSocket message" : "a request",
+		    cn->host);
+		snprintf(why, whysz, "it carries a placeholder "
+		    "(SANDGATE_SECRET_...) that is not one of this sandbox's");
+		return 1;
 	}
 	return 0;
+}
+
+/* pxc_scan_verdict for a request: a refusal is answered with 403.
+ * Returns -1 when the request ended. */
+static int
+scan_check(struct px_conn *cn, const char *where, int final)
+{
+	char why[512];
+
+	if (pxc_scan_verdict(cn, where, final, why, sizeof(why)) == 0)
+		return 0;
+	pxc_respond(cn, 403, "request to %s blocked: %s", cn->host, why);
+	return -1;
 }
 
 static int
@@ -248,6 +260,18 @@ build_head(struct px_conn *cn, const uint8_t *b)
 		    is_field(cn, b, f, "keep-alive") ||
 		    is_field(cn, b, f, "proxy-connection")))
 			continue;
+		/* toward a host approved for a secret, the proxy owns the
+		 * response's encoding: nothing compressed that it did not
+		 * choose, no pieces of a body a guest could join */
+		if (cn->sensitive && (is_field(cn, b, f, "accept-encoding") ||
+		    is_field(cn, b, f, "range") ||
+		    is_field(cn, b, f, "if-range") || is_field(cn, b, f, "te")))
+			continue;
+		/* WebSocket frames are read by the proxy: no extension, so
+		 * no permessage-deflate */
+		if ((h->upgrade & SP_HTTP_UPGRADE_WEBSOCKET) &&
+		    is_field(cn, b, f, "sec-websocket-extensions"))
+			continue;
 		if (sg_buf_put(o, b + fl->name.off, fl->name.len) < 0 ||
 		    sg_buf_put(o, ": ", 2) < 0)
 			return -ENOBUFS;
@@ -264,8 +288,28 @@ build_head(struct px_conn *cn, const uint8_t *b)
 			return -ENOBUFS;
 		mark_used(cn, bits, cn->hpi);
 	}
+	if (cn->sensitive && sg_buf_put(o, "Accept-Encoding: identity\r\n",
+	    27) < 0)
+		return -ENOBUFS;
 	if (!cn->sub_body && sg_buf_put(o, "\r\n", 2) < 0)
 		return -ENOBUFS;
+	return 0;
+}
+
+/* Whether the request's host is approved for any of the sandbox's
+ * secrets (whether or not one is put in this time). */
+static int
+host_sensitive(struct px_conn *cn)
+{
+	const struct px_secret *s;
+	size_t i;
+
+	for (i = 0; i < cn->sbx->nph; i++) {
+		s = px_secret_find(cn->px, cn->sbx->token, cn->sbx->ph_name[i]);
+		if (s != NULL && s->hosts != NULL &&
+		    pxc_host_allowed(s->hosts, cn))
+			return 1;
+	}
 	return 0;
 }
 
@@ -329,8 +373,8 @@ head_done(struct px_conn *cn, const uint8_t *b)
 	}
 	if (!pxc_host_allowed(cn->sbx->allow, cn)) {
 		pxc_respond(cn, 403, "%s (port %u) is not on this sandbox's "
-		    "allow_net (token %s): ask an administrator to add it",
-		    cn->host, (unsigned)cn->port, cn->sbx->token);
+		    "allow_net: ask an administrator to add it",
+		    cn->host, (unsigned)cn->port);
 		return 0;
 	}
 
@@ -351,6 +395,7 @@ head_done(struct px_conn *cn, const uint8_t *b)
 	if (scan_check(cn, "head", 1) < 0)
 		return 0;
 	build_pairs(cn);
+	cn->sensitive = host_sensitive(cn);
 	cn->sub_body = cn->nbp > 0 && h->body != SP_HTTP_BODY_NONE &&
 	    !(h->body == SP_HTTP_BODY_LENGTH && h->content_length == 0);
 	if (cn->sub_body && h->body == SP_HTTP_BODY_LENGTH &&
@@ -374,8 +419,6 @@ head_done(struct px_conn *cn, const uint8_t *b)
 	if (h->expect_continue)
 		evbuffer_add_printf(bufferevent_get_output(cn->c),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
-	sp_rw_stream_free(cn->rw);
-	cn->rw = NULL;
 	return 1;
 }
 
@@ -616,6 +659,5 @@ pxc_rq_reset(struct px_conn *cn)
 	sg_buf_reset(cn->head);
 	evbuffer_drain(cn->hold, evbuffer_get_length(cn->hold));
 	sp_scan_reset(cn->scan);
-	sp_rw_stream_free(cn->rw);
-	cn->rw = NULL;
+	pxc_rs_reset(cn);
 }

@@ -1,36 +1,118 @@
-/* px_conn, the response: heads and bodies relayed with secret values
- * turned back into placeholders. See pxconn.h. */
+/* px_conn, the response: heads and bodies relayed with every secret
+ * value the proxy can find turned back into its placeholder. See
+ * pxconn.h.
+ *
+ * Every head (the status line, 1xx and 101 heads included) has its
+ * reason phrase, field names and values redacted one by one. A body is
+ * redacted as a stream (redact.h) and re-framed (chunked for HTTP/1.1
+ * guests, else to the close), since values and placeholders differ in
+ * length. For a request to a host approved for a secret the proxy asked
+ * for no compression and no range (pxreq.c): a body that comes back
+ * compressed anyway is decoded here (coding.h), one that cannot be is
+ * refused with 502, and so is a 206. */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/dns.h>
-#include <event2/util.h>
-#include <openssl/err.h>
-#include <openssl/x509.h>
 
 #include "common/buf.h"
-#include "common/clock.h"
 #include "common/log.h"
-#include "netpolicy/allow.h"
+#include "secrets/coding.h"
 #include "secrets/proxy.h"
 #include "secrets/pxconn.h"
-#include "secrets/rewrite.h"
-#include "secrets/scan.h"
+#include "secrets/redact.h"
 
-#define PX_RW_MIN	8		/* shorter values are not looked for in responses */
+#define PX_DEC_PORTION	(16u << 10)	/* decoded bytes taken at once */
 
-/* --- the response --- */
+/* head_write flags */
+#define HW_FINAL	0x1u	/* the final head: framing as the proxy says */
+#define HW_DECODED	0x2u	/* the body's coding is removed */
+
+void
+pxc_rs_reset(struct px_conn *cn)
+{
+	sp_coding_free(cn->dec);
+	cn->dec = NULL;
+	cn->rs_redact = 0;
+}
+
+void
+pxc_rs_free(struct px_conn *cn)
+{
+	pxc_rs_reset(cn);
+	sp_redact_free(cn->red);
+	sp_redact_free(cn->red1);
+	cn->red = cn->red1 = NULL;
+	pxc_ws_free(cn->wsr);
+	cn->wsr = NULL;
+}
+
+int
+pxc_red_setup(struct px_conn *cn)
+{
+	struct sp_redact_set *set = NULL;
+	int r;
+
+	if ((r = px_sbx_redact_set(cn->px, cn->sbx, &set)) < 0)
+		return r;
+	if (cn->red != NULL && sp_redact_stream_set(cn->red) == set)
+		return 0;
+	sp_redact_free(cn->red);
+	sp_redact_free(cn->red1);
+	cn->red = cn->red1 = NULL;
+	cn->redacted = 0;
+	if (set == NULL)
+		return 0;	/* no value to look for */
+	if ((r = sp_redact_new(set, &cn->red)) < 0 ||
+	    (r = sp_redact_new(set, &cn->red1)) < 0) {
+		sp_redact_free(cn->red);
+		cn->red = NULL;
+		return r;
+	}
+	return 0;
+}
+
+void
+pxc_red_audit(struct px_conn *cn, const char *where)
+{
+	const struct sp_redact_set *set;
+	char names[1024];
+	const char *ph;
+	size_t i, j, len, o = 0;
+
+	if (cn->redacted == 0 || cn->red == NULL)
+		return;
+	set = sp_redact_stream_set(cn->red);
+	names[0] = '\0';
+	for (i = 0; i < 64; i++) {
+		if (!(cn->redacted & (UINT64_C(1) << i)))
+			continue;
+		ph = sp_redact_set_placeholder(set, i, &len);
+		if (ph == NULL)
+			break;
+		for (j = 0; j < cn->sbx->nph; j++)
+			if (strlen(cn->sbx->ph_value[j]) == len &&
+			    memcmp(cn->sbx->ph_value[j], ph, len) == 0)
+				break;
+		if (j == cn->sbx->nph || o >= sizeof(names))
+			continue;
+		o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s",
+		    o ? "," : "", cn->sbx->ph_name[j]);
+	}
+	cn->redacted = 0;
+	if (o >= sizeof(names))
+		names[sizeof(names) - 1] = '\0';
+	sg_info("sandbox %s: %s sent back the value of %s in %s: replaced "
+	    "by the placeholder", cn->sbx->id, cn->host, names, where);
+	px_audit(cn->px, "secret_redacted", "sandbox", cn->sbx->id,
+	    "host", cn->host, "secrets", names, "where", where, NULL);
+}
 
 static void
 emit(struct px_conn *cn, const void *p, size_t n)
@@ -46,53 +128,72 @@ emit(struct px_conn *cn, const void *p, size_t n)
 		evbuffer_add(out, "\r\n", 2);
 }
 
-/* Response data, decoded: values back to placeholders. */
+/* Body bytes, decoded of every coding, on their way to the guest:
+ * redacted when they must be. -1: the output failed (the connection
+ * must end, never a response with a part left out). */
 static int
-rs_data(struct px_conn *cn, const uint8_t *d, size_t n, int final)
+body_out(struct px_conn *cn, const uint8_t *d, size_t n, int final)
 {
 	struct sg_buf *o;
 	int r;
 
-	if (cn->rw == NULL) {
+	if (!cn->rs_redact) {
 		emit(cn, d, n);
 		return 0;
 	}
 	o = sg_buf_new(SIZE_MAX);
-	if (o == NULL) {
-		pxc_free(cn);	/* never a response with a part left out */
+	if (o == NULL)
 		return -1;
-	}
 	sg_buf_set_wipe(o, 1);
-	r = sp_rw_stream_feed(cn->rw, d, n, final, o);
+	r = sp_redact_feed(cn->red, d, n, final, o);
 	if (r >= 0)
 		emit(cn, sg_buf_data(o), sg_buf_len(o));
 	sg_buf_free(o);
-	if (r < 0) {
-		pxc_free(cn);
-		return -1;
-	}
-	return 0;
+	cn->redacted |= sp_redact_found(cn->red);
+	return r < 0 ? -1 : 0;
 }
 
-/* The values of the sandbox's secrets, to be replaced by placeholders
- * in responses. */
+/* Decoded bytes to the guest while it keeps up. Returns 1 when the
+ * guest is behind (the decoder may have more), 0 when the decoder needs
+ * input, -1 when the body cannot be decoded. */
 static int
-rw_pairs(struct px_conn *cn, struct sp_rw_pair *p)
+dec_drain(struct px_conn *cn)
 {
-	const struct px_secret *s;
-	size_t i, n = 0;
+	uint8_t buf[PX_DEC_PORTION];
+	size_t made;
+	int r, ret = 0;
 
-	for (i = 0; i < cn->sbx->nph && n < SP_RW_MAX_PAIRS; i++) {
-		s = px_secret_find(cn->px, cn->sbx->token, cn->sbx->ph_name[i]);
-		if (s == NULL || !s->has_value || s->value_len < PX_RW_MIN)
-			continue;
-		p[n].from = s->value;
-		p[n].from_len = s->value_len;
-		p[n].to = cn->sbx->ph_value[i];
-		p[n].to_len = strlen(cn->sbx->ph_value[i]);
-		n++;
+	for (;;) {
+		if (evbuffer_get_length(bufferevent_get_output(cn->c)) > PX_HIGH) {
+			ret = 1;
+			break;
+		}
+		r = sp_coding_get(cn->dec, buf, sizeof(buf), &made);
+		if (r < 0) {
+			sg_info("sandbox %s: %s sent a body that is not valid "
+			    "compressed data: the answer is cut short",
+			    cn->sbx->id, cn->host);
+			ret = -1;
+			break;
+		}
+		if (made == 0)
+			break;
+		if (body_out(cn, buf, made, 0) < 0) {
+			ret = -1;
+			break;
+		}
 	}
-	return (int)n;
+	explicit_bzero(buf, sizeof(buf));	/* it held the body */
+	return ret;
+}
+
+/* Body data after the transfer coding: to the decoder, or on. */
+static int
+rs_data(struct px_conn *cn, const uint8_t *d, size_t n)
+{
+	if (cn->dec != NULL)
+		return sp_coding_put(cn->dec, d, n) < 0 ? -1 : 0;
+	return body_out(cn, d, n, 0);
 }
 
 static int
@@ -104,58 +205,97 @@ rs_is_field(const struct sp_http_head *h, const uint8_t *b, size_t f,
 	    h->fields[f].name.len) == 0;
 }
 
-/* Writes the final response head to the client. */
+/* p[0..n) redacted (one part) onto o; the values found are noted. */
 static int
-rs_head_out(struct px_conn *cn, const uint8_t *b)
+head_part(struct px_conn *cn, struct sg_buf *o, const uint8_t *p, size_t n)
 {
-	struct sp_rw_pair p[SP_RW_MAX_PAIRS];
-	const struct sp_http_head *h = &cn->rs;
+	int r;
+
+	if (cn->red1 == NULL)
+		return sg_buf_put(o, p, n) < 0 ? -ENOBUFS : 0;
+	r = sp_redact_once(cn->red1, p, n, o);
+	cn->redacted |= sp_redact_found(cn->red1);
+	return r < 0 ? -ENOBUFS : 0;
+}
+
+/* Whether a field name carries a value (then the field is left out:
+ * a placeholder or its base64 need not be a valid name). */
+static int
+name_has_value(struct px_conn *cn, const uint8_t *p, size_t n)
+{
+	struct sg_buf *t;
+	int found;
+
+	if (cn->red1 == NULL)
+		return 0;
+	t = sg_buf_new(SP_HTTP_HEAD_MAX * 8);
+	if (t == NULL)
+		return 1;
+	sg_buf_set_wipe(t, 1);
+	found = sp_redact_once(cn->red1, p, n, t) != 0;
+	cn->redacted |= sp_redact_found(cn->red1);
+	sg_buf_free(t);
+	return found;
+}
+
+/* Writes a response head to the guest with the values redacted: the
+ * status line's reason phrase and every field. With HW_FINAL the
+ * framing is the proxy's (cn->rs_chunked, cn->rs_close, the guest's
+ * keep-alive); with HW_DECODED the content coding is gone. */
+static int
+head_write(struct px_conn *cn, const uint8_t *b, const struct sp_http_head *h,
+    unsigned flags)
+{
 	struct sg_buf *o;
-	int np, has_body, r = 0, say_close;
+	int r = 0, say_close = 0, reframe = 0;
 	size_t f;
 
-	np = rw_pairs(cn, p);
-	has_body = h->body == SP_HTTP_BODY_CHUNKED || h->body == SP_HTTP_BODY_CLOSE ||
-	    (h->body == SP_HTTP_BODY_LENGTH && h->content_length > 0);
-	if (np > 0 && has_body && sp_rw_stream_new(p, (size_t)np, &cn->rw) < 0)
-		return -ENOMEM;
-	if (cn->rw != NULL || h->body == SP_HTTP_BODY_CHUNKED) {
-		/* re-framed: chunked to HTTP/1.1 clients, else till close */
-		if (cn->rq.version == 11)
-			cn->rs_chunked = 1;
-		else
-			cn->rs_close = 1;
+	if (flags & HW_FINAL) {
+		reframe = cn->rs_chunked || cn->rs_close;
+		/* the guest's connection ends after this answer: say so,
+		 * whatever the upstream (kept by the proxy) said of its own */
+		say_close = cn->rs_close || !cn->rq.keep_alive;
 	}
-	/* the client's connection ends after this answer: say so, whatever
-	 * the upstream (kept by the proxy) said of its own */
-	say_close = cn->rs_close || !cn->rq.keep_alive;
 	o = sg_buf_new(SP_HTTP_HEAD_MAX * 8);
 	if (o == NULL)
 		return -ENOMEM;
 	sg_buf_set_wipe(o, 1);
-	/* the status line as received, minus its CRLF */
-	f = 0;
-	while (f + 1 < h->head_len && !(b[f] == '\r' && b[f + 1] == '\n'))
-		f++;
-	if (sg_buf_put(o, b, f) < 0 || sg_buf_put(o, "\r\n", 2) < 0)
+	/* the status line: as received up to the reason phrase */
+	if (h->reason.len > 0) {
+		if (sg_buf_put(o, b, h->reason.off) < 0 ||
+		    head_part(cn, o, b + h->reason.off, h->reason.len) < 0)
+			r = -ENOBUFS;
+	} else {
+		f = 0;
+		while (f + 1 < h->head_len && !(b[f] == '\r' && b[f + 1] == '\n'))
+			f++;
+		if (sg_buf_put(o, b, f) < 0)
+			r = -ENOBUFS;
+	}
+	if (r == 0 && sg_buf_put(o, "\r\n", 2) < 0)
 		r = -ENOBUFS;
 	for (f = 0; r == 0 && f < h->nfields; f++) {
 		const struct sp_http_field *fl = &h->fields[f];
 
-		if ((cn->rs_chunked || cn->rs_close) &&
-		    (rs_is_field(h, b, f, "content-length") ||
+		if (reframe && (rs_is_field(h, b, f, "content-length") ||
 		    rs_is_field(h, b, f, "transfer-encoding")))
+			continue;
+		if ((flags & HW_DECODED) &&
+		    (rs_is_field(h, b, f, "content-encoding") ||
+		    rs_is_field(h, b, f, "content-length")))
 			continue;
 		if (say_close && (rs_is_field(h, b, f, "connection") ||
 		    rs_is_field(h, b, f, "keep-alive")))
 			continue;
+		if (name_has_value(cn, b + fl->name.off, fl->name.len))
+			continue;
 		if (sg_buf_put(o, b + fl->name.off, fl->name.len) < 0 ||
 		    sg_buf_put(o, ": ", 2) < 0 ||
-		    sp_rw_replace(o, b + fl->value.off, fl->value.len, p,
-		    (size_t)np, NULL) < 0 || sg_buf_put(o, "\r\n", 2) < 0)
+		    head_part(cn, o, b + fl->value.off, fl->value.len) < 0 ||
+		    sg_buf_put(o, "\r\n", 2) < 0)
 			r = -ENOBUFS;
 	}
-	if (r == 0 && cn->rs_chunked)
+	if (r == 0 && cn->rs_chunked && (flags & HW_FINAL))
 		r = sg_buf_putf(o, "Transfer-Encoding: chunked\r\n");
 	if (r == 0 && say_close)
 		r = sg_buf_putf(o, "Connection: close\r\n");
@@ -167,12 +307,103 @@ rs_head_out(struct px_conn *cn, const uint8_t *b)
 	return r < 0 ? -ENOBUFS : 0;
 }
 
+/* The content coding of the final head h: 0 and *ret_kind, or -ENOTSUP
+ * with the coding's name in what. */
+static int
+head_coding(const struct sp_http_head *h, const uint8_t *b,
+    enum sp_coding_kind *ret_kind, char *what, size_t whatsz)
+{
+	enum sp_coding_kind k, found = SP_CODING_IDENTITY;
+	size_t f;
+	int r;
+
+	for (f = 0; f < h->nfields; f++) {
+		if (!rs_is_field(h, b, f, "content-encoding"))
+			continue;
+		r = sp_coding_parse((const char *)b + h->fields[f].value.off,
+		    h->fields[f].value.len, &k, what, whatsz);
+		if (r < 0)
+			return r;
+		if (k != SP_CODING_IDENTITY && found != SP_CODING_IDENTITY) {
+			snprintf(what, whatsz, "%s", sp_coding_name(k));
+			return -ENOTSUP;	/* stacked in two fields */
+		}
+		if (k != SP_CODING_IDENTITY)
+			found = k;
+	}
+	*ret_kind = found;
+	return 0;
+}
+
+/* Prepares the body of the final head the upstream sent: its coding,
+ * its redaction, its framing; then writes the head. Returns 0, or -1
+ * when the answer was refused (already answered). */
+static int
+final_head(struct px_conn *cn, const uint8_t *b)
+{
+	const struct sp_http_head *h = &cn->rs;
+	enum sp_coding_kind kind = SP_CODING_IDENTITY;
+	unsigned flags = HW_FINAL;
+	char what[64];
+	int has_body, coded, r;
+
+	if (cn->sensitive && h->status == 206) {
+		pxc_respond(cn, 502, "%s answered with 206 Partial Content to a "
+		    "request the proxy sent without Range: pieces of a body "
+		    "could be joined into a secret value", cn->host);
+		return -1;
+	}
+	r = head_coding(h, b, &kind, what, sizeof(what));
+	if (r < 0 && cn->sensitive) {
+		pxc_respond(cn, 502, "%s sent a body with Content-Encoding %s, "
+		    "which the proxy cannot decode to keep secret values out "
+		    "of it", cn->host, what);
+		return -1;
+	}
+	if (pxc_red_setup(cn) < 0) {
+		pxc_respond(cn, 502, "out of memory");
+		return -1;
+	}
+	has_body = h->body == SP_HTTP_BODY_CHUNKED ||
+	    h->body == SP_HTTP_BODY_CLOSE ||
+	    (h->body == SP_HTTP_BODY_LENGTH && h->content_length > 0);
+	coded = r < 0 || kind != SP_CODING_IDENTITY;
+	if (coded && cn->sensitive) {
+		/* the proxy asked for identity; decoded here all the same */
+		flags |= HW_DECODED;
+		if (has_body && sp_coding_new(kind, &cn->dec) < 0) {
+			pxc_respond(cn, 502, "out of memory");
+			return -1;
+		}
+		coded = 0;
+	}
+	/* a body in a coding the proxy does not read is not redacted: it
+	 * comes from a host approved for no secret */
+	cn->rs_redact = cn->red != NULL && has_body && !coded;
+	if (cn->rs_redact)
+		sp_redact_reset(cn->red);
+	if (cn->rs_redact || cn->dec != NULL ||
+	    h->body == SP_HTTP_BODY_CHUNKED) {
+		/* re-framed: chunked to HTTP/1.1 guests, else till close */
+		if (cn->rq.version == 11)
+			cn->rs_chunked = 1;
+		else
+			cn->rs_close = 1;
+	}
+	if (head_write(cn, b, h, flags) < 0) {
+		pxc_respond(cn, 502, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 exchange_end(struct px_conn *cn)
 {
 	struct timeval idle = pxc_tv(px_cfg(cn->px)->idle_ms);
 	int keep = cn->keep && cn->rq_done && !cn->c_eof;
 
+	pxc_red_audit(cn, "response");
 	cn->u_keep = cn->up_persist && cn->rs.keep_alive && cn->rq_done &&
 	    !cn->u_eof;
 	if (!keep) {
@@ -198,6 +429,86 @@ static void
 rs_wait_client(struct px_conn *cn)
 {
 	bufferevent_disable(cn->u, EV_READ);
+}
+
+/* An interim head (1xx but 100, or the 101 of a WebSocket upgrade),
+ * redacted. Returns 0 when it went to the guest. */
+static int
+interim_head(struct px_conn *cn, const uint8_t *b)
+{
+	if (head_write(cn, b, &cn->rs, 0) < 0 && !cn->rs_head) {
+		pxc_respond(cn, 502, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* The 101 of a WebSocket upgrade: the relay starts. */
+static void
+ws_switch(struct px_conn *cn, const uint8_t *b)
+{
+	size_t f;
+
+	if (!cn->ws || !(cn->rs.upgrade & SP_HTTP_UPGRADE_WEBSOCKET)) {
+		pxc_respond(cn, 502, "%s switched protocols without a WebSocket "
+		    "upgrade", cn->host);
+		return;
+	}
+	for (f = 0; f < cn->rs.nfields; f++)
+		if (rs_is_field(&cn->rs, b, f, "sec-websocket-extensions")) {
+			pxc_respond(cn, 502, "%s chose a WebSocket extension, "
+			    "though the proxy offered none", cn->host);
+			return;
+		}
+	if (pxc_red_setup(cn) < 0 || interim_head(cn, b) < 0) {
+		if (!cn->rs_head)
+			pxc_respond(cn, 502, "out of memory");
+		return;
+	}
+	evbuffer_drain(bufferevent_get_input(cn->u), cn->rs.head_len);
+	pxc_audit(cn, "allowed", 101, NULL);
+	pxc_red_audit(cn, "response");
+	cn->rs_head = 1;
+	if (pxc_ws_start(cn) < 0) {
+		pxc_free(cn);
+		return;
+	}
+	bufferevent_set_timeouts(cn->c, NULL, NULL);
+	bufferevent_set_timeouts(cn->u, NULL, NULL);
+	pxc_ws_pump(cn);
+}
+
+/* The body ended (or was cut): what the decoder and the redactor hold
+ * goes out, then the exchange ends. Returns 1 when it must wait for the
+ * guest to read. */
+static int
+body_end(struct px_conn *cn)
+{
+	int r;
+
+	if (cn->dec != NULL) {
+		r = dec_drain(cn);
+		if (r == 1)
+			return 1;
+		if (r < 0 || !sp_coding_done(cn->dec)) {
+			if (r == 0)
+				sg_info("sandbox %s: %s sent a compressed body "
+				    "that ends too soon: the answer is cut "
+				    "short", cn->sbx->id, cn->host);
+			pxc_red_audit(cn, "response");
+			pxc_free(cn);
+			return 0;
+		}
+	}
+	cn->rs_done = 1;
+	if (body_out(cn, NULL, 0, 1) < 0) {
+		pxc_free(cn);
+		return 0;
+	}
+	if (cn->rs_chunked)
+		evbuffer_add(bufferevent_get_output(cn->c), "0\r\n\r\n", 5);
+	exchange_end(cn);
+	return 0;
 }
 
 void
@@ -266,31 +577,18 @@ pxc_rs_pump(struct px_conn *cn)
 			continue;
 		}
 		if (cn->rs.status == 101) {
-			if (!cn->ws || !(cn->rs.upgrade & SP_HTTP_UPGRADE_WEBSOCKET)) {
-				pxc_respond(cn, 502, "%s switched protocols without "
-				    "a WebSocket upgrade", cn->host);
-				return;
-			}
-			bufferevent_write(cn->c, b, cn->rs.head_len);
-			evbuffer_drain(in, cn->rs.head_len);
-			pxc_audit(cn, "allowed", 101, NULL);
-			cn->rs_head = 1;
-			cn->tunnel = 1;
-			bufferevent_set_timeouts(cn->c, NULL, NULL);
-			bufferevent_set_timeouts(cn->u, NULL, NULL);
-			pxc_ws_pump(cn);
+			ws_switch(cn, b);
 			return;
 		}
 		if (cn->rs.status < 200) {
-			bufferevent_write(cn->c, b, cn->rs.head_len);
+			if (pxc_red_setup(cn) < 0 || interim_head(cn, b) < 0)
+				return;
 			evbuffer_drain(in, cn->rs.head_len);
 			cn->rs_interim = 1;
 			continue;
 		}
-		if (rs_head_out(cn, b) < 0) {
-			pxc_respond(cn, 502, "out of memory");
+		if (final_head(cn, b) < 0)
 			return;
-		}
 		cn->rs_head = 1;
 		cn->keep = cn->rq.keep_alive && cn->rs.keep_alive && !cn->rs_close;
 		cn->rsb.kind = cn->rs.body;
@@ -307,6 +605,18 @@ pxc_rs_pump(struct px_conn *cn)
 			rs_wait_client(cn);
 			return;
 		}
+		if (cn->dec != NULL) {
+			/* what the decoder holds goes first */
+			r = dec_drain(cn);
+			if (r == 1) {
+				rs_wait_client(cn);
+				return;
+			}
+			if (r < 0) {
+				pxc_free(cn);
+				return;
+			}
+		}
 		len = evbuffer_get_length(in);
 		if (len == 0 && cn->u_eof && cn->rsb.kind == SP_HTTP_BODY_CLOSE) {
 			cn->rsb.done = 1;	/* a close-delimited body ends */
@@ -315,6 +625,11 @@ pxc_rs_pump(struct px_conn *cn)
 		if (len == 0 && cn->u_eof) {
 			/* cut short: what came is sent, then the client's
 			 * connection ends without a proper end of body */
+			if (cn->dec == NULL)
+				(void)body_out(cn, NULL, 0, 1);
+			else if (dec_drain(cn) == 0)
+				(void)body_out(cn, NULL, 0, 1);
+			pxc_red_audit(cn, "response");
 			cn->rs_done = 1;
 			cn->keep = 0;
 			pxc_close(cn);
@@ -331,8 +646,10 @@ pxc_rs_pump(struct px_conn *cn)
 				return;
 			}
 			if (co.data_len > 0 &&
-			    rs_data(cn, b + co.data_off, co.data_len, 0) < 0)
+			    rs_data(cn, b + co.data_off, co.data_len) < 0) {
+				pxc_free(cn);
 				return;
+			}
 			evbuffer_drain(in, co.used);
 			if (r == 1)
 				cn->rsb.done = 1;
@@ -340,12 +657,14 @@ pxc_rs_pump(struct px_conn *cn)
 		}
 		if (cn->rsb.kind == SP_HTTP_BODY_LENGTH && take > cn->rsb.left)
 			take = (size_t)cn->rsb.left;
-		if (cn->rw == NULL && !cn->rs_chunked)
+		if (!cn->rs_redact && cn->dec == NULL && !cn->rs_chunked)
 			evbuffer_remove_buffer(in, bufferevent_get_output(cn->c),
 			    take);	/* as it came: no copy */
 		else {
-			if (rs_data(cn, b, take, 0) < 0)
+			if (rs_data(cn, b, take) < 0) {
+				pxc_free(cn);
 				return;
+			}
 			evbuffer_drain(in, take);
 		}
 		if (cn->rsb.kind == SP_HTTP_BODY_LENGTH) {
@@ -356,10 +675,6 @@ pxc_rs_pump(struct px_conn *cn)
 	}
 	if (cn->rs_done)
 		return;
-	cn->rs_done = 1;
-	if (rs_data(cn, NULL, 0, 1) < 0)
-		return;
-	if (cn->rs_chunked)
-		evbuffer_add(bufferevent_get_output(cn->c), "0\r\n\r\n", 5);
-	exchange_end(cn);
+	if (body_end(cn) == 1)
+		rs_wait_client(cn);
 }

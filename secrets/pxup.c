@@ -602,9 +602,7 @@ up_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (cn->tunnel) {
 		/* what it sent before closing still goes to the client */
-		evbuffer_add_buffer(bufferevent_get_output(cn->c),
-		    bufferevent_get_input(cn->u));
-		pxc_close(cn);
+		pxc_ws_up_eof(cn);
 		return;
 	}
 	if (!cn->in_req) {

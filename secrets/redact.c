@@ -564,7 +564,23 @@ sp_redact_set_count(const struct sp_redact_set *s)
 	return s->nvalues;
 }
 
+const char *
+sp_redact_set_placeholder(const struct sp_redact_set *s, size_t i,
+    size_t *ret_len)
+{
+	if (i >= s->nvalues)
+		return NULL;
+	*ret_len = s->ph_len[i];
+	return s->ph[i];
+}
+
 /* --- streams --- */
+
+const struct sp_redact_set *
+sp_redact_stream_set(const struct sp_redact *r)
+{
+	return r->set;
+}
 
 int
 sp_redact_new(struct sp_redact_set *set, struct sp_redact **ret)

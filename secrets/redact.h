@@ -93,10 +93,16 @@ struct sp_redact_set *sp_redact_set_ref(struct sp_redact_set *s);
 void sp_redact_set_unref(struct sp_redact_set *s);
 /* Values in the set. */
 size_t sp_redact_set_count(const struct sp_redact_set *s);
+/* The placeholder of value i (not NUL-terminated: *ret_len bytes), or
+ * NULL past the end. */
+const char *sp_redact_set_placeholder(const struct sp_redact_set *s,
+    size_t i, size_t *ret_len);
 
 /* Makes a stream over set (it takes a reference). Returns 0 and the
  * stream in *ret, or -ENOMEM. */
 int sp_redact_new(struct sp_redact_set *set, struct sp_redact **ret);
+/* The set r redacts the values of. */
+const struct sp_redact_set *sp_redact_stream_set(const struct sp_redact *r);
 /* Frees r, wiping what it held; NULL is accepted. */
 void sp_redact_free(struct sp_redact *r);
 /* Forgets the stream (held bytes dropped, wiped): ready for the next. */

@@ -1,8 +1,8 @@
 /* sp_rw: the byte rewriting of sandgate-proxy.
  *
  * Requests: placeholders become secret values (sp_rw_replace,
- * sp_rw_basic, sp_rw_query). Responses: secret values become
- * placeholders again (sp_rw_stream, which works across reads).
+ * sp_rw_basic, sp_rw_query). Responses go the other way through
+ * redact.h, which finds the values in every form.
  *
  * Output goes to an sg_buf the caller made with sg_buf_set_wipe(b, 1):
  * it holds secret values. Nothing here logs. */
@@ -44,17 +44,5 @@ int sp_rw_basic(struct sg_buf *out, const void *p, size_t n,
  * percent-encoded except for RFC 3986 unreserved bytes. */
 int sp_rw_query(struct sg_buf *out, const void *p, size_t n,
     const struct sp_rw_pair *pairs, size_t npairs, uint64_t *ret_used);
-
-/* Streaming replacement for response bodies: holds back the bytes that
- * may be the start of a match (at most the longest from, minus one). */
-struct sp_rw_stream;
-
-int sp_rw_stream_new(const struct sp_rw_pair *pairs, size_t npairs,
-    struct sp_rw_stream **ret);
-void sp_rw_stream_free(struct sp_rw_stream *st);
-/* Appends to out what can be emitted after p[0..n); with final set,
- * everything held back too. Returns the replacements made, or -ENOBUFS. */
-int sp_rw_stream_feed(struct sp_rw_stream *st, const void *p, size_t n,
-    int final, struct sg_buf *out);
 
 #endif

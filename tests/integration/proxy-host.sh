@@ -34,7 +34,7 @@ cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	for p in $pids; do wait "$p" 2>/dev/null; done
 	for ns in "$HNS" "$GNS" "$XNS"; do ip netns delete "$ns" 2>/dev/null; done
-	rm -rf "$w"
+	[ -n "${SG_KEEP:-}" ] || rm -rf "$w"
 }
 trap cleanup EXIT INT TERM
 
@@ -84,6 +84,11 @@ ip netns exec "$HNS" "$NPTOOL" -t sgpc -n 10.238.0.0/24 -P "$pport" \
 
 PH=SANDGATE_SECRET_5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a
 VALUE=sk-case-value-0123456789
+# the second holds what percent-encoding and base64 treat apart
+PH2=SANDGATE_SECRET_6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b
+VALUE2='qk+R3al/v4lue=Z9 x&y<z>'
+command -v brotli >/dev/null || skip "no brotli program (Debian package brotli)"
+command -v zstd >/dev/null || skip "no zstd program (Debian package zstd)"
 mkdir -p "$w/ca"
 ip netns exec "$HNS" "$PXTOOL" --proxy "$PROXY" --user sandgate-proxy \
 	--listen "0.0.0.0:$pport" --ca-dir "$w/ca" --extra-ca "$w/ca.pem" \
@@ -91,7 +96,8 @@ ip netns exec "$HNS" "$PXTOOL" --proxy "$PROXY" --user sandgate-proxy \
 	--resolve api.test:198.51.100.2 --resolve other.test:198.51.100.3 \
 	--resolve evil.test:198.51.100.4 \
 	--secret "t1:KEY:$VALUE:api.test" \
-	--sandbox "sb1:t1:10.238.0.2:api.test,other.test:KEY=$PH" \
+	--secret "t1:QKEY:$VALUE2:api.test:header,query,body" \
+	--sandbox "sb1:t1:10.238.0.2:api.test,other.test:KEY=$PH,QKEY=$PH2" \
 	--ready-file "$w/proxy-ca.pem" >"$w/audit.out" 2>"$w/proxy.log" &
 pids="$pids $!"
 for f in up.api up.other up.evil proxy-ca.pem; do
@@ -100,7 +106,8 @@ done
 
 ip netns exec "$GNS" python3 "$here/proxycases.py" \
 	--cases "$SG_SRCDIR/tests/data/proxy" --uplog "$w/up.log" \
-	--cafile "$w/proxy-ca.pem" --addr 198.51.100.2 --ph "$PH" --value "$VALUE" \
+	--cafile "$w/proxy-ca.pem" --addr 198.51.100.2 \
+	--secret "$PH=$VALUE" --secret "$PH2=$VALUE2" --audit "$w/audit.out" \
 	${SG_PROXY_CASE:+--only "$SG_PROXY_CASE"} >"$w/cases.out"
 rc=$?
 cat "$w/cases.out"
@@ -111,7 +118,8 @@ fi
 n=$(grep -c '^ok' "$w/cases.out")
 [ "$n" -ge 40 ] || fail "only $n cases ran"
 # the value never in the proxy's log or its audit events
-! grep -q -e "$VALUE" "$w/proxy.log" "$w/audit.out" || fail "the value in a log"
+! grep -q -F -e "$VALUE" -e "$VALUE2" "$w/proxy.log" "$w/audit.out" ||
+	fail "a value in a log"
 grep -q 'secret_alert' "$w/audit.out" || fail "no secret_alert event"
 if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$w/proxy.log"; then
 	fail "sanitizer reports"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A test upstream for the sandgate-proxy tests: run it inside a network
+r"""A test upstream for the sandgate-proxy tests: run it inside a network
 namespace the test made (ip netns exec NS python3 proxyhost.py ...). It
 serves HTTP/1.1 until --lifetime seconds have passed (then it exits by
 itself):
@@ -41,18 +41,51 @@ A request with an X-Test-Drop-Next header is answered, and the next request
 on its connection is not: its head is read, logged with "error": "dropped
 unanswered", and the connection closed (a kept connection that a server
 closes just as it is reused).
+
+An echo service, as httpbin, webhook inspectors and debug pages are: a
+request with "X-Test-Echo: FORM [CODING [force]]" gets the whole request it
+sent (head and body, as received) back in its body, in one form:
+  plain       as it is
+  json        a JSON string as PHP writes it: "\/" for "/", \u00XX
+              escapes for control and non-ASCII bytes
+  json-u      a JSON string with every character as \uXXXX (upper and
+              lower case hex alternating)
+  pct         percent-encoded three ways: upper case, lower case, and
+              form style ("+" for a space)
+  html        HTML-escaped, then again as &#NN; for every byte
+  b64         base64 of it at byte offsets 0, 1 and 2, in the standard and
+              the URL-safe alphabets, and MIME style (76-column lines)
+  basic       only the Authorization value, as it came
+CODING (gzip, deflate, deflate-raw, br, zstd, compress) compresses the
+echo when the request's Accept-Encoding names it, or always with "force"
+(br and zstd through the brotli and zstd programs; "compress" is a coding
+label on an uncompressed body). A Range: bytes=A-B header is honoured
+(206) on echoes; X-Test-Status: NNN sets the status of the echo (206
+sends Content-Range too); X-Test-Chunked: yes sends it chunked, 7 bytes a
+chunk. X-Test-Interim: yes sends a 103 Early Hints
+head whose X-Echo field holds the Authorization value first, and puts
+that value in the final status line's reason phrase. A WebSocket upgrade
+with X-Test-WS: headers (on any path) answers with a 101 whose X-Echo
+field holds the Authorization value and sends, after it, the request
+head as a text message in three fragments cut inside the Authorization
+value, its base64 as a binary message, a ping carrying the value, then
+echoes as /ws does.
 """
 import argparse
 import base64
 import hashlib
+import html
 import json
 import re
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import zlib
 
 from nshost import tcp_serve
 
@@ -259,6 +292,85 @@ def ws_frame(opcode, payload):
     return hdr + payload
 
 
+def echo_form(form, raw):
+    """The request bytes raw reflected in one form (see the docstring)."""
+    text = raw.decode("latin-1")
+    if form == "plain":
+        return raw
+    if form == "json":
+        out = []
+        for c in text:
+            if c == "/":
+                out.append("\\/")
+            elif c in "\"\\":
+                out.append("\\" + c)
+            elif ord(c) < 0x20 or ord(c) > 0x7e:
+                out.append("\\u%04x" % ord(c))
+            else:
+                out.append(c)
+        return ('{"request": "%s"}' % "".join(out)).encode()
+    if form == "json-u":
+        return ('["%s"]' % "".join(("\\u%04X" if i & 1 else "\\u%04x") %
+                                   ord(c) for i, c in enumerate(text))).encode()
+    if form == "pct":
+        q = urllib.parse.quote_from_bytes(raw, safe="")
+        return ("%s\n%s\n%s\n" % (q, re.sub(r"%[0-9A-F]{2}",
+                                             lambda m: m.group(0).lower(), q),
+                                   urllib.parse.quote_plus(text))).encode()
+    if form == "html":
+        return ("<pre>%s</pre>\n<pre>%s</pre>\n" % (
+            html.escape(text), "".join("&#%d;" % b for b in raw))).encode()
+    if form == "b64":
+        out = b""
+        for pre in (b"", b"x", b"xy"):
+            out += base64.b64encode(pre + raw) + b"\n"
+            out += base64.urlsafe_b64encode(pre + raw) + b"\n"
+        return out + base64.encodebytes(raw)
+    raise BadRequest("unknown X-Test-Echo form %r" % form)
+
+
+def compress(coding, data):
+    if coding == "gzip":
+        z = zlib.compressobj(6, zlib.DEFLATED, 16 + 15)
+        return z.compress(data) + z.flush()
+    if coding == "deflate":
+        return zlib.compress(data)
+    if coding == "deflate-raw":
+        z = zlib.compressobj(6, zlib.DEFLATED, -15)
+        return z.compress(data) + z.flush()
+    if coding in ("br", "zstd"):
+        prog = ["brotli", "-c"] if coding == "br" else ["zstd", "-q", "-c"]
+        return subprocess.run(prog, input=data, stdout=subprocess.PIPE,
+                              check=True).stdout
+    if coding == "compress":
+        return data
+    raise BadRequest("unknown coding %r" % coding)
+
+
+def ws_greet(conn, headers, raw):
+    """The upgrade request echoed in messages, the value cut across
+    fragments."""
+    auth = "".join(hget(headers, "authorization"))
+    text = raw
+    cut = raw.find(auth.encode("latin-1")) if auth else -1
+    if cut > 0 and len(auth) > 6:
+        a, b = cut + 3, cut + len(auth) - 3   # inside the value
+    else:
+        a, b = len(text) // 3, 2 * len(text) // 3
+    frames = [(0x1, text[:a], False), (0x0, text[a:b], False),
+              (0x0, text[b:], True)]
+    for op, part, fin in frames:
+        n = len(part)
+        hdr = struct.pack("!B", (0x80 if fin else 0) | op)
+        if n < 126:
+            hdr += struct.pack("!B", n)
+        else:
+            hdr += struct.pack("!BH", 126, n)
+        conn.send(hdr + part)
+    conn.send(ws_frame(0x2, base64.b64encode(raw)))
+    conn.send(ws_frame(0x9, auth.encode("latin-1")[:125]))
+
+
 def ws_echo(conn):
     """Echoes messages until a close frame (answered) or the peer goes."""
     msg, msg_op = b"", 0
@@ -395,15 +507,23 @@ def serve_one(args, conn, base, peer):
             hdrs.append(("Content-Length", "0"))
         conn.send(response(st, hdrs))
         return not close
-    if path == "/ws" and "websocket" in tokens(headers, "upgrade"):
+    if (path == "/ws" or hget(headers, "x-test-ws")) and \
+            "websocket" in tokens(headers, "upgrade"):
         key = "".join(hget(headers, "sec-websocket-key")).strip()
         acc = base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest())
+        greet = "".join(hget(headers, "x-test-ws")).strip() == "headers"
         conn.send(response(101, [("X-Upstream", args.name),
                                  ("Upgrade", "websocket"),
                                  ("Connection", "Upgrade"),
-                                 ("Sec-WebSocket-Accept", acc.decode())]))
+                                 ("Sec-WebSocket-Accept", acc.decode())] +
+                           ([("X-Echo", "".join(hget(headers, "authorization")))]
+                            if greet else [])))
+        if greet:
+            ws_greet(conn, headers, raw)
         ws_echo(conn)
         return False
+    if hget(headers, "x-test-echo"):
+        return serve_echo(conn, hdrs, headers, raw + body, close, head_only)
     if path == "/slow":
         time.sleep(2)
     hdrs.append(("Content-Type", "application/json"))
@@ -419,6 +539,55 @@ def serve_one(args, conn, base, peer):
         return not close
     hdrs.append(("Content-Length", str(len(ebody))))
     conn.send(response(200, hdrs, b"" if head_only else ebody))
+    return not close
+
+
+def serve_echo(conn, hdrs, headers, request, close, head_only):
+    """The echo service (see the docstring); whether the connection
+    stays open."""
+    spec = "".join(hget(headers, "x-test-echo")).split()
+    if spec[0] == "basic":
+        body = "".join(hget(headers, "authorization")).encode("latin-1")
+    else:
+        body = echo_form(spec[0], request)
+    ctype = "application/json" if spec[0].startswith("json") else \
+        "text/html" if spec[0] == "html" else "text/plain"
+    hdrs = hdrs + [("Content-Type", ctype)]
+    if len(spec) > 1:
+        coding = spec[1]
+        label = "deflate" if coding == "deflate-raw" else coding
+        accepted = [t.split(";")[0].strip()
+                    for t in tokens(headers, "accept-encoding")]
+        if "force" in spec[2:] or label in accepted:
+            body = compress(coding, body)
+            hdrs.append(("Content-Encoding", label))
+    status = int("".join(hget(headers, "x-test-status")) or 200)
+    rng = "".join(hget(headers, "range"))
+    m = re.match(r"^bytes=(\d+)-(\d+)$", rng.strip())
+    if m or status == 206:
+        a, b = (int(m.group(1)), int(m.group(2))) if m else (0, 9)
+        total = len(body)
+        body = body[a:b + 1]
+        status = 206
+        hdrs.append(("Content-Range", "bytes %d-%d/%d" % (
+            a, a + len(body) - 1, total)))
+    reason = None
+    if hget(headers, "x-test-interim"):
+        auth = "".join(hget(headers, "authorization"))
+        conn.send(response(103, [("X-Echo", auth), ("Link", "</s.css>")]))
+        reason = auth or None
+    if hget(headers, "x-test-chunked"):
+        # 7-byte chunks: every value is cut across chunks
+        hdrs.append(("Transfer-Encoding", "chunked"))
+        conn.send(response(status, hdrs, reason=reason))
+        if not head_only:
+            for i in range(0, len(body), 7):
+                conn.send(b"%x\r\n%s\r\n" % (len(body[i:i + 7]), body[i:i + 7]))
+            conn.send(b"0\r\n\r\n")
+        return not close
+    hdrs.append(("Content-Length", str(len(body))))
+    conn.send(response(status, hdrs, b"" if head_only else body,
+                       reason=reason))
     return not close
 
 

@@ -1,5 +1,5 @@
-/* Unit tests for secrets/rewrite.c: placeholders to values in requests,
- * values to placeholders in responses, across reads. */
+/* Unit tests for secrets/rewrite.c: placeholders to values in requests
+ * (headers, Basic credentials, queries). */
 #include "config.h"
 
 #include <errno.h>
@@ -100,55 +100,16 @@ test_basic(void **state)
 	sg_buf_free(b);
 }
 
-/* Values back to placeholders, the input cut at every position. */
-static void
-test_stream(void **state)
-{
-	const struct sp_rw_pair back[] = {
-		{ "sk-real&value", 13, PH, sizeof(PH) - 1 },
-	};
-	const char *in = "{\"echo\":\"sk-real&value\",\"again\":\"sk-real&valu\"}"
-	    "sk-real&value";
-	const char *want = "{\"echo\":\"" PH "\",\"again\":\"sk-real&valu\"}" PH;
-	struct sp_rw_stream *st;
-	struct sg_buf *b;
-	size_t cut, n = strlen(in);
-
-	(void)state;
-	for (cut = 0; cut <= n; cut++) {
-		b = nb();
-		assert_int_equal(sp_rw_stream_new(back, 1, &st), 0);
-		assert_true(sp_rw_stream_feed(st, in, cut, 0, b) >= 0);
-		assert_true(sp_rw_stream_feed(st, in + cut, n - cut, 0, b) >= 0);
-		assert_true(sp_rw_stream_feed(st, NULL, 0, 1, b) >= 0);
-		expect_buf(b, want);
-		sp_rw_stream_free(st);
-		sg_buf_free(b);
-	}
-	/* byte by byte: the same, and nothing of a partial value escapes
-	 * before it is known not to be one */
-	b = nb();
-	assert_int_equal(sp_rw_stream_new(back, 1, &st), 0);
-	for (cut = 0; cut < n; cut++)
-		assert_true(sp_rw_stream_feed(st, in + cut, 1, 0, b) >= 0);
-	assert_true(sp_rw_stream_feed(st, NULL, 0, 1, b) >= 0);
-	expect_buf(b, want);
-	sp_rw_stream_free(st);
-	sg_buf_free(b);
-}
-
 static void
 test_limits(void **state)
 {
 	struct sg_buf *small = sg_buf_new(8);
 	const struct sp_rw_pair empty = { "", 0, "x", 1 };
-	struct sp_rw_stream *st;
 
 	(void)state;
 	assert_int_equal(sp_rw_replace(small, PH, sizeof(PH) - 1, pairs, 1,
 	    NULL), -ENOBUFS);
 	assert_int_equal(sp_rw_replace(small, "a", 1, &empty, 1, NULL), -EINVAL);
-	assert_int_equal(sp_rw_stream_new(&empty, 1, &st), -EINVAL);
 	assert_int_equal(sp_rw_replace(small, "a", 1, pairs,
 	    SP_RW_MAX_PAIRS + 1, NULL), -EINVAL);
 	sg_buf_free(small);
@@ -161,7 +122,6 @@ main(void)
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_basic),
-		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_limits),
 	};
 
