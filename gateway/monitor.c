@@ -1242,6 +1242,8 @@ proxy_start(struct mon *m, const struct sg_tokens *t)
 	pc.extra_ca = m->cfg->extra_ca;
 	pc.dns = m->cfg->dns;
 	pc.max_conns = m->cfg->proxy_max_conns;
+	pc.pool_net = m->cfg->pool_net;
+	pc.pool_prefix = m->cfg->pool_prefix;
 	pc.ov = m->cfg->ov;
 	pc.nov = m->cfg->nov;
 	r = sg_pxc_spawn(&pc, m->px_listen, &m->px_pid, &m->px_fd, &ca, &err);

@@ -155,6 +155,8 @@ send_config(int fd, const struct sg_pxc_cfg *c, char **ret_err)
 	fc.idle_ms = 60000;
 	fc.head_ms = 30000;
 	fc.upstream_ms = 30000;
+	fc.pool_net = c->pool_net;
+	fc.pool_prefix = (uint8_t)c->pool_prefix;
 	fc.nresolve = i;
 	fc.resolve = res;
 	fc.dns = (char *)(c->dns ? c->dns : "");

@@ -27,6 +27,8 @@ struct sg_pxc_cfg {
 	const char *extra_ca;		/* a file, or NULL */
 	const char *dns;		/* NULL: the host's resolv.conf */
 	unsigned max_conns;
+	uint32_t pool_net;		/* [network] pool, host order */
+	unsigned pool_prefix;
 	const struct np_res_override *ov;
 	size_t nov;
 };

@@ -16,8 +16,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "common/log.h"
 #include "gateway/sbxnet.h"
 #include "netpolicy/allow.h"
+#include "netpolicy/ct.h"
 #include "netpolicy/nft.h"
 #include "netpolicy/strv.h"
 #include "netpolicy/resolver.h"
@@ -463,6 +465,13 @@ sg_net_del(struct sg_net *n, const char *id)
 	free(msg);
 	msg = NULL;
 	(void)np_nft_del_sandbox(n->nft, a.tap, &msg);
+	free(msg);
+	msg = NULL;
+	/* its connections go with it: the next sandbox given this /30
+	 * starts with none that the rules would take as established */
+	if (np_ct_flush(a.host, a.prefix, NULL, &msg) < 0)
+		sg_warn("sandbox %s: %s", id, msg ? msg : "cannot flush "
+		    "its connection tracking entries");
 	free(msg);
 	record_remove(n, id);
 	slot_drop(n, id);

@@ -58,7 +58,8 @@ int sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
  * and the array). */
 int sg_net_recorded_allow(struct sg_net *n, const char *id, char ***ret_ent,
     size_t *ret_nent);
-/* Removes its nftables elements, its tap and its slot. */
+/* Removes its tap, its nftables elements, the connection tracking
+ * entries of its addresses, and its slot. */
 void sg_net_del(struct sg_net *n, const char *id);
 /* Removes taps and slot records (those recorded in this state_dir) and
  * elements (in this table) of sandboxes that alive() does not know:

@@ -33,6 +33,7 @@ const char *const np_nft_reasons[] = {
 	"host",     /* to the host itself, other than DNS/ping to its address */
 	"sandbox",  /* to the pool or another tap */
 	"inbound",  /* new connections toward a tap */
+	"local",    /* new connections from the host itself into a tap */
 	"udp",      /* UDP leaving (port 443 is rejected, not dropped) */
 	"icmp",     /* ICMP leaving */
 	"tcp",      /* TCP to a destination not allowed */
@@ -287,6 +288,7 @@ put_setup(struct sg_buf *b, const struct np_nft *n)
 		{ "nat_pre", "type nat hook prerouting priority dstnat" },
 		{ "filt_in", "type filter hook input priority filter" },
 		{ "filt_fwd", "type filter hook forward priority filter" },
+		{ "filt_out", "type filter hook output priority filter" },
 		{ "nat_post", "type nat hook postrouting priority srcnat" },
 	};
 	static const char *const maps[] = { "pre_map", "in_map", "fwd_map" };
@@ -326,6 +328,10 @@ put_setup(struct sg_buf *b, const struct np_nft *n)
 			    "reject with icmpx type port-unreachable\n", t);
 		else if (strcmp(why, "web") == 0)
 			PUT("add rule inet %s drop_web meta l4proto tcp reject with tcp reset\n", t);
+		else if (strcmp(why, "local") == 0)
+			/* leaving the host: the tap is the output interface */
+			PUT("add rule inet %s drop_local counter name oifname map "
+			    "@dropctr\n", t);
 		PUT("add rule inet %s drop_%s drop\n", t, why);
 	}
 
@@ -372,6 +378,14 @@ put_setup(struct sg_buf *b, const struct np_nft *n)
 	PUT("add rule inet %s filt_fwd iifname \"%s*\" meta l4proto tcp goto drop_tcp\n", t, p);
 	PUT("add rule inet %s filt_fwd iifname \"%s*\" meta l4proto icmp goto drop_icmp\n", t, p);
 	PUT("add rule inet %s filt_fwd iifname \"%s*\" goto drop_other\n", t, p);
+
+	/* output: nothing on the host opens a connection into a tap; what
+	 * goes out of one answers the guest (the proxy, the DNS resolver,
+	 * the host's ICMP errors and resets) */
+	PUT("flush chain inet %s filt_out\n", t);
+	PUT("add rule inet %s filt_out oifname \"%s*\" ct state established,related "
+	    "accept\n", t, p);
+	PUT("add rule inet %s filt_out oifname \"%s*\" goto drop_local\n", t, p);
 
 	PUT("flush chain inet %s nat_post\n", t);
 	PUT("add rule inet %s nat_post ip saddr %s/%u oifname != \"%s*\" masquerade\n",

@@ -33,6 +33,10 @@
  *             {addr . port} and dynany_<tap> {addr}, both with per-element
  *             timeouts); ICMP (icmp), other TCP (tcp) and the rest (other)
  *             dropped.
+ *   filt_out  filter output: toward P*: established/related accepted (the
+ *             proxy's and the resolver's answers, the host's resets and
+ *             ICMP errors); anything else, a connection a host process
+ *             opens into a tap, dropped (local).
  *   nat_post  nat postrouting: POOL leaving through a non-P* interface is
  *             masqueraded.
  *

@@ -412,11 +412,17 @@ setup_dns(struct px *px)
 	if (px->cfg.dns[0] == '\0') {
 		px->dns = evdns_base_new(px->base,
 		    EVDNS_BASE_INITIALIZE_NAMESERVERS);
-		return px->dns != NULL ? 0 : -ENOMEM;
+		if (px->dns == NULL)
+			return -ENOMEM;
+		/* a name is looked up as the guest wrote it, never with the
+		 * host's search domains (api -> api.corp.example) */
+		evdns_base_search_clear(px->dns);
+		return 0;
 	}
 	px->dns = evdns_base_new(px->base, 0);
 	if (px->dns == NULL)
 		return -ENOMEM;
+	evdns_base_search_clear(px->dns);
 	if ((r = split_list(px->cfg.dns, &v, &n)) < 0)
 		return r;
 	for (i = 0; i < n; i++)

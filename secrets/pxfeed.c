@@ -156,6 +156,12 @@ sp_feed_put_config(struct sg_buf *b, const struct sp_feed_config *c)
 		r = sg_buf_put_u32(b, c->head_ms);
 	if (r == 0)
 		r = sg_buf_put_u32(b, c->upstream_ms);
+	if (r == 0 && c->pool_prefix > 32)
+		r = -EINVAL;
+	if (r == 0)
+		r = sg_buf_put_u32(b, c->pool_net);
+	if (r == 0)
+		r = sg_buf_put_u8(b, c->pool_prefix);
 	if (r == 0)
 		r = sg_buf_put_u32(b, (uint32_t)c->nresolve);
 	for (i = 0; r == 0 && i < c->nresolve; i++) {
@@ -207,7 +213,11 @@ sp_feed_get_config(const uint8_t *p, size_t n, struct sp_feed_config *ret)
 	c.idle_ms = sg_cur_u32(&cur);
 	c.head_ms = sg_cur_u32(&cur);
 	c.upstream_ms = sg_cur_u32(&cur);
-	r = get_count(&cur, SP_FEED_MAX_RESOLVE, &nres);
+	c.pool_net = sg_cur_u32(&cur);
+	c.pool_prefix = sg_cur_u8(&cur);
+	r = c.pool_prefix > 32 ? -EPROTO : 0;
+	if (r == 0)
+		r = get_count(&cur, SP_FEED_MAX_RESOLVE, &nres);
 	if (r == 0 && nres > 0) {
 		c.resolve = calloc(nres, sizeof(*c.resolve));
 		if (c.resolve == NULL)

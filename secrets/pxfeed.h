@@ -7,7 +7,8 @@
  *
  *   monitor -> proxy
  *     CONFIG   once, first: resolve overrides, DNS servers, extra CAs,
- *              the per-sandbox connection cap and timeouts
+ *              the per-sandbox connection cap and timeouts, the
+ *              sandboxes' address pool
  *     TOKENS_BEGIN, SECRET..., TOKENS_END
  *              the secrets of every token, values included; the proxy
  *              swaps its whole table at TOKENS_END (a reload)
@@ -58,6 +59,8 @@ struct sp_feed_config {
 	uint32_t idle_ms;	/* between requests on a connection */
 	uint32_t head_ms;	/* to send a whole request head */
 	uint32_t upstream_ms;	/* upstream connect + TLS, and response idle */
+	uint32_t pool_net;	/* [network] pool, host order: never reached */
+	uint8_t pool_prefix;	/* 0..32; 0 with pool_net 0: no pool */
 	size_t nresolve;
 	struct sp_feed_resolve *resolve;
 	char *dns;		/* "" : the host's resolv.conf */

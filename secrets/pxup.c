@@ -395,6 +395,23 @@ addr_is_local(const struct sockaddr *sa, socklen_t len)
 	return r;
 }
 
+/* Whether an IPv4 address (network order) is in the sandboxes' pool:
+ * whatever allow_net and [network] resolve say, the proxy never opens a
+ * path from one sandbox into another. */
+static int
+addr_in_pool(const struct px_conn *cn, int family, const void *a)
+{
+	const struct sp_feed_config *c = px_cfg(cn->px);
+	uint32_t v, mask;
+
+	if (family != AF_INET || (c->pool_prefix == 0 && c->pool_net == 0))
+		return 0;
+	memcpy(&v, a, 4);
+	v = ntohl(v);
+	mask = c->pool_prefix == 0 ? 0 : ~UINT32_C(0) << (32 - c->pool_prefix);
+	return (v & mask) == (c->pool_net & mask);
+}
+
 /* Picks the first address the policy lets this name reach. */
 static void
 up_pick(struct px_conn *cn, const struct evutil_addrinfo *ai, int override)
@@ -402,7 +419,7 @@ up_pick(struct px_conn *cn, const struct evutil_addrinfo *ai, int override)
 	struct sockaddr_storage ss;
 	const void *a;
 	char txt[INET6_ADDRSTRLEN] = "";
-	int local = 0;
+	int local = 0, pool = 0;
 
 	for (; ai != NULL; ai = ai->ai_next) {
 		if (ai->ai_family == AF_INET)
@@ -411,6 +428,11 @@ up_pick(struct px_conn *cn, const struct evutil_addrinfo *ai, int override)
 			a = &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
 		else
 			continue;
+		if (addr_in_pool(cn, ai->ai_family, a)) {
+			inet_ntop(ai->ai_family, a, txt, sizeof(txt));
+			pool = 1;
+			continue;
+		}
 		if (!override && np_addr_is_internal(ai->ai_family, a) &&
 		    !np_allow_names_range(cn->sbx->allow, ai->ai_family, a)) {
 			inet_ntop(ai->ai_family, a, txt, sizeof(txt));
@@ -430,7 +452,10 @@ up_pick(struct px_conn *cn, const struct evutil_addrinfo *ai, int override)
 		up_connect(cn, (struct sockaddr *)&ss, ai->ai_addrlen);
 		return;
 	}
-	if (local)
+	if (pool)
+		pxc_respond(cn, 403, "%s resolves to %s, a sandbox's address: "
+		    "sandboxes never reach each other", cn->host, txt);
+	else if (local)
 		pxc_respond(cn, 403, "%s resolves to the gateway host itself (%s)",
 		    cn->host, txt);
 	else if (txt[0] != '\0')

@@ -157,11 +157,22 @@ out=$(P tcp allowed.test 8080 tcp 198.51.100.2 9090)
 expect "after restart, allowed" "$(echo "$out" | sed -n 1p)" "open allowed-8080"
 expect "after restart, other port" "$(echo "$out" | sed -n 2p)" "timeout"
 
-note "teardown: no element, tap or record left"
+note "teardown: no element, tap, record or connection tracking entry left"
+ct_left() {
+	{ conntrack -L -s "$SG_TEST_POOL"; conntrack -L -d "$SG_TEST_POOL"; } \
+		2>/dev/null | grep -c src=
+}
+if command -v conntrack >/dev/null; then
+	[ "$(ct_left)" -gt 0 ] || fail "no connection tracking entry of the sandboxes"
+fi
 for id in $(sg_ctl list | awk 'NR > 1 && $1 != "ok" {print $1}'); do
 	sg_ctl kill "$id" >/dev/null || fail "kill $id"
 done
 sg_wait_for sg_no_leftovers || fail "leftovers: $(ip -br link | grep sg-) $(ls "$SG_T/state/net")"
+# the next sandbox given one of these /30s starts with none of theirs
+if command -v conntrack >/dev/null; then
+	[ "$(ct_left)" = 0 ] || fail "entries of the sandboxes are left: $(ct_left)"
+fi
 if nft list table inet "$SG_NFT_TABLE" | grep -q 'sg-[0-9a-f]'; then
 	fail "elements left: $(nft list table inet "$SG_NFT_TABLE" | grep 'sg-[0-9a-f]')"
 fi

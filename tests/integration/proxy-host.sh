@@ -10,6 +10,10 @@
 #        KEY), other.test (.3, allowed), evil.test (.4, not allowed)
 # Each case checks the status codes the guest gets and whether (and what)
 # the upstream received.
+#   GNS2 a second sandbox (10.238.0.6) whose allow_net is "*" and
+#        10.0.0.0/8: it reaches the first sandbox on no port, through the
+#        proxy or not; neither does a process on the host; and the first
+#        sandbox's connection tracking entries go with its network.
 . "${SG_SRCDIR:-.}/tests/integration/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, nftables)"
 command -v nft >/dev/null || skip "no nft"
@@ -26,25 +30,31 @@ here=$SG_SRCDIR/tests/integration
 
 w=$(mktemp -d /tmp/sgpx.XXXXXX)
 chmod 755 "$w"
-HNS=sgph$$ GNS=sgpg$$ XNS=sgpx$$
-tap=sg-pc$$
+HNS=sgph$$ GNS=sgpg$$ XNS=sgpx$$ GNS2=sgpq$$
+tap=sg-pc$$ tap2=sg-pd$$
 pids=
 cleanup() {
 	set +e
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	for p in $pids; do wait "$p" 2>/dev/null; done
-	for ns in "$HNS" "$GNS" "$XNS"; do ip netns delete "$ns" 2>/dev/null; done
+	for ns in "$HNS" "$GNS" "$XNS" "$GNS2"; do ip netns delete "$ns" 2>/dev/null; done
 	[ -n "${SG_KEEP:-}" ] || rm -rf "$w"
 }
 trap cleanup EXIT INT TERM
 
-for ns in "$HNS" "$GNS" "$XNS"; do
+for ns in "$HNS" "$GNS" "$XNS" "$GNS2"; do
 	ip netns add "$ns" || skip "cannot create network namespaces"
 	ip -n "$ns" link set lo up
 done
 ip netns exec "$HNS" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' || fail "forwarding"
 ip -n "$HNS" link add "$tap" type veth peer name eth0 netns "$GNS" || fail "veth"
 ip -n "$HNS" link add up0 type veth peer name eth0 netns "$XNS" || fail "veth"
+ip -n "$HNS" link add "$tap2" type veth peer name eth0 netns "$GNS2" || fail "veth"
+ip -n "$HNS" addr add 10.238.0.5/30 dev "$tap2"
+ip -n "$GNS2" addr add 10.238.0.6/30 dev eth0
+ip -n "$HNS" link set "$tap2" up
+ip -n "$GNS2" link set eth0 up
+ip -n "$GNS2" route add default via 10.238.0.5
 ip -n "$HNS" addr add 10.238.0.1/30 dev "$tap"
 ip -n "$HNS" addr add 198.51.100.1/24 dev up0
 ip -n "$GNS" addr add 10.238.0.2/30 dev eth0
@@ -81,6 +91,8 @@ ip netns exec "$HNS" "$NPTOOL" -t sgpc -n 10.238.0.0/24 -P "$pport" setup ||
 	fail "nptool setup"
 ip netns exec "$HNS" "$NPTOOL" -t sgpc -n 10.238.0.0/24 -P "$pport" \
 	add "$tap" 10.238.0.2 10.238.0.1 all || fail "nptool add"
+ip netns exec "$HNS" "$NPTOOL" -t sgpc -n 10.238.0.0/24 -P "$pport" \
+	add "$tap2" 10.238.0.6 10.238.0.5 all 10.0.0.0/8 || fail "nptool add 2"
 
 PH=SANDGATE_SECRET_5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a
 VALUE=sk-case-value-0123456789
@@ -94,10 +106,12 @@ ip netns exec "$HNS" "$PXTOOL" --proxy "$PROXY" --user sandgate-proxy \
 	--listen "0.0.0.0:$pport" --ca-dir "$w/ca" --extra-ca "$w/ca.pem" \
 	--head-ms 3000 --idle-ms 4000 \
 	--resolve api.test:198.51.100.2 --resolve other.test:198.51.100.3 \
-	--resolve evil.test:198.51.100.4 \
+	--resolve evil.test:198.51.100.4 --resolve g1.test:10.238.0.2 \
+	--pool 10.238.0.0/24 \
 	--secret "t1:KEY:$VALUE:api.test" \
 	--secret "t1:QKEY:$VALUE2:api.test:header,query,body" \
 	--sandbox "sb1:t1:10.238.0.2:api.test,other.test:KEY=$PH,QKEY=$PH2" \
+	--sandbox "sb2:t2:10.238.0.6:*,10.0.0.0/8" \
 	--ready-file "$w/proxy-ca.pem" >"$w/audit.out" 2>"$w/proxy.log" &
 pids="$pids $!"
 for f in up.api up.other up.evil proxy-ca.pem; do
@@ -121,7 +135,65 @@ n=$(grep -c '^ok' "$w/cases.out")
 ! grep -q -F -e "$VALUE" -e "$VALUE2" "$w/proxy.log" "$w/audit.out" ||
 	fail "a value in a log"
 grep -q 'secret_alert' "$w/audit.out" || fail "no secret_alert event"
+
+# --- no path between sandboxes, nor from the host into one ---------------
+# the first sandbox serves on 80 and 8080; the second, allowed "*" and
+# 10.0.0.0/8, tries every way in, and so does a process on the host
+ip netns exec "$GNS" python3 -m http.server 8080 --bind 10.238.0.2 \
+	>/dev/null 2>&1 &
+pids="$pids $!"
+ip netns exec "$GNS" python3 -m http.server 80 --bind 10.238.0.2 \
+	>/dev/null 2>&1 &
+pids="$pids $!"
+for p in 80 8080; do
+	sg_wait_for ip netns exec "$GNS" curl -s -o /dev/null --max-time 2 \
+		"http://10.238.0.2:$p/" || fail "the first sandbox's server on $p"
+done
+code=$(ip netns exec "$GNS2" curl -s -o "$w/pool.body" -w '%{http_code}' \
+	--max-time 10 http://10.238.0.2/)
+[ "$code" = 403 ] || fail "the second sandbox got $code from http://10.238.0.2/"
+grep -q "a sandbox's address" "$w/pool.body" || fail "403 without the reason"
+code=$(ip netns exec "$GNS2" curl -s -o /dev/null -w '%{http_code}' \
+	--max-time 10 --cacert "$w/proxy-ca.pem" --resolve g1.test:443:10.238.0.2 \
+	https://g1.test/)
+[ "$code" = 403 ] || fail "the second sandbox got $code from https://g1.test/"
+before=$(ip netns exec "$HNS" "$NPTOOL" -t sgpc reason sandbox | cut -d' ' -f1)
+if ip netns exec "$GNS2" curl -s -o /dev/null --max-time 3 \
+	http://10.238.0.2:8080/; then
+	fail "the second sandbox reached the first on port 8080"
+fi
+after=$(ip netns exec "$HNS" "$NPTOOL" -t sgpc reason sandbox | cut -d' ' -f1)
+[ "$after" -gt "$before" ] || fail "no drop counted as sandbox ($before, $after)"
+before=$(ip netns exec "$HNS" "$NPTOOL" -t sgpc reason local | cut -d' ' -f1)
+for p in 80 8080; do
+	if ip netns exec "$HNS" curl -s -o /dev/null --max-time 3 \
+		"http://10.238.0.2:$p/"; then
+		fail "a host process reached the sandbox on port $p"
+	fi
+done
+after=$(ip netns exec "$HNS" "$NPTOOL" -t sgpc reason local | cut -d' ' -f1)
+[ "$after" -gt "$before" ] || fail "no drop counted as local ($before, $after)"
+grep -q "host=g1.test.*status=403" "$w/audit.out" ||
+	fail "no audit event for the refused pool address"
+
+# --- the first sandbox's connections go with its network -----------------
+# (and only its: the second's connection to an upstream stays)
+code=$(ip netns exec "$GNS2" curl -s -o /dev/null -w '%{http_code}' \
+	--max-time 10 --cacert "$w/proxy-ca.pem" --resolve api.test:443:198.51.100.2 \
+	https://api.test/c-sb2)
+[ "$code" = 200 ] || fail "the second sandbox got $code from https://api.test/"
+n1=$(ip netns exec "$HNS" conntrack -L -s 10.238.0.2 2>/dev/null | grep -c src=)
+[ "$n1" -gt 0 ] || fail "no connection tracking entry of the first sandbox"
+ip netns exec "$HNS" "$NPTOOL" ct-flush 10.238.0.0/30 >/dev/null ||
+	fail "nptool ct-flush"
+n1=$(ip netns exec "$HNS" conntrack -L -s 10.238.0.2 2>/dev/null | grep -c src=)
+n2=$(ip netns exec "$HNS" conntrack -L -d 10.238.0.2 2>/dev/null | grep -c src=)
+[ "$n1" = 0 ] && [ "$n2" = 0 ] ||
+	fail "entries of the first sandbox are left ($n1 from it, $n2 to it)"
+n2=$(ip netns exec "$HNS" conntrack -L -s 10.238.0.6 2>/dev/null | grep -c src=)
+[ "$n2" -gt 0 ] || fail "the second sandbox's entries went too"
+
 if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$w/proxy.log"; then
 	fail "sanitizer reports"
 fi
-echo "PASS: $n cases"
+echo "PASS: $n cases; no path between sandboxes or from the host"

@@ -9,6 +9,9 @@
  *   nptool [options] reason REASON       the same for one drop reason
  *   nptool [options] list                taps in the table, one a line
  *   nptool tap-create NAME ADDR/LEN | tap-delete NAME | tap-list PREFIX
+ *   nptool ct-flush ADDR/LEN | ct-count ADDR/LEN
+ *                   connection tracking entries with an address in the
+ *                   network: deleted (their count printed) or counted
  * options:
  *   -t TABLE        nftables table (default sandgate)
  *   -p PREFIX       tap prefix (default sg-)
@@ -26,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netpolicy/ct.h"
 #include "netpolicy/nft.h"
 #include "netpolicy/strv.h"
 #include "netpolicy/tap.h"
@@ -39,7 +43,8 @@ usage(void)
 		"usage: nptool [-t TABLE] [-p PREFIX] [-n POOL/LEN] [-P PORT] COMMAND ...\n"
 		"commands: setup, teardown, add TAP GUEST HOST [all] [ADDR[/LEN][:PORT]...],\n"
 		"  allow TAP ADDR PORT TIMEOUT_S, del TAP, counters [TAP], reason REASON,\n"
-		"  list, tap-create NAME ADDR/LEN, tap-delete NAME, tap-list PREFIX\n");
+		"  list, tap-create NAME ADDR/LEN, tap-delete NAME, tap-list PREFIX,\n"
+		"  ct-flush ADDR/LEN, ct-count ADDR/LEN\n");
 	exit(2);
 }
 
@@ -107,6 +112,35 @@ fail(const char *msg, int r)
 {
 	fprintf(stderr, "nptool: %s\n", msg != NULL ? msg : strerror(-r));
 	return 1;
+}
+
+static int
+ct_cmd(int argc, char **argv)
+{
+	char *msg = NULL, *slash;
+	unsigned long len;
+	uint32_t addr;
+	size_t n = 0;
+	int r;
+
+	if (argc != 2 || (slash = strchr(argv[1], '/')) == NULL)
+		usage();
+	*slash = '\0';
+	if (parse_ip4(argv[1], &addr) < 0 || parse_uint(slash + 1, 1, 32, &len) < 0)
+		usage();
+	if (strcmp(argv[0], "ct-flush") == 0)
+		r = np_ct_flush(addr, (unsigned)len, &n, &msg);
+	else if (strcmp(argv[0], "ct-count") == 0)
+		r = np_ct_count(addr, (unsigned)len, &n, &msg);
+	else
+		usage();
+	if (r < 0) {
+		r = fail(msg, r);
+		free(msg);
+		return r;
+	}
+	printf("%zu\n", n);
+	return 0;
 }
 
 static int
@@ -197,6 +231,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage();
+	if (strncmp(argv[0], "ct-", 3) == 0)
+		return ct_cmd(argc, argv);
 	if (strncmp(argv[0], "tap-", 4) == 0)
 		return tap_cmd(argc, argv);
 

@@ -5,7 +5,7 @@
  *
  *   pxtool --proxy PATH --listen ADDR:PORT --ca-dir DIR
  *          [--resolve NAME:ADDR]... [--extra-ca FILE] [--max-conns N]
- *          [--head-ms MS] [--idle-ms MS]
+ *          [--head-ms MS] [--idle-ms MS] [--pool A.B.C.D/N]
  *          [--secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...
  *          [--sandbox ID:TOKEN:GUESTADDR:ALLOW,...[:SECRETNAME=PLACEHOLDER,...]]...
  *          [--ready-file FILE] [--user NAME]
@@ -92,7 +92,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: pxtool --proxy PATH --listen ADDR:PORT --ca-dir DIR\n"
 	    "  [--resolve NAME:ADDR]... [--extra-ca FILE] [--max-conns N]\n"
-	    "  [--head-ms MS] [--idle-ms MS]\n"
+	    "  [--head-ms MS] [--idle-ms MS] [--pool A.B.C.D/N]\n"
 	    "  [--secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...\n"
 	    "  [--sandbox ID:TOKEN:GUESTADDR:ALLOW,...[:SECRETNAME=PLACEHOLDER,...]]...\n"
 	    "  [--ready-file FILE] [--user NAME]\n");
@@ -350,6 +350,26 @@ add_sandbox(struct px_opts *o, const char *arg)
 	}
 }
 
+/* --pool A.B.C.D/N: the sandboxes' pool, which the proxy never reaches. */
+static void
+pool_arg(struct sp_feed_config *c, const char *arg)
+{
+	char buf[32];
+	const char *slash = strchr(arg, '/');
+	struct in_addr a;
+	uint64_t v;
+
+	if (slash == NULL || (size_t)(slash - arg) >= sizeof(buf))
+		bad_arg("--pool", arg, "want A.B.C.D/N");
+	memcpy(buf, arg, (size_t)(slash - arg));
+	buf[slash - arg] = '\0';
+	if (inet_pton(AF_INET, buf, &a) != 1 ||
+	    sg_util_parse_uint(slash + 1, 1, 32, &v) < 0)
+		bad_arg("--pool", arg, "want A.B.C.D/N");
+	c->pool_net = ntohl(a.s_addr);
+	c->pool_prefix = (uint8_t)v;
+}
+
 static void
 parse_args(int argc, char **argv, struct px_opts *o)
 {
@@ -360,6 +380,7 @@ parse_args(int argc, char **argv, struct px_opts *o)
 		{ "resolve", required_argument, NULL, 'r' },
 		{ "extra-ca", required_argument, NULL, 'e' },
 		{ "max-conns", required_argument, NULL, 'm' },
+		{ "pool", required_argument, NULL, 'P' },
 		{ "head-ms", required_argument, NULL, 'H' },
 		{ "idle-ms", required_argument, NULL, 'i' },
 		{ "secret", required_argument, NULL, 's' },
@@ -404,6 +425,9 @@ parse_args(int argc, char **argv, struct px_opts *o)
 			break;
 		case 'H':
 			o->config.head_ms = ms_arg("--head-ms", optarg);
+			break;
+		case 'P':
+			pool_arg(&o->config, optarg);
 			break;
 		case 'i':
 			o->config.idle_ms = ms_arg("--idle-ms", optarg);

@@ -148,7 +148,8 @@ test_config(void **state)
 	};
 	struct sp_feed_config c = {
 		.max_conns = 64, .idle_ms = 60000, .head_ms = 30000,
-		.upstream_ms = 15000, .nresolve = 2, .resolve = res,
+		.upstream_ms = 15000, .pool_net = 0x0ac80000, .pool_prefix = 16,
+		.nresolve = 2, .resolve = res,
 		.dns = "198.51.100.53", .extra_ca = "-----BEGIN CERTIFICATE-----\n",
 	}, d;
 	struct sg_buf *b = new_buf();
@@ -163,6 +164,8 @@ test_config(void **state)
 	assert_int_equal(d.idle_ms, 60000);
 	assert_int_equal(d.head_ms, 30000);
 	assert_int_equal(d.upstream_ms, 15000);
+	assert_int_equal(d.pool_net, 0x0ac80000);
+	assert_int_equal(d.pool_prefix, 16);
 	assert_int_equal(d.nresolve, 2);
 	assert_string_equal(d.resolve[0].name, "api.example.com");
 	assert_string_equal(d.resolve[0].addr, "198.51.100.7");
@@ -185,7 +188,7 @@ test_config(void **state)
 	c.dns = NULL;
 	c.extra_ca = NULL;
 	assert_int_equal(sp_feed_put_config(b, &c), 0);
-	assert_int_equal(sg_buf_len(b), 1 + 5 * 4 + 2 * 4);
+	assert_int_equal(sg_buf_len(b), 1 + 6 * 4 + 1 + 2 * 4);
 	check_strict(b);
 	assert_int_equal(sp_feed_get_config(sg_buf_data(b) + 1,
 	    sg_buf_len(b) - 1, &d), 0);
@@ -203,6 +206,14 @@ test_config(void **state)
 	assert_int_equal(sg_buf_len(b), 0);
 	c.nresolve = SP_FEED_MAX_RESOLVE + 1;
 	assert_int_equal(sp_feed_put_config(b, &c), -EINVAL);
+	c.nresolve = 0;
+	c.pool_prefix = 33;
+	assert_int_equal(sp_feed_put_config(b, &c), -EINVAL);
+	/* nor does the decoder take a prefix past 32 */
+	c.pool_prefix = 32;
+	assert_int_equal(sp_feed_put_config(b, &c), 0);
+	assert_int_equal(decode_patched(b, 4 * 4 + 4, 32), 0);
+	assert_int_equal(decode_patched(b, 4 * 4 + 4, 33), -EPROTO);
 	sg_buf_free(b);
 }
 
@@ -222,6 +233,8 @@ test_config_counts(void **state)
 		assert_int_equal(sg_buf_put_u8(b, SP_FEED_CONFIG), 0);
 		for (k = 0; k < 4; k++)
 			assert_int_equal(sg_buf_put_u32(b, 1), 0);
+		assert_int_equal(sg_buf_put_u32(b, 0x0ac80000), 0);
+		assert_int_equal(sg_buf_put_u8(b, 16), 0);
 		assert_int_equal(sg_buf_put_u32(b, i), 0);
 		for (k = 0; k < i; k++) {
 			assert_int_equal(sg_mp_put_str(b, "a.b"), 0);
