@@ -646,7 +646,7 @@ reply_auth(struct mon *m, struct mworker *w, int ok, uint32_t delay,
 	if (sg_buf_put_u8(m->msg, SG_MP_AUTH_RESULT) < 0 ||
 	    sg_buf_put_u8(m->msg, ok ? 1 : 0) < 0 ||
 	    sg_buf_put_u32(m->msg, delay) < 0 ||
-	    sg_mp_put_str(m->msg, ok ? token : "") < 0)
+	    sg_mp_put_str(m->msg, ok && token != NULL ? token : "") < 0)
 		return;
 	sg_mp_send(w->fd, m->msg, -1);
 }
@@ -714,7 +714,9 @@ handle_auth(struct mon *m, struct mworker *w, uint8_t type,
 		    "method", type == SG_MP_AUTH_PASSWORD ? "token" : "publickey",
 		    NULL);
 	}
-	reply_auth(m, w, ok, delay, token);
+	/* a key query tells the unauthenticated worker yes or no, never
+	 * which token the key is under */
+	reply_auth(m, w, ok, delay, ok && counts ? token : NULL);
 	r = 0;
 out:
 	sg_mp_auth_clear(&a);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/secretval.h"
 #include "common/log.h"
 #include "gateway/audit.h"
 #include "gateway/mpipe.h"
@@ -304,6 +305,7 @@ resolve_value(const struct sg_token *tok, size_t i, char **ret, size_t *ret_len)
 	const char *src = sg_tokens_secret_source(tok, i);
 	const char *v;
 	char *buf = NULL, *err = NULL;
+	const char *why = NULL;
 	size_t len;
 	int r;
 
@@ -335,19 +337,23 @@ resolve_value(const struct sg_token *tok, size_t i, char **ret, size_t *ret_len)
 			buf[--len] = '\0';
 		if (len > 0 && buf[len - 1] == '\r')
 			buf[--len] = '\0';
-		*ret = buf;
-		*ret_len = len;
-		return 0;
+		v = buf;
+		break;
 	}
 	len = strlen(v);
-	if (len > SP_FEED_MAX_VALUE) {
-		sg_warn("token %s: secret %s is longer than %u bytes; requests "
+	if (!sg_secret_value_ok(v, len, &why)) {
+		sg_warn("token %s: secret %s: the value (%s%s) is %s; requests "
 		    "using it are refused", sg_tokens_name(tok),
-		    sg_tokens_secret_name(tok, i), SP_FEED_MAX_VALUE);
-		return -EFBIG;
+		    sg_tokens_secret_name(tok, i),
+		    sg_tokens_secret_kind(tok, i) == SG_TOKENS_SECRET_ENV ?
+		    "env:" : "file:", src, why);
+		if (buf != NULL) {
+			explicit_bzero(buf, len);
+			free(buf);
+		}
+		return -EINVAL;
 	}
-	buf = strdup(v);
-	if (buf == NULL)
+	if (buf == NULL && (buf = strdup(v)) == NULL)
 		return -ENOMEM;
 	*ret = buf;
 	*ret_len = len;

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 
 #include "common/base64.h"
+#include "common/secretval.h"
 #include "gateway/conf.h"
 #include "gateway/util.h"
 
@@ -515,6 +517,7 @@ static int parse_secret(struct sg_token *tok, unsigned line, const char *key,
 	struct secret *s;
 	char **items = NULL;
 	size_t n_items = 0, i;
+	const char *bad = NULL;
 	int r;
 
 	if (!valid_var(name, len))
@@ -562,6 +565,10 @@ static int parse_secret(struct sg_token *tok, unsigned line, const char *key,
 			if (!sg_conf_valid_path(src))
 				return tok_bad(ret_msg, tok, key, NULL, "file: must be followed by an "
 					       "absolute path");
+		} else if (!sg_secret_value_ok(value, strlen(value), &bad)) {
+			/* the value itself is never shown */
+			return tok_bad(ret_msg, tok, key, NULL, "the value is %s: give the whole "
+				       "credential", bad);
 		}
 		s->source = strdup(src);
 		if (!s->source)
@@ -813,16 +820,51 @@ fail:
 	return r;
 }
 
+/* A file that holds literal secret values must be readable by its owner
+ * only, as sshd insists for private keys. Returns 0 or -EACCES with
+ * *ret_err naming the first such value. */
+static int tokens_check_mode(const struct sg_tokens *t, mode_t mode, char **ret_err)
+{
+	size_t i, j;
+
+	if (!(mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)))
+		return 0;
+	for (i = 0; i < t->n; i++)
+		for (j = 0; j < t->tokens[i]->n_secrets; j++) {
+			const struct secret *s = &t->tokens[i]->secrets[j];
+
+			if (s->kind != SG_TOKENS_SECRET_VALUE)
+				continue;
+			if (ret_err && asprintf(ret_err, "%s:%u: [%s] secret.%s: refusing the file: "
+						"it holds secret values and others can read it "
+						"(mode %03o): run chmod 600 %s, or give the values "
+						"as env:VAR or file:PATH", t->file, s->line,
+						t->tokens[i]->name, s->name, (unsigned)(mode & 0777),
+						t->file) < 0)
+				*ret_err = NULL;
+			return -EACCES;
+		}
+	return 0;
+}
+
 int sg_tokens_load(const char *path, struct sg_tokens **ret, char **ret_err)
 {
 	FILE *f = NULL;
 	char *iobuf = NULL;
 	size_t iobuf_size = 4096;
+	struct stat st;
 	int r;
 
 	r = sg_conf_ini_open(path, &f, ret_err);
 	if (r < 0)
 		return r;
+	if (fstat(fileno(f), &st) < 0) {
+		r = -errno;
+		if (ret_err && asprintf(ret_err, "cannot read %s: %s", path, strerror(-r)) < 0)
+			*ret_err = NULL;
+		fclose(f);
+		return r;
+	}
 	/* our own stdio buffer, so that it can be wiped: the file holds
 	 * secret values */
 	iobuf = malloc(iobuf_size);
@@ -833,6 +875,10 @@ int sg_tokens_load(const char *path, struct sg_tokens **ret, char **ret_err)
 	if (iobuf) {
 		explicit_bzero(iobuf, iobuf_size);
 		free(iobuf);
+	}
+	if (r == 0 && (r = tokens_check_mode(*ret, st.st_mode, ret_err)) < 0) {
+		sg_tokens_free(*ret);
+		*ret = NULL;
 	}
 	return r;
 }

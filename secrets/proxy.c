@@ -190,6 +190,7 @@ feed_secret(struct px *px, const uint8_t *p, size_t n)
 	struct sp_feed_secret fs;
 	struct px_secret *ns, *s;
 	char **hosts = NULL, *err = NULL;
+	const char *why = NULL;
 	size_t nhosts = 0;
 	int r;
 
@@ -216,12 +217,9 @@ feed_secret(struct px *px, const uint8_t *p, size_t n)
 	}
 	s->allow_http = fs.allow_http;
 	px->nnew++;
-	if (s->has_value && !sp_redact_value_ok(s->value, s->value_len)) {
-		/* it could not be told from ordinary text in responses */
-		sg_err("token %s: secret %s: its value is shorter than %d bytes "
-		    "or holds control characters, so the proxy could not keep "
-		    "it from coming back in responses: requests carrying its "
-		    "placeholder are refused", s->token, s->name, SP_REDACT_MIN);
+	if (s->has_value && !sg_secret_value_ok(s->value, s->value_len, &why)) {
+		sg_err("token %s: secret %s: its value is %s: requests carrying "
+		    "its placeholder are refused", s->token, s->name, why);
 		explicit_bzero(s->value, s->value_len);
 		free(s->value);
 		s->value = NULL;

@@ -162,20 +162,6 @@ b64_text(const uint8_t *p, size_t n, int url, char *out, size_t outsz)
 	return 0;
 }
 
-int
-sp_redact_value_ok(const void *v, size_t n)
-{
-	const uint8_t *p = v;
-	size_t i;
-
-	if (n < SP_REDACT_MIN || n > SP_REDACT_VALUE_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (p[i] < 0x20 || p[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* --- building the automaton --- */
 
 /* A trie under construction: children in per-node sorted arrays. */
@@ -492,7 +478,7 @@ sp_redact_set_new(const struct sp_redact_value *v, size_t n,
 	if (n > SP_REDACT_MAX)
 		return -EINVAL;
 	for (i = 0; i < n; i++)
-		if (!sp_redact_value_ok(v[i].value, v[i].value_len) ||
+		if (!sg_secret_value_ok(v[i].value, v[i].value_len, NULL) ||
 		    v[i].placeholder_len == 0 || v[i].placeholder_len > PH_MAX)
 			return -EINVAL;
 	s = calloc(1, sizeof(*s));

@@ -63,9 +63,11 @@
 
 struct sg_buf;
 
+#include "common/secretval.h"
+
 #define SP_REDACT_MAX		64	/* values in one set */
-#define SP_REDACT_MIN		8	/* shortest value, in bytes */
-#define SP_REDACT_VALUE_MAX	4096	/* longest value, in bytes */
+#define SP_REDACT_MIN		SG_SECRET_MIN	/* shortest value, in bytes */
+#define SP_REDACT_VALUE_MAX	SG_SECRET_MAX	/* longest value */
 
 struct sp_redact_set;
 struct sp_redact;
@@ -77,14 +79,10 @@ struct sp_redact_value {
 	size_t placeholder_len;
 };
 
-/* Whether v[0..n) can be a value: SP_REDACT_MIN..SP_REDACT_VALUE_MAX
- * bytes, none below 0x20 and no 0x7f. */
-int sp_redact_value_ok(const void *v, size_t n);
-
 /* Makes a set of n values (at most SP_REDACT_MAX); the strings are
  * copied (values wiped when the set is freed). Returns 0 and the set,
  * with one reference, in *ret; -EINVAL for a value that is not
- * sp_redact_value_ok or an empty placeholder; -ENOMEM. */
+ * sg_secret_value_ok or an empty placeholder; -ENOMEM. */
 int sp_redact_set_new(const struct sp_redact_value *v, size_t n,
     struct sp_redact_set **ret);
 /* Takes a reference; returns s. */

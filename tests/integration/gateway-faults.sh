@@ -32,10 +32,32 @@ ssh -p "$SG_PORT" -i "$SG_T/id" -o IdentitiesOnly=yes -o BatchMode=yes \
 note "public key listed under the token: accepted"
 printf 'authorized_key = %s\n' "$(cat "$SG_T/id.pub")" >>"$SG_T/tokens.conf"
 sg_wait_for grep -q "tokens reloaded" "$SG_T/log" || fail "no reload"
+# the monitor's answers, watched: the key query (before the signature)
+# must not tell the unauthenticated worker the token's name
+trace=
+if command -v strace >/dev/null; then
+	strace -e trace=sendmsg,sendto -e signal=none -xx -s 128 \
+		-o "$SG_T/strace" -p "$SG_PID" 2>/dev/null &
+	trace=$!
+	SG_EXTRA_PIDS="$SG_EXTRA_PIDS $trace"
+	sg_wait_for sh -c "grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/$SG_PID/status" ||
+		fail "strace did not attach"
+fi
 out=$(ssh -p "$SG_PORT" -i "$SG_T/id" -o IdentitiesOnly=yes -o BatchMode=yes \
 	-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 	-o LogLevel=ERROR sandbox@127.0.0.1 'echo key-ok')
 [ "$out" = key-ok ] || fail "public key login: '$out'"
+if [ -n "$trace" ]; then
+	kill "$trace"
+	wait "$trace" 2>/dev/null
+	# AUTH_RESULT: type 3, ok 1, u32 delay, then the name's u32 length
+	ok=$(grep -o 'x03\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x[0-9a-f][0-9a-f]' \
+		"$SG_T/strace" | sed 's/.*x//')
+	[ "$(echo "$ok" | grep -c '^00$')" -ge 1 ] ||
+		fail "no key query answered without a name: $ok"
+	[ "$(echo "$ok" | grep -vc '^00$')" = 1 ] ||
+		fail "the token's name sent more than once (only the login): $ok"
+fi
 # its sandbox goes when the monitor reaps the worker, which may be after
 # the client exits: until then it counts against max_sandboxes
 sg_wait_for sg_no_leftovers || fail "the key session's sandbox stayed"

@@ -99,6 +99,8 @@ VALUE=sk-case-value-0123456789
 # the second holds what percent-encoding and base64 treat apart
 PH2=SANDGATE_SECRET_6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b
 VALUE2='qk+R3al/v4lue=Z9 x&y<z>'
+# a value too short to keep out of responses: the proxy refuses its use
+PH3=SANDGATE_SECRET_7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c
 command -v brotli >/dev/null || skip "no brotli program (Debian package brotli)"
 command -v zstd >/dev/null || skip "no zstd program (Debian package zstd)"
 mkdir -p "$w/ca"
@@ -110,7 +112,8 @@ ip netns exec "$HNS" "$PXTOOL" --proxy "$PROXY" --user sandgate-proxy \
 	--pool 10.238.0.0/24 \
 	--secret "t1:KEY:$VALUE:api.test" \
 	--secret "t1:QKEY:$VALUE2:api.test:header,query,body" \
-	--sandbox "sb1:t1:10.238.0.2:api.test,other.test:KEY=$PH,QKEY=$PH2" \
+	--secret "t1:SHORT:abc12:api.test" \
+	--sandbox "sb1:t1:10.238.0.2:api.test,other.test:KEY=$PH,QKEY=$PH2,SHORT=$PH3" \
 	--sandbox "sb2:t2:10.238.0.6:*,10.0.0.0/8" \
 	--ready-file "$w/proxy-ca.pem" >"$w/audit.out" 2>"$w/proxy.log" &
 pids="$pids $!"
@@ -122,6 +125,7 @@ ip netns exec "$GNS" python3 "$here/proxycases.py" \
 	--cases "$SG_SRCDIR/tests/data/proxy" --uplog "$w/up.log" \
 	--cafile "$w/proxy-ca.pem" --addr 198.51.100.2 \
 	--secret "$PH=$VALUE" --secret "$PH2=$VALUE2" --audit "$w/audit.out" \
+	--sub "%PH3%=$PH3" \
 	${SG_PROXY_CASE:+--only "$SG_PROXY_CASE"} >"$w/cases.out"
 rc=$?
 cat "$w/cases.out"
@@ -135,6 +139,8 @@ n=$(grep -c '^ok' "$w/cases.out")
 ! grep -q -F -e "$VALUE" -e "$VALUE2" "$w/proxy.log" "$w/audit.out" ||
 	fail "a value in a log"
 grep -q 'secret_alert' "$w/audit.out" || fail "no secret_alert event"
+grep -q "secret SHORT: its value is shorter than 8 bytes" "$w/proxy.log" ||
+	fail "the short secret was not refused at load"
 
 # --- no path between sandboxes, nor from the host into one ---------------
 # the first sandbox serves on 80 and 8080; the second, allowed "*" and

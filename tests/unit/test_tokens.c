@@ -404,7 +404,7 @@ static void test_errors(void **state)
 		     "tok.conf:3: cannot parse this line: expected [section], key = value, or a comment");
 
 	/* secrets: the value never appears in a message */
-	expect_error("[a]\nhash = " H1 "\nsecret.K = hunter2\nsecret.K = hunter3\n",
+	expect_error("[a]\nhash = " H1 "\nsecret.K = hunter2-long\nsecret.K = hunter3-long\n",
 		     "tok.conf:4: [a] secret.K: set twice (first at line 3): keep one");
 	expect_error("[a]\nhash = " H1 "\nsecret.1K = hunter2\n",
 		     "tok.conf:3: [a] secret.1K: invalid secret name: use 1 to 64 of A-Z, a-z, 0-9 "
@@ -412,13 +412,18 @@ static void test_errors(void **state)
 	expect_error("[a]\nhash = " H1 "\nsecret.K-2 = hunter2\n",
 		     "tok.conf:3: [a] secret.K-2: invalid secret name: use 1 to 64 of A-Z, a-z, 0-9 "
 		     "and '_', not starting with a digit");
+	/* a value too short to keep out of responses; it is not shown */
+	expect_error("[a]\nhash = " H1 "\nsecret.K = hunter2\n",
+		     "tok.conf:3: [a] secret.K: the value is shorter than 8 bytes, which the "
+		     "proxy could not tell from ordinary text in responses: give the whole "
+		     "credential");
 	expect_error("[a]\nhash = " H1 "\nsecret.K =\n",
 		     "tok.conf:3: [a] secret.K: empty value: give a value or remove the line");
 	expect_error("[a]\nhash = " H1 "\nsecret.K = env:\n",
 		     "tok.conf:3: [a] secret.K: env: must be followed by an environment variable name");
 	expect_error("[a]\nhash = " H1 "\nsecret.K = file:relative\n",
 		     "tok.conf:3: [a] secret.K: file: must be followed by an absolute path");
-	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.host = x.com\n",
+	expect_error("[a]\nhash = " H1 "\nsecret.K = v-long-value\nsecret.K.host = x.com\n",
 		     "tok.conf:4: [a] secret.K.host: unknown secret attribute: use secret.K.hosts, "
 		     ".in or .allow_http");
 	{
@@ -429,7 +434,7 @@ static void test_errors(void **state)
 
 		p += sprintf(p, "[a]\nhash = %s\n", H1);
 		for (i = 0; i < 64; i++)
-			p += sprintf(p, "secret.S%d = v%d\n", i, i);
+			p += sprintf(p, "secret.S%d = value-%02d-long\n", i, i);
 		p += sprintf(p, "secret.S0.hosts = a.com\n");
 		{
 			struct sg_tokens *t = parse_ok(big);
@@ -437,28 +442,28 @@ static void test_errors(void **state)
 			assert_int_equal(sg_tokens_secret_count(sg_tokens_find(t, "a")), 64);
 			sg_tokens_free(t);
 		}
-		sprintf(p, "secret.S64 = v\n");
+		sprintf(p, "secret.S64 = value-64-long\n");
 		expect_error(big, "tok.conf:68: [a] secret.S64: more than 64 secrets in one "
 			     "token: give the others to another token");
 	}
 	expect_error("[a]\nhash = " H1 "\nsecret.PATH = v\n",
 		     "tok.conf:3: [a] secret.PATH: PATH is set by sandgate in every sandbox: "
 		     "name the secret otherwise");
-	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.in = header, cookie\n",
+	expect_error("[a]\nhash = " H1 "\nsecret.K = v-long-value\nsecret.K.in = header, cookie\n",
 		     "tok.conf:4: [a] secret.K.in = header, cookie: lists where the placeholder "
 		     "is replaced: header, query, body");
-	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.hosts = a..com\n",
+	expect_error("[a]\nhash = " H1 "\nsecret.K = v-long-value\nsecret.K.hosts = a..com\n",
 		     "tok.conf:4: [a] secret.K.hosts = a..com: allow_net entry 'a..com': "
 		     "empty label; write names like api.example.com");
-	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.allow_http = maybe\n",
+	expect_error("[a]\nhash = " H1 "\nsecret.K = v-long-value\nsecret.K.allow_http = maybe\n",
 		     "tok.conf:4: [a] secret.K.allow_http = maybe: must be yes or no");
-	expect_error("[a]\nhash = " H1 "\nsecret.K = v\nsecret.K.hosts = a.com\nsecret.K.hosts = b.com\n",
+	expect_error("[a]\nhash = " H1 "\nsecret.K = v-long-value\nsecret.K.hosts = a.com\nsecret.K.hosts = b.com\n",
 		     "tok.conf:5: [a] secret.K.hosts = b.com: set twice (first at line 4): keep one");
 	expect_error("[a]\nhash = " H1 "\nsecret.K.in = header\nsecret.K.hosts = a.com\n",
 		     "tok.conf:3: [a] secret.K: attributes are set but the secret itself is not: add "
 		     "secret.K = VALUE, env:VAR or file:PATH");
 	/* long key names are not cut (inih's own buffer holds 49 bytes) */
-	snprintf(text, sizeof(text), "[a]\nhash = " H1 "\nsecret.%s = v\nsecret.%s.allow_http = yes\n",
+	snprintf(text, sizeof(text), "[a]\nhash = " H1 "\nsecret.%s = v-long-value\nsecret.%s.allow_http = yes\n",
 		 "A_VERY_LONG_SECRET_NAME_OF_FIFTY_CHARACTERS_XXXXXX",
 		 "A_VERY_LONG_SECRET_NAME_OF_FIFTY_CHARACTERS_XXXXXX");
 	{
@@ -845,6 +850,36 @@ static void test_load_checks(void **state)
 		assert_string_equal(err, expect);
 	}
 	free(err);
+	err = NULL;
+	/* literal values: the owner alone may read the file (as sshd wants
+	 * of private keys); values from env: and file: do not count */
+	put(path, "[a]\nhash = " H1 "\nsecret.K = sk-literal-value\n");
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(sg_tokens_load(path, &t, &err), -EACCES);
+	{
+		char expect[1024];
+
+		snprintf(expect, sizeof(expect), "%s:3: [a] secret.K: refusing the file: it holds "
+			 "secret values and others can read it (mode 644): run chmod 600 %s, or give "
+			 "the values as env:VAR or file:PATH", path, path);
+		assert_string_equal(err, expect);
+		assert_null(strstr(err, "sk-literal-value"));
+	}
+	assert_null(t);
+	free(err);
+	err = NULL;
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(sg_tokens_load(path, &t, &err), -EACCES);
+	free(err);
+	err = NULL;
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(sg_tokens_load(path, &t, &err), 0);
+	sg_tokens_free(t);
+	t = NULL;
+	put(path, "[a]\nhash = " H1 "\nsecret.K = env:SOME_VAR\n");
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(sg_tokens_load(path, &t, &err), 0);
+	sg_tokens_free(t);
 	unlink(path);
 }
 
