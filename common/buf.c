@@ -196,6 +196,16 @@ sg_buf_consume(struct sg_buf *b, size_t n)
 }
 
 void
+sg_buf_truncate(struct sg_buf *b, size_t len)
+{
+	if (len >= b->len)
+		return;
+	if (b->wipe)
+		explicit_bzero(b->mem + b->off + len, b->len - len);
+	b->len = len;
+}
+
+void
 sg_buf_reset(struct sg_buf *b)
 {
 	b->off = 0;

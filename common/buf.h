@@ -42,6 +42,9 @@ int sg_buf_reserve(struct sg_buf *b, size_t n, uint8_t **ret_p);
 void sg_buf_commit(struct sg_buf *b, size_t n);
 /* Drops n bytes (at most the length) from the head. */
 void sg_buf_consume(struct sg_buf *b, size_t n);
+/* Keeps the first len bytes (all when len is the length or more); the
+ * bytes dropped are wiped when the buffer wipes. */
+void sg_buf_truncate(struct sg_buf *b, size_t len);
 void sg_buf_reset(struct sg_buf *b);
 /* Overwrites a big-endian u32 already in the buffer at offset off. */
 int sg_buf_poke_u32(struct sg_buf *b, size_t off, uint32_t v);

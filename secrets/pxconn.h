@@ -118,6 +118,7 @@ struct px_conn {
 	struct sp_coding *dec;	/* this body's content coding, decoded */
 	uint64_t redacted;	/* values taken out of this response, by
 				 * index in red's set */
+	uint64_t reported;	/* those already audited on this connection */
 	struct px_ws *wsr;	/* the WebSocket relay after a 101 */
 	int keep;
 	int c_eof;		/* the client half-closed */
@@ -193,8 +194,8 @@ void pxc_rs_free(struct px_conn *cn);
 /* Makes sure cn->red and cn->red1 redact the values of the secrets in
  * force now (NULL both when the sandbox has none). -ENOMEM. */
 int pxc_red_setup(struct px_conn *cn);
-/* Sends the audit event for values that were taken out of this
- * response, if any, and forgets them. */
+/* Sends the audit event for the values taken out of this response, each
+ * the first time on this connection, and forgets them. */
 void pxc_red_audit(struct px_conn *cn, const char *where);
 
 /* pxws.c: the relay after a 101, frames read both ways */

@@ -66,7 +66,7 @@ pxc_red_setup(struct px_conn *cn)
 	sp_redact_free(cn->red);
 	sp_redact_free(cn->red1);
 	cn->red = cn->red1 = NULL;
-	cn->redacted = 0;
+	cn->redacted = cn->reported = 0;
 	if (set == NULL)
 		return 0;	/* no value to look for */
 	if ((r = sp_redact_new(set, &cn->red)) < 0 ||
@@ -86,8 +86,12 @@ pxc_red_audit(struct px_conn *cn, const char *where)
 	const char *ph;
 	size_t i, j, len, o = 0;
 
+	/* once per secret and connection: an upstream that echoes it does
+	 * so in every answer, and the event says so the first time */
+	cn->redacted &= ~cn->reported;
 	if (cn->redacted == 0 || cn->red == NULL)
 		return;
+	cn->reported |= cn->redacted;
 	set = sp_redact_stream_set(cn->red);
 	names[0] = '\0';
 	for (i = 0; i < 64; i++) {
@@ -218,25 +222,6 @@ head_part(struct px_conn *cn, struct sg_buf *o, const uint8_t *p, size_t n)
 	return r < 0 ? -ENOBUFS : 0;
 }
 
-/* Whether a field name carries a value (then the field is left out:
- * a placeholder or its base64 need not be a valid name). */
-static int
-name_has_value(struct px_conn *cn, const uint8_t *p, size_t n)
-{
-	struct sg_buf *t;
-	int found;
-
-	if (cn->red1 == NULL)
-		return 0;
-	t = sg_buf_new(SP_HTTP_HEAD_MAX * 8);
-	if (t == NULL)
-		return 1;
-	sg_buf_set_wipe(t, 1);
-	found = sp_redact_once(cn->red1, p, n, t) != 0;
-	cn->redacted |= sp_redact_found(cn->red1);
-	sg_buf_free(t);
-	return found;
-}
 
 /* Writes a response head to the guest with the values redacted: the
  * status line's reason phrase and every field. With HW_FINAL the
@@ -248,7 +233,7 @@ head_write(struct px_conn *cn, const uint8_t *b, const struct sp_http_head *h,
 {
 	struct sg_buf *o;
 	int r = 0, say_close = 0, reframe = 0;
-	size_t f;
+	size_t f, mark;
 
 	if (flags & HW_FINAL) {
 		reframe = cn->rs_chunked || cn->rs_close;
@@ -287,10 +272,16 @@ head_write(struct px_conn *cn, const uint8_t *b, const struct sp_http_head *h,
 		if (say_close && (rs_is_field(h, b, f, "connection") ||
 		    rs_is_field(h, b, f, "keep-alive")))
 			continue;
-		if (name_has_value(cn, b + fl->name.off, fl->name.len))
+		mark = sg_buf_len(o);
+		if (head_part(cn, o, b + fl->name.off, fl->name.len) < 0)
+			r = -ENOBUFS;
+		else if (cn->red1 != NULL && sp_redact_found(cn->red1) != 0) {
+			/* a value in a field name: the field is left out (a
+			 * placeholder need not be a valid name) */
+			sg_buf_truncate(o, mark);
 			continue;
-		if (sg_buf_put(o, b + fl->name.off, fl->name.len) < 0 ||
-		    sg_buf_put(o, ": ", 2) < 0 ||
+		}
+		if (r < 0 || sg_buf_put(o, ": ", 2) < 0 ||
 		    head_part(cn, o, b + fl->value.off, fl->value.len) < 0 ||
 		    sg_buf_put(o, "\r\n", 2) < 0)
 			r = -ENOBUFS;

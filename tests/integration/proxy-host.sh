@@ -139,6 +139,7 @@ n=$(grep -c '^ok' "$w/cases.out")
 ! grep -q -F -e "$VALUE" -e "$VALUE2" "$w/proxy.log" "$w/audit.out" ||
 	fail "a value in a log"
 grep -q 'secret_alert' "$w/audit.out" || fail "no secret_alert event"
+grep -q "secret_redacted .*secrets=KEY" "$w/audit.out" || fail "no secret_redacted event"
 grep -q "secret SHORT: its value is shorter than 8 bytes" "$w/proxy.log" ||
 	fail "the short secret was not refused at load"
 

@@ -146,6 +146,18 @@ test_consume_reset(void **state)
 	sg_buf_reset(b);
 	assert_int_equal(sg_buf_len(b), 0);
 	assert_int_equal(sg_buf_room(b), 100);
+	/* truncate keeps the head, after a consume too, and wipes the rest */
+	sg_buf_set_wipe(b, 1);
+	assert_int_equal(sg_buf_put(b, "xxhello world", 13), 0);
+	sg_buf_consume(b, 2);
+	sg_buf_truncate(b, 5);
+	assert_int_equal(sg_buf_len(b), 5);
+	assert_memory_equal(sg_buf_data(b), "hello", 5);
+	assert_memory_equal(sg_buf_data(b) + 5, "\0\0\0\0\0\0", 6);
+	sg_buf_truncate(b, 50);		/* longer than it is: unchanged */
+	assert_int_equal(sg_buf_len(b), 5);
+	assert_int_equal(sg_buf_put(b, "!", 1), 0);
+	assert_memory_equal(sg_buf_data(b), "hello!", 6);
 	sg_buf_free(b);
 }
 
