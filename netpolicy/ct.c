@@ -25,6 +25,9 @@ struct walk {
 	int err;		/* the first error of a delete */
 };
 
+static void set_msg(char **ret_msg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 static void
 set_msg(char **ret_msg, const char *fmt, ...)
 {

@@ -192,6 +192,8 @@ sp_coding_done(const struct sp_coding *c)
 static void
 consume(struct sp_coding *c, size_t used)
 {
+	if (used == 0)
+		return;		/* also when nothing was ever put */
 	memmove(c->in, c->in + used, c->nin - used);
 	explicit_bzero(c->in + c->nin - used, used);
 	c->nin -= used;

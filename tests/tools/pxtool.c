@@ -357,7 +357,7 @@ pool_arg(struct sp_feed_config *c, const char *arg)
 	char buf[32];
 	const char *slash = strchr(arg, '/');
 	struct in_addr a;
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (slash == NULL || (size_t)(slash - arg) >= sizeof(buf))
 		bad_arg("--pool", arg, "want A.B.C.D/N");

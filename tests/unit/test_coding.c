@@ -257,6 +257,21 @@ test_limits(void **state)
 
 	(void)state;
 	assert_int_equal(sp_coding_new(SP_CODING_IDENTITY, &c), -EINVAL);
+	/* asked for output before any input: nothing, no error */
+	{
+		static const enum sp_coding_kind k[] = { SP_CODING_GZIP,
+		    SP_CODING_DEFLATE, SP_CODING_BR, SP_CODING_ZSTD };
+		uint8_t out[16];
+		size_t i, made = 1;
+
+		for (i = 0; i < 4; i++) {
+			assert_int_equal(sp_coding_new(k[i], &c), 0);
+			assert_int_equal(sp_coding_get(c, out, sizeof(out), &made), 0);
+			assert_int_equal(made, 0);
+			assert_false(sp_coding_done(c));
+			sp_coding_free(c);
+		}
+	}
 	assert_int_equal(sp_coding_new(SP_CODING_BR, &c), 0);
 	assert_int_equal(sp_coding_put(c, big, sizeof(big)), -ENOBUFS);
 	assert_int_equal(sp_coding_put(c, big, 10), 0);
