@@ -14,8 +14,8 @@ static const char std_alphabet[] =
 static const char url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static int
-b64_value(char c)
+int
+sg_b64_value(uint8_t c, unsigned alphabets)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -23,9 +23,11 @@ b64_value(char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '+')
+	if ((c == '+' && (alphabets & SG_B64_STD)) ||
+	    (c == '-' && (alphabets & SG_B64_URL)))
 		return 62;
-	if (c == '/')
+	if ((c == '/' && (alphabets & SG_B64_STD)) ||
+	    (c == '_' && (alphabets & SG_B64_URL)))
 		return 63;
 	return -1;
 }
@@ -53,7 +55,7 @@ sg_b64_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_len)
 				v[k] = 0;
 				continue;
 			}
-			if ((v[k] = b64_value(s[i + k])) < 0)
+			if ((v[k] = sg_b64_value((uint8_t)s[i + k], SG_B64_STD)) < 0)
 				goto bad;
 		}
 		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |

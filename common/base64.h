@@ -17,6 +17,14 @@ struct sg_buf;
  * -ENOMEM. */
 int sg_b64_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_len);
 
+/* Alphabets for sg_b64_value. */
+#define SG_B64_STD	0x1u	/* + and / */
+#define SG_B64_URL	0x2u	/* - and _ */
+
+/* The value (0..63) of base64 character c in the alphabets given (a
+ * mask of SG_B64_*), or -1. */
+int sg_b64_value(uint8_t c, unsigned alphabets);
+
 /* Appends n bytes of p to out as standard base64 with padding. Returns 0,
  * or -ENOBUFS when out has no room (out then holds part of it). */
 int sg_b64_encode(struct sg_buf *out, const void *p, size_t n);

@@ -15,6 +15,7 @@
 #include <netlink/netfilter/nfnl.h>
 #include <netlink/socket.h>
 
+#include "common/text.h"
 #include "netpolicy/ct.h"
 
 struct walk {
@@ -24,22 +25,6 @@ struct walk {
 	size_t n;
 	int err;		/* the first error of a delete */
 };
-
-static void set_msg(char **ret_msg, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-set_msg(char **ret_msg, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ret_msg == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(ret_msg, fmt, ap) < 0)
-		*ret_msg = NULL;
-	va_end(ap);
-}
 
 static int
 in_net(const struct walk *w, struct nl_addr *a)
@@ -87,7 +72,7 @@ walk(uint32_t net, unsigned prefix, int del, size_t *ret_n, char **ret_msg)
 	int r;
 
 	if (prefix < 1 || prefix > 32) {
-		set_msg(ret_msg, "bad prefix /%u", prefix);
+		sg_msg(ret_msg, "bad prefix /%u", prefix);
 		return -EINVAL;
 	}
 	memset(&w, 0, sizeof(w));
@@ -107,7 +92,7 @@ walk(uint32_t net, unsigned prefix, int del, size_t *ret_n, char **ret_msg)
 	if (r < 0) {
 		int e = r == -NLE_PERM ? -EPERM : -EIO;
 
-		set_msg(ret_msg, "connection tracking: %s%s", nl_geterror(r),
+		sg_msg(ret_msg, "connection tracking: %s%s", nl_geterror(r),
 		    e == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 		r = e;
 	}

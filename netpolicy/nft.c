@@ -12,6 +12,7 @@
 #include <nftables/libnftables.h>
 
 #include "common/buf.h"
+#include "common/text.h"
 #include "netpolicy/nft.h"
 #include "netpolicy/strv.h"
 
@@ -41,22 +42,6 @@ const char *const np_nft_reasons[] = {
 	"other",    /* any other protocol */
 	NULL,
 };
-
-static void set_msg(char **ret_msg, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-set_msg(char **ret_msg, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ret_msg == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(ret_msg, fmt, ap) < 0)
-		*ret_msg = NULL;
-	va_end(ap);
-}
 
 int
 np_nft_table_valid(const char *s)
@@ -183,10 +168,10 @@ nft_run(struct np_nft *n, const char *script, const char *what, char **ret_out,
 		r = nft_errno(err != NULL ? err : "");
 		first = nft_first_error(err);
 		if (r == -EPERM)
-			set_msg(ret_msg, "%s: %s (table inet %s): run as root or with "
+			sg_msg(ret_msg, "%s: %s (table inet %s): run as root or with "
 				"CAP_NET_ADMIN", what, first ? first : "refused", n->table);
 		else
-			set_msg(ret_msg, "%s: nftables refused it: %s (table inet %s)",
+			sg_msg(ret_msg, "%s: nftables refused it: %s (table inet %s)",
 				what, first ? first : "no reason given", n->table);
 		free(first);
 		return r;
@@ -194,7 +179,7 @@ nft_run(struct np_nft *n, const char *script, const char *what, char **ret_out,
 	if (ret_out != NULL) {
 		copy = strdup(out != NULL ? out : "");
 		if (copy == NULL) {
-			set_msg(ret_msg, "%s: out of memory", what);
+			sg_msg(ret_msg, "%s: out of memory", what);
 			return -ENOMEM;
 		}
 		*ret_out = copy;
@@ -219,18 +204,18 @@ np_nft_open(const struct np_nft_cfg *cfg, struct np_nft **ret, char **ret_msg)
 	table = cfg->table != NULL ? cfg->table : NP_NFT_TABLE_DEFAULT;
 	prefix = cfg->tap_prefix != NULL ? cfg->tap_prefix : NP_NFT_TAP_PREFIX_DEFAULT;
 	if (!np_nft_table_valid(table)) {
-		set_msg(ret_msg, "invalid nftables table name \"%.40s\": use 1 to %d "
+		sg_msg(ret_msg, "invalid nftables table name \"%.40s\": use 1 to %d "
 			"characters a-z, 0-9, _ starting with a letter",
 			table, NP_NFT_TABLE_MAX);
 		return -EINVAL;
 	}
 	if (!np_nft_prefix_valid(prefix)) {
-		set_msg(ret_msg, "invalid tap prefix \"%.40s\": use 1 to %d characters "
+		sg_msg(ret_msg, "invalid tap prefix \"%.40s\": use 1 to %d characters "
 			"a-z, 0-9, -", prefix, NP_NFT_IFNAME_MAX - 1);
 		return -EINVAL;
 	}
 	if (cfg->pool_prefix < 1 || cfg->pool_prefix > 30) {
-		set_msg(ret_msg, "invalid sandbox pool prefix length /%u: use 1 to 30",
+		sg_msg(ret_msg, "invalid sandbox pool prefix length /%u: use 1 to 30",
 			cfg->pool_prefix);
 		return -EINVAL;
 	}
@@ -238,7 +223,7 @@ np_nft_open(const struct np_nft_cfg *cfg, struct np_nft **ret, char **ret_msg)
 		char a[INET_ADDRSTRLEN];
 
 		fmt_ip4(a, cfg->pool_net);
-		set_msg(ret_msg, "invalid sandbox pool %s/%u: the address has bits set "
+		sg_msg(ret_msg, "invalid sandbox pool %s/%u: the address has bits set "
 			"past the prefix length", a, cfg->pool_prefix);
 		return -EINVAL;
 	}
@@ -264,7 +249,7 @@ np_nft_open(const struct np_nft_cfg *cfg, struct np_nft **ret, char **ret_msg)
 	*ret = n;
 	return 0;
 fail:
-	set_msg(ret_msg, "cannot open a libnftables context: out of memory");
+	sg_msg(ret_msg, "cannot open a libnftables context: out of memory");
 	np_nft_close(n);
 	return r;
 }
@@ -403,7 +388,7 @@ build_and_run(struct np_nft *n, struct sg_buf *b, int r, const char *what,
 	if (r == 0)
 		r = script_end(b);
 	if (r < 0) {
-		set_msg(ret_msg, "%s: %s", what, r == -ENOMEM ? "out of memory" :
+		sg_msg(ret_msg, "%s: %s", what, r == -ENOMEM ? "out of memory" :
 			"the nftables script grew too large");
 		return r;
 	}
@@ -417,7 +402,7 @@ np_nft_setup(struct np_nft *n, char **ret_msg)
 	int r;
 
 	if (b == NULL) {
-		set_msg(ret_msg, "cannot set up nftables table: out of memory");
+		sg_msg(ret_msg, "cannot set up nftables table: out of memory");
 		return -ENOMEM;
 	}
 	r = put_setup(b, n);
@@ -433,7 +418,7 @@ np_nft_teardown(struct np_nft *n, char **ret_msg)
 	int r;
 
 	if (b == NULL) {
-		set_msg(ret_msg, "cannot delete the nftables table: out of memory");
+		sg_msg(ret_msg, "cannot delete the nftables table: out of memory");
 		return -ENOMEM;
 	}
 	/* adding first makes the delete succeed when the table is absent */
@@ -476,9 +461,9 @@ no_sandbox(const struct np_nft *n, const char *tap, const char *what, char **ret
 	free(*ret_msg);
 	*ret_msg = NULL;
 	if (tap == NULL)
-		set_msg(ret_msg, "%s: the table inet %s is not set up", what, n->table);
+		sg_msg(ret_msg, "%s: the table inet %s is not set up", what, n->table);
 	else
-		set_msg(ret_msg, "%s: no sandbox on tap %s in table inet %s (or the "
+		sg_msg(ret_msg, "%s: no sandbox on tap %s in table inet %s (or the "
 			"table is not set up)", what, tap, n->table);
 }
 
@@ -487,13 +472,13 @@ check_tap(const struct np_nft *n, const char *tap, int need_prefix, const char *
 	  char **ret_msg)
 {
 	if (!np_nft_tap_valid(tap)) {
-		set_msg(ret_msg, "%s: invalid tap name \"%.40s\": use 1 to %d characters "
+		sg_msg(ret_msg, "%s: invalid tap name \"%.40s\": use 1 to %d characters "
 			"a-z, 0-9, -", what, tap ? tap : "(null)", NP_NFT_IFNAME_MAX);
 		return -EINVAL;
 	}
 	if (need_prefix && (strncmp(tap, n->prefix, strlen(n->prefix)) != 0 ||
 			    strlen(tap) == strlen(n->prefix))) {
-		set_msg(ret_msg, "%s: tap name \"%s\" does not start with the tap prefix "
+		sg_msg(ret_msg, "%s: tap name \"%s\" does not start with the tap prefix "
 			"\"%s\" followed by a name", what, tap, n->prefix);
 		return -EINVAL;
 	}
@@ -518,25 +503,25 @@ np_nft_add_sandbox(struct np_nft *n, const char *tap, uint32_t guest_addr,
 	fmt_ip4(g, guest_addr);
 	fmt_ip4(h, host_addr);
 	if (!in_pool(n, guest_addr) || !in_pool(n, host_addr) || guest_addr == host_addr) {
-		set_msg(ret_msg, "%s: guest address %s and host address %s must be two "
+		sg_msg(ret_msg, "%s: guest address %s and host address %s must be two "
 			"different addresses in the sandbox pool", what, g, h);
 		return -EINVAL;
 	}
 	if (nlits > NP_NFT_LITS_MAX || (nlits > 0 && lits == NULL)) {
-		set_msg(ret_msg, "%s: too many literal allow_net entries (%zu, at most %d)",
+		sg_msg(ret_msg, "%s: too many literal allow_net entries (%zu, at most %d)",
 			what, nlits, NP_NFT_LITS_MAX);
 		return -EINVAL;
 	}
 	for (i = 0; i < nlits; i++) {
 		if (lits[i].prefix > 32) {
-			set_msg(ret_msg, "%s: invalid prefix length /%u in allow_net entry %zu",
+			sg_msg(ret_msg, "%s: invalid prefix length /%u in allow_net entry %zu",
 				what, lits[i].prefix, i + 1);
 			return -EINVAL;
 		}
 	}
 	b = sg_buf_new(SCRIPT_MAX);
 	if (b == NULL) {
-		set_msg(ret_msg, "%s: out of memory", what);
+		sg_msg(ret_msg, "%s: out of memory", what);
 		return -ENOMEM;
 	}
 #define PUT(...) do { r = sg_buf_putf(b, __VA_ARGS__); if (r < 0) goto run; } while (0)
@@ -594,7 +579,7 @@ np_nft_allow(struct np_nft *n, const char *tap, uint32_t addr, uint16_t port,
 	if (r < 0)
 		return r;
 	if (timeout_s < 1 || timeout_s > NP_NFT_TIMEOUT_MAX) {
-		set_msg(ret_msg, "%s: invalid timeout %" PRIu32 " s: use 1 to %u",
+		sg_msg(ret_msg, "%s: invalid timeout %" PRIu32 " s: use 1 to %u",
 			what, timeout_s, NP_NFT_TIMEOUT_MAX);
 		return -EINVAL;
 	}
@@ -610,7 +595,7 @@ np_nft_allow(struct np_nft *n, const char *tap, uint32_t addr, uint16_t port,
 		abort();	/* cannot happen: an address and a port */
 	b = sg_buf_new(SCRIPT_MAX);
 	if (b == NULL) {
-		set_msg(ret_msg, "%s: out of memory", what);
+		sg_msg(ret_msg, "%s: out of memory", what);
 		return -ENOMEM;
 	}
 	/* add (a no-op if present), delete, add: the element ends up with the
@@ -642,7 +627,7 @@ np_nft_del_sandbox(struct np_nft *n, const char *tap, char **ret_msg)
 		return r;
 	b = sg_buf_new(SCRIPT_MAX);
 	if (b == NULL) {
-		set_msg(ret_msg, "%s: out of memory", what);
+		sg_msg(ret_msg, "%s: out of memory", what);
 		return -ENOMEM;
 	}
 	/* declaring everything first makes the deletes succeed when some or
@@ -691,7 +676,7 @@ read_counter(struct np_nft *n, const char *name, const char *what,
 	/* the shape is "counter NAME {\n\t\tpackets N bytes M\n\t}" */
 	p = strstr(out, "packets ");
 	if (p == NULL || sscanf(p, "packets %" SCNu64 " bytes %" SCNu64, &pk, &by) != 2) {
-		set_msg(ret_msg, "%s: unexpected output from nftables", what);
+		sg_msg(ret_msg, "%s: unexpected output from nftables", what);
 		free(out);
 		return -EIO;
 	}
@@ -740,7 +725,7 @@ np_nft_reason_counters(struct np_nft *n, const char *reason, uint64_t *ret_packe
 		if (reason != NULL && strcmp(reason, np_nft_reasons[i]) == 0)
 			break;
 	if (np_nft_reasons[i] == NULL) {
-		set_msg(ret_msg, "%s: unknown drop reason \"%.40s\"", what,
+		sg_msg(ret_msg, "%s: unknown drop reason \"%.40s\"", what,
 			reason ? reason : "(null)");
 		return -EINVAL;
 	}
@@ -853,7 +838,7 @@ np_nft_list_taps(struct np_nft *n, char ***ret, size_t *ret_n, char **ret_msg)
 	*ret_n = j;
 	return 0;
 nomem:
-	set_msg(ret_msg, "%s: out of memory", what);
+	sg_msg(ret_msg, "%s: out of memory", what);
 	np_strv_free(v, nv_len);
 	free(out);
 	return r;

@@ -19,24 +19,9 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 
+#include "common/text.h"
 #include "netpolicy/strv.h"
 #include "netpolicy/tap.h"
-
-static void set_msg(char **ret_msg, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-set_msg(char **ret_msg, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ret_msg == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(ret_msg, fmt, ap) < 0)
-		*ret_msg = NULL;
-	va_end(ap);
-}
 
 int
 np_tap_name_valid(const char *name)
@@ -81,12 +66,12 @@ nl_open(struct nl_sock **ret, const char *what, char **ret_msg)
 
 	sk = nl_socket_alloc();
 	if (sk == NULL) {
-		set_msg(ret_msg, "%s: out of memory", what);
+		sg_msg(ret_msg, "%s: out of memory", what);
 		return -ENOMEM;
 	}
 	r = nl_connect(sk, NETLINK_ROUTE);
 	if (r < 0) {
-		set_msg(ret_msg, "%s: cannot open a route netlink socket: %s", what,
+		sg_msg(ret_msg, "%s: cannot open a route netlink socket: %s", what,
 			nl_geterror(r));
 		nl_socket_free(sk);
 		return nl_errno(r);
@@ -134,7 +119,7 @@ tun_persist(const char *name, int *busy, char **ret_msg)
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		set_msg(ret_msg, "cannot create tap %s: cannot open /dev/net/tun: %s "
+		sg_msg(ret_msg, "cannot create tap %s: cannot open /dev/net/tun: %s "
 			"(load the tun module and run as root)", name, strerror(-r));
 		return r;
 	}
@@ -149,7 +134,7 @@ tun_persist(const char *name, int *busy, char **ret_msg)
 			close(fd);
 			return 0;
 		}
-		set_msg(ret_msg, "cannot create tap %s: TUNSETIFF: %s%s", name, strerror(-r),
+		sg_msg(ret_msg, "cannot create tap %s: TUNSETIFF: %s%s", name, strerror(-r),
 			r == -EINVAL ? " (an interface of that name exists and is not a "
 			"single-queue tap: delete it)" : "");
 		close(fd);
@@ -157,7 +142,7 @@ tun_persist(const char *name, int *busy, char **ret_msg)
 	}
 	if (ioctl(fd, TUNSETPERSIST, 1) < 0) {
 		r = -errno;
-		set_msg(ret_msg, "cannot make tap %s persistent: %s", name, strerror(-r));
+		sg_msg(ret_msg, "cannot make tap %s persistent: %s", name, strerror(-r));
 		close(fd);
 		return r;
 	}
@@ -180,7 +165,7 @@ ipv6_conf(const char *name, const char *key, const char *value, char **ret_msg)
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		set_msg(ret_msg, "cannot set up IPv6 on tap %s: %s: %s", name, path,
+		sg_msg(ret_msg, "cannot set up IPv6 on tap %s: %s: %s", name, path,
 			strerror(-r));
 		return r;
 	}
@@ -188,7 +173,7 @@ ipv6_conf(const char *name, const char *key, const char *value, char **ret_msg)
 	r = w == (ssize_t)len ? 0 : (w < 0 ? -errno : -EIO);
 	close(fd);
 	if (r < 0)
-		set_msg(ret_msg, "cannot set up IPv6 on tap %s: %s: %s", name, path,
+		sg_msg(ret_msg, "cannot set up IPv6 on tap %s: %s: %s", name, path,
 			strerror(-r));
 	return r;
 }
@@ -278,7 +263,7 @@ set_addr(struct nl_sock *sk, const char *name, int ifindex, uint32_t host_addr,
 	r = 0;
 fail:
 	if (r < 0)
-		set_msg(ret_msg, "cannot set address %s/%u on tap %s: %s", text, prefix,
+		sg_msg(ret_msg, "cannot set address %s/%u on tap %s: %s", text, prefix,
 			name, nl_geterror(r));
 	nl_cache_free(cache);
 	rtnl_addr_put(want);
@@ -294,12 +279,12 @@ np_tap_create(const char *name, uint32_t host_addr, unsigned prefix, char **ret_
 	int existed = 0, busy, r;
 
 	if (!np_tap_name_valid(name)) {
-		set_msg(ret_msg, "invalid tap name \"%.40s\": use 1 to %d characters "
+		sg_msg(ret_msg, "invalid tap name \"%.40s\": use 1 to %d characters "
 			"a-z, 0-9, -", name ? name : "(null)", NP_TAP_NAME_MAX);
 		return -EINVAL;
 	}
 	if (prefix < 1 || prefix > 32) {
-		set_msg(ret_msg, "cannot create tap %s: invalid prefix length /%u", name, prefix);
+		sg_msg(ret_msg, "cannot create tap %s: invalid prefix length /%u", name, prefix);
 		return -EINVAL;
 	}
 	r = nl_open(&sk, "cannot create tap", ret_msg);
@@ -307,14 +292,14 @@ np_tap_create(const char *name, uint32_t host_addr, unsigned prefix, char **ret_
 		return r;
 	r = get_link(sk, name, &link);
 	if (r < 0) {
-		set_msg(ret_msg, "cannot create tap %s: cannot look it up: %s", name,
+		sg_msg(ret_msg, "cannot create tap %s: cannot look it up: %s", name,
 			nl_geterror(r));
 		r = nl_errno(r);
 		goto out;
 	}
 	if (link != NULL) {
 		if (!is_tun(link)) {
-			set_msg(ret_msg, "cannot create tap %s: an interface of that name "
+			sg_msg(ret_msg, "cannot create tap %s: an interface of that name "
 				"exists and is not a tap: delete it", name);
 			r = -EEXIST;
 			goto out;
@@ -330,7 +315,7 @@ np_tap_create(const char *name, uint32_t host_addr, unsigned prefix, char **ret_
 	if (r == 0 && link == NULL)
 		r = -NLE_OBJ_NOTFOUND;	/* deleted under our feet */
 	if (r < 0) {
-		set_msg(ret_msg, "cannot create tap %s: cannot look it up: %s", name,
+		sg_msg(ret_msg, "cannot create tap %s: cannot look it up: %s", name,
 			nl_geterror(r));
 		r = nl_errno(r);
 		goto fail;
@@ -343,14 +328,14 @@ np_tap_create(const char *name, uint32_t host_addr, unsigned prefix, char **ret_
 		goto fail;
 	change = rtnl_link_alloc();
 	if (change == NULL) {
-		set_msg(ret_msg, "cannot set tap %s up: out of memory", name);
+		sg_msg(ret_msg, "cannot set tap %s up: out of memory", name);
 		r = -ENOMEM;
 		goto fail;
 	}
 	rtnl_link_set_flags(change, IFF_UP);
 	r = rtnl_link_change(sk, link, change, 0);
 	if (r < 0) {
-		set_msg(ret_msg, "cannot set tap %s up: %s", name, nl_geterror(r));
+		sg_msg(ret_msg, "cannot set tap %s up: %s", name, nl_geterror(r));
 		r = nl_errno(r);
 		goto fail;
 	}
@@ -382,7 +367,7 @@ np_tap_delete(const char *name, char **ret_msg)
 	int r;
 
 	if (!np_tap_name_valid(name)) {
-		set_msg(ret_msg, "invalid tap name \"%.40s\": use 1 to %d characters "
+		sg_msg(ret_msg, "invalid tap name \"%.40s\": use 1 to %d characters "
 			"a-z, 0-9, -", name ? name : "(null)", NP_TAP_NAME_MAX);
 		return -EINVAL;
 	}
@@ -391,7 +376,7 @@ np_tap_delete(const char *name, char **ret_msg)
 		return r;
 	r = get_link(sk, name, &link);
 	if (r < 0) {
-		set_msg(ret_msg, "cannot delete tap %s: cannot look it up: %s", name,
+		sg_msg(ret_msg, "cannot delete tap %s: cannot look it up: %s", name,
 			nl_geterror(r));
 		r = nl_errno(r);
 		goto out;
@@ -399,7 +384,7 @@ np_tap_delete(const char *name, char **ret_msg)
 	if (link == NULL)
 		goto out;	/* r == 0: already gone */
 	if (!is_tun(link)) {
-		set_msg(ret_msg, "refusing to delete %s: it is not a tap", name);
+		sg_msg(ret_msg, "refusing to delete %s: it is not a tap", name);
 		r = -EINVAL;
 		goto out;
 	}
@@ -407,7 +392,7 @@ np_tap_delete(const char *name, char **ret_msg)
 	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
 		r = 0;
 	if (r < 0) {
-		set_msg(ret_msg, "cannot delete tap %s: %s", name, nl_geterror(r));
+		sg_msg(ret_msg, "cannot delete tap %s: %s", name, nl_geterror(r));
 		r = nl_errno(r);
 	}
 out:
@@ -429,7 +414,7 @@ np_tap_list(const char *prefix, char ***ret, size_t *ret_n, char **ret_msg)
 	int r;
 
 	if (prefix == NULL || (prefix[0] != '\0' && !np_tap_name_valid(prefix))) {
-		set_msg(ret_msg, "invalid tap prefix \"%.40s\"", prefix ? prefix : "(null)");
+		sg_msg(ret_msg, "invalid tap prefix \"%.40s\"", prefix ? prefix : "(null)");
 		return -EINVAL;
 	}
 	plen = strlen(prefix);
@@ -438,7 +423,7 @@ np_tap_list(const char *prefix, char ***ret, size_t *ret_n, char **ret_msg)
 		return r;
 	r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
 	if (r < 0) {
-		set_msg(ret_msg, "cannot list taps: %s", nl_geterror(r));
+		sg_msg(ret_msg, "cannot list taps: %s", nl_geterror(r));
 		r = nl_errno(r);
 		goto out;
 	}
@@ -468,7 +453,7 @@ np_tap_list(const char *prefix, char ***ret, size_t *ret_n, char **ret_msg)
 	r = 0;
 	goto out;
 nomem:
-	set_msg(ret_msg, "cannot list taps: out of memory");
+	sg_msg(ret_msg, "cannot list taps: out of memory");
 	r = -ENOMEM;
 out:
 	np_strv_free(v, n);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "secrets/httphead.h"
 
 /* tchar of RFC 9110 5.6.2 */
@@ -26,18 +27,6 @@ static bool
 is_digit(uint8_t c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static uint8_t
@@ -114,7 +103,7 @@ valid_target_chars(const uint8_t *p, size_t n)
 		if (p[i] == '%') {
 			if (n - i < 3)
 				return false;
-			if (hexval(p[i + 1]) < 0 || hexval(p[i + 2]) < 0)
+			if (sg_hexval(p[i + 1]) < 0 || sg_hexval(p[i + 2]) < 0)
 				return false;
 			i += 2;
 		}
@@ -197,7 +186,7 @@ parse_authority(const uint8_t *p, size_t n, char *out, size_t *ret_len,
 		if (hl == 0 || hl >= 46)
 			return -EINVAL;
 		for (i = 1; i <= hl; i++)
-			if (hexval(p[i]) < 0 && p[i] != ':' && p[i] != '.')
+			if (sg_hexval(p[i]) < 0 && p[i] != ':' && p[i] != '.')
 				return -EINVAL;	/* no zone, no IPvFuture */
 		memcpy(tmp, p + 1, hl);
 		tmp[hl] = '\0';
@@ -947,7 +936,7 @@ sp_http_chunked_feed(struct sp_http_chunked *c, const void *data, size_t len,
 			return ck_fail(c, "trailer section too large");
 		switch (c->state) {
 		case CK_SIZE_START:
-			hv = hexval(b);
+			hv = sg_hexval(b);
 			if (hv < 0)
 				return ck_fail(c, "chunk size is not hexadecimal");
 			c->size = (uint64_t)hv;
@@ -956,7 +945,7 @@ sp_http_chunked_feed(struct sp_http_chunked *c, const void *data, size_t len,
 			c->state = CK_SIZE;
 			break;
 		case CK_SIZE:
-			hv = hexval(b);
+			hv = sg_hexval(b);
 			if (hv >= 0) {
 				if (++c->digits > SP_HTTP_CHUNK_DIGITS)
 					return ck_fail(c, "chunk size too long");

@@ -18,6 +18,7 @@
 
 #include "common/base64.h"
 #include "common/buf.h"
+#include "common/text.h"
 #include "secrets/redact.h"
 
 #define NONE		UINT32_MAX
@@ -121,26 +122,13 @@ struct sp_redact {
 static int
 b64_char(uint8_t c, int url)
 {
-	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return url ? (c == '-' || c == '_') : (c == '+' || c == '/');
+	return sg_b64_value(c, url ? SG_B64_URL : SG_B64_STD) >= 0;
 }
 
 static int
 b64_val(uint8_t c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
+	return sg_b64_value(c, SG_B64_STD | SG_B64_URL);
 }
 
 /* b64url of p[0..n) without padding, into out (SG_B64URL_LEN(n) + 1),
@@ -776,18 +764,6 @@ view_byte(struct sp_redact *r, struct view *v, uint8_t b, uint64_t start,
 	return 0;
 }
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Code point cp as UTF-8 decoded bytes, all from raw [start, end). */
 static int
 view_cp(struct sp_redact *r, struct view *v, uint32_t cp, uint64_t start,
@@ -902,7 +878,7 @@ html_ref(const uint8_t *t, size_t n)
 		if (n == 2)
 			return -1;
 		for (i = 2; i < n; i++) {
-			if ((h = hexval(t[i])) < 0)
+			if ((h = sg_hexval(t[i])) < 0)
 				return -1;
 			cp = cp << 4 | (uint32_t)h;
 		}
@@ -951,10 +927,10 @@ view_feed(struct sp_redact *r, struct view *v, uint8_t c, uint64_t o)
 					c = ' ';
 				return view_byte(r, v, c, o, o + 1);
 			}
-			if ((h = hexval(c)) >= 0 && v->ntok == 1) {
+			if ((h = sg_hexval(c)) >= 0 && v->ntok == 1) {
 				v->st = 0;
 				v->ntok = 0;
-				return view_byte(r, v, (uint8_t)(hexval(v->tok[0])
+				return view_byte(r, v, (uint8_t)(sg_hexval(v->tok[0])
 				    << 4 | h), v->tok_start, o + 1);
 			}
 			if (h >= 0) {
@@ -979,7 +955,7 @@ view_feed(struct sp_redact *r, struct view *v, uint8_t c, uint64_t o)
 			if (v->st == 1)
 				return json_escape(r, v, c, o);
 			/* st 2: \u and v->ntok hex digits */
-			if ((h = hexval(c)) >= 0) {
+			if ((h = sg_hexval(c)) >= 0) {
 				v->tok[v->ntok++] = c;
 				v->cp = v->cp << 4 | (uint32_t)h;
 				if (v->ntok == 4)

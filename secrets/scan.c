@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "secrets/scan.h"
 
 #define HEX_DIGITS (SP_SCAN_LEN - SP_SCAN_PREFIX_LEN)   /* 32 */
@@ -91,18 +92,6 @@ static const int8_t b64val[256] = {
 	['9'] = 62, ['+'] = 63, ['-'] = 63, ['/'] = 64, ['_'] = 64,
 };	/* stored plus one so that the zero default means "not base64" */
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void
 note_foreign(struct sp_scan *s, unsigned enc)
 {
@@ -140,7 +129,7 @@ match_step(struct sp_scan *s, struct matcher *m, unsigned enc, uint8_t c)
 	if (m->pre == SP_SCAN_PREFIX_LEN) {
 		/* only lowercase hex continues a placeholder */
 		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
-			unsigned v = (unsigned)hexval(c);
+			unsigned v = (unsigned)sg_hexval(c);
 
 			if (m->nhex % 2 == 0)
 				m->val[m->nhex / 2] = (uint8_t)(v << 4);
@@ -246,7 +235,7 @@ pct_step(struct sp_scan *s, uint8_t c)
 
 	switch (s->pct_state) {
 	case 1:
-		v = hexval(c);
+		v = sg_hexval(c);
 		if (v >= 0) {
 			s->pct_hi = (uint8_t)v;
 			s->pct_state = 2;
@@ -254,7 +243,7 @@ pct_step(struct sp_scan *s, uint8_t c)
 		}
 		break;
 	case 2:
-		v = hexval(c);
+		v = sg_hexval(c);
 		if (v >= 0) {
 			s->pct_state = 0;
 			emit_pct(s, (uint8_t)(s->pct_hi << 4 | v));
@@ -305,7 +294,7 @@ json_step(struct sp_scan *s, uint8_t c)
 			return;
 		}
 	default:
-		v = hexval(c);
+		v = sg_hexval(c);
 		if (v < 0) {
 			/* "\u" cut short: not a string a decoder takes */
 			s->json_state = 0;
@@ -428,7 +417,7 @@ valid_placeholder(const char *p, uint8_t *ret_val)
 
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
 			return 0;
-		ret_val[i / 2] |= (uint8_t)(hexval(c) << (i % 2 ? 0 : 4));
+		ret_val[i / 2] |= (uint8_t)(sg_hexval(c) << (i % 2 ? 0 : 4));
 	}
 	return 1;
 }
