@@ -52,6 +52,9 @@ struct px {
 	struct px_sbx *sbxs;
 	struct px_secret *sec;	/* the table in force */
 	size_t nsec;
+	struct px_secret *prev;	/* the one before: its values may still be
+				 * in answers to requests made with them */
+	size_t nprev;
 	struct px_secret *nsec_new;	/* being received: TOKENS_BEGIN..END */
 	size_t nnew;
 	unsigned secrets_gen;	/* counts the swaps of the table */
@@ -94,16 +97,37 @@ secrets_free(struct px_secret *v, size_t n)
 	free(v);
 }
 
-const struct px_secret *
-px_secret_find(const struct px *px, const char *token, const char *name)
+/* The secret NAME of token TOKEN in table v[0..n), or NULL. */
+static const struct px_secret *
+secret_in(const struct px_secret *v, size_t n, const char *token,
+    const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < px->nsec; i++)
-		if (strcmp(px->sec[i].token, token) == 0 &&
-		    strcmp(px->sec[i].name, name) == 0)
-			return &px->sec[i];
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].token, token) == 0 && strcmp(v[i].name, name) == 0)
+			return &v[i];
 	return NULL;
+}
+
+const struct px_secret *
+px_secret_find(const struct px *px, const char *token, const char *name)
+{
+	return secret_in(px->sec, px->nsec, token, name);
+}
+
+/* Whether sec's value is one of v[0..n) already. */
+static int
+same_value(const struct sp_redact_value *v, size_t n,
+    const struct px_secret *sec)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].value_len == sec->value_len &&
+		    memcmp(v[i].value, sec->value, sec->value_len) == 0)
+			return 1;
+	return 0;
 }
 
 /* Splits "a, b,c" into a new array of new strings. */
@@ -287,7 +311,7 @@ px_sbx_redact_set(struct px *px, struct px_sbx *s,
 {
 	struct sp_redact_value v[SP_REDACT_MAX];
 	const struct px_secret *sec;
-	size_t i, n = 0;
+	size_t i, n = 0, t;
 	int r;
 
 	if (s->rset_ok && s->rset_gen == px->secrets_gen) {
@@ -297,16 +321,24 @@ px_sbx_redact_set(struct px *px, struct px_sbx *s,
 	sp_redact_set_unref(s->rset);
 	s->rset = NULL;
 	s->rset_ok = 0;
-	for (i = 0; i < s->nph && n < SP_REDACT_MAX; i++) {
-		sec = px_secret_find(px, s->token, s->ph_name[i]);
-		if (sec == NULL || !sec->has_value)
-			continue;
-		v[n].value = sec->value;
-		v[n].value_len = sec->value_len;
-		v[n].placeholder = s->ph_value[i];
-		v[n].placeholder_len = strlen(s->ph_value[i]);
-		n++;
-	}
+	/* the values in force, and those of the table before the last
+	 * reload: a request sent with an old value may be answered after
+	 * the reload, and an upstream may echo later what it stored; a
+	 * value keeps its secret's placeholder */
+	for (t = 0; t < 2; t++)
+		for (i = 0; i < s->nph && n < SP_REDACT_MAX; i++) {
+			sec = secret_in(t == 0 ? px->sec : px->prev,
+			    t == 0 ? px->nsec : px->nprev, s->token,
+			    s->ph_name[i]);
+			if (sec == NULL || !sec->has_value ||
+			    (t == 1 && same_value(v, n, sec)))
+				continue;
+			v[n].value = sec->value;
+			v[n].value_len = sec->value_len;
+			v[n].placeholder = s->ph_value[i];
+			v[n].placeholder_len = strlen(s->ph_value[i]);
+			n++;
+		}
 	if (n > 0 && (r = sp_redact_set_new(v, n, &s->rset)) < 0)
 		return r;
 	s->rset_ok = 1;
@@ -534,7 +566,9 @@ feed_one(struct px *px, const uint8_t *p, size_t n)
 			return -EPROTO;
 		/* Connections look secrets up per request: the swap is
 		 * seen by the next one. */
-		secrets_free(px->sec, px->nsec);
+		secrets_free(px->prev, px->nprev);
+		px->prev = px->sec;
+		px->nprev = px->nsec;
 		px->sec = px->nsec_new;
 		px->nsec = px->nnew;
 		px->secrets_gen++;	/* redaction sets are made again */
@@ -775,6 +809,7 @@ out:
 		sbx_free(s);	/* connections are gone with the base */
 	}
 	secrets_free(px.sec, px.nsec);
+	secrets_free(px.prev, px.nprev);
 	secrets_free(px.nsec_new, px.nnew);
 	sp_feed_config_clear(&px.cfg);
 	if (px.dns != NULL)

@@ -73,7 +73,8 @@ const struct sp_feed_config *px_cfg(const struct px *px);
 struct px_sbx *px_sbx_find(struct px *px, uint32_t addr);
 void px_sbx_unref(struct px *px, struct px_sbx *s);
 /* The redaction set of sandbox s: the values of its secrets in force
- * now, each with its placeholder (redact.h). Returns 0 and the set in
+ * now and before the last reload of the secrets, each with its secret's
+ * placeholder (redact.h). Returns 0 and the set in
  * *ret (borrowed: take a reference to keep it; NULL when the sandbox has
  * no value), or -ENOMEM. */
 int px_sbx_redact_set(struct px *px, struct px_sbx *s,

@@ -346,9 +346,11 @@ final_head(struct px_conn *cn, const uint8_t *b)
 	}
 	r = head_coding(h, b, &kind, what, sizeof(what));
 	if (r < 0 && cn->sensitive) {
-		pxc_respond(cn, 502, "%s sent a body with Content-Encoding %s, "
-		    "which the proxy cannot decode to keep secret values out "
-		    "of it", cn->host, what);
+		/* the coding's name is the upstream's text: it may hold a
+		 * value, so it is never quoted, to the guest or in the log */
+		pxc_respond(cn, 502, "%s sent a body in a content coding the "
+		    "proxy cannot decode (it reads gzip, deflate, br and zstd) "
+		    "to keep secret values out of it", cn->host);
 		return -1;
 	}
 	if (pxc_red_setup(cn) < 0) {
@@ -572,7 +574,11 @@ pxc_rs_pump(struct px_conn *cn)
 			return;
 		}
 		if (cn->rs.status < 200) {
-			if (pxc_red_setup(cn) < 0 || interim_head(cn, b) < 0)
+			if (pxc_red_setup(cn) < 0) {
+				pxc_respond(cn, 502, "out of memory");
+				return;
+			}
+			if (interim_head(cn, b) < 0)
 				return;
 			evbuffer_drain(in, cn->rs.head_len);
 			cn->rs_interim = 1;

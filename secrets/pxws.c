@@ -202,8 +202,10 @@ pump_up(struct px_conn *cn, int eof)
 				b = evbuffer_pullup(in, (ssize_t)(u->f.head_len +
 				    u->f.len));
 				if (up_control(cn, u->f.opcode, b + u->f.head_len,
-				    (size_t)u->f.len) < 0)
+				    (size_t)u->f.len) < 0) {
+					pxc_free(cn);	/* never a frame left out */
 					return -1;
+				}
 				evbuffer_drain(in, u->f.head_len + u->f.len);
 				continue;
 			}

@@ -99,6 +99,8 @@ VALUE=sk-case-value-0123456789
 # the second holds what percent-encoding and base64 treat apart
 PH2=SANDGATE_SECRET_6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b
 VALUE2='qk+R3al/v4lue=Z9 x&y<z>'
+# what KEY becomes at the reload (SIGUSR1 to pxtool)
+VALUE_NEW=sk-case-value-after-the-reload-42
 # a value too short to keep out of responses: the proxy refuses its use
 PH3=SANDGATE_SECRET_7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c
 command -v brotli >/dev/null || skip "no brotli program (Debian package brotli)"
@@ -113,10 +115,13 @@ ip netns exec "$HNS" "$PXTOOL" --proxy "$PROXY" --user sandgate-proxy \
 	--secret "t1:KEY:$VALUE:api.test" \
 	--secret "t1:QKEY:$VALUE2:api.test:header,query,body" \
 	--secret "t1:SHORT:abc12:api.test" \
+	--reload-secret "t1:KEY:$VALUE_NEW:api.test" \
+	--reload-secret "t1:QKEY:$VALUE2:api.test:header,query,body" \
 	--sandbox "sb1:t1:10.238.0.2:api.test,other.test:KEY=$PH,QKEY=$PH2,SHORT=$PH3" \
 	--sandbox "sb2:t2:10.238.0.6:*,10.0.0.0/8" \
 	--ready-file "$w/proxy-ca.pem" >"$w/audit.out" 2>"$w/proxy.log" &
-pids="$pids $!"
+pxpid=$!
+pids="$pids $pxpid"
 for f in up.api up.other up.evil proxy-ca.pem; do
 	sg_wait_for test -f "$w/$f" || { cat "$w/proxy.log"; fail "$f did not appear"; }
 done
@@ -134,14 +139,35 @@ if [ $rc -ne 0 ]; then
 	fail "$(grep -c '^FAIL' "$w/cases.out") cases failed"
 fi
 n=$(grep -c '^ok' "$w/cases.out")
-[ "$n" -ge 40 ] || fail "only $n cases ran"
+[ -n "${SG_PROXY_CASE:-}" ] || [ "$n" -ge 40 ] || fail "only $n cases ran"
 # the value never in the proxy's log or its audit events
-! grep -q -F -e "$VALUE" -e "$VALUE2" "$w/proxy.log" "$w/audit.out" ||
-	fail "a value in a log"
+! grep -q -F -e "$VALUE" -e "$VALUE2" -e "$VALUE_NEW" "$w/proxy.log" \
+	"$w/audit.out" || fail "a value in a log"
 grep -q 'secret_alert' "$w/audit.out" || fail "no secret_alert event"
 grep -q "secret_redacted .*secrets=KEY" "$w/audit.out" || fail "no secret_redacted event"
 grep -q "secret SHORT: its value is shorter than 8 bytes" "$w/proxy.log" ||
 	fail "the short secret was not refused at load"
+
+# --- a reload: the value in force before it is still taken out ------------
+# an upstream keeps the value (a webhook inspector), the secret's value
+# changes, the guest asks to see what was kept: the old value must not
+# come back, and the new one goes in from now on
+G1() {
+	ip netns exec "$GNS" curl -s --max-time 10 --cacert "$w/proxy-ca.pem" \
+		--resolve api.test:443:198.51.100.2 "$@"
+}
+out=$(G1 -H "Authorization: Bearer $PH" -H "X-Test-Store: r1" \
+	https://api.test/c-store)
+nr=$(grep -c "secrets in force" "$w/proxy.log")
+kill -USR1 "$pxpid"
+sg_wait_for sh -c "[ \$(grep -c 'secrets in force' '$w/proxy.log') -gt $nr ]" ||
+	fail "the proxy did not take the reload"
+out=$(G1 -H "X-Test-Fetch: r1" https://api.test/c-fetch)
+[ "$out" = "kept: Bearer $PH" ] || fail "after the reload, the kept value: $out"
+out=$(G1 -H "Authorization: Bearer $PH" -H "X-Test-Echo: basic" \
+	https://api.test/c-after-reload)
+[ "$out" = "Bearer $PH" ] || fail "after the reload, the echo: $out"
+grep -q "Bearer $VALUE_NEW" "$w/up.log" || fail "the new value did not go in"
 
 # --- no path between sandboxes, nor from the host into one ---------------
 # the first sandbox serves on 80 and 8080; the second, allowed "*" and
@@ -200,6 +226,8 @@ n2=$(ip netns exec "$HNS" conntrack -L -d 10.238.0.2 2>/dev/null | grep -c src=)
 n2=$(ip netns exec "$HNS" conntrack -L -s 10.238.0.6 2>/dev/null | grep -c src=)
 [ "$n2" -gt 0 ] || fail "the second sandbox's entries went too"
 
+! grep -q -F -e "$VALUE" -e "$VALUE2" -e "$VALUE_NEW" "$w/proxy.log" \
+	"$w/audit.out" || fail "a value in a log"
 if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$w/proxy.log"; then
 	fail "sanitizer reports"
 fi

@@ -69,7 +69,8 @@ with X-Test-WS: headers (on any path) answers with a 101 whose X-Echo
 field holds the Authorization value and sends, after it, the request
 head as a text message in three fragments cut inside the Authorization
 value, its base64 as a binary message, a ping carrying the value, then
-echoes as /ws does.
+echoes as /ws does. X-Test-Store: KEY keeps the Authorization value
+under KEY (across connections); X-Test-Fetch: KEY answers "kept: VALUE".
 """
 import argparse
 import base64
@@ -522,6 +523,18 @@ def serve_one(args, conn, base, peer):
             ws_greet(conn, headers, raw)
         ws_echo(conn)
         return False
+    if hget(headers, "x-test-store"):
+        # a webhook inspector: keeps what came, shows it later
+        with args.lock:
+            args.store["".join(hget(headers, "x-test-store"))] = \
+                "".join(hget(headers, "authorization"))
+    if hget(headers, "x-test-fetch"):
+        with args.lock:
+            kept = args.store.get("".join(hget(headers, "x-test-fetch")), "")
+        data = ("kept: %s\n" % kept).encode("latin-1")
+        conn.send(response(200, hdrs + [("Content-Length", str(len(data)))],
+                           b"" if head_only else data))
+        return not close
     if hget(headers, "x-test-echo"):
         return serve_echo(conn, hdrs, headers, raw + body, close, head_only)
     if path == "/slow":
@@ -624,6 +637,7 @@ def main():
     p.add_argument("--lifetime", type=float, default=600)
     args = p.parse_args()
     args.lock = threading.Lock()
+    args.store = {}
     args.socks = []
     for t in args.https:
         a, port, cert, key = t.split(":", 3)

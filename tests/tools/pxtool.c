@@ -7,6 +7,7 @@
  *          [--resolve NAME:ADDR]... [--extra-ca FILE] [--max-conns N]
  *          [--head-ms MS] [--idle-ms MS] [--pool A.B.C.D/N]
  *          [--secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...
+ *          [--reload-secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...
  *          [--sandbox ID:TOKEN:GUESTADDR:ALLOW,...[:SECRETNAME=PLACEHOLDER,...]]...
  *          [--ready-file FILE] [--user NAME]
  *
@@ -26,6 +27,8 @@
  * so a test that sees the file knows the whole policy was sent). After
  * that it prints each AUDIT as one line on stdout,
  *   audit EVENT KEY=VALUE KEY=VALUE ...
+ * on SIGUSR1 sends the --reload-secret list in place of the secrets
+ * (TOKENS_BEGIN, SECRET..., TOKENS_END: a reload of the tokens file),
  * forwards SIGTERM and SIGINT to the proxy, and exits with the proxy's
  * status when it ends (128 + N for a proxy killed by signal N).
  *
@@ -80,6 +83,8 @@ struct px_opts {
 	struct sp_feed_config config;
 	size_t nsecret;
 	struct sp_feed_secret secret[PX_MAX_SECRETS];
+	size_t nreload;		/* sent instead on SIGUSR1 (a reload) */
+	struct sp_feed_secret reload[PX_MAX_SECRETS];
 	size_t nsandbox;
 	struct sp_feed_sandbox sandbox[PX_MAX_SANDBOXES];
 };
@@ -94,6 +99,7 @@ usage(void)
 	    "  [--resolve NAME:ADDR]... [--extra-ca FILE] [--max-conns N]\n"
 	    "  [--head-ms MS] [--idle-ms MS] [--pool A.B.C.D/N]\n"
 	    "  [--secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...\n"
+	    "  [--reload-secret TOKEN:NAME:VALUE:HOSTS[:IN[:http]]]...\n"
 	    "  [--sandbox ID:TOKEN:GUESTADDR:ALLOW,...[:SECRETNAME=PLACEHOLDER,...]]...\n"
 	    "  [--ready-file FILE] [--user NAME]\n");
 	exit(2);
@@ -256,7 +262,7 @@ free_vec(char **v, size_t n)
 
 /* TOKEN:NAME:VALUE:HOSTS[:IN[:http]] */
 static void
-add_secret(struct px_opts *o, const char *arg)
+add_secret(struct px_opts *o, const char *arg, int reload)
 {
 	struct sp_feed_secret *s;
 	size_t n;
@@ -266,9 +272,9 @@ add_secret(struct px_opts *o, const char *arg)
 	    (n == 6 && strcmp(f[5], "http") != 0))
 		bad_arg("--secret", arg,
 		    "want TOKEN:NAME:VALUE:HOSTS[:IN[:http]]");
-	if (o->nsecret >= PX_MAX_SECRETS)
+	if ((reload ? o->nreload : o->nsecret) >= PX_MAX_SECRETS)
 		bad_arg("--secret", arg, "too many secrets");
-	s = &o->secret[o->nsecret++];
+	s = reload ? &o->reload[o->nreload++] : &o->secret[o->nsecret++];
 	s->token = xstrdup(f[0]);
 	s->name = xstrdup(f[1]);
 	if (strcmp(f[2], "-") == 0) {
@@ -384,6 +390,7 @@ parse_args(int argc, char **argv, struct px_opts *o)
 		{ "head-ms", required_argument, NULL, 'H' },
 		{ "idle-ms", required_argument, NULL, 'i' },
 		{ "secret", required_argument, NULL, 's' },
+		{ "reload-secret", required_argument, NULL, 'R' },
 		{ "sandbox", required_argument, NULL, 'b' },
 		{ "ready-file", required_argument, NULL, 'f' },
 		{ "user", required_argument, NULL, 'u' },
@@ -433,7 +440,10 @@ parse_args(int argc, char **argv, struct px_opts *o)
 			o->config.idle_ms = ms_arg("--idle-ms", optarg);
 			break;
 		case 's':
-			add_secret(o, optarg);
+			add_secret(o, optarg, 0);
+			break;
+		case 'R':
+			add_secret(o, optarg, 1);
 			break;
 		case 'b':
 			add_sandbox(o, optarg);
@@ -577,6 +587,7 @@ exec_proxy(const struct px_opts *o, int lfd, int feed, const sigset_t *mask)
 }
 
 static pid_t proxy_pid = -1;
+static int reload_wanted;	/* SIGUSR1 came */
 
 /* The proxy's end: its exit status as ours. */
 static void __attribute__((noreturn))
@@ -623,6 +634,8 @@ handle_signals(int sfd)
 			return;
 		if (si.ssi_signo == SIGCHLD)
 			reap(0);
+		else if (si.ssi_signo == SIGUSR1)
+			reload_wanted = 1;
 		else
 			kill(proxy_pid, (int)si.ssi_signo);
 	}
@@ -664,6 +677,31 @@ print_audit(const uint8_t *p, size_t n)
 	sp_feed_audit_clear(&a);
 }
 
+static void send_msg(int feed, struct sg_buf *b, int r, const char *what);
+
+/* What a reload sends: set once the first secrets went. */
+static const struct px_opts *reload_opts;
+static struct sg_buf *reload_out;
+
+/* SIGUSR1: the --reload-secret list in place of the secrets (as
+ * sandgated does when the tokens file changed). */
+static void
+reload(int feed)
+{
+	size_t i;
+
+	reload_wanted = 0;
+	if (reload_opts == NULL)
+		return;		/* not yet: the first ones are still to go */
+	send_msg(feed, reload_out, sp_feed_put_tokens_begin(reload_out),
+	    "TOKENS_BEGIN");
+	for (i = 0; i < reload_opts->nreload; i++)
+		send_msg(feed, reload_out, sp_feed_put_secret(reload_out,
+		    &reload_opts->reload[i]), "SECRET");
+	send_msg(feed, reload_out, sp_feed_put_tokens_end(reload_out),
+	    "TOKENS_END");
+}
+
 /* Waits for the next message on feed (handling signals meanwhile) and
  * returns its length; 0 once the proxy closed the feed. */
 static ssize_t
@@ -685,6 +723,8 @@ next_msg(int feed, int sfd, struct sg_buf *in)
 		}
 		if (pfd[0].revents & POLLIN)
 			handle_signals(sfd);
+		if (reload_wanted)
+			reload(feed);
 		if (pfd[1].revents == 0)
 			continue;
 		n = sg_mp_recv(feed, in, &fd);
@@ -793,6 +833,7 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
 		die("sigprocmask: %s", strerror(errno));
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -848,6 +889,8 @@ main(int argc, char **argv)
 		send_msg(sp[0], out, sp_feed_put_sandbox(out, &o.sandbox[i]),
 		    "SANDBOX");
 	send_msg(sp[0], out, sp_feed_put_start(out), "START");
+	reload_opts = &o;
+	reload_out = out;
 	if (o.ready_file != NULL)
 		write_ready_file(o.ready_file, pem);
 	free(pem);
