@@ -186,7 +186,7 @@ sp_coding_pending(const struct sp_coding *c)
 int
 sp_coding_done(const struct sp_coding *c)
 {
-	return c->ended;
+	return c->ended && c->nin == 0;
 }
 
 static void
@@ -300,13 +300,9 @@ get_zstd(struct sp_coding *c, uint8_t *out, size_t cap, size_t *ret_made)
 	return c->ended && c->nin == 0 ? 1 : 0;
 }
 
-int
-sp_coding_get(struct sp_coding *c, uint8_t *out, size_t cap,
-    size_t *ret_made)
+static int
+get_once(struct sp_coding *c, uint8_t *out, size_t cap, size_t *ret_made)
 {
-	*ret_made = 0;
-	if (cap == 0)
-		return 0;
 	switch (c->kind) {
 	case SP_CODING_GZIP:
 	case SP_CODING_DEFLATE:
@@ -318,4 +314,24 @@ sp_coding_get(struct sp_coding *c, uint8_t *out, size_t cap,
 	default:
 		return -EINVAL;
 	}
+}
+
+int
+sp_coding_get(struct sp_coding *c, uint8_t *out, size_t cap,
+    size_t *ret_made)
+{
+	size_t before;
+	int r;
+
+	*ret_made = 0;
+	if (cap == 0)
+		return 0;
+	/* a step may make nothing yet use input (the end of a gzip member,
+	 * a zstd skippable frame): go on while input goes, so that "nothing
+	 * made" means "give me more" */
+	do {
+		before = c->nin;
+		r = get_once(c, out, cap, ret_made);
+	} while (r == 0 && *ret_made == 0 && c->nin < before);
+	return r;
 }

@@ -51,13 +51,15 @@ void sp_coding_free(struct sp_coding *c);
 int sp_coding_put(struct sp_coding *c, const void *p, size_t n);
 /* Compressed bytes given but not decoded yet. */
 size_t sp_coding_pending(const struct sp_coding *c);
-/* Decodes into out[0..cap): *ret_made bytes (0 when it needs more
- * input). Returns 0, 1 once the coded stream has ended (every byte put
- * after it is an error), -EPROTO for malformed data (also bytes after
- * the end), -ENOMEM. */
+/* Decodes into out[0..cap): *ret_made bytes, 0 only when it needs more
+ * input (or the stream ended). Returns 0, 1 once the coded stream has
+ * ended (every byte put after it is an error but another gzip member or
+ * zstd frame), -EPROTO for malformed data (also bytes after the end),
+ * -ENOMEM. */
 int sp_coding_get(struct sp_coding *c, uint8_t *out, size_t cap,
     size_t *ret_made);
-/* Whether the coded stream ended properly (after the last get). */
+/* Whether the coded stream ended properly and nothing put is left (after
+ * the last get). */
 int sp_coding_done(const struct sp_coding *c);
 
 #endif

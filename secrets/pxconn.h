@@ -177,13 +177,13 @@ int pxc_pool_get(struct px_conn *cn);
  * as it was reused (RFC 9112 9.3.1); 1 when it does. */
 int pxc_up_retry(struct px_conn *cn);
 
-/* Checks the scanner's verdict on what the guest sent so far (final:
- * nothing more comes for this part): a placeholder of this sandbox that
- * may not go to this host, or any other sandbox's. Returns 1 when the
- * guest's bytes must not go on, with the audit event sent, the log
- * written and the reason in why[0..whysz); 0 when they may. */
-int pxc_scan_verdict(struct px_conn *cn, const char *where, int final,
-    char *why, size_t whysz);
+/* Checks scan's verdict on what the guest sent so far (final: nothing
+ * more comes for this part): a placeholder of this sandbox that may not
+ * go to this host, or any other sandbox's. Returns 1 when the guest's
+ * bytes must not go on, with the audit event sent, the log written and
+ * the reason in why[0..whysz); 0 when they may. */
+int pxc_scan_verdict(struct px_conn *cn, struct sp_scan *scan,
+    const char *where, int final, char *why, size_t whysz);
 
 /* pxresp.c */
 void pxc_rs_pump(struct px_conn *cn);

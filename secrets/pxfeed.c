@@ -156,7 +156,8 @@ sp_feed_put_config(struct sg_buf *b, const struct sp_feed_config *c)
 		r = sg_buf_put_u32(b, c->head_ms);
 	if (r == 0)
 		r = sg_buf_put_u32(b, c->upstream_ms);
-	if (r == 0 && c->pool_prefix > 32)
+	if (r == 0 && (c->pool_prefix > 32 ||
+	    (c->pool_prefix == 0 && c->pool_net != 0)))
 		r = -EINVAL;
 	if (r == 0)
 		r = sg_buf_put_u32(b, c->pool_net);
@@ -215,7 +216,8 @@ sp_feed_get_config(const uint8_t *p, size_t n, struct sp_feed_config *ret)
 	c.upstream_ms = sg_cur_u32(&cur);
 	c.pool_net = sg_cur_u32(&cur);
 	c.pool_prefix = sg_cur_u8(&cur);
-	r = c.pool_prefix > 32 ? -EPROTO : 0;
+	r = c.pool_prefix > 32 || (c.pool_prefix == 0 && c.pool_net != 0) ?
+	    -EPROTO : 0;
 	if (r == 0)
 		r = get_count(&cur, SP_FEED_MAX_RESOLVE, &nres);
 	if (r == 0 && nres > 0) {

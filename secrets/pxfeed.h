@@ -60,7 +60,7 @@ struct sp_feed_config {
 	uint32_t head_ms;	/* to send a whole request head */
 	uint32_t upstream_ms;	/* upstream connect + TLS, and response idle */
 	uint32_t pool_net;	/* [network] pool, host order: never reached */
-	uint8_t pool_prefix;	/* 0..32; 0 with pool_net 0: no pool */
+	uint8_t pool_prefix;	/* 0..32; 0 (with pool_net 0): no pool */
 	size_t nresolve;
 	struct sp_feed_resolve *resolve;
 	char *dns;		/* "" : the host's resolv.conf */

@@ -65,8 +65,8 @@ secret_refusal(struct px_conn *cn, size_t i, const struct px_secret **ret)
 }
 
 int
-pxc_scan_verdict(struct px_conn *cn, const char *where, int final,
-    char *why, size_t whysz)
+pxc_scan_verdict(struct px_conn *cn, struct sp_scan *scan, const char *where,
+    int final, char *why, size_t whysz)
 {
 	const struct px_secret *s;
 	unsigned enc = 0;
@@ -74,9 +74,9 @@ pxc_scan_verdict(struct px_conn *cn, const char *where, int final,
 	uint64_t m;
 	const char *r;
 
-	if (sp_scan_result(cn->scan, &idx, &enc) == SP_SCAN_CLEAN)
+	if (sp_scan_result(scan, &idx, &enc) == SP_SCAN_CLEAN)
 		return 0;
-	m = sp_scan_matched(cn->scan);
+	m = sp_scan_matched(scan);
 	for (i = 0; i < cn->sbx->nph && i < 64; i++) {
 		if (!(m & (UINT64_C(1) << i)))
 			continue;
@@ -96,7 +96,7 @@ pxc_scan_verdict(struct px_conn *cn, const char *where, int final,
 	}
 	/* between reads a placeholder may still be arriving: only one seen
 	 * whole counts then (the held-back bytes keep it from going out) */
-	if (final ? sp_scan_foreign(cn->scan) : sp_scan_foreign_seen(cn->scan)) {
+	if (final ? sp_scan_foreign(scan) : sp_scan_foreign_seen(scan)) {
 		px_audit(cn->px, "secret_alert", "sandbox", cn->sbx->id,
 		    "host", cn->host, "secret", "(unknown)", "where", where,
 		    "reason", "a placeholder that is not this sandbox's", NULL);
@@ -117,7 +117,7 @@ scan_check(struct px_conn *cn, const char *where, int final)
 {
 	char why[512];
 
-	if (pxc_scan_verdict(cn, where, final, why, sizeof(why)) == 0)
+	if (pxc_scan_verdict(cn, cn->scan, where, final, why, sizeof(why)) == 0)
 		return 0;
 	pxc_respond(cn, 403, "request to %s blocked: %s", cn->host, why);
 	return -1;

@@ -272,6 +272,7 @@ pxc_pool_put(struct px_conn *cn)
 	bufferevent_enable(p->bev, EV_READ);
 }
 
+static int addr_in_pool(const struct px_conn *cn, int family, const void *a);
 static void up_read(struct bufferevent *bev, void *arg);
 static void up_write(struct bufferevent *bev, void *arg);
 static void up_event(struct bufferevent *bev, short what, void *arg);
@@ -297,6 +298,8 @@ pxc_pool_get(struct px_conn *cn)
 		    (const void *)&((struct sockaddr_in6 *)&p->ss)->sin6_addr;
 		if (!p->override && np_addr_is_internal(p->ss.ss_family, a) &&
 		    !np_allow_names_range(cn->sbx->allow, p->ss.ss_family, a))
+			continue;
+		if (addr_in_pool(cn, p->ss.ss_family, a))
 			continue;
 		*pp = p->next;
 		up->npool--;
@@ -401,10 +404,16 @@ addr_is_local(const struct sockaddr *sa, socklen_t len)
 static int
 addr_in_pool(const struct px_conn *cn, int family, const void *a)
 {
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
 	const struct sp_feed_config *c = px_cfg(cn->px);
 	uint32_t v, mask;
 
-	if (family != AF_INET || (c->pool_prefix == 0 && c->pool_net == 0))
+	if (c->pool_prefix == 0 && c->pool_net == 0)
+		return 0;
+	if (family == AF_INET6 && memcmp(a, mapped, 12) == 0)
+		a = (const uint8_t *)a + 12;	/* ::ffff:a.b.c.d */
+	else if (family != AF_INET)
 		return 0;
 	memcpy(&v, a, 4);
 	v = ntohl(v);

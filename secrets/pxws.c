@@ -46,15 +46,22 @@ struct px_ws {
 	int up_started;		/* a fragment of this message was sent */
 	struct ws_in gu;	/* guest -> upstream */
 	size_t held;		/* guest payload bytes scanned, not sent */
+	struct sp_scan *cscan;	/* the guest's control frames: cn->scan
+				 * follows its message across them */
 	int done;		/* closed by the proxy */
 };
 
 int
 pxc_ws_start(struct px_conn *cn)
 {
-	cn->wsr = calloc(1, sizeof(*cn->wsr));
-	if (cn->wsr == NULL)
+	struct px_ws *w = calloc(1, sizeof(*w));
+
+	if (w == NULL || sp_scan_new((const char *const *)cn->sbx->ph_value,
+	    cn->sbx->nph, &w->cscan) < 0) {
+		free(w);
 		return -ENOMEM;
+	}
+	cn->wsr = w;
 	cn->tunnel = 1;
 	sp_scan_reset(cn->scan);
 	evbuffer_drain(cn->hold, evbuffer_get_length(cn->hold));
@@ -64,6 +71,9 @@ pxc_ws_start(struct px_conn *cn)
 void
 pxc_ws_free(struct px_ws *w)
 {
+	if (w == NULL)
+		return;
+	sp_scan_free(w->cscan);
 	free(w);
 }
 
@@ -239,13 +249,15 @@ pump_up(struct px_conn *cn, int eof)
 	}
 }
 
-/* Checks the guest's payload so far; ends the relay when it must. */
+/* Checks the guest's payload so far (scan: cn->scan for messages,
+ * cscan for control frames); ends the relay when it must. */
 static int
-gu_verdict(struct px_conn *cn, int final)
+gu_verdict(struct px_conn *cn, struct sp_scan *scan, int final)
 {
 	char why[512];
 
-	if (pxc_scan_verdict(cn, "websocket", final, why, sizeof(why)) == 0)
+	if (pxc_scan_verdict(cn, scan, "websocket", final, why,
+	    sizeof(why)) == 0)
 		return 0;
 	ws_fail(cn, SP_WS_CLOSE_POLICY, "sandgate-proxy: the message carries "
 	    "a placeholder this host may not receive");
@@ -291,12 +303,13 @@ pump_guest(struct px_conn *cn, int eof)
 				n = (size_t)g->f.len;
 				memcpy(buf, b + g->f.head_len, n);
 				sp_ws_mask(buf, n, g->f.key, 0);
-				sp_scan_reset(cn->scan);
-				sp_scan_feed(cn->scan, buf, n);
-				sp_scan_break(cn->scan);
-				if (gu_verdict(cn, 1) < 0)
+				/* its own scanner: a message's placeholder cut
+				 * by a ping is still seen whole */
+				sp_scan_reset(w->cscan);
+				sp_scan_feed(w->cscan, buf, n);
+				sp_scan_break(w->cscan);
+				if (gu_verdict(cn, w->cscan, 1) < 0)
 					return -1;
-				sp_scan_reset(cn->scan);
 				evbuffer_remove_buffer(in, out, g->f.head_len + n);
 				continue;
 			}
@@ -325,14 +338,14 @@ pump_guest(struct px_conn *cn, int eof)
 			/* the frame's end: the message's end too with fin */
 			if (g->f.fin)
 				sp_scan_break(cn->scan);
-			if (gu_verdict(cn, g->f.fin) < 0)
+			if (gu_verdict(cn, cn->scan, g->f.fin) < 0)
 				return -1;
 			evbuffer_remove_buffer(in, out, w->held);
 			g->in_frame = 0;
 			w->held = 0;
 			continue;
 		}
-		if (gu_verdict(cn, 0) < 0)
+		if (gu_verdict(cn, cn->scan, 0) < 0)
 			return -1;
 		if (w->held > PX_HOLD) {
 			n = w->held - PX_HOLD;

@@ -25,7 +25,10 @@
 #define PH_MAX		256		/* longest placeholder */
 #define SPANS_MAX	4096		/* spans held at once */
 #define CRLF_RUN	2		/* CR/LF skipped in a row, at most */
-#define RAW_PER_BYTE	14		/* raw bytes behind one decoded byte, at most */
+#define CRLF_RAW	3		/* raw bytes of a CR/LF skipped, at most */
+/* raw bytes behind one decoded byte, at most: an HTML reference of 12
+ * bytes, and two CR/LF skipped before it */
+#define RAW_PER_BYTE	(12 + CRLF_RUN * CRLF_RAW)
 
 enum pat_kind { PAT_RAW, PAT_B64 };
 
@@ -87,7 +90,6 @@ struct view {
 	uint32_t trail;		/* id of the span waiting for its trailing
 				 * character */
 	int has_trail;
-	uint8_t trail_url;
 };
 
 struct span {
@@ -119,10 +121,14 @@ struct sp_redact {
 
 /* --- base64 helpers --- */
 
+/* Whether c is a base64 character of either alphabet: the characters
+ * next to a form (which carry a few of its bits) are taken whichever
+ * alphabet the form's pattern was kept for (the two are one pattern
+ * when the form has neither 62 nor 63). */
 static int
-b64_char(uint8_t c, int url)
+b64_any(uint8_t c)
 {
-	return sg_b64_value(c, url ? SG_B64_URL : SG_B64_STD) >= 0;
+	return sg_b64_value(c, SG_B64_STD | SG_B64_URL) >= 0;
 }
 
 static int
@@ -712,7 +718,8 @@ view_byte(struct sp_redact *r, struct view *v, uint8_t b, uint64_t start,
 	uint8_t lead_bits;
 	int e;
 
-	if ((b == '\r' || b == '\n') && v->crlf < CRLF_RUN) {
+	if ((b == '\r' || b == '\n') && v->crlf < CRLF_RUN &&
+	    end - start <= CRLF_RAW) {
 		v->crlf++;
 		return 0;	/* a line break inside a value or base64 */
 	}
@@ -721,7 +728,7 @@ view_byte(struct sp_redact *r, struct view *v, uint8_t b, uint64_t start,
 		/* the character after a base64 form carries bits of it */
 		v->has_trail = 0;
 		sp = span_by_id(r, v->trail);
-		if (sp != NULL && b64_char(b, v->trail_url) && sp->end <= start)
+		if (sp != NULL && b64_any(b) && sp->end <= start)
 			sp->end = end;
 	}
 	v->rstart[v->n & mask] = start;
@@ -745,7 +752,7 @@ view_byte(struct sp_redact *r, struct view *v, uint8_t b, uint64_t start,
 		mstart = v->rstart[i & mask];
 		lead_bits = 0;
 		if (p->kind == PAT_B64 && p->lead && i > 0 &&
-		    b64_char(v->rbyte[(i - 1) & mask], p->url)) {
+		    b64_any(v->rbyte[(i - 1) & mask])) {
 			e = b64_val(v->rbyte[(i - 1) & mask]);
 			mstart = v->rstart[(i - 1) & mask];
 			/* alignment 1: 2 bits of the byte before; 2: 4 bits */
@@ -758,7 +765,6 @@ view_byte(struct sp_redact *r, struct view *v, uint8_t b, uint64_t start,
 		if (p->kind == PAT_B64 && p->trail) {
 			v->has_trail = 1;
 			v->trail = si;
-			v->trail_url = p->url;
 		}
 	}
 	return 0;
@@ -814,6 +820,17 @@ view_literal(struct sp_redact *r, struct view *v, uint8_t lead)
 	return 0;
 }
 
+/* A high surrogate that no low one follows is U+FFFD, as a JSON
+ * decoder makes it: a decoded character, not nothing. */
+static int
+json_lone(struct sp_redact *r, struct view *v)
+{
+	if (v->hi == 0)
+		return 0;
+	v->hi = 0;
+	return view_cp(r, v, 0xfffd, v->hi_start, v->hi_start + 6);
+}
+
 static int
 json_escape(struct sp_redact *r, struct view *v, uint8_t c, uint64_t o)
 {
@@ -828,8 +845,8 @@ json_escape(struct sp_redact *r, struct view *v, uint8_t c, uint64_t o)
 		v->ntok = 0;
 		return 0;
 	}
-	if (v->hi != 0)
-		v->hi = 0;	/* a lone high surrogate: nothing */
+	if (json_lone(r, v) < 0)
+		return -ENOBUFS;
 	e = c != '\0' ? strchr(from, c) : NULL;
 	return view_byte(r, v, e != NULL ? (uint8_t)to[e - from] : c,
 	    v->tok_start, o + 1);
@@ -842,19 +859,20 @@ json_cp_done(struct sp_redact *r, struct view *v, uint64_t o)
 
 	v->st = 0;
 	v->ntok = 0;
+	if (cp >= 0xdc00 && cp <= 0xdfff && v->hi != 0) {
+		cp = 0x10000 + ((v->hi - 0xd800) << 10) + (cp - 0xdc00);
+		v->hi = 0;
+		return view_cp(r, v, cp, v->hi_start, o + 1);
+	}
+	if (json_lone(r, v) < 0)
+		return -ENOBUFS;
 	if (cp >= 0xd800 && cp <= 0xdbff) {
 		v->hi = cp;	/* wait for the low half */
 		v->hi_start = v->tok_start;
 		return 0;
 	}
-	if (cp >= 0xdc00 && cp <= 0xdfff) {
-		if (v->hi == 0)
-			return 0;	/* a lone low surrogate: nothing */
-		cp = 0x10000 + ((v->hi - 0xd800) << 10) + (cp - 0xdc00);
-		v->hi = 0;
-		return view_cp(r, v, cp, v->hi_start, o + 1);
-	}
-	v->hi = 0;
+	if (cp >= 0xdc00 && cp <= 0xdfff)
+		cp = 0xfffd;	/* a lone low surrogate */
 	return view_cp(r, v, cp, v->tok_start, o + 1);
 }
 
@@ -948,8 +966,8 @@ view_feed(struct sp_redact *r, struct view *v, uint8_t c, uint64_t o)
 					v->tok_start = o;
 					return 0;
 				}
-				if (v->hi != 0)
-					v->hi = 0;
+				if (json_lone(r, v) < 0)
+					return -ENOBUFS;
 				return view_byte(r, v, c, o, o + 1);
 			}
 			if (v->st == 1)
@@ -967,8 +985,8 @@ view_feed(struct sp_redact *r, struct view *v, uint8_t c, uint64_t o)
 				uint8_t k, n = v->ntok;
 
 				v->st = 0;
-				v->hi = 0;
-				if (view_byte(r, v, 'u', v->tok_start,
+				if (json_lone(r, v) < 0 ||
+				    view_byte(r, v, 'u', v->tok_start,
 				    v->tok_start + 2) < 0)
 					return -ENOBUFS;
 				for (k = 0; k < n; k++)
@@ -1025,6 +1043,10 @@ view_end(struct sp_redact *r, struct view *v)
 {
 	int ret = 0;
 
+	/* a high surrogate waiting comes before what follows it */
+	if (!v->synced && v->kind == V_JSON && json_lone(r, v) < 0)
+		return -ENOBUFS;
+
 	if (!v->synced && v->st != 0) {
 		switch (v->kind) {
 		case V_PCT:
@@ -1067,8 +1089,7 @@ view_hold(const struct sp_redact *r, const struct view *v)
 		h = v->hi_start;
 	d = r->set->nodes[v->node].depth;
 	/* the byte before a match may be its leading base64 character */
-	if (d < v->n && (b64_char(v->rbyte[(v->n - d - 1) & mask], 0) ||
-	    b64_char(v->rbyte[(v->n - d - 1) & mask], 1)))
+	if (d < v->n && b64_any(v->rbyte[(v->n - d - 1) & mask]))
 		d++;
 	if (d > 0 && d <= v->n && v->rstart[(v->n - d) & mask] < h)
 		h = v->rstart[(v->n - d) & mask];
@@ -1210,15 +1231,25 @@ special(uint8_t kind, uint8_t c)
 static void
 view_clone(const struct sp_redact *r, struct view *v, const struct view *p)
 {
+	size_t mask = r->ring - 1;
+	uint64_t d, i;
+
 	v->synced = 0;
 	v->node = p->node;
 	v->n = p->n;
 	v->crlf = p->crlf;
 	v->has_trail = p->has_trail;
 	v->trail = p->trail;
-	v->trail_url = p->trail_url;
-	memcpy(v->rstart, p->rstart, r->ring * sizeof(*v->rstart));
-	memcpy(v->rbyte, p->rbyte, r->ring);
+	/* only what can still be read: the partial match, the byte before
+	 * it (a leading base64 character) and the one before that
+	 * (view_hold); not the whole ring at every escape */
+	d = r->set->nodes[p->node].depth + 2;
+	if (d > p->n)
+		d = p->n;
+	for (i = p->n - d; i < p->n; i++) {
+		v->rstart[i & mask] = p->rstart[i & mask];
+		v->rbyte[i & mask] = p->rbyte[i & mask];
+	}
 }
 
 /* Whether a running view is back in the plain view's state for what is
@@ -1233,11 +1264,9 @@ view_resync(const struct sp_redact *r, const struct view *v,
 	if (v->st != 0 || v->hi != 0 || v->has_trail || p->has_trail ||
 	    v->node != 0 || p->node != 0 || v->crlf != p->crlf)
 		return 0;
-	if (v->n > 0 && (b64_char(v->rbyte[(v->n - 1) & mask], 0) ||
-	    b64_char(v->rbyte[(v->n - 1) & mask], 1)))
+	if (v->n > 0 && b64_any(v->rbyte[(v->n - 1) & mask]))
 		return 0;
-	if (p->n > 0 && (b64_char(p->rbyte[(p->n - 1) & mask], 0) ||
-	    b64_char(p->rbyte[(p->n - 1) & mask], 1)))
+	if (p->n > 0 && b64_any(p->rbyte[(p->n - 1) & mask]))
 		return 0;
 	return 1;
 }

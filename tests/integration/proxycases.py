@@ -178,9 +178,9 @@ def unjson(b):
                         out += chr(0x10000 + ((cp - 0xd800) << 10) +
                                    (lo - 0xdc00)).encode()
                         i += 6
-                    continue
-                if 0xdc00 <= cp <= 0xdfff:
-                    continue
+                        continue
+                if 0xd800 <= cp <= 0xdfff:
+                    cp = 0xfffd     # a lone surrogate, as JSON decoders do
                 out += chr(cp).encode()
                 continue
             out += simple.get(e, bytes([e]))

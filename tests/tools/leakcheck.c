@@ -43,27 +43,30 @@ put_utf8(uint8_t *o, uint32_t cp)
 	return 4;
 }
 
-/* view 0 plain, 1 percent, 2 form, 3 json, 4 html: o gets at most 4n */
+/* view 0 plain, 1 percent, 2 form, 3 json, 4 html: o gets at most 4n
+ * bytes, rl[i] the length of the raw text output byte i came from */
 static size_t
-decode(int view, const uint8_t *s, size_t n, uint8_t *o)
+decode(int view, const uint8_t *s, size_t n, uint8_t *o, uint8_t *rl)
 {
-	size_t i = 0, k = 0, j;
+	size_t i = 0, k = 0, j, i0, k0, m;
 	uint32_t cp, lo;
 	int a, b, ok;
 
 	while (i < n) {
 		uint8_t c = s[i];
 
+		i0 = i;
+		k0 = k;
 		if ((view == 1 || view == 2) && c == '%' && i + 2 < n &&
 		    (a = hexv(s[i + 1])) >= 0 && (b = hexv(s[i + 2])) >= 0) {
 			o[k++] = (uint8_t)(a << 4 | b);
 			i += 3;
-			continue;
+			goto next;
 		}
 		if (view == 2 && c == '+') {
 			o[k++] = ' ';
 			i++;
-			continue;
+			goto next;
 		}
 		if (view == 3 && c == '\\' && i + 1 < n) {
 			uint8_t e = s[i + 1];
@@ -81,7 +84,7 @@ decode(int view, const uint8_t *s, size_t n, uint8_t *o)
 				if (!ok) {
 					/* not \uXXXX: the backslash goes */
 					i++;
-					continue;
+					goto next;
 				}
 				i += 6;
 				if (cp >= 0xd800 && cp <= 0xdbff && i + 6 <= n &&
@@ -100,13 +103,14 @@ decode(int view, const uint8_t *s, size_t n, uint8_t *o)
 						k += put_utf8(o + k, 0x10000 +
 						    ((cp - 0xd800) << 10) +
 						    (lo - 0xdc00));
+						goto next;
 					}
-					continue;
 				}
+				/* a lone surrogate is U+FFFD */
 				if (cp >= 0xd800 && cp <= 0xdfff)
-					continue;
+					cp = 0xfffd;
 				k += put_utf8(o + k, cp);
-				continue;
+				goto next;
 			}
 			switch (e) {
 			case 'b': o[k++] = '\b'; break;
@@ -117,7 +121,7 @@ decode(int view, const uint8_t *s, size_t n, uint8_t *o)
 			default: o[k++] = e; break;
 			}
 			i += 2;
-			continue;
+			goto next;
 		}
 		if (view == 4 && c == '&') {
 			const uint8_t *semi = memchr(s + i, ';', n - i < 12 ?
@@ -159,24 +163,28 @@ decode(int view, const uint8_t *s, size_t n, uint8_t *o)
 				    !(cp >= 0xd800 && cp <= 0xdfff)) {
 					k += put_utf8(o + k, cp);
 					i += len + 2;
-					continue;
+					goto next;
 				}
 			}
 		}
 		o[k++] = c;
 		i++;
+next:
+		for (m = k0; m < k; m++)
+			rl[m] = (uint8_t)(i - i0 < 255 ? i - i0 : 255);
 	}
 	return k;
 }
 
-/* Drops the first two bytes of each run of CR/LF, in place. */
+/* Drops the first two bytes of each run of CR/LF, those of at most 3
+ * raw bytes (a CR, an LF, "\\n", "%0A"; not "&#10;"), in place. */
 static size_t
-strip_crlf(uint8_t *s, size_t n)
+strip_crlf(uint8_t *s, const uint8_t *rl, size_t n)
 {
 	size_t i, k = 0, run = 0;
 
 	for (i = 0; i < n; i++) {
-		if (s[i] == '\r' || s[i] == '\n') {
+		if ((s[i] == '\r' || s[i] == '\n') && rl[i] <= 3) {
 			if (run++ < 2)
 				continue;
 		} else {
@@ -265,19 +273,21 @@ lc_leaks(const uint8_t *out, size_t n, const uint8_t *value, size_t vlen,
 	    "json", "html" };
 	static const char *const b64_how[] = { "plain base64",
 	    "percent base64", "form base64", "json base64", "html base64" };
-	uint8_t *d, *tmp;
+	uint8_t *d, *tmp, *rl;
 	size_t dn;
 	int view, r = 0;
 
 	d = malloc(4 * n + 8);
 	tmp = malloc(4 * n + 8);
-	if (d == NULL || tmp == NULL) {
+	rl = malloc(4 * n + 8);
+	if (d == NULL || tmp == NULL || rl == NULL) {
 		free(d);
 		free(tmp);
+		free(rl);
 		return -1;
 	}
 	for (view = 0; view < 5 && r == 0; view++) {
-		dn = strip_crlf(d, decode(view, out, n, d));
+		dn = strip_crlf(d, rl, decode(view, out, n, d, rl));
 		if (mem_has(d, dn, value, vlen)) {
 			r = 1;
 			if (ret_how != NULL)
@@ -291,5 +301,6 @@ lc_leaks(const uint8_t *out, size_t n, const uint8_t *value, size_t vlen,
 	}
 	free(d);
 	free(tmp);
+	free(rl);
 	return r;
 }

@@ -4,8 +4,9 @@
  * reference, written without the streaming machinery it checks.
  *
  * The bytes are decoded in each view (as they are; %XX; %XX and '+';
- * JSON escapes; HTML character references), the first two bytes of
- * every run of CR/LF are dropped, and the result is searched for the
+ * JSON escapes, a lone surrogate as U+FFFD; HTML character references),
+ * the first two bytes of every run of CR/LF are dropped (those written
+ * in at most 3 bytes), and the result is searched for the
  * value as it is, and for the value inside every run of base64
  * characters of one alphabet (standard or URL-safe) decoded at each of
  * the 4 character phases. */

@@ -192,6 +192,35 @@ test_concatenated(void **state)
 	free(in);
 }
 
+/* a step that makes nothing but uses input (a gzip member ending right
+ * on the caller's portion, a zstd skippable frame) is not an end */
+static void
+test_boundaries(void **state)
+{
+	uint8_t *in = sample(4096), z[20000], d[8193];
+	size_t zn, dn;
+	int st;
+
+	(void)state;
+	zn = encode(SP_CODING_GZIP, 0, in, 4096, z, sizeof(z));
+	zn += encode(SP_CODING_GZIP, 0, in, 4096, z + zn, sizeof(z) - zn);
+	dn = decode(SP_CODING_GZIP, z, zn, zn, 4096, d, sizeof(d), &st);
+	assert_int_equal(st, 1);
+	assert_int_equal(dn, 8192);
+	/* a skippable frame (magic 0x184d2a50, 16 bytes of anything), then
+	 * a frame, then another skippable one */
+	memcpy(z, "\x50\x2a\x4d\x18\x10\x00\x00\x00", 8);
+	memset(z + 8, 0x5a, 16);
+	zn = 24 + encode(SP_CODING_ZSTD, 0, in, 4096, z + 24, sizeof(z) - 48);
+	memcpy(z + zn, "\x5f\x2a\x4d\x18\x04\x00\x00\x00" "abcd", 12);
+	zn += 12;
+	dn = decode(SP_CODING_ZSTD, z, zn, zn, 4096, d, sizeof(d), &st);
+	assert_int_equal(st, 1);
+	assert_int_equal(dn, 4096);
+	assert_memory_equal(d, in, 4096);
+	free(in);
+}
+
 static void
 test_bad(void **state)
 {
@@ -287,6 +316,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_concatenated),
+		cmocka_unit_test(test_boundaries),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_bomb),
 		cmocka_unit_test(test_limits),

@@ -209,11 +209,17 @@ test_config(void **state)
 	c.nresolve = 0;
 	c.pool_prefix = 33;
 	assert_int_equal(sp_feed_put_config(b, &c), -EINVAL);
+	/* a network without a prefix is no pool: refused, not "all" */
+	c.pool_prefix = 0;
+	c.pool_net = 0x0a000000;
+	assert_int_equal(sp_feed_put_config(b, &c), -EINVAL);
+	c.pool_net = 0x0ac80000;
 	/* nor does the decoder take a prefix past 32 */
 	c.pool_prefix = 32;
 	assert_int_equal(sp_feed_put_config(b, &c), 0);
 	assert_int_equal(decode_patched(b, 4 * 4 + 4, 32), 0);
 	assert_int_equal(decode_patched(b, 4 * 4 + 4, 33), -EPROTO);
+	assert_int_equal(decode_patched(b, 4 * 4 + 4, 0), -EPROTO);
 	sg_buf_free(b);
 }
 

@@ -470,6 +470,35 @@ test_refused(void **state)
 	sp_redact_set_unref(s);
 }
 
+/* escapes that decode to nothing much never push the hold past its
+ * bound: a partial match followed by lone surrogates (each U+FFFD) or
+ * by line breaks written as HTML references (not skipped) */
+static void
+test_bounds(void **state)
+{
+	static char in[1 << 17];
+	const char *fill[] = { "\\udc00", "\\ud800", "&#x000000000D;",
+	    "&#10;", "%0a\\n" };
+	struct sg_buf *o;
+	size_t i, k, n;
+
+	(void)state;
+	for (k = 0; k < sizeof(fill) / sizeof(fill[0]); k++) {
+		n = (size_t)snprintf(in, sizeof(in), "hk-real");
+		for (i = 0; i < 5000; i++)
+			n += (size_t)snprintf(in + n, sizeof(in) - n, "%s", fill[k]);
+		n += (size_t)snprintf(in + n, sizeof(in) - n, "-aa55aa55 end");
+		o = check(in, n, fill[k]);
+		assert_true(sg_buf_len(o) > 0);
+		sg_buf_free(o);
+	}
+	/* the same U+FFFD as a JSON decoder makes: a lone surrogate between
+	 * two halves of a value breaks it */
+	o = check("hk-real\\ud800-aa55aa55", 22, "lone");
+	expect(o, "hk-real\\ud800-aa55aa55");
+	sg_buf_free(o);
+}
+
 /* a full output buffer fails the stream, which then stays failed */
 static void
 test_full(void **state)
@@ -500,6 +529,7 @@ main(void)
 		cmocka_unit_test(test_mime),
 		cmocka_unit_test(test_mixed),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_full),
 	};
 
