@@ -19,9 +19,9 @@
 #include "common/base64.h"
 #include "common/buf.h"
 #include "common/text.h"
+#include "secrets/acmatch.h"
 #include "secrets/redact.h"
 
-#define NONE		UINT32_MAX
 #define PH_MAX		256		/* longest placeholder */
 #define SPANS_MAX	4096		/* spans held at once */
 #define CRLF_RUN	2		/* CR/LF skipped in a row, at most */
@@ -42,29 +42,15 @@ struct pat {
 	uint32_t len;
 };
 
-struct node {
-	uint32_t fail;
-	uint32_t dict;		/* nearest node on the fail chain with out */
-	uint32_t out;		/* pattern ending here, or NONE */
-	uint32_t edge;		/* first edge, edges sorted by byte */
-	uint16_t nedges;
-	uint16_t pad;
-	uint32_t depth;
-};
-
 struct sp_redact_set {
 	unsigned refs;
 	size_t nvalues;
 	char *ph[SP_REDACT_MAX];	/* placeholders */
 	size_t ph_len[SP_REDACT_MAX];
 	size_t value_len[SP_REDACT_MAX];
-	struct pat *pats;
+	struct pat *pats;	/* by the automaton's ids */
 	size_t npats;
-	struct node *nodes;
-	size_t nnodes;
-	uint8_t *ec;		/* edge bytes */
-	uint32_t *et;		/* edge targets */
-	uint32_t root[256];	/* the root's transitions, dense */
+	struct sp_ac *ac;
 	size_t maxlen;		/* longest pattern */
 	int form;		/* a value holds a space: the form view runs */
 };
@@ -101,6 +87,7 @@ struct span {
 
 struct sp_redact {
 	struct sp_redact_set *set;
+	const uint32_t *root;	/* the automaton's root transitions */
 	struct view v[V_COUNT];
 	size_t nviews;
 	size_t ring;		/* power of two */
@@ -156,149 +143,35 @@ b64_text(const uint8_t *p, size_t n, int url, char *out, size_t outsz)
 	return 0;
 }
 
-/* --- building the automaton --- */
+/* --- the set: every form of every value in one automaton --- */
 
-/* A trie under construction: children in per-node sorted arrays. */
-struct bnode {
-	uint8_t *c;
-	uint32_t *t;
-	uint16_t n, cap;
-};
-
-struct builder {
-	struct sp_redact_set *s;
-	struct bnode *b;
-	size_t bcap;
-	char **text;		/* pattern strings, for dedup */
-	size_t ntext;
-};
-
-static uint32_t
-b_child(const struct bnode *b, uint8_t c)
-{
-	uint16_t i;
-
-	for (i = 0; i < b->n; i++)
-		if (b->c[i] == c)
-			return b->t[i];
-	return NONE;
-}
-
+/* Adds one form of a value; an exact duplicate of one added before is
+ * skipped: the first value with that form wins. */
 static int
-b_new_node(struct builder *bd, uint32_t depth, uint32_t *ret)
+b_add(struct sp_redact_set *s, struct sp_ac_build *b, const char *str,
+    size_t len, const struct pat *p)
 {
-	struct sp_redact_set *s = bd->s;
-	struct node *nn;
-	struct bnode *nb;
-	size_t cap;
-
-	if (s->nnodes == bd->bcap) {
-		cap = bd->bcap ? bd->bcap * 2 : 256;
-		if (cap > UINT32_MAX / 2)
-			return -ENOMEM;
-		nn = reallocarray(s->nodes, cap, sizeof(*nn));
-		if (nn == NULL)
-			return -ENOMEM;
-		s->nodes = nn;
-		nb = reallocarray(bd->b, cap, sizeof(*nb));
-		if (nb == NULL)
-			return -ENOMEM;
-		bd->b = nb;
-		bd->bcap = cap;
-	}
-	memset(&s->nodes[s->nnodes], 0, sizeof(s->nodes[0]));
-	memset(&bd->b[s->nnodes], 0, sizeof(bd->b[0]));
-	s->nodes[s->nnodes].out = NONE;
-	s->nodes[s->nnodes].depth = depth;
-	*ret = (uint32_t)s->nnodes++;
-	return 0;
-}
-
-static int
-b_add_child(struct builder *bd, uint32_t from, uint8_t c, uint32_t to)
-{
-	struct bnode *b = &bd->b[from];
-	uint8_t *nc;
-	uint32_t *nt;
-	uint16_t i;
-
-	if (b->n == b->cap) {
-		uint16_t cap = b->cap ? (uint16_t)(b->cap * 2) : 2;
-
-		if (cap > 256)
-			cap = 256;
-		nc = realloc(b->c, cap);
-		if (nc == NULL)
-			return -ENOMEM;
-		b->c = nc;
-		nt = reallocarray(b->t, cap, sizeof(*nt));
-		if (nt == NULL)
-			return -ENOMEM;
-		b->t = nt;
-		b->cap = cap;
-	}
-	i = b->n;
-	while (i > 0 && b->c[i - 1] > c) {
-		b->c[i] = b->c[i - 1];
-		b->t[i] = b->t[i - 1];
-		i--;
-	}
-	b->c[i] = c;
-	b->t[i] = to;
-	b->n++;
-	return 0;
-}
-
-/* Adds one string (copied for dedup); an exact duplicate of one added
- * before is skipped: the first value with that form wins. */
-static int
-b_add(struct builder *bd, const char *str, size_t len, const struct pat *p)
-{
-	struct sp_redact_set *s = bd->s;
 	struct pat *np;
-	char **nt;
-	uint32_t cur = 0, nx;
-	size_t i;
 	int r;
 
-	for (i = 0; i < bd->ntext; i++)
-		if (s->pats[i].len == len && memcmp(bd->text[i], str, len) == 0)
-			return 0;
 	np = reallocarray(s->pats, s->npats + 1, sizeof(*np));
 	if (np == NULL)
 		return -ENOMEM;
 	s->pats = np;
-	nt = reallocarray(bd->text, bd->ntext + 1, sizeof(*nt));
-	if (nt == NULL)
-		return -ENOMEM;
-	bd->text = nt;
-	bd->text[bd->ntext] = malloc(len);
-	if (bd->text[bd->ntext] == NULL)
-		return -ENOMEM;
-	memcpy(bd->text[bd->ntext], str, len);
-	bd->ntext++;
+	r = sp_ac_build_add(b, str, len, (uint32_t)s->npats);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	s->pats[s->npats] = *p;
 	s->pats[s->npats].len = (uint32_t)len;
-	for (i = 0; i < len; i++) {
-		nx = b_child(&bd->b[cur], (uint8_t)str[i]);
-		if (nx == NONE) {
-			if ((r = b_new_node(bd, (uint32_t)i + 1, &nx)) < 0 ||
-			    (r = b_add_child(bd, cur, (uint8_t)str[i], nx)) < 0)
-				return r;
-		}
-		cur = nx;
-	}
-	s->nodes[cur].out = (uint32_t)s->npats;
 	s->npats++;
-	if (len > s->maxlen)
-		s->maxlen = len;
 	return 0;
 }
 
 /* The base64 forms of value v: the characters that carry only bits of
  * v, at each alignment a, in both alphabets. */
 static int
-b_add_b64(struct builder *bd, const char *v, size_t len, uint16_t idx)
+b_add_b64(struct sp_redact_set *s, struct sp_ac_build *bd, const char *v,
+    size_t len, uint16_t idx)
 {
 	uint8_t *buf;
 	char *txt;
@@ -328,7 +201,7 @@ b_add_b64(struct builder *bd, const char *v, size_t len, uint16_t idx)
 			p.url = (uint8_t)url;
 			p.lead = a != 0;
 			p.trail = (a + len) % 3 != 0;
-			r = b_add(bd, txt + first, last - first, &p);
+			r = b_add(s, bd, txt + first, last - first, &p);
 		}
 	}
 out:
@@ -343,94 +216,6 @@ out:
 	return r;
 }
 
-static uint32_t
-set_child(const struct sp_redact_set *s, uint32_t node, uint8_t c)
-{
-	const struct node *n = &s->nodes[node];
-	uint32_t lo, hi, mid;
-
-	if (node == 0)
-		return s->root[c];
-	if (n->nedges <= 8) {
-		for (lo = n->edge; lo < n->edge + n->nedges; lo++)
-			if (s->ec[lo] == c)
-				return s->et[lo];
-		return NONE;
-	}
-	lo = n->edge;
-	hi = n->edge + n->nedges;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->ec[mid] == c)
-			return s->et[mid];
-		if (s->ec[mid] < c)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NONE;
-}
-
-/* Compacts the trie's edges and computes fail and dict links (BFS). */
-static int
-b_finish(struct builder *bd)
-{
-	struct sp_redact_set *s = bd->s;
-	uint32_t *queue = NULL, u, v, f, t;
-	size_t nedges = 0, i, qh = 0, qt = 0;
-	uint16_t k;
-
-	for (i = 0; i < s->nnodes; i++)
-		nedges += bd->b[i].n;
-	s->ec = malloc(nedges ? nedges : 1);
-	s->et = reallocarray(NULL, nedges ? nedges : 1, sizeof(*s->et));
-	queue = reallocarray(NULL, s->nnodes, sizeof(*queue));
-	if (s->ec == NULL || s->et == NULL || queue == NULL) {
-		free(queue);
-		return -ENOMEM;
-	}
-	nedges = 0;
-	for (i = 0; i < s->nnodes; i++) {
-		s->nodes[i].edge = (uint32_t)nedges;
-		s->nodes[i].nedges = bd->b[i].n;
-		for (k = 0; k < bd->b[i].n; k++) {
-			s->ec[nedges] = bd->b[i].c[k];
-			s->et[nedges] = bd->b[i].t[k];
-			nedges++;
-		}
-	}
-	for (i = 0; i < 256; i++)
-		s->root[i] = 0;
-	for (k = 0; k < bd->b[0].n; k++) {
-		v = bd->b[0].t[k];
-		s->root[bd->b[0].c[k]] = v;
-		s->nodes[v].fail = 0;
-		s->nodes[v].dict = NONE;
-		queue[qt++] = v;
-	}
-	s->nodes[0].dict = NONE;
-	while (qh < qt) {
-		u = queue[qh++];
-		for (k = 0; k < bd->b[u].n; k++) {
-			v = bd->b[u].t[k];
-			f = s->nodes[u].fail;
-			for (;;) {
-				t = set_child(s, f, bd->b[u].c[k]);
-				if (t != NONE || f == 0)
-					break;
-				f = s->nodes[f].fail;
-			}
-			s->nodes[v].fail = (t != NONE && t != v) ? t : 0;
-			f = s->nodes[v].fail;
-			s->nodes[v].dict = s->nodes[f].out != NONE ? f :
-			    s->nodes[f].dict;
-			queue[qt++] = v;
-		}
-	}
-	free(queue);
-	return 0;
-}
-
 static void
 set_free(struct sp_redact_set *s)
 {
@@ -442,19 +227,8 @@ set_free(struct sp_redact_set *s)
 		if (s->ph[i] != NULL)
 			free(s->ph[i]);
 	}
-	/* the automaton spells out the values: wipe it */
-	if (s->ec != NULL) {
-		size_t n = 0;
-
-		for (i = 0; i < s->nnodes; i++)
-			n += s->nodes[i].nedges;
-		explicit_bzero(s->ec, n);
-	}
-	free(s->ec);
-	free(s->et);
-	free(s->nodes);
+	sp_ac_free(s->ac);	/* it spells out the values: wiped */
 	free(s->pats);
-	explicit_bzero(s->root, sizeof(s->root));
 	free(s);
 }
 
@@ -463,9 +237,8 @@ sp_redact_set_new(const struct sp_redact_value *v, size_t n,
     struct sp_redact_set **ret)
 {
 	struct sp_redact_set *s;
-	struct builder bd;
+	struct sp_ac_build *bd = NULL;
 	struct pat p;
-	uint32_t root;
 	size_t i;
 	int r;
 
@@ -478,10 +251,8 @@ sp_redact_set_new(const struct sp_redact_value *v, size_t n,
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
-	memset(&bd, 0, sizeof(bd));
-	bd.s = s;
 	s->refs = 1;
-	if ((r = b_new_node(&bd, 0, &root)) < 0)
+	if ((r = sp_ac_build_new(&bd)) < 0)
 		goto out;
 	for (i = 0; i < n; i++) {
 		s->ph[i] = malloc(v[i].placeholder_len);
@@ -498,23 +269,17 @@ sp_redact_set_new(const struct sp_redact_value *v, size_t n,
 		memset(&p, 0, sizeof(p));
 		p.value = (uint16_t)i;
 		p.kind = PAT_RAW;
-		if ((r = b_add(&bd, v[i].value, v[i].value_len, &p)) < 0 ||
-		    (r = b_add_b64(&bd, v[i].value, v[i].value_len,
+		if ((r = b_add(s, bd, v[i].value, v[i].value_len, &p)) < 0 ||
+		    (r = b_add_b64(s, bd, v[i].value, v[i].value_len,
 		    (uint16_t)i)) < 0)
 			goto out;
 	}
-	r = b_finish(&bd);
+	r = sp_ac_build_finish(bd, &s->ac);
+	bd = NULL;
+	if (r == 0)
+		s->maxlen = sp_ac_max_len(s->ac);
 out:
-	for (i = 0; i < bd.bcap && i < s->nnodes; i++) {
-		free(bd.b[i].c);
-		free(bd.b[i].t);
-	}
-	free(bd.b);
-	for (i = 0; i < bd.ntext; i++) {
-		explicit_bzero(bd.text[i], s->pats[i].len);
-		free(bd.text[i]);
-	}
-	free(bd.text);
+	sp_ac_build_free(bd);
 	if (r < 0) {
 		set_free(s);
 		return r;
@@ -572,6 +337,7 @@ sp_redact_new(struct sp_redact_set *set, struct sp_redact **ret)
 	if (r == NULL)
 		return -ENOMEM;
 	r->set = sp_redact_set_ref(set);
+	r->root = sp_ac_root(set->ac);
 	r->ring = 16;
 	while (r->ring < set->maxlen + 2)
 		r->ring *= 2;
@@ -711,7 +477,7 @@ view_byte(struct sp_redact *r, struct view *v, uint8_t b, uint64_t start,
 	const struct sp_redact_set *s = r->set;
 	const struct pat *p;
 	uint64_t i, mstart;
-	uint32_t node, o, t;
+	uint32_t node, m;
 	size_t mask = r->ring - 1;
 	struct span *sp;
 	uint32_t si;
@@ -735,19 +501,11 @@ view_byte(struct sp_redact *r, struct view *v, uint8_t b, uint64_t start,
 	v->rbyte[v->n & mask] = b;
 	v->n++;
 	node = v->node;
-	if (node == 0 && s->root[b] == 0)
+	if (node == 0 && r->root[b] == 0)
 		return 0;	/* most bytes: nothing starts here */
-	for (;;) {
-		t = set_child(s, node, b);
-		if (t != NONE || node == 0)
-			break;
-		node = s->nodes[node].fail;
-	}
-	node = t != NONE ? t : 0;
-	v->node = node;
-	o = s->nodes[node].out != NONE ? node : s->nodes[node].dict;
-	for (; o != NONE; o = s->nodes[o].dict) {
-		p = &s->pats[s->nodes[o].out];
+	v->node = sp_ac_step_match(s->ac, node, b, &m);
+	for (; m != SP_AC_NONE; m = sp_ac_match_next(s->ac, m)) {
+		p = &s->pats[sp_ac_match_id(s->ac, m)];
 		i = v->n - p->len;	/* the match's first decoded byte */
 		mstart = v->rstart[i & mask];
 		lead_bits = 0;
@@ -758,7 +516,7 @@ view_byte(struct sp_redact *r, struct view *v, uint8_t b, uint64_t start,
 			/* alignment 1: 2 bits of the byte before; 2: 4 bits */
 			lead_bits = (uint8_t)(e >> (p->align == 1 ? 4 : 2));
 		}
-		if (add_span(r, mstart, end, s->nodes[o].out, lead_bits,
+		if (add_span(r, mstart, end, sp_ac_match_id(s->ac, m), lead_bits,
 		    &si) < 0)
 			return -ENOBUFS;
 		r->found |= UINT64_C(1) << p->value;
@@ -1087,7 +845,7 @@ view_hold(const struct sp_redact *r, const struct view *v)
 		h = v->tok_start;
 	if (v->hi != 0 && v->hi_start < h)
 		h = v->hi_start;
-	d = r->set->nodes[v->node].depth;
+	d = sp_ac_depth(r->set->ac, v->node);
 	/* the byte before a match may be its leading base64 character */
 	if (d < v->n && b64_any(v->rbyte[(v->n - d - 1) & mask]))
 		d++;
@@ -1243,7 +1001,7 @@ view_clone(const struct sp_redact *r, struct view *v, const struct view *p)
 	/* only what can still be read: the partial match, the byte before
 	 * it (a leading base64 character) and the one before that
 	 * (view_hold); not the whole ring at every escape */
-	d = r->set->nodes[p->node].depth + 2;
+	d = sp_ac_depth(r->set->ac, p->node) + 2;
 	if (d > p->n)
 		d = p->n;
 	for (i = p->n - d; i < p->n; i++) {
