@@ -1,4 +1,5 @@
 /* ag_init: see init.h. */
+#include "common/clock.h"
 #include "config.h"
 
 #include <errno.h>
@@ -202,10 +203,10 @@ ag_init_load_modules(const char *path)
 			p++;
 		if (*p == '\0' || *p == '#')
 			continue;
-		t0 = ag_now_ms();
+		t0 = sg_mono_ms();
 		r = init_load_module(p);
 		sg_debug("module %s: %s (%lld ms)", p, r < 0 ? strerror(-r) :
-		    "loaded", (long long)(ag_now_ms() - t0));
+		    "loaded", (long long)(sg_mono_ms() - t0));
 		if (r == -ENODEV)
 			continue;	/* hardware this guest does not have */
 		if (r < 0) {

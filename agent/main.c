@@ -5,6 +5,7 @@
  * session (agent/sess.c). It reaps every child, and never exits: a fatal
  * error powers the guest off. Run as an ordinary process (tests) it skips
  * the init steps and leaves the machine's settings alone. */
+#include "common/clock.h"
 #include "config.h"
 
 #include <errno.h>
@@ -122,7 +123,7 @@ run(struct agent *a)
 
 	ag_sess_attach(a->sess, ag_xport_current(a->xport));
 	for (;;) {
-		now = ag_now_ms();
+		now = sg_mono_ms();
 		ag_poll_reset(a->poll);
 		sig_idx = ag_poll_add(a->poll, a->sigfd, POLLIN);
 		if (sig_idx < 0)
@@ -135,7 +136,7 @@ run(struct agent *a)
 		r = ag_poll_wait(a->poll);
 		if (r < 0)
 			return r;
-		now = ag_now_ms();
+		now = sg_mono_ms();
 		if ((ag_poll_revents(a->poll, sig_idx) & POLLIN) &&
 		    handle_signals(a))
 			return 0;
@@ -179,7 +180,7 @@ main(int argc, char **argv)
 	int debug = 0, c, r;
 	int64_t start;
 
-	start = ag_now_ms();
+	start = sg_mono_ms();
 	a.pid1 = getpid() == 1;
 	/* The kernel passes unknown command-line words to init as
 	 * arguments; PID 1 must not stop over them. */
@@ -244,7 +245,7 @@ main(int argc, char **argv)
 	sg_info("sandgate-agent %s ready%s", PACKAGE_VERSION,
 	    a.pid1 ? " (PID 1)" : "");
 	sg_debug("started at %lld ms, ready at %lld ms (CLOCK_MONOTONIC)",
-	    (long long)start, (long long)ag_now_ms());
+	    (long long)start, (long long)sg_mono_ms());
 	r = run(&a);
 	if (r < 0)
 		sg_err("main loop: %s", strerror(-r));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "agent/poll.h"
 
 struct ag_poll {
@@ -14,14 +15,6 @@ struct ag_poll {
 	int64_t deadline;
 };
 
-int64_t
-ag_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 ag_poll_new(struct ag_poll **ret)
@@ -87,7 +80,7 @@ ag_poll_wait(struct ag_poll *p)
 	int timeout = -1;
 
 	if (p->deadline != AG_POLL_NEVER) {
-		now = ag_now_ms();
+		now = sg_mono_ms();
 		left = p->deadline > now ? p->deadline - now : 0;
 		timeout = left > 60000 ? 60000 : (int)left;
 	}

@@ -14,9 +14,6 @@ struct ag_poll;
 
 #define AG_POLL_NEVER	INT64_MAX
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-int64_t ag_now_ms(void);
-
 int ag_poll_new(struct ag_poll **ret);
 void ag_poll_free(struct ag_poll *p);
 /* Empties the set and forgets the deadline. */

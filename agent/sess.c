@@ -1,4 +1,5 @@
 /* ag_sess: see sess.h. */
+#include "common/clock.h"
 #include "config.h"
 
 #include <errno.h>
@@ -236,7 +237,7 @@ sess_hello(struct ag_sess *s, const struct sg_msg *m)
 	}
 	if (!s->synced)
 		sg_info("host said HELLO (at %lld ms since boot)",
-		    (long long)ag_now_ms());
+		    (long long)sg_mono_ms());
 	s->synced = 1;
 	return 0;
 }
@@ -311,7 +312,7 @@ sess_close(struct ag_sess *s, struct ag_chan *c)
 		return;
 	}
 	d->pgid = pgid;
-	d->at = ag_now_ms() + SESS_KILL_GRACE_MS;
+	d->at = sg_mono_ms() + SESS_KILL_GRACE_MS;
 	d->next = s->doomed;
 	s->doomed = d;
 	s->ndoomed++;

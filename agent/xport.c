@@ -1,4 +1,5 @@
 /* ag_xport: see xport.h. */
+#include "common/clock.h"
 #include "config.h"
 
 #include <dirent.h>
@@ -203,7 +204,7 @@ int
 ag_xport_new(const struct ag_xport_opts *o, struct ag_xport **ret)
 {
 	struct ag_xport *x;
-	int64_t now = ag_now_ms();
+	int64_t now = sg_mono_ms();
 	int r;
 
 	x = calloc(1, sizeof(*x));

@@ -7,16 +7,33 @@
 #include "common/text.h"
 
 void
+sg_vmsg(char **ret_msg, const char *fmt, va_list ap)
+{
+	if (ret_msg == NULL)
+		return;
+	if (vasprintf(ret_msg, fmt, ap) < 0)
+		*ret_msg = NULL;
+}
+
+void
 sg_msg(char **ret_msg, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (ret_msg == NULL)
-		return;
 	va_start(ap, fmt);
-	if (vasprintf(ret_msg, fmt, ap) < 0)
-		*ret_msg = NULL;
+	sg_vmsg(ret_msg, fmt, ap);
 	va_end(ap);
+}
+
+int
+sg_fail(char **ret_msg, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sg_vmsg(ret_msg, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 int

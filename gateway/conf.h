@@ -15,9 +15,7 @@
  *   sg_conf_num(c, k)  numbers: integers as such, durations in seconds,
  *                      enums as their enum value (0 for text keys),
  * plus typed getters for the compound keys (listen, pool, resolve).
- *
- * The section "ini files" at the end is the reader that the tokens module
- * shares: it adds line numbers, long lines and exact key names to inih. */
+ * The file is read with common/ini.h, as the tokens file is. */
 #ifndef SG_CONF_H
 #define SG_CONF_H
 
@@ -153,43 +151,5 @@ int sg_conf_valid_image(const char *s);
 /* 1 when s is an absolute path of printable characters shorter than
  * PATH_MAX. */
 int sg_conf_valid_path(const char *s);
-
-/* ---- ini files (shared with the tokens module) ----
- *
- * sg_conf_ini_parse() reads f with inih and calls on_section once per
- * "[name]" line and on_key once per "key = value" line, in file order,
- * with the physical line number and the exact (untruncated) section and
- * key names. Leading whitespace is ignored (no multi-line values); lines
- * may be up to SG_CONF_INI_LINE_MAX bytes; a file up to SG_CONF_INI_FILE_MAX.
- * Comments are lines starting with ';' or '#', and inline comments start
- * with " ;". A callback returns 0 or a negative errno and then sets
- * *ret_msg to a message without "FILE:LINE: " (NULL after -ENOMEM);
- * parsing stops at the first error. Returns 0, or a negative errno with
- * *ret_err set to "LABEL:LINE: message" (NULL only after -ENOMEM). */
-#define SG_CONF_INI_LINE_MAX 65000
-#define SG_CONF_INI_FILE_MAX (16u << 20)
-
-struct sg_conf_ini_ops {
-	int (*on_section)(void *user, unsigned line, const char *section, char **ret_msg);
-	int (*on_key)(void *user, unsigned line, const char *section,
-		      const char *key, const char *value, char **ret_msg);
-};
-
-int sg_conf_ini_parse(FILE *f, const char *label, const struct sg_conf_ini_ops *ops,
-		      void *user, char **ret_err);
-
-/* Opens path for sg_conf_ini_parse (O_CLOEXEC) and checks that it is a
- * regular file, not writable by group or others, owned by root or the
- * caller. Returns 0 and *ret, or -errno with *ret_err set (to
- * "cannot read PATH: reason" and what to do). */
-int sg_conf_ini_open(const char *path, FILE **ret, char **ret_err);
-
-/* Formats a message into *ret_msg and returns -EINVAL (or -ENOMEM with
- * *ret_msg NULL). For callbacks. */
-int sg_conf_msg(char **ret_msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Copies s for a message: at most 80 characters, control characters as
- * '?', "..." when cut. Returns a new string or NULL. */
-char *sg_conf_quote(const char *s);
 
 #endif

@@ -31,9 +31,9 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "gateway/hub.h"
-#include "netpolicy/allow.h"
+#include "common/allow.h"
 #include "netpolicy/resolver.h"
-#include "gateway/mpipe.h"
+#include "common/mpipe.h"
 
 #define HUB_MAX_SANDBOXES	1024
 #define HUB_MAX_LINKS		2048
@@ -714,7 +714,7 @@ fail:
 static int
 mon_dns(struct hub *h, struct sg_cur *c, int fd)
 {
-	struct np_allow *allow = NULL;
+	struct sg_allow *allow = NULL;
 	char *id = NULL, **ent = NULL, *msg = NULL;
 	uint32_t n, i = 0;
 	int r = -EPROTO;
@@ -730,7 +730,7 @@ mon_dns(struct hub *h, struct sg_cur *c, int fd)
 	for (i = 0; i < n; i++)
 		if (sg_mp_get_str(c, 1024, &ent[i]) < 0)
 			goto out;
-	if (np_allow_parse((const char *const *)ent, n, &allow, &msg) < 0) {
+	if (sg_allow_parse((const char *const *)ent, n, &allow, &msg) < 0) {
 		/* the monitor checked it: a mismatch is a bug, not fatal */
 		sg_warn("hub: sandbox %s: %s", id, msg ? msg : "bad allow_net");
 		r = 0;
@@ -750,7 +750,7 @@ out:
 			free(ent[i]);
 		free(ent);
 	}
-	np_allow_free(allow);
+	sg_allow_free(allow);
 	free(msg);
 	free(id);
 	return r;

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/text.h"
 #include "gateway/kvmprobe.h"
 
 #define QEMU_SYSTEM "qemu-system-x86_64"
@@ -91,28 +93,6 @@ static const uint8_t boot_code[] = {
 
 _Static_assert(sizeof(boot_code) == 0xae, "boot sector layout changed: fix the offsets");
 
-/* Formats *ret_reason (when not NULL) and returns r. */
-static int __attribute__((format(printf, 3, 4)))
-reason(char **ret_reason, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!ret_reason)
-		return r;
-	va_start(ap, fmt);
-	if (vasprintf(ret_reason, fmt, ap) < 0)
-		*ret_reason = NULL;
-	va_end(ap);
-	return r;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Returns the first line of QEMU's output that is not a warning, in place. */
 static const char *first_error_line(char *buf)
@@ -143,7 +123,7 @@ int sg_kvm_probe_accel(const char *accel, int timeout_ms, char **ret_reason)
 	pid_t pid = -1;
 
 	if (!accel || strlen(accel) > 32 || strchr(accel, ',') || timeout_ms <= 0)
-		return reason(ret_reason, -EINVAL, "invalid probe arguments");
+		return sg_fail(ret_reason, -EINVAL, "invalid probe arguments");
 	memcpy(sector, boot_code, sizeof(boot_code));
 	sector[510] = 0x55;
 	sector[511] = 0xaa;
@@ -151,13 +131,13 @@ int sg_kvm_probe_accel(const char *accel, int timeout_ms, char **ret_reason)
 	/* the disk image lives in memory: no temporary file to leave behind */
 	mfd = memfd_create("sandgate-kvmprobe", MFD_CLOEXEC);
 	if (mfd < 0)
-		return reason(ret_reason, -errno, "cannot create the probe disk: %s", strerror(errno));
+		return sg_fail(ret_reason, -errno, "cannot create the probe disk: %s", strerror(errno));
 	if (write(mfd, sector, sizeof(sector)) != (ssize_t)sizeof(sector)) {
-		r = reason(ret_reason, -EIO, "cannot write the probe disk");
+		r = sg_fail(ret_reason, -EIO, "cannot write the probe disk");
 		goto out;
 	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		r = reason(ret_reason, -errno, "cannot run %s: %s", QEMU_SYSTEM, strerror(errno));
+		r = sg_fail(ret_reason, -errno, "cannot run %s: %s", QEMU_SYSTEM, strerror(errno));
 		goto out;
 	}
 	snprintf(accel_arg, sizeof(accel_arg), "%s", accel);
@@ -181,7 +161,7 @@ int sg_kvm_probe_accel(const char *accel, int timeout_ms, char **ret_reason)
 
 	pid = fork();
 	if (pid < 0) {
-		r = reason(ret_reason, -errno, "cannot run %s: %s", QEMU_SYSTEM, strerror(errno));
+		r = sg_fail(ret_reason, -errno, "cannot run %s: %s", QEMU_SYSTEM, strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
@@ -203,9 +183,9 @@ int sg_kvm_probe_accel(const char *accel, int timeout_ms, char **ret_reason)
 	close(pfd[1]);
 	pfd[1] = -1;
 
-	deadline = now_ms() + timeout_ms;
+	deadline = sg_mono_ms() + timeout_ms;
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - sg_mono_ms();
 		pid_t w;
 
 		if (pfd[0] >= 0) {
@@ -234,12 +214,12 @@ int sg_kvm_probe_accel(const char *accel, int timeout_ms, char **ret_reason)
 		if (w == pid)
 			break;
 		if (w < 0 && errno != EINTR) {
-			r = reason(ret_reason, -errno, "cannot wait for %s: %s", QEMU_SYSTEM,
+			r = sg_fail(ret_reason, -errno, "cannot wait for %s: %s", QEMU_SYSTEM,
 				   strerror(errno));
 			pid = -1;
 			goto out;
 		}
-		if (now_ms() >= deadline) {
+		if (sg_mono_ms() >= deadline) {
 			timed_out = 1;
 			kill(pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -252,18 +232,18 @@ int sg_kvm_probe_accel(const char *accel, int timeout_ms, char **ret_reason)
 	msg = first_error_line(errbuf);
 
 	if (timed_out)
-		r = reason(ret_reason, 0, "a test guest under %s did not finish within %d ms "
+		r = sg_fail(ret_reason, 0, "a test guest under %s did not finish within %d ms "
 			   "(it runs guests too slowly or not at all here)", accel, timeout_ms);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == SG_KVM_PROBE_EXIT)
 		r = 1;
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !*msg)
-		r = reason(ret_reason, 0, "cannot run %s: install the Debian package "
+		r = sg_fail(ret_reason, 0, "cannot run %s: install the Debian package "
 			   "qemu-system-x86", QEMU_SYSTEM);
 	else if (WIFEXITED(status))
-		r = reason(ret_reason, 0, "a test guest under %s failed: %s exited with status "
+		r = sg_fail(ret_reason, 0, "a test guest under %s failed: %s exited with status "
 			   "%d%s%s", accel, QEMU_SYSTEM, WEXITSTATUS(status), *msg ? ": " : "", msg);
 	else
-		r = reason(ret_reason, 0, "a test guest under %s failed: %s was killed by "
+		r = sg_fail(ret_reason, 0, "a test guest under %s failed: %s was killed by "
 			   "signal %d", accel, QEMU_SYSTEM,
 			   WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 out:
@@ -287,13 +267,13 @@ int sg_kvm_usable(int timeout_ms, char **ret_reason)
 
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		return reason(ret_reason, 0, "cannot open /dev/kvm: %s (no KVM here: enable "
+		return sg_fail(ret_reason, 0, "cannot open /dev/kvm: %s (no KVM here: enable "
 			      "virtualisation, load kvm_intel or kvm_amd, or check the device's "
 			      "permissions)", strerror(errno));
 	v = ioctl(fd, KVM_GET_API_VERSION, 0);
 	close(fd);
 	if (v != KVM_API_VERSION)
-		return reason(ret_reason, 0, "/dev/kvm speaks API version %d, not %d", v,
+		return sg_fail(ret_reason, 0, "/dev/kvm speaks API version %d, not %d", v,
 			      KVM_API_VERSION);
 	return sg_kvm_probe_accel("kvm", timeout_ms, ret_reason);
 }

@@ -30,6 +30,7 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "gateway/audit.h"
@@ -37,15 +38,15 @@
 #include "gateway/monitor.h"
 #include "gateway/sbxnet.h"
 #include "gateway/pxctl.h"
-#include "secrets/pxfeed.h"
-#include "netpolicy/allow.h"
+#include "common/pxfeed.h"
+#include "common/allow.h"
 #include "netpolicy/resolver.h"
-#include "netpolicy/strv.h"
+#include "common/strv.h"
 #include "gateway/hub.h"
-#include "gateway/mpipe.h"
+#include "common/mpipe.h"
 #include "gateway/privsep.h"
 #include "gateway/tokens.h"
-#include "gateway/util.h"
+#include "common/util.h"
 #include "gateway/vm.h"
 #include "gateway/worker.h"
 
@@ -86,7 +87,7 @@ struct sbx {
 	int64_t idle_since;		/* named, nconn == 0: when the last left */
 	int ready;			/* the hub reported the agent ready */
 	int attached;			/* handed to the current hub */
-	struct np_allow *allow;		/* its token's allow_net when made */
+	struct sg_allow *allow;		/* its token's allow_net when made */
 	char **allow_ent;		/* the same as text, for the hub */
 	size_t nallow;
 	int dns_pending;		/* its DNS could not be handed over yet */
@@ -130,14 +131,6 @@ struct mon {
 	int quit;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int ensure_libvirt(struct mon *m, char **ret_err);
 static int hub_attach(struct mon *m, struct sbx *s, char **ret_err);
@@ -177,10 +170,10 @@ sbx_free(struct sbx *s)
 	free(s->token);
 	free(s->name);
 	free(s->image);
-	np_allow_free(s->allow);
-	np_strv_free(s->allow_ent, s->nallow);
-	np_strv_free(s->ph_name, s->nph);
-	np_strv_free(s->ph_value, s->nph);
+	sg_allow_free(s->allow);
+	sg_strv_free(s->allow_ent, s->nallow);
+	sg_strv_free(s->ph_name, s->nph);
+	sg_strv_free(s->ph_value, s->nph);
 	free(s);
 }
 
@@ -344,7 +337,7 @@ sbx_new_placeholders(struct sbx *s, const struct sg_token *tok,
 		    asprintf(&lines[i], "secret %s %s", s->ph_name[i], ph) < 0) {
 			free(s->ph_name[i]);
 			free(s->ph_value[i]);
-			np_strv_free(lines, i);
+			sg_strv_free(lines, i);
 			return -ENOMEM;
 		}
 		s->nph++;
@@ -417,7 +410,7 @@ sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
 	}
 	if (!adopt && (r = sbx_new_placeholders(s, tok, &lines)) < 0)
 		return r;
-	r = np_allow_parse((const char *const *)s->allow_ent, s->nallow,
+	r = sg_allow_parse((const char *const *)s->allow_ent, s->nallow,
 	    &s->allow, ret_err);
 	if (r < 0)
 		goto out;
@@ -439,7 +432,7 @@ sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
 	}
 out:
 	free(rec);
-	np_strv_free(lines, lines != NULL ? s->nph : 0);
+	sg_strv_free(lines, lines != NULL ? s->nph : 0);
 	return r;
 }
 
@@ -545,7 +538,7 @@ sbx_idle(struct mon *m, struct sbx *s)
 static int64_t
 run_timers(struct mon *m)
 {
-	int64_t now = time(NULL), next = 60000, nowms = mono_ms();
+	int64_t now = time(NULL), next = 60000, nowms = sg_mono_ms();
 	struct sbx *s, *nx;
 	int check_owners = nowms >= m->next_owner_check_ms;
 
@@ -602,7 +595,7 @@ static struct failrec *
 failrec_get(struct mon *m, const char *addr, int create)
 {
 	struct failrec *f, *oldest = &m->fails[0];
-	int64_t now = mono_ms();
+	int64_t now = sg_mono_ms();
 	size_t i;
 
 	for (i = 0; i < MAX_FAILREC; i++) {
@@ -661,7 +654,7 @@ handle_auth(struct mon *m, struct mworker *w, uint8_t type,
 	struct sg_mp_auth a;
 	const char *token = NULL, *user;
 	struct failrec *f;
-	int64_t now = mono_ms();
+	int64_t now = sg_mono_ms();
 	uint32_t delay = 0;
 	int r, ok = 0, counts;
 
@@ -1252,7 +1245,7 @@ proxy_start(struct mon *m, const struct sg_tokens *t)
 	if (r < 0) {
 		sg_err("cannot start sandgate-proxy: %s", err ? err : strerror(-r));
 		free(err);
-		m->px_restart_ms = mono_ms() + 5000;
+		m->px_restart_ms = sg_mono_ms() + 5000;
 		return r;
 	}
 	free(m->px_ca);
@@ -1295,7 +1288,7 @@ proxy_read(struct mon *m)
 			m->px_fd = -1;	/* restarted when reaped */
 			return;
 		}
-		if (sg_buf_data(m->msg)[0] != SP_FEED_AUDIT ||
+		if (sg_buf_data(m->msg)[0] != SG_FEED_AUDIT ||
 		    sg_pxc_audit(sg_buf_data(m->msg) + 1, (size_t)n - 1) < 0) {
 			sg_err("sandgate-proxy sent a bad message: restarting it");
 			kill(m->px_pid, SIGKILL);
@@ -1512,7 +1505,7 @@ reap_children(struct mon *m)
 				close(m->px_fd);
 			m->px_fd = -1;
 			m->px_pid = 0;
-			m->px_restart_ms = mono_ms() + 1000;
+			m->px_restart_ms = sg_mono_ms() + 1000;
 			continue;
 		}
 		if (pid == m->hub_pid) {
@@ -1522,7 +1515,7 @@ reap_children(struct mon *m)
 				close(m->hub_fd);
 			m->hub_fd = -1;
 			m->hub_pid = 0;
-			m->hub_restart_ms = mono_ms() + 1000;
+			m->hub_restart_ms = sg_mono_ms() + 1000;
 			continue;
 		}
 		for (w = m->workers; w != NULL; w = w->next)
@@ -2146,13 +2139,13 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 		pfd[npfd++] = (struct pollfd){ .fd = m.hub_fd, .events = POLLIN };
 		pfd[npfd++] = (struct pollfd){ .fd = m.px_fd, .events = POLLIN };
 		if (m.px_listen >= 0 && m.px_fd < 0 && m.px_pid == 0 &&
-		    mono_ms() >= m.px_restart_ms) {
+		    sg_mono_ms() >= m.px_restart_ms) {
 			proxy_start(&m, NULL);
 			continue;
 		}
 		if (m.px_listen >= 0 && m.px_pid == 0 && timeout > 1000)
 			timeout = 1000;
-		if (m.hub_fd < 0 && m.hub_pid == 0 && mono_ms() >= m.hub_restart_ms) {
+		if (m.hub_fd < 0 && m.hub_pid == 0 && sg_mono_ms() >= m.hub_restart_ms) {
 			hub_start(&m);
 			continue;
 		}

@@ -19,19 +19,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/text.h"
 #include "common/buf.h"
 #include "common/secretval.h"
 #include "common/log.h"
 #include "gateway/audit.h"
-#include "gateway/mpipe.h"
+#include "common/mpipe.h"
 #include "gateway/pxctl.h"
 #include "gateway/tokens.h"
-#include "gateway/util.h"
+#include "common/util.h"
 #include "gateway/vm.h"
 #include "netpolicy/resolver.h"
-#include "secrets/pxfeed.h"
+#include "common/pxfeed.h"
 
-_Static_assert(SG_TOKENS_SECRETS_MAX <= SP_FEED_MAX_SECRETS,
+_Static_assert(SG_TOKENS_SECRETS_MAX <= SG_FEED_MAX_SECRETS,
     "every secret of a token must fit the feed");
 /* the largest SANDBOX a valid tokens file can make fits one message */
 _Static_assert(1 + 4 + SG_VM_ID_LEN + 4 + SG_TOKENS_NAME_MAX + 4 + 4 +
@@ -41,24 +42,6 @@ _Static_assert(1 + 4 + SG_VM_ID_LEN + 4 + SG_TOKENS_NAME_MAX + 4 + 4 +
 
 #define PXC_READY_MS	15000
 
-static int
-fail(char **ret_err, int r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char **ret_err, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ret_err != NULL) {
-		va_start(ap, fmt);
-		if (vasprintf(ret_err, fmt, ap) < 0)
-			*ret_err = NULL;
-		va_end(ap);
-	}
-	return r;
-}
-
 int
 sg_pxc_listen(uint16_t port, int *ret_fd, char **ret_err)
 {
@@ -67,7 +50,7 @@ sg_pxc_listen(uint16_t port, int *ret_fd, char **ret_err)
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return fail(ret_err, -errno, "socket: %s", strerror(errno));
+		return sg_fail(ret_err, -errno, "socket: %s", strerror(errno));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(port);
@@ -81,7 +64,7 @@ sg_pxc_listen(uint16_t port, int *ret_fd, char **ret_err)
 	if (r < 0 || listen(fd, 1024) < 0) {
 		r = -errno;
 		close(fd);
-		return fail(ret_err, r, "cannot listen on port %u for the "
+		return sg_fail(ret_err, r, "cannot listen on port %u for the "
 		    "proxy ([proxy] port): %s", (unsigned)port, strerror(-r));
 	}
 	*ret_fd = fd;
@@ -99,7 +82,7 @@ read_small(const char *path, size_t max, char **ret, char **ret_err)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(ret_err, -errno, "cannot read %s: %s", path,
+		return sg_fail(ret_err, -errno, "cannot read %s: %s", path,
 		    strerror(errno));
 	buf = malloc(max + 1);
 	if (buf == NULL) {
@@ -118,7 +101,7 @@ read_small(const char *path, size_t max, char **ret, char **ret_err)
 	if (r < 0) {
 		explicit_bzero(buf, len);
 		free(buf);
-		return fail(ret_err, r, "cannot read %s: %s", path,
+		return sg_fail(ret_err, r, "cannot read %s: %s", path,
 		    r == -EFBIG ? "larger than the limit" : strerror(-r));
 	}
 	buf[len] = '\0';
@@ -129,9 +112,9 @@ read_small(const char *path, size_t max, char **ret, char **ret_err)
 static int
 send_config(int fd, const struct sg_pxc_cfg *c, char **ret_err)
 {
-	struct sp_feed_config fc;
-	struct sp_feed_resolve *res = NULL;
-	char addrs[SP_FEED_MAX_RESOLVE][INET_ADDRSTRLEN];
+	struct sg_feed_config fc;
+	struct sg_feed_resolve *res = NULL;
+	char addrs[SG_FEED_MAX_RESOLVE][INET_ADDRSTRLEN];
 	struct sg_buf *b = NULL;
 	char *ca = NULL;
 	size_t i;
@@ -139,7 +122,7 @@ send_config(int fd, const struct sg_pxc_cfg *c, char **ret_err)
 
 	memset(&fc, 0, sizeof(fc));
 	if (c->extra_ca != NULL &&
-	    (r = read_small(c->extra_ca, SP_FEED_MAX_STR, &ca, ret_err)) < 0)
+	    (r = read_small(c->extra_ca, SG_FEED_MAX_STR, &ca, ret_err)) < 0)
 		return r;
 	res = calloc(c->nov ? c->nov : 1, sizeof(*res));
 	b = sg_buf_new(SG_MP_MAX);
@@ -147,7 +130,7 @@ send_config(int fd, const struct sg_pxc_cfg *c, char **ret_err)
 		r = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < c->nov && i < SP_FEED_MAX_RESOLVE; i++) {
+	for (i = 0; i < c->nov && i < SG_FEED_MAX_RESOLVE; i++) {
 		inet_ntop(AF_INET, &c->ov[i].addr, addrs[i], sizeof(addrs[i]));
 		res[i].name = (char *)c->ov[i].name;
 		res[i].addr = addrs[i];
@@ -162,16 +145,16 @@ send_config(int fd, const struct sg_pxc_cfg *c, char **ret_err)
 	fc.resolve = res;
 	fc.dns = (char *)(c->dns ? c->dns : "");
 	fc.extra_ca = ca ? ca : (char *)"";
-	r = sp_feed_put_config(b, &fc);
+	r = sg_feed_put_config(b, &fc);
 	if (r < 0) {
-		r = fail(ret_err, r, "the proxy's configuration is too large "
+		r = sg_fail(ret_err, r, "the proxy's configuration is too large "
 		    "for one message (resolve overrides and extra_ca together "
 		    "must stay under %u bytes)", SG_MP_MAX);
 		goto out;
 	}
 	r = sg_mp_send(fd, b, -1);
 	if (r < 0)
-		r = fail(ret_err, r, "cannot write to the proxy: %s",
+		r = sg_fail(ret_err, r, "cannot write to the proxy: %s",
 		    strerror(-r));
 out:
 	free(ca);
@@ -194,7 +177,7 @@ wait_ready(int fd, char **ret_ca, char **ret_err)
 	r = poll(&p, 1, PXC_READY_MS);
 	if (r <= 0) {
 		sg_buf_free(b);
-		return fail(ret_err, -ETIMEDOUT, "sandgate-proxy did not get "
+		return sg_fail(ret_err, -ETIMEDOUT, "sandgate-proxy did not get "
 		    "ready within %u s (its log lines above say why)",
 		    PXC_READY_MS / 1000);
 	}
@@ -203,12 +186,12 @@ wait_ready(int fd, char **ret_ca, char **ret_err)
 		close(pfd);
 	if (n <= 0) {
 		sg_buf_free(b);
-		return fail(ret_err, n == 0 ? -EPIPE : (int)n, "sandgate-proxy "
+		return sg_fail(ret_err, n == 0 ? -EPIPE : (int)n, "sandgate-proxy "
 		    "exited before it was ready (its log lines above say why)");
 	}
-	if (sg_buf_data(b)[0] != SP_FEED_READY ||
-	    sp_feed_get_ready(sg_buf_data(b) + 1, sg_buf_len(b) - 1, ret_ca) < 0)
-		r = fail(ret_err, -EPROTO, "sandgate-proxy answered something "
+	if (sg_buf_data(b)[0] != SG_FEED_READY ||
+	    sg_feed_get_ready(sg_buf_data(b) + 1, sg_buf_len(b) - 1, ret_ca) < 0)
+		r = sg_fail(ret_err, -EPROTO, "sandgate-proxy answered something "
 		    "other than READY");
 	else
 		r = 0;
@@ -228,30 +211,30 @@ sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, pid_t *ret_pid,
 
 	pw = getpwnam(c->user);
 	if (pw == NULL || pw->pw_uid == 0)
-		return fail(ret_err, -ENOENT, "[proxy] user %s %s: create it "
+		return sg_fail(ret_err, -ENOENT, "[proxy] user %s %s: create it "
 		    "(useradd --system --no-create-home --home-dir /nonexistent "
 		    "--shell /usr/sbin/nologin %s)", c->user,
 		    pw == NULL ? "does not exist" : "is root", c->user);
 	if (access(c->program, X_OK) < 0)
-		return fail(ret_err, -errno, "[proxy] program %s: %s",
+		return sg_fail(ret_err, -errno, "[proxy] program %s: %s",
 		    c->program, strerror(errno));
 	snprintf(dir, sizeof(dir), "%s/proxy", c->state_dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return fail(ret_err, -errno, "cannot create %s: %s", dir,
+		return sg_fail(ret_err, -errno, "cannot create %s: %s", dir,
 		    strerror(errno));
 	/* the CA key is the proxy user's alone */
 	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
 	    chown(dir, pw->pw_uid, pw->pw_gid) < 0 || chmod(dir, 0700) < 0)
-		return fail(ret_err, -EACCES, "cannot hand %s to user %s: %s",
+		return sg_fail(ret_err, -EACCES, "cannot hand %s to user %s: %s",
 		    dir, c->user, strerror(errno));
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-		return fail(ret_err, -errno, "socketpair: %s", strerror(errno));
+		return sg_fail(ret_err, -errno, "socketpair: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
 		close(sp[0]);
 		close(sp[1]);
-		return fail(ret_err, r, "fork: %s", strerror(-r));
+		return sg_fail(ret_err, r, "fork: %s", strerror(-r));
 	}
 	if (pid == 0) {
 		char *const argv[] = { (char *)"sandgate-proxy", (char *)"--ca-dir",
@@ -324,7 +307,7 @@ resolve_value(const struct sg_token *tok, size_t i, char **ret, size_t *ret_len)
 		}
 		break;
 	default:
-		r = read_small(src, SP_FEED_MAX_VALUE, &buf, &err);
+		r = read_small(src, SG_FEED_MAX_VALUE, &buf, &err);
 		if (r < 0) {
 			sg_warn("token %s: secret %s: %s; requests using it are "
 			    "refused", sg_tokens_name(tok),
@@ -363,13 +346,13 @@ resolve_value(const struct sg_token *tok, size_t i, char **ret, size_t *ret_len)
 int
 sg_pxc_send_tokens(int fd, struct sg_buf *msg, const struct sg_tokens *t)
 {
-	struct sp_feed_secret fs;
+	struct sg_feed_secret fs;
 	const struct sg_token *tok;
 	size_t i, j;
 	int r;
 
 	sg_buf_set_wipe(msg, 1);
-	if ((r = sp_feed_put_tokens_begin(msg)) < 0 ||
+	if ((r = sg_feed_put_tokens_begin(msg)) < 0 ||
 	    (r = sg_mp_send(fd, msg, -1)) < 0)
 		return r;
 	for (i = 0; i < sg_tokens_count(t); i++) {
@@ -387,7 +370,7 @@ sg_pxc_send_tokens(int fd, struct sg_buf *msg, const struct sg_tokens *t)
 			    &fs.value_len) == 0;
 			if (!fs.has_value)
 				fs.value = (char *)"";
-			r = sp_feed_put_secret(msg, &fs);
+			r = sg_feed_put_secret(msg, &fs);
 			if (fs.has_value) {
 				explicit_bzero(fs.value, fs.value_len);
 				free(fs.value);
@@ -400,7 +383,7 @@ sg_pxc_send_tokens(int fd, struct sg_buf *msg, const struct sg_tokens *t)
 				return r;
 		}
 	}
-	if ((r = sp_feed_put_tokens_end(msg)) < 0)
+	if ((r = sg_feed_put_tokens_end(msg)) < 0)
 		return r;
 	return sg_mp_send(fd, msg, -1);
 }
@@ -410,12 +393,12 @@ sg_pxc_send_sandbox(int fd, struct sg_buf *msg, const char *id,
     const char *token, uint32_t addr, char *const *allow, size_t nallow,
     char *const *ph_name, char *const *ph_value, size_t nph)
 {
-	struct sp_feed_placeholder ph[SP_FEED_MAX_SECRETS];
-	struct sp_feed_sandbox s;
+	struct sg_feed_placeholder ph[SG_FEED_MAX_SECRETS];
+	struct sg_feed_sandbox s;
 	size_t i;
 	int r;
 
-	if (nph > SP_FEED_MAX_SECRETS)
+	if (nph > SG_FEED_MAX_SECRETS)
 		return -EINVAL;	/* the tokens file never allows it */
 	for (i = 0; i < nph; i++) {
 		ph[i].name = ph_name[i];
@@ -429,7 +412,7 @@ sg_pxc_send_sandbox(int fd, struct sg_buf *msg, const char *id,
 	s.allow = (char **)allow;
 	s.nph = nph;
 	s.ph = ph;
-	if ((r = sp_feed_put_sandbox(msg, &s)) < 0)
+	if ((r = sg_feed_put_sandbox(msg, &s)) < 0)
 		return r;
 	return sg_mp_send(fd, msg, -1);
 }
@@ -439,7 +422,7 @@ sg_pxc_send_drop(int fd, struct sg_buf *msg, const char *id)
 {
 	int r;
 
-	if ((r = sp_feed_put_drop(msg, id)) < 0)
+	if ((r = sg_feed_put_drop(msg, id)) < 0)
 		return r;
 	return sg_mp_send(fd, msg, -1);
 }
@@ -449,7 +432,7 @@ sg_pxc_send_start(int fd, struct sg_buf *msg)
 {
 	int r;
 
-	if ((r = sp_feed_put_start(msg)) < 0)
+	if ((r = sg_feed_put_start(msg)) < 0)
 		return r;
 	return sg_mp_send(fd, msg, -1);
 }
@@ -472,12 +455,12 @@ sg_pxc_placeholder(char *out, size_t outsz)
 int
 sg_pxc_audit(const uint8_t *p, size_t n)
 {
-	const char *kv[2 * SP_FEED_MAX_AUDIT + 3];
-	struct sp_feed_audit a;
+	const char *kv[2 * SG_FEED_MAX_AUDIT + 3];
+	struct sg_feed_audit a;
 	size_t i, k = 0;
 	int r;
 
-	if ((r = sp_feed_get_audit(p, n, &a)) < 0)
+	if ((r = sg_feed_get_audit(p, n, &a)) < 0)
 		return r;
 	kv[k++] = "source";
 	kv[k++] = "proxy";
@@ -487,6 +470,6 @@ sg_pxc_audit(const uint8_t *p, size_t n)
 	}
 	kv[k] = NULL;
 	sg_audit_pairs(a.event, kv);
-	sp_feed_audit_clear(&a);
+	sg_feed_audit_clear(&a);
 	return 0;
 }

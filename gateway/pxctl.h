@@ -1,4 +1,4 @@
-/* sg_pxc: the monitor's side of sandgate-proxy (secrets/pxfeed.h).
+/* sg_pxc: the monitor's side of sandgate-proxy (common/pxfeed.h).
  *
  * The monitor binds the proxy's port once, as root, and keeps it across
  * proxy restarts. sg_pxc_spawn() starts the proxy as [proxy] user with

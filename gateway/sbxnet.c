@@ -16,12 +16,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "common/text.h"
 #include "common/log.h"
 #include "gateway/sbxnet.h"
-#include "netpolicy/allow.h"
+#include "common/allow.h"
 #include "netpolicy/ct.h"
 #include "netpolicy/nft.h"
-#include "netpolicy/strv.h"
+#include "common/strv.h"
 #include "netpolicy/resolver.h"
 #include "netpolicy/tap.h"
 
@@ -47,21 +48,6 @@ struct sg_net {
 	struct np_res_override *ov;
 	size_t nov;
 };
-
-static int fail(char **ret_err, int r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char **ret_err, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (ret_err != NULL && vasprintf(ret_err, fmt, ap) < 0)
-		*ret_err = NULL;
-	va_end(ap);
-	return r;
-}
 
 static int
 id_ok(const char *id)
@@ -99,7 +85,7 @@ sg_net_open(const struct sg_net_cfg *cfg, struct sg_net **ret, char **ret_err)
 	}
 	if (mkdir(n->dir, 0700) < 0 && errno != EEXIST) {
 		r = -errno;
-		fail(ret_err, r, "cannot create %s: %s", n->dir, strerror(-r));
+		sg_fail(ret_err, r, "cannot create %s: %s", n->dir, strerror(-r));
 		goto err;
 	}
 	if (cfg->nov > 0) {
@@ -128,7 +114,7 @@ sg_net_open(const struct sg_net_cfg *cfg, struct sg_net **ret, char **ret_err)
 	if (r == 0)
 		r = np_nft_setup(n->nft, &msg);
 	if (r < 0) {
-		fail(ret_err, r, "cannot set up the nftables table: %s",
+		sg_fail(ret_err, r, "cannot set up the nftables table: %s",
 		    msg ? msg : strerror(-r));
 		free(msg);
 		goto err;
@@ -139,7 +125,7 @@ sg_net_open(const struct sg_net_cfg *cfg, struct sg_net **ret, char **ret_err)
 		r = -errno;
 		if (fd >= 0)
 			close(fd);
-		fail(ret_err, r, "cannot turn on IPv4 forwarding "
+		sg_fail(ret_err, r, "cannot turn on IPv4 forwarding "
 		    "(/proc/sys/net/ipv4/ip_forward): %s", strerror(-r));
 		goto err;
 	}
@@ -294,7 +280,7 @@ record_read(const struct sg_net *n, const char *id, uint32_t *ret_k,
 	}
 	r = 0;
 out:
-	np_strv_free(ent, nent);
+	sg_strv_free(ent, nent);
 	free(line);
 	fclose(f);
 	return r;
@@ -361,7 +347,7 @@ record_remove(const struct sg_net *n, const char *id)
 }
 
 int
-sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
+sg_net_add(struct sg_net *n, const char *id, const struct sg_allow *allow,
     const char *const *ent, size_t nent, int adopt, struct sg_net_addr *ret,
     char **ret_err)
 {
@@ -374,14 +360,14 @@ sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
 
 	*ret_err = NULL;
 	if (!id_ok(id))
-		return fail(ret_err, -EINVAL, "bad sandbox id %s", id);
+		return sg_fail(ret_err, -EINVAL, "bad sandbox id %s", id);
 	if (slot_of(n, id) != NULL)
-		return fail(ret_err, -EEXIST, "sandbox %s has a network already",
+		return sg_fail(ret_err, -EEXIST, "sandbox %s has a network already",
 		    id);
 	if (adopt) {
 		r = record_read(n, id, &k, NULL, NULL);
 		if (r < 0 || slot_taken(n, k))
-			return fail(ret_err, r < 0 ? r : -EEXIST, "sandbox %s: no "
+			return sg_fail(ret_err, r < 0 ? r : -EEXIST, "sandbox %s: no "
 			    "usable network record in %s: destroy it and start "
 			    "a new one", id, n->dir);
 	} else {
@@ -397,33 +383,33 @@ sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
 		}
 		n->next = (k + 1) % n->nslots;
 		if (tries == n->nslots)
-			return fail(ret_err, -ENOSPC, "[network] pool is full "
+			return sg_fail(ret_err, -ENOSPC, "[network] pool is full "
 			    "(every /30 is in use): give it a shorter prefix");
 	}
 	addr_of(n, id, k, &a);
-	nl = np_allow_v4_count(allow);
+	nl = sg_allow_v4_count(allow);
 	if (nl > 0) {
 		lits = calloc(nl, sizeof(*lits));
 		if (lits == NULL)
 			return -ENOMEM;
 		for (i = 0; i < nl; i++)
-			np_allow_v4_at(allow, i, &lits[i].net, &lits[i].prefix,
+			sg_allow_v4_at(allow, i, &lits[i].net, &lits[i].prefix,
 			    &lits[i].port);
 	}
 	r = slot_put(n, id, k);
 	if (r < 0)
 		goto out;
 	if (!adopt && (r = record_write(n, id, k, ent, nent)) < 0) {
-		fail(ret_err, r, "cannot record the network of sandbox %s in %s",
+		sg_fail(ret_err, r, "cannot record the network of sandbox %s in %s",
 		    id, n->dir);
 		goto undo;
 	}
 	/* Rules first, then the link: the tap never carries a packet that
 	 * the table does not know. */
 	r = np_nft_add_sandbox(n->nft, a.tap, a.guest, a.host,
-	    np_allow_all(allow), lits, nl, &msg);
+	    sg_allow_all(allow), lits, nl, &msg);
 	if (r < 0) {
-		fail(ret_err, r, "cannot add the firewall rules: %s",
+		sg_fail(ret_err, r, "cannot add the firewall rules: %s",
 		    msg ? msg : strerror(-r));
 		goto undo;
 	}
@@ -431,7 +417,7 @@ sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
 	msg = NULL;
 	r = np_tap_create(a.tap, a.host, a.prefix, &msg);
 	if (r < 0) {
-		fail(ret_err, r, "cannot create the tap: %s",
+		sg_fail(ret_err, r, "cannot create the tap: %s",
 		    msg ? msg : strerror(-r));
 		goto undo;
 	}
@@ -513,7 +499,7 @@ sg_net_sweep(struct sg_net *n, int (*alive)(void *arg, const char *id),
 				free(m2);
 			}
 		}
-		np_strv_free(v, nv);
+		sg_strv_free(v, nv);
 	}
 	free(msg);
 }
@@ -552,12 +538,12 @@ err:
 		close(u);
 	if (t >= 0)
 		close(t);
-	return fail(ret_err, r, "cannot listen for DNS on %s:53: %s", ip,
+	return sg_fail(ret_err, r, "cannot listen for DNS on %s:53: %s", ip,
 	    strerror(-r));
 }
 
 int
-sg_net_allow(struct sg_net *n, const char *id, const struct np_allow *allow,
+sg_net_allow(struct sg_net *n, const char *id, const struct sg_allow *allow,
     const char *name, const uint8_t *addrs, const uint32_t *ttls, size_t cnt,
     char **ret_err)
 {
@@ -573,8 +559,8 @@ sg_net_allow(struct sg_net *n, const char *id, const struct np_allow *allow,
 	if (!id_ok(id) || slot_of(n, id) == NULL)
 		return -ENOENT;
 	addr_of(n, id, 0, &a);
-	if (!np_allow_name(allow, name))
-		return fail(ret_err, -EPERM, "name %s is not on its allow_net",
+	if (!sg_allow_name(allow, name))
+		return sg_fail(ret_err, -EPERM, "name %s is not on its allow_net",
 		    name);
 	for (i = 0; i < cnt; i++) {
 		memcpy(&in, addrs + 4 * i, 4);
@@ -583,15 +569,15 @@ sg_net_allow(struct sg_net *n, const char *id, const struct np_allow *allow,
 			if (strcmp(n->ov[o].name, name) == 0 &&
 			    n->ov[o].addr.s_addr == in.s_addr)
 				ov = 1;
-		if (!ov && np_addr_is_internal(AF_INET, &in) &&
-		    !np_allow_names_range(allow, AF_INET, &in))
-			return fail(ret_err, -EPERM, "%s resolved to an internal "
+		if (!ov && sg_addr_is_internal(AF_INET, &in) &&
+		    !sg_allow_names_range(allow, AF_INET, &in))
+			return sg_fail(ret_err, -EPERM, "%s resolved to an internal "
 			    "address, which its allow_net does not name", name);
 	}
-	if (np_allow_all(allow))
+	if (sg_allow_all(allow))
 		return 0;	/* TCP anywhere is open already */
-	np = np_allow_name_ports(allow, name, ports, sizeof(ports) / sizeof(ports[0]));
-	if (np == NP_ALLOW_ANY_PORT) {
+	np = sg_allow_name_ports(allow, name, ports, sizeof(ports) / sizeof(ports[0]));
+	if (np == SG_ALLOW_ANY_PORT) {
 		ports[0] = 0;
 		np = 1;
 	} else if (np > sizeof(ports) / sizeof(ports[0])) {
@@ -608,7 +594,7 @@ sg_net_allow(struct sg_net *n, const char *id, const struct np_allow *allow,
 			r = np_nft_allow(n->nft, a.tap, ntohl(in.s_addr), ports[j],
 			    to, &msg);
 			if (r < 0) {
-				fail(ret_err, r, "cannot add the firewall element: "
+				sg_fail(ret_err, r, "cannot add the firewall element: "
 				    "%s", msg ? msg : strerror(-r));
 				free(msg);
 				return r;

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct np_allow;
+struct sg_allow;
 struct np_res_override;
 struct sg_net;
 
@@ -51,7 +51,7 @@ void sg_net_close(struct sg_net *n);
  * also hold "secret NAME PLACEHOLDER" lines (no allow_net entry has a
  * space): recorded with the rest, not parsed here. Fills
  * *ret. On error nothing of it is left. */
-int sg_net_add(struct sg_net *n, const char *id, const struct np_allow *allow,
+int sg_net_add(struct sg_net *n, const char *id, const struct sg_allow *allow,
     const char *const *ent, size_t nent, int adopt, struct sg_net_addr *ret,
     char **ret_err);
 /* The allow_net entries recorded for sandbox id (the caller frees each
@@ -77,7 +77,7 @@ int sg_net_dns_sockets(const struct sg_net_addr *a, int *ret_udp,
  * the name or an address is not allowed (nothing is added then), or the
  * error of a failed nftables change (elements added before it stay, as
  * allowed ones: they expire). */
-int sg_net_allow(struct sg_net *n, const char *id, const struct np_allow *allow,
+int sg_net_allow(struct sg_net *n, const char *id, const struct sg_allow *allow,
     const char *name, const uint8_t *addrs, const uint32_t *ttls, size_t cnt,
     char **ret_err);
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/ini.h"
 #include "gateway/conf.h"
 #include "gateway/tokens.h"
 
@@ -151,9 +152,9 @@ static int tfile_open(struct tfile *f, const char *path, int create)
 		if (f->len == cap) {
 			char *nd;
 
-			if (cap >= SG_CONF_INI_FILE_MAX) {
+			if (cap >= SG_INI_FILE_MAX) {
 				fprintf(stderr, "sandgatectl: %s is larger than %u bytes\n", f->path,
-					SG_CONF_INI_FILE_MAX);
+					SG_INI_FILE_MAX);
 				goto out;
 			}
 			cap = cap ? cap * 2 : 8192;

@@ -1,6 +1,7 @@
 /* sg_tokens: loading and checking the tokens file. See tokens.h. */
 #include "gateway/tokens.h"
-#include "netpolicy/allow.h"
+#include "common/ini.h"
+#include "common/allow.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,8 +15,9 @@
 
 #include "common/base64.h"
 #include "common/secretval.h"
+#include "common/text.h"
 #include "gateway/conf.h"
-#include "gateway/util.h"
+#include "common/util.h"
 
 #define HASH_LEN 32
 
@@ -188,20 +190,19 @@ static int tok_bad(char **ret_msg, const struct sg_token *tok, const char *key,
 static int tok_bad(char **ret_msg, const struct sg_token *tok, const char *key,
 		   const char *value, const char *fmt, ...)
 {
-	char *reason = NULL, *qk = sg_conf_quote(key), *qv = value ? sg_conf_quote(value) : NULL;
+	char *reason = NULL, *qk = sg_ini_quote(key), *qv = value ? sg_ini_quote(value) : NULL;
 	va_list ap;
 	int r = -ENOMEM;
 
 	va_start(ap, fmt);
-	if (vasprintf(&reason, fmt, ap) < 0)
-		reason = NULL;
+	sg_vmsg(&reason, fmt, ap);
 	va_end(ap);
 	*ret_msg = NULL;
 	if (reason && qk && (qv || !value)) {
 		if (value)
-			r = sg_conf_msg(ret_msg, "[%s] %s = %s: %s", tok->name, qk, qv, reason);
+			r = sg_ini_msg(ret_msg, "[%s] %s = %s: %s", tok->name, qk, qv, reason);
 		else
-			r = sg_conf_msg(ret_msg, "[%s] %s: %s", tok->name, qk, reason);
+			r = sg_ini_msg(ret_msg, "[%s] %s: %s", tok->name, qk, reason);
 	}
 	free(reason);
 	free(qk);
@@ -296,17 +297,17 @@ static int tokens_on_section(void *user, unsigned line, const char *section, cha
 
 	t->cur = NULL;
 	if (!sg_tokens_valid_name(section)) {
-		q = sg_conf_quote(section);
+		q = sg_ini_quote(section);
 		if (!q)
 			return -ENOMEM;
-		r = sg_conf_msg(ret_msg, "[%s]: invalid token name: use 1 to 64 of a-z, 0-9, '_' "
+		r = sg_ini_msg(ret_msg, "[%s]: invalid token name: use 1 to 64 of a-z, 0-9, '_' "
 				"and '-', starting with a letter or digit", q);
 		free(q);
 		return r;
 	}
 	for (i = 0; i < t->n; i++)
 		if (strcmp(t->tokens[i]->name, section) == 0)
-			return sg_conf_msg(ret_msg, "[%s]: token written twice (first at line %u): "
+			return sg_ini_msg(ret_msg, "[%s]: token written twice (first at line %u): "
 					   "merge the two sections or rename one", section,
 					   t->tokens[i]->line);
 	tok = calloc(1, sizeof(*tok));
@@ -436,7 +437,7 @@ static int parse_allow_net(struct sg_token *tok, const char *value, char **ret_m
 	char *joined;
 	int r;
 
-	struct np_allow *a = NULL;
+	struct sg_allow *a = NULL;
 	char *why = NULL;
 
 	r = split_list(tok, "allow_net", value, 1, &tok->allow, &tok->n_allow, ret_msg);
@@ -460,8 +461,8 @@ static int parse_allow_net(struct sg_token *tok, const char *value, char **ret_m
 	}
 	/* Every entry so far (the key may be repeated), with the message
 	 * naming the bad entry and how to write it. */
-	r = np_allow_parse((const char *const *)tok->allow, tok->n_allow, &a, &why);
-	np_allow_free(a);
+	r = sg_allow_parse((const char *const *)tok->allow, tok->n_allow, &a, &why);
+	sg_allow_free(a);
 	if (r == -EINVAL) {
 		r = tok_bad(ret_msg, tok, "allow_net", value, "%s", why ? why : "invalid entry");
 		free(why);
@@ -597,11 +598,11 @@ static int parse_secret(struct sg_token *tok, unsigned line, const char *key,
 		goto out;
 	if (a == 0) {
 		/* the proxy matches them as allow_net entries */
-		struct np_allow *al = NULL;
+		struct sg_allow *al = NULL;
 		char *why = NULL;
 
-		r = np_allow_parse((const char *const *)items, n_items, &al, &why);
-		np_allow_free(al);
+		r = sg_allow_parse((const char *const *)items, n_items, &al, &why);
+		sg_allow_free(al);
 		if (r == -EINVAL)
 			r = tok_bad(ret_msg, tok, key, value, "%s",
 				    why ? why : "invalid entry");
@@ -670,11 +671,11 @@ static int tokens_on_key(void *user, unsigned line, const char *section, const c
 	int r;
 
 	if (!tok) {
-		char *qk = sg_conf_quote(key);
+		char *qk = sg_ini_quote(key);
 
 		if (!qk)
 			return -ENOMEM;
-		r = sg_conf_msg(ret_msg, "%s: key outside of any token: start the token with "
+		r = sg_ini_msg(ret_msg, "%s: key outside of any token: start the token with "
 				"a [NAME] line", qk);
 		free(qk);
 		return r;
@@ -740,7 +741,7 @@ static int tokens_on_key(void *user, unsigned line, const char *section, const c
 	return 0;
 }
 
-static const struct sg_conf_ini_ops tokens_ops = {
+static const struct sg_ini_ops tokens_ops = {
 	.on_section = tokens_on_section,
 	.on_key = tokens_on_key,
 };
@@ -801,7 +802,7 @@ static int tokens_parse_file(FILE *f, const char *label, struct sg_tokens **ret,
 		goto fail;
 	}
 	if (f) {
-		r = sg_conf_ini_parse(f, label, &tokens_ops, t, &err);
+		r = sg_ini_parse(f, label, &tokens_ops, t, &err);
 		if (r < 0)
 			goto fail;
 	}
@@ -855,7 +856,7 @@ int sg_tokens_load(const char *path, struct sg_tokens **ret, char **ret_err)
 	struct stat st;
 	int r;
 
-	r = sg_conf_ini_open(path, &f, ret_err);
+	r = sg_ini_open(path, &f, ret_err);
 	if (r < 0)
 		return r;
 	if (fstat(fileno(f), &st) < 0) {

@@ -120,7 +120,7 @@ const char *sg_tokens_key_comment(const struct sg_token *tok, size_t i);   /* ""
 /* Token and secret names: 1 to this many characters. */
 #define SG_TOKENS_NAME_MAX 64
 /* At most this many secrets per token: each sandbox gets a placeholder
- * for each, and the proxy's feed carries that many (SP_FEED_MAX_SECRETS). */
+ * for each, and the proxy's feed carries that many (SG_FEED_MAX_SECRETS). */
 #define SG_TOKENS_SECRETS_MAX 64
 
 /* allow_net: all entries joined with ", " (NULL when unset: no egress at

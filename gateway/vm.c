@@ -24,6 +24,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "common/ini.h"
+#include "common/text.h"
 #include "common/buf.h"
 #include "gateway/conf.h"
 #include "gateway/vm.h"
@@ -62,21 +64,6 @@ struct sg_vm_image {
 };
 
 /* ---- messages and validation ---- */
-
-/* Formats a message into *ret_err (when ret_err is not NULL) and returns r. */
-static int __attribute__((format(printf, 3, 4)))
-fail_msg(char **ret_err, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!ret_err)
-		return r;
-	va_start(ap, fmt);
-	if (vasprintf(ret_err, fmt, ap) < 0)
-		*ret_err = NULL;
-	va_end(ap);
-	return r;
-}
 
 /* libvirt's last error message, never NULL. */
 static const char *lv_msg(void)
@@ -174,19 +161,19 @@ static int valid_path(const char *p)
 static int spec_check(const struct sg_vm_spec *s, char **ret_err)
 {
 	if (!s)
-		return fail_msg(ret_err, -EINVAL, "no sandbox specification");
+		return sg_fail(ret_err, -EINVAL, "no sandbox specification");
 	if (!sg_vm_valid_id(s->id))
-		return fail_msg(ret_err, -EINVAL, "invalid sandbox id: expected 12 lowercase hex digits");
+		return sg_fail(ret_err, -EINVAL, "invalid sandbox id: expected 12 lowercase hex digits");
 	if (!sg_vm_valid_token(s->token))
-		return fail_msg(ret_err, -EINVAL, "invalid token name for sandbox %s", s->id);
+		return sg_fail(ret_err, -EINVAL, "invalid token name for sandbox %s", s->id);
 	if (!s->name || (s->name[0] && !sg_vm_valid_name(s->name)))
-		return fail_msg(ret_err, -EINVAL, "invalid sandbox name for sandbox %s", s->id);
+		return sg_fail(ret_err, -EINVAL, "invalid sandbox name for sandbox %s", s->id);
 	if (!sg_vm_valid_image(s->image))
-		return fail_msg(ret_err, -EINVAL, "invalid image name for sandbox %s", s->id);
+		return sg_fail(ret_err, -EINVAL, "invalid image name for sandbox %s", s->id);
 	if (s->memory_mb < 64 || s->memory_mb > 1048576)
-		return fail_msg(ret_err, -EINVAL, "memory_mb = %u is out of range", s->memory_mb);
+		return sg_fail(ret_err, -EINVAL, "memory_mb = %u is out of range", s->memory_mb);
 	if (s->vcpus < 1 || s->vcpus > 256)
-		return fail_msg(ret_err, -EINVAL, "vcpus = %u is out of range", s->vcpus);
+		return sg_fail(ret_err, -EINVAL, "vcpus = %u is out of range", s->vcpus);
 	if (s->tap != NULL) {
 		size_t i, n = strlen(s->tap);
 
@@ -195,19 +182,19 @@ static int spec_check(const struct sg_vm_spec *s, char **ret_err)
 			    (s->tap[i] >= '0' && s->tap[i] <= '9') || s->tap[i] == '-'))
 				break;
 		if (n == 0 || n > 15 || i < n)
-			return fail_msg(ret_err, -EINVAL, "tap name \"%s\" is not valid", s->tap);
+			return sg_fail(ret_err, -EINVAL, "tap name \"%s\" is not valid", s->tap);
 	}
 	if (s->disk_gb > 65536)
-		return fail_msg(ret_err, -EINVAL, "disk_gb = %u is out of range", s->disk_gb);
+		return sg_fail(ret_err, -EINVAL, "disk_gb = %u is out of range", s->disk_gb);
 	if (s->domain_type != SG_VM_QEMU && s->domain_type != SG_VM_KVM)
-		return fail_msg(ret_err, -EINVAL, "invalid domain type %d", s->domain_type);
+		return sg_fail(ret_err, -EINVAL, "invalid domain type %d", s->domain_type);
 	if (!sg_vm_transport_name(s->transport))
-		return fail_msg(ret_err, -EINVAL, "invalid transport %d", s->transport);
+		return sg_fail(ret_err, -EINVAL, "invalid transport %d", s->transport);
 	if (!valid_path(s->state_dir))
-		return fail_msg(ret_err, -EINVAL, "state_dir must be an absolute path without "
+		return sg_fail(ret_err, -EINVAL, "state_dir must be an absolute path without "
 				"control characters");
 	if (s->owner_pid < 0 || s->created < 0 || s->expires < 0)
-		return fail_msg(ret_err, -EINVAL, "invalid times or owner pid for sandbox %s", s->id);
+		return sg_fail(ret_err, -EINVAL, "invalid times or owner pid for sandbox %s", s->id);
 	return 0;
 }
 
@@ -283,14 +270,14 @@ static int image_on_key(void *user, unsigned line, const char *section, const ch
 	else
 		return 0;   /* build facts (name, built, kernel_version, ...) */
 	if (*slot)
-		return sg_conf_msg(ret_msg, "%s is set twice", key);
+		return sg_ini_msg(ret_msg, "%s is set twice", key);
 	for (i = 0; value[i]; i++)
 		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
-			return sg_conf_msg(ret_msg, "%s contains a control character", key);
+			return sg_ini_msg(ret_msg, "%s contains a control character", key);
 	if (slot != &img->cmdline && value[0] == '\0')
-		return sg_conf_msg(ret_msg, "%s is empty", key);
+		return sg_ini_msg(ret_msg, "%s is empty", key);
 	if (slot == &img->cmdline && strlen(value) > 2048)
-		return sg_conf_msg(ret_msg, "cmdline is longer than 2048 bytes");
+		return sg_ini_msg(ret_msg, "cmdline is longer than 2048 bytes");
 	if (slot != &img->cmdline && value[0] != '/') {
 		if (asprintf(slot, "%s/%s", img->dir, value) < 0) {
 			*slot = NULL;
@@ -314,20 +301,20 @@ static int image_file_check(const char *conf, const char *key, const char *path,
 	struct stat st;
 
 	if (!valid_path(path))
-		return fail_msg(ret_err, -EINVAL, "%s: %s: the path is too long or contains "
+		return sg_fail(ret_err, -EINVAL, "%s: %s: the path is too long or contains "
 				"control characters", conf, key);
 	if (stat(path, &st) < 0)
-		return fail_msg(ret_err, -errno, "%s: %s = %s: %s (rebuild the image)", conf,
+		return sg_fail(ret_err, -errno, "%s: %s = %s: %s (rebuild the image)", conf,
 				key, path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return fail_msg(ret_err, -EINVAL, "%s: %s = %s is not a regular file", conf, key,
+		return sg_fail(ret_err, -EINVAL, "%s: %s = %s is not a regular file", conf, key,
 				path);
 	return 0;
 }
 
 int sg_vm_image_load(const char *image_dir, struct sg_vm_image **ret, char **ret_err)
 {
-	static const struct sg_conf_ini_ops ops = { .on_key = image_on_key };
+	static const struct sg_ini_ops ops = { .on_key = image_on_key };
 	struct sg_vm_image *img = NULL;
 	char *conf = NULL;
 	FILE *f = NULL;
@@ -338,12 +325,12 @@ int sg_vm_image_load(const char *image_dir, struct sg_vm_image **ret, char **ret
 		return -ENOMEM;
 	img->dir = realpath(image_dir, NULL);
 	if (!img->dir) {
-		r = fail_msg(ret_err, -errno, "cannot open the image folder %s: %s (build the "
+		r = sg_fail(ret_err, -errno, "cannot open the image folder %s: %s (build the "
 			     "image, or fix image_dir in sandgate.conf)", image_dir, strerror(errno));
 		goto fail;
 	}
 	if (!valid_path(img->dir)) {
-		r = fail_msg(ret_err, -EINVAL, "image folder %s: the path is too long or contains "
+		r = sg_fail(ret_err, -EINVAL, "image folder %s: the path is too long or contains "
 			     "control characters", image_dir);
 		goto fail;
 	}
@@ -352,14 +339,14 @@ int sg_vm_image_load(const char *image_dir, struct sg_vm_image **ret, char **ret
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = sg_conf_ini_open(conf, &f, ret_err);
+	r = sg_ini_open(conf, &f, ret_err);
 	if (r < 0)
 		goto fail;
-	r = sg_conf_ini_parse(f, conf, &ops, img, ret_err);
+	r = sg_ini_parse(f, conf, &ops, img, ret_err);
 	if (r < 0)
 		goto fail;
 	if (!img->kernel || !img->initrd || !img->rootfs) {
-		r = fail_msg(ret_err, -EINVAL, "%s: [image] needs kernel, initrd and rootfs "
+		r = sg_fail(ret_err, -EINVAL, "%s: [image] needs kernel, initrd and rootfs "
 			     "(rebuild the image)", conf);
 		goto fail;
 	}
@@ -1000,7 +987,7 @@ int sg_vm_connect(const char *uri, struct sg_vm_host **ret, char **ret_err)
 	struct sg_vm_host *h;
 
 	if (!uri)
-		return fail_msg(ret_err, -EINVAL, "no libvirt URI");
+		return sg_fail(ret_err, -EINVAL, "no libvirt URI");
 	virSetErrorFunc(NULL, lv_quiet);
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -1012,7 +999,7 @@ int sg_vm_connect(const char *uri, struct sg_vm_host **ret, char **ret_err)
 	}
 	h->conn = virConnectOpen(uri);
 	if (!h->conn) {
-		int r = fail_msg(ret_err, -ECONNREFUSED, "cannot connect to libvirt at %s: %s; is "
+		int r = sg_fail(ret_err, -ECONNREFUSED, "cannot connect to libvirt at %s: %s; is "
 				 "libvirtd running? (systemctl start libvirtd)", uri, lv_msg());
 		sg_vm_host_free(h);
 		return r;
@@ -1087,12 +1074,12 @@ static int qemu_can_reach(const struct qemu_id *q, const char *dir, const char *
 			p[i] = '\0';
 		}
 		if (stat(path, &st) < 0) {
-			r = fail_msg(ret_err, -errno, "cannot use the %s %s: %s", what, path,
+			r = sg_fail(ret_err, -errno, "cannot use the %s %s: %s", what, path,
 				     strerror(errno));
 			goto out;
 		}
 		if (S_ISDIR(st.st_mode) && !qemu_may(q, &st, S_IXOTH)) {
-			r = fail_msg(ret_err, -EACCES, "QEMU runs as uid %u and cannot enter %s "
+			r = sg_fail(ret_err, -EACCES, "QEMU runs as uid %u and cannot enter %s "
 				     "(mode %04o) to reach the %s %s: run chmod o+x %s, or choose "
 				     "another %s", (unsigned)q->uid, path,
 				     (unsigned)(st.st_mode & 07777), what, dir, path, what);
@@ -1112,10 +1099,10 @@ static int qemu_can_read(const struct qemu_id *q, const char *path, char **ret_e
 	struct stat st;
 
 	if (stat(path, &st) < 0)
-		return fail_msg(ret_err, -errno, "cannot use %s: %s", path, strerror(errno));
+		return sg_fail(ret_err, -errno, "cannot use %s: %s", path, strerror(errno));
 	if (qemu_may(q, &st, S_IROTH))
 		return 0;
-	return fail_msg(ret_err, -EACCES, "QEMU runs as uid %u and cannot read %s (mode %04o): "
+	return sg_fail(ret_err, -EACCES, "QEMU runs as uid %u and cannot read %s (mode %04o): "
 			"run chmod a+r %s", (unsigned)q->uid, path, (unsigned)(st.st_mode & 07777),
 			path);
 }
@@ -1231,10 +1218,10 @@ static int make_overlay(const char *base, const char *overlay, unsigned disk_gb,
 	argv[argc] = NULL;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return fail_msg(ret_err, -errno, "cannot run qemu-img: %s", strerror(errno));
+		return sg_fail(ret_err, -errno, "cannot run qemu-img: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0) {
-		r = fail_msg(ret_err, -errno, "cannot run qemu-img: %s", strerror(errno));
+		r = sg_fail(ret_err, -errno, "cannot run qemu-img: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
@@ -1283,10 +1270,10 @@ static int make_overlay(const char *base, const char *overlay, unsigned disk_gb,
 	if (nl)
 		*nl = '\0';
 	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127 && !errbuf[n])
-		r = fail_msg(ret_err, -ENOENT, "cannot run %s: install the Debian package qemu-utils",
+		r = sg_fail(ret_err, -ENOENT, "cannot run %s: install the Debian package qemu-utils",
 			     SG_QEMU_IMG);
 	else
-		r = fail_msg(ret_err, -EIO, "cannot create the sandbox disk %s: %s", overlay,
+		r = sg_fail(ret_err, -EIO, "cannot create the sandbox disk %s: %s", overlay,
 			     errbuf[n] ? errbuf + n : "qemu-img failed");
 out:
 	if (pfd[0] >= 0)
@@ -1310,14 +1297,14 @@ int sg_vm_create(struct sg_vm_host *h, const struct sg_vm_spec *s, char **ret_er
 	if (r < 0)
 		return r;
 	if (!h || !h->conn)
-		return fail_msg(ret_err, -ENOTCONN, "not connected to libvirt");
+		return sg_fail(ret_err, -ENOTCONN, "not connected to libvirt");
 	if (!valid_path(s->image_dir))
-		return fail_msg(ret_err, -EINVAL, "image_dir must be an absolute path");
+		return sg_fail(ret_err, -EINVAL, "image_dir must be an absolute path");
 	q = &h->qemu[s->domain_type == SG_VM_KVM ? 1 : 0];
 
 	r = sg_vm_image_load(s->image_dir, &img, &imgerr);
 	if (r < 0) {
-		r = fail_msg(ret_err, r, "image %s: %s", s->image, imgerr ? imgerr : strerror(-r));
+		r = sg_fail(ret_err, r, "image %s: %s", s->image, imgerr ? imgerr : strerror(-r));
 		goto fail;
 	}
 	r = qemu_can_reach(q, img->dir, "image folder", ret_err);
@@ -1341,12 +1328,12 @@ int sg_vm_create(struct sg_vm_host *h, const struct sg_vm_spec *s, char **ret_er
 		goto fail;
 	r = make_dir(sbdir, q->gid, 0);
 	if (r < 0) {
-		r = fail_msg(ret_err, r, "cannot create %s: %s", sbdir, strerror(-r));
+		r = sg_fail(ret_err, r, "cannot create %s: %s", sbdir, strerror(-r));
 		goto fail;
 	}
 	r = make_dir(dir, q->gid, 1);
 	if (r < 0) {
-		r = fail_msg(ret_err, r, r == -EEXIST ? "sandbox id %s is already in use (%s exists)"
+		r = sg_fail(ret_err, r, r == -EEXIST ? "sandbox id %s is already in use (%s exists)"
 			     : "cannot create the folder of sandbox %s: %s", s->id,
 			     r == -EEXIST ? dir : strerror(-r));
 		goto fail;
@@ -1357,14 +1344,14 @@ int sg_vm_create(struct sg_vm_host *h, const struct sg_vm_spec *s, char **ret_er
 		goto fail;
 	/* the overlay belongs to QEMU's user (libvirt does not relabel) */
 	if (chown(disk, q->uid, q->gid) < 0 || chmod(disk, 0600) < 0) {
-		r = fail_msg(ret_err, -errno, "cannot hand %s to QEMU's user: %s", disk,
+		r = sg_fail(ret_err, -errno, "cannot hand %s to QEMU's user: %s", disk,
 			     strerror(errno));
 		goto fail;
 	}
 	r = sg_vm_domain_xml(s, img, q->have_dac ? (long)q->uid : -1,
 			     q->have_dac ? (long)q->gid : -1, &xml);
 	if (r < 0) {
-		r = fail_msg(ret_err, r, "cannot describe sandbox %s to libvirt: %s", s->id,
+		r = sg_fail(ret_err, r, "cannot describe sandbox %s to libvirt: %s", s->id,
 			     strerror(-r));
 		goto fail;
 	}
@@ -1379,7 +1366,7 @@ int sg_vm_create(struct sg_vm_host *h, const struct sg_vm_spec *s, char **ret_er
 			r = -ECONNREFUSED;
 		else
 			r = -EIO;
-		r = fail_msg(ret_err, r, "libvirt refused to start the sandbox: %s", lv_msg());
+		r = sg_fail(ret_err, r, "libvirt refused to start the sandbox: %s", lv_msg());
 		goto fail;
 	}
 	virDomainFree(dom);
@@ -1406,15 +1393,15 @@ static int lookup(struct sg_vm_host *h, const char *id, virDomainPtr *ret, char 
 	virDomainPtr dom;
 
 	if (!sg_vm_valid_id(id))
-		return fail_msg(ret_err, -EINVAL, "invalid sandbox id: expected 12 lowercase hex digits");
+		return sg_fail(ret_err, -EINVAL, "invalid sandbox id: expected 12 lowercase hex digits");
 	if (!h || !h->conn)
-		return fail_msg(ret_err, -ENOTCONN, "not connected to libvirt");
+		return sg_fail(ret_err, -ENOTCONN, "not connected to libvirt");
 	snprintf(name, sizeof(name), SG_VM_DOMAIN_PREFIX "%s", id);
 	dom = virDomainLookupByName(h->conn, name);
 	if (!dom) {
 		if (lv_code() == VIR_ERR_NO_DOMAIN)
-			return fail_msg(ret_err, -ENOENT, "no sandbox %s", id);
-		return fail_msg(ret_err, -EIO, "cannot look up sandbox %s in libvirt: %s", id,
+			return sg_fail(ret_err, -ENOENT, "no sandbox %s", id);
+		return sg_fail(ret_err, -EIO, "cannot look up sandbox %s in libvirt: %s", id,
 				lv_msg());
 	}
 	*ret = dom;
@@ -1427,7 +1414,7 @@ int sg_vm_destroy(struct sg_vm_host *h, const char *id, const char *state_dir, c
 	int r, r2;
 
 	if (!sg_vm_valid_id(id) || !valid_path(state_dir))
-		return fail_msg(ret_err, -EINVAL, "invalid sandbox id or state_dir");
+		return sg_fail(ret_err, -EINVAL, "invalid sandbox id or state_dir");
 	r = lookup(h, id, &dom, ret_err);
 	if (r == -ENOENT) {
 		if (ret_err) {
@@ -1441,14 +1428,14 @@ int sg_vm_destroy(struct sg_vm_host *h, const char *id, const char *state_dir, c
 
 			/* gone or stopped meanwhile: that is what we wanted */
 			if (code != VIR_ERR_NO_DOMAIN && code != VIR_ERR_OPERATION_INVALID)
-				r = fail_msg(ret_err, -EIO, "libvirt could not stop sandbox %s: %s",
+				r = sg_fail(ret_err, -EIO, "libvirt could not stop sandbox %s: %s",
 					     id, lv_msg());
 		}
 		virDomainFree(dom);
 	}
 	r2 = remove_sandbox_dir(state_dir, id);
 	if (r2 < 0 && r == 0) {
-		r = fail_msg(ret_err, r2, "cannot remove the files of sandbox %s in %s/sandboxes: %s",
+		r = sg_fail(ret_err, r2, "cannot remove the files of sandbox %s in %s/sandboxes: %s",
 			     id, state_dir, strerror(-r2));
 	}
 	return r;
@@ -1481,10 +1468,10 @@ int sg_vm_list(struct sg_vm_host *h, struct sg_vm_info **ret, size_t *ret_n, cha
 	int nd, i, r = 0;
 
 	if (!h || !h->conn)
-		return fail_msg(ret_err, -ENOTCONN, "not connected to libvirt");
+		return sg_fail(ret_err, -ENOTCONN, "not connected to libvirt");
 	nd = virConnectListAllDomains(h->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 	if (nd < 0)
-		return fail_msg(ret_err, -EIO, "cannot list libvirt domains: %s", lv_msg());
+		return sg_fail(ret_err, -EIO, "cannot list libvirt domains: %s", lv_msg());
 	if (nd > 0) {
 		v = calloc((size_t)nd, sizeof(*v));
 		if (!v) {
@@ -1541,7 +1528,7 @@ int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires, cha
 	int r;
 
 	if (expires < 0)
-		return fail_msg(ret_err, -EINVAL, "invalid expiry time");
+		return sg_fail(ret_err, -EINVAL, "invalid expiry time");
 	r = lookup(h, id, &dom, ret_err);
 	if (r < 0)
 		return r;
@@ -1549,14 +1536,14 @@ int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires, cha
 				  VIR_DOMAIN_AFFECT_LIVE);
 	if (!md) {
 		r = lv_code() == VIR_ERR_NO_DOMAIN ?
-			fail_msg(ret_err, -ENOENT, "no sandbox %s", id) :
-			fail_msg(ret_err, -EIO, "cannot read the metadata of sandbox %s: %s", id,
+			sg_fail(ret_err, -ENOENT, "no sandbox %s", id) :
+			sg_fail(ret_err, -EIO, "cannot read the metadata of sandbox %s: %s", id,
 				 lv_msg());
 		goto out;
 	}
 	r = sg_vm_metadata_parse(md, &v);
 	if (r < 0) {
-		r = fail_msg(ret_err, r, "sandbox %s carries metadata sandgate cannot read", id);
+		r = sg_fail(ret_err, r, "sandbox %s carries metadata sandgate cannot read", id);
 		goto out;
 	}
 	v.expires = expires;
@@ -1573,8 +1560,8 @@ int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires, cha
 	if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, SG_VM_XMLNS_PREFIX,
 				 SG_VM_XMLNS, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		r = lv_code() == VIR_ERR_NO_DOMAIN || lv_code() == VIR_ERR_OPERATION_INVALID ?
-			fail_msg(ret_err, -ENOENT, "sandbox %s is not running", id) :
-			fail_msg(ret_err, -EIO, "libvirt could not update sandbox %s: %s", id,
+			sg_fail(ret_err, -ENOENT, "sandbox %s is not running", id) :
+			sg_fail(ret_err, -EIO, "libvirt could not update sandbox %s: %s", id,
 				 lv_msg());
 		goto out;
 	}
@@ -1596,13 +1583,13 @@ int sg_vm_cleanup_leftovers(struct sg_vm_host *h, const char *state_dir, char **
 	int removed = 0, r = 0;
 
 	if (!valid_path(state_dir))
-		return fail_msg(ret_err, -EINVAL, "invalid state_dir");
+		return sg_fail(ret_err, -EINVAL, "invalid state_dir");
 	sbdir = sb_path(state_dir, NULL, NULL);
 	if (!sbdir)
 		return -ENOMEM;
 	d = opendir(sbdir);
 	if (!d) {
-		r = errno == ENOENT ? 0 : fail_msg(ret_err, -errno, "cannot read %s: %s", sbdir,
+		r = errno == ENOENT ? 0 : sg_fail(ret_err, -errno, "cannot read %s: %s", sbdir,
 						   strerror(errno));
 		goto out;
 	}
@@ -1629,13 +1616,13 @@ int sg_vm_cleanup_leftovers(struct sg_vm_host *h, const char *state_dir, char **
 		}
 		k = remove_sandbox_dir(state_dir, id);
 		if (k < 0) {
-			r = fail_msg(ret_err, k, "cannot remove %s/%s: %s", sbdir, id, strerror(-k));
+			r = sg_fail(ret_err, k, "cannot remove %s/%s: %s", sbdir, id, strerror(-k));
 			goto out;
 		}
 		removed++;
 	}
 	if (errno) {
-		r = fail_msg(ret_err, -errno, "cannot read %s: %s", sbdir, strerror(errno));
+		r = sg_fail(ret_err, -errno, "cannot read %s: %s", sbdir, strerror(errno));
 		goto out;
 	}
 	r = removed;
@@ -1654,19 +1641,19 @@ int sg_vm_agent_cid(struct sg_vm_host *h, const char *id, uint32_t *ret_cid, cha
 	int r;
 
 	if (!sg_vm_valid_id(id))
-		return fail_msg(ret_err, -EINVAL, "invalid sandbox id");
+		return sg_fail(ret_err, -EINVAL, "invalid sandbox id");
 	r = lookup(h, id, &dom, ret_err);
 	if (r < 0)
 		return r;
 	xml = virDomainGetXMLDesc(dom, 0);
 	if (!xml) {
-		r = fail_msg(ret_err, lv_code() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO,
+		r = sg_fail(ret_err, lv_code() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO,
 			     "cannot read the description of sandbox %s: %s", id, lv_msg());
 		goto out;
 	}
 	r = sg_vm_parse_vsock_cid(xml, &cid);
 	if (r < 0) {
-		r = fail_msg(ret_err, r, "sandbox %s has no vsock address in libvirt", id);
+		r = sg_fail(ret_err, r, "sandbox %s has no vsock address in libvirt", id);
 		goto out;
 	}
 	*ret_cid = cid;
@@ -1683,20 +1670,20 @@ int sg_vm_connect_agent(struct sg_vm_host *h, const char *id, const char *state_
 	int fd = -1, r;
 
 	if (!sg_vm_valid_id(id) || !valid_path(state_dir))
-		return fail_msg(ret_err, -EINVAL, "invalid sandbox id or state_dir");
+		return sg_fail(ret_err, -EINVAL, "invalid sandbox id or state_dir");
 	if (transport == SG_VM_VIRTIO_SERIAL) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 		r = sg_vm_agent_path(state_dir, id, sa.sun_path, sizeof(sa.sun_path));
 		if (r < 0)
-			return fail_msg(ret_err, r, "the agent socket path of sandbox %s is longer "
+			return sg_fail(ret_err, r, "the agent socket path of sandbox %s is longer "
 					"than %zu bytes: choose a shorter state_dir", id,
 					sizeof(sa.sun_path) - 1);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
-			return fail_msg(ret_err, -errno, "socket: %s", strerror(errno));
+			return sg_fail(ret_err, -errno, "socket: %s", strerror(errno));
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			r = fail_msg(ret_err, -errno, "cannot connect to the agent of sandbox %s "
+			r = sg_fail(ret_err, -errno, "cannot connect to the agent of sandbox %s "
 				     "(%s): %s", id, sa.sun_path, strerror(errno));
 			goto fail;
 		}
@@ -1710,17 +1697,17 @@ int sg_vm_connect_agent(struct sg_vm_host *h, const char *id, const char *state_
 		sv.svm_cid = cid;
 		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
-			r = fail_msg(ret_err, -errno, "cannot open a vsock socket: %s (is the "
+			r = sg_fail(ret_err, -errno, "cannot open a vsock socket: %s (is the "
 				     "vhost_vsock module loaded?)", strerror(errno));
 			goto fail;
 		}
 		if (connect(fd, (struct sockaddr *)&sv, sizeof(sv)) < 0) {
-			r = fail_msg(ret_err, -errno, "cannot connect to the agent of sandbox %s "
+			r = sg_fail(ret_err, -errno, "cannot connect to the agent of sandbox %s "
 				     "(vsock %u:%u): %s", id, cid, SG_VM_VSOCK_PORT, strerror(errno));
 			goto fail;
 		}
 	} else {
-		return fail_msg(ret_err, -EINVAL, "invalid transport %d", transport);
+		return sg_fail(ret_err, -EINVAL, "invalid transport %d", transport);
 	}
 	*ret_fd = fd;
 	fd = -1;

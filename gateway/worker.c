@@ -33,10 +33,11 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/proto.h"
-#include "gateway/mpipe.h"
+#include "common/mpipe.h"
 #include "gateway/privsep.h"
 #include "gateway/worker.h"
 
@@ -135,14 +136,6 @@ struct worker {
 	int quit;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void __attribute__((noreturn))
 die(const char *what)
@@ -459,7 +452,7 @@ static void
 send_hello(struct worker *w)
 {
 	if (agent_check(w, sg_proto_put_hello(w->ag_out, w->nonce)) == 0)
-		w->hello_next_ms = now_ms() + SG_HELLO_INTERVAL_MS;
+		w->hello_next_ms = sg_mono_ms() + SG_HELLO_INTERVAL_MS;
 }
 
 static void
@@ -1276,7 +1269,7 @@ handle_started(struct worker *w, struct sg_cur *c, int fd)
 		die("monitor sent STARTED without the hub link");
 	if (getrandom(&w->nonce, sizeof(w->nonce), 0) != sizeof(w->nonce))
 		die("getrandom failed");
-	w->boot_deadline_ms = now_ms() + boot_ms;
+	w->boot_deadline_ms = sg_mono_ms() + boot_ms;
 	agent_attach(w, fd);
 }
 
@@ -1399,7 +1392,7 @@ event_loop(struct worker *w)
 				agent_fail(w, "the sandbox stopped");
 		}
 		agent_update_events(w);
-		now = now_ms();
+		now = sg_mono_ms();
 		timeout = 60000;
 		if (w->ag == AG_HELLO) {
 			if (now >= w->boot_deadline_ms) {

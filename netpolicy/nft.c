@@ -14,7 +14,7 @@
 #include "common/buf.h"
 #include "common/text.h"
 #include "netpolicy/nft.h"
-#include "netpolicy/strv.h"
+#include "common/strv.h"
 
 /* A generated script never comes near this; it bounds a mistake. */
 #define SCRIPT_MAX (4u << 20)
@@ -825,7 +825,7 @@ np_nft_list_taps(struct np_nft *n, char ***ret, size_t *ret_n, char **ret_msg)
 	free(out);
 	out = NULL;
 	if (nv_len > 0)
-		np_strv_sort(v, nv_len);
+		sg_strv_sort(v, nv_len);
 	/* each tap owns several objects: keep one of each */
 	for (i = 0, j = 0; i < nv_len; i++) {
 		if (j > 0 && strcmp(v[j - 1], v[i]) == 0) {
@@ -839,7 +839,7 @@ np_nft_list_taps(struct np_nft *n, char ***ret, size_t *ret_n, char **ret_msg)
 	return 0;
 nomem:
 	sg_msg(ret_msg, "%s: out of memory", what);
-	np_strv_free(v, nv_len);
+	sg_strv_free(v, nv_len);
 	free(out);
 	return r;
 }

@@ -139,7 +139,7 @@ int np_nft_reason_counters(struct np_nft *n, const char *reason,
 			   uint64_t *ret_packets, uint64_t *ret_bytes, char **ret_msg);
 
 /* Taps that own anything in the table (to remove leftovers at start), as
- * a sorted array of *ret_n strings; free with np_strv_free(). */
+ * a sorted array of *ret_n strings; free with sg_strv_free(). */
 int np_nft_list_taps(struct np_nft *n, char ***ret, size_t *ret_n, char **ret_msg);
 
 #endif

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "common/clock.h"
 #include "netpolicy/resolver.h"
 
 #define RES_MAX_SANDBOXES	4096
@@ -48,7 +49,7 @@ struct rsbx {
 	char id[64];
 	uint64_t gen;		/* tells a re-added id from the old one */
 	int udp, tcp;
-	struct np_allow *allow;
+	struct sg_allow *allow;
 	double tokens;
 	int64_t refill_ms;
 	int limited;		/* rate limit hit; reported once per episode */
@@ -60,7 +61,7 @@ struct rsbx {
 	 * (monotonic ms): an answer whose addresses are all here is given
 	 * at once, without asking the monitor again. */
 	struct {
-		char name[NP_NAME_MAX];
+		char name[SG_NAME_MAX];
 		struct in_addr addr;
 		int64_t until_ms;
 	} cache[RES_CACHE];
@@ -103,14 +104,6 @@ struct np_res {
 
 static unsigned *res_nconns;	/* the np_res's total, for conn_close */
 
-static int64_t
-res_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 set_nonblock(int fd)
@@ -223,7 +216,7 @@ sbx_free(struct rsbx *s)
 		close(s->udp);
 	if (s->tcp >= 0)
 		close(s->tcp);
-	np_allow_free(s->allow);
+	sg_allow_free(s->allow);
 	free(s);
 }
 
@@ -269,7 +262,7 @@ sbx_find(struct np_res *r, const char *id)
 
 int
 np_res_add(struct np_res *r, const char *id, int udp_fd, int tcp_fd,
-    struct np_allow *allow)
+    struct sg_allow *allow)
 {
 	struct rsbx *s = NULL;
 	int e;
@@ -294,7 +287,7 @@ np_res_add(struct np_res *r, const char *id, int udp_fd, int tcp_fd,
 	s->tcp = tcp_fd;
 	s->allow = allow;
 	s->tokens = RES_BURST;
-	s->refill_ms = res_now_ms();
+	s->refill_ms = sg_mono_ms();
 	s->next = r->sbxs;
 	r->sbxs = s;
 	r->nsbx++;
@@ -303,7 +296,7 @@ fail:
 	close(udp_fd);
 	if (tcp_fd >= 0)
 		close(tcp_fd);
-	np_allow_free(allow);
+	sg_allow_free(allow);
 	return e;
 }
 
@@ -404,7 +397,7 @@ reply(struct np_res *r, struct rsbx *s, int tcp, uint64_t cid,
 	if (n != (ssize_t)(len + 2))
 		conn_close(s, c);
 	else
-		c->idle_ms = res_now_ms() + RES_TCP_IDLE_MS;
+		c->idle_ms = sg_mono_ms() + RES_TCP_IDLE_MS;
 }
 
 static void
@@ -441,7 +434,7 @@ answer_error(struct np_res *r, struct rsbx *s, int tcp, uint64_t cid,
 static int
 cache_covers(const struct rsbx *s, const struct rq *q)
 {
-	int64_t now = res_now_ms();
+	int64_t now = sg_mono_ms();
 	size_t i, j;
 
 	for (i = 0; i < q->nrr; i++) {
@@ -462,7 +455,7 @@ cache_covers(const struct rsbx *s, const struct rq *q)
 static void
 cache_add(struct rsbx *s, const struct rq *q)
 {
-	int64_t now = res_now_ms();
+	int64_t now = sg_mono_ms();
 	size_t i;
 
 	size_t len = strlen(q->q.name);
@@ -554,8 +547,8 @@ upstream_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		q->rcode = NP_DNS_NOERROR;
 		for (i = 0; i < n && q->nrr < RES_MAX_ANSWERS; i++) {
 			/* No path into internal ranges by a public name. */
-			if (np_addr_is_internal(AF_INET, &at[i].ipaddr) &&
-			    (s == NULL || !np_allow_names_range(s->allow,
+			if (sg_addr_is_internal(AF_INET, &at[i].ipaddr) &&
+			    (s == NULL || !sg_allow_names_range(s->allow,
 			    AF_INET, &at[i].ipaddr)))
 				continue;
 			q->rr[q->nrr].addr = at[i].ipaddr;
@@ -582,7 +575,7 @@ upstream_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 static int
 rate_ok(struct np_res *r, struct rsbx *s)
 {
-	int64_t now = res_now_ms();
+	int64_t now = sg_mono_ms();
 
 	s->tokens += (double)(now - s->refill_ms) * RES_RATE / 1000.0;
 	if (s->tokens > RES_BURST)
@@ -629,7 +622,7 @@ query(struct np_res *r, struct rsbx *s, int tcp, uint64_t cid,
 		answer(r, s, tcp, cid, peer, &q, NP_DNS_REFUSED, NULL, 0);
 		return;
 	}
-	if (q.non_ldh || !np_allow_name(s->allow, q.name)) {
+	if (q.non_ldh || !sg_allow_name(s->allow, q.name)) {
 		r->refused++;
 		r->ops.refused(r->arg, s->id, q.printable, q.non_ldh ?
 		    "the name has bytes no host name has" :
@@ -715,7 +708,7 @@ tcp_accept(struct np_res *r, struct rsbx *s)
 		 * it alone for a while rather than spin. */
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM)
-			s->accept_ok_ms = res_now_ms() + RES_PAUSE_MS;
+			s->accept_ok_ms = sg_mono_ms() + RES_PAUSE_MS;
 		return;
 	}
 	if (r->nconns >= RES_TCP_TOTAL && s->nconns == 0) {
@@ -738,7 +731,7 @@ tcp_accept(struct np_res *r, struct rsbx *s)
 	}
 	c->fd = fd;
 	c->cid = ++r->cid;
-	c->idle_ms = res_now_ms() + RES_TCP_IDLE_MS;
+	c->idle_ms = sg_mono_ms() + RES_TCP_IDLE_MS;
 	c->next = s->conns;
 	s->conns = c;
 	s->nconns++;
@@ -763,7 +756,7 @@ tcp_read(struct np_res *r, struct rsbx *s, struct rconn *c)
 	if (n < 0)
 		return;
 	c->inlen += (size_t)n;
-	c->idle_ms = res_now_ms() + RES_TCP_IDLE_MS;
+	c->idle_ms = sg_mono_ms() + RES_TCP_IDLE_MS;
 	for (;;) {
 		k = np_dns_tcp_frame(c->in, c->inlen, &msg, &mlen, &used);
 		if (k < 0 || (k == 0 && c->inlen == sizeof(c->in))) {
@@ -794,7 +787,7 @@ np_res_pollfds(struct np_res *r, struct pollfd *pfd, size_t max)
 	size_t n = 0;
 	unsigned bits;
 	int i;
-	int64_t now = res_now_ms();
+	int64_t now = sg_mono_ms();
 
 #define ADD(f, ev) do { \
 	if (n < max) \
@@ -831,7 +824,7 @@ np_res_timeout_ms(struct np_res *r)
 	struct timeval max = { 60, 0 }, tv, *t;
 	struct rsbx *s;
 	struct rconn *c;
-	int64_t now = res_now_ms(), ms;
+	int64_t now = sg_mono_ms(), ms;
 
 	t = ares_timeout(r->ch, &max, &tv);
 	ms = (int64_t)t->tv_sec * 1000 + t->tv_usec / 1000 + 1;
@@ -884,7 +877,7 @@ np_res_events(struct np_res *r, const struct pollfd *pfd, size_t n)
 	}
 	/* c-ares timeouts and retries, then idle TCP connections */
 	ares_process_fd(r->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	now = res_now_ms();
+	now = sg_mono_ms();
 	for (s = r->sbxs; s != NULL; s = s->next)
 		for (c = s->conns; c != NULL; c = cnext) {
 			cnext = c->next;

@@ -5,7 +5,7 @@
  * out through DNS. An allowed name is answered from the `[network]
  * resolve` overrides first, else resolved upstream with c-ares (the host's
  * resolvers, or [network] dns). Upstream addresses in internal ranges
- * (np_addr_is_internal) are dropped unless a literal allow_net entry
+ * (sg_addr_is_internal) are dropped unless a literal allow_net entry
  * names them: a public name cannot be made to point into the host's
  * networks (DNS rebinding). Overrides are the administrator's and exempt.
  * AAAA and other types get an empty answer while the sandbox has no IPv6.
@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "netpolicy/allow.h"
+#include "common/allow.h"
 #include "netpolicy/dnsmsg.h"
 
 struct np_res;
@@ -63,7 +63,7 @@ void np_res_free(struct np_res *r);
  * give it later with np_res_set_tcp), both bound to its host-side
  * address; takes ownership of the fds and of allow (also on error). */
 int np_res_add(struct np_res *r, const char *id, int udp_fd, int tcp_fd,
-    struct np_allow *allow);
+    struct sg_allow *allow);
 int np_res_set_tcp(struct np_res *r, const char *id, int tcp_fd);
 /* Stops serving id and closes its sockets; answers in flight are lost. */
 void np_res_del(struct np_res *r, const char *id);

@@ -20,7 +20,7 @@
 #include <netlink/route/link.h>
 
 #include "common/text.h"
-#include "netpolicy/strv.h"
+#include "common/strv.h"
 #include "netpolicy/tap.h"
 
 int
@@ -445,7 +445,7 @@ np_tap_list(const char *prefix, char ***ret, size_t *ret_n, char **ret_msg)
 		n++;
 	}
 	if (n > 0)
-		np_strv_sort(v, n);
+		sg_strv_sort(v, n);
 	*ret = v;
 	*ret_n = n;
 	v = NULL;
@@ -456,7 +456,7 @@ nomem:
 	sg_msg(ret_msg, "cannot list taps: out of memory");
 	r = -ENOMEM;
 out:
-	np_strv_free(v, n);
+	sg_strv_free(v, n);
 	nl_cache_free(cache);
 	nl_socket_free(sk);
 	return r;

@@ -39,7 +39,7 @@ int np_tap_create(const char *name, uint32_t host_addr, unsigned prefix, char **
  * the interface is not a tun/tap device. */
 int np_tap_delete(const char *name, char **ret_msg);
 /* Names of the tun/tap devices whose names start with prefix, sorted;
- * free with np_strv_free(). */
+ * free with sg_strv_free(). */
 int np_tap_list(const char *prefix, char ***ret, size_t *ret_n, char **ret_msg);
 
 #endif

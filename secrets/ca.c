@@ -35,6 +35,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/hostname.h"
+#include "common/text.h"
 #include "secrets/ca.h"
 
 #define KEY_FILE      "ca.key"
@@ -63,22 +65,6 @@ struct sp_ca_leaf {
 	time_t not_after;
 	char name[SP_CA_NAME_MAX + 1];
 };
-
-/* Sets *ret_err (when wanted) to a formatted message; NULL when out of
- * memory. Returns r, so that callers can `return set_err(...)`. */
-static int __attribute__((format(printf, 3, 4)))
-set_err(char **ret_err, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ret_err == NULL)
-		return r;
-	va_start(ap, fmt);
-	if (vasprintf(ret_err, fmt, ap) < 0)
-		*ret_err = NULL;
-	va_end(ap);
-	return r;
-}
 
 /* The reason of the most recent OpenSSL error, for a message (OpenSSL's
  * reason strings hold no key material), and an emptied error queue. The
@@ -122,57 +108,16 @@ hex(char *out, const unsigned char *p, size_t n)
 
 /* ---- names ---- */
 
-/* Same rule as label_is_numeric in clienthello.c: decimal, octal, or 0x
- * followed by hex digits (possibly none), as inet_aton() reads a part. */
-static int
-label_is_numeric(const char *l, size_t n)
-{
-	size_t i;
-
-	if (n >= 2 && l[0] == '0' && l[1] == 'x') {
-		for (i = 2; i < n; i++)
-			if (!((l[i] >= '0' && l[i] <= '9') ||
-			    (l[i] >= 'a' && l[i] <= 'f')))
-				return 0;
-		return 1;
-	}
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (l[i] < '0' || l[i] > '9')
-			return 0;
-	return 1;
-}
-
+/* A name is minted for only in its normal form (common/hostname.h). */
 int
 sp_ca_check_name(const char *name)
 {
-	size_t n, i, lstart = 0, llen;
+	char norm[SG_NAME_MAX];
 
-	if (name == NULL)
+	if (name == NULL || strnlen(name, SP_CA_NAME_MAX + 1) > SP_CA_NAME_MAX ||
+	    sg_name_normalise(name, norm, sizeof(norm)) < 0 ||
+	    strcmp(norm, name) != 0)
 		return -EINVAL;
-	n = strnlen(name, SP_CA_NAME_MAX + 1);
-	if (n == 0 || n > SP_CA_NAME_MAX)
-		return -EINVAL;
-	for (i = 0; i <= n; i++) {
-		char c = name[i];
-
-		if (i < n && c != '.') {
-			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			    c == '-' || c == '_'))
-				return -EINVAL;
-			continue;
-		}
-		/* an empty label also catches "a..b", ".a" and "a." */
-		llen = i - lstart;
-		if (llen == 0 || llen > 63)
-			return -EINVAL;
-		if (name[lstart] == '-' || name[i - 1] == '-')
-			return -EINVAL;
-		if (i == n && label_is_numeric(name + lstart, llen))
-			return -EINVAL;
-		lstart = i + 1;
-	}
 	return 0;
 }
 
@@ -391,34 +336,34 @@ read_checked(int dfd, const char *dir, const char *name, size_t max,
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ELOOP)
-			set_err(ret_err, r, "%s/%s is a symbolic link: sandgate "
+			sg_fail(ret_err, r, "%s/%s is a symbolic link: sandgate "
 			    "does not follow links for its CA files; put the "
 			    "file itself there", dir, name);
 		else
-			set_err(ret_err, r, "cannot open %s/%s: %s", dir, name,
+			sg_fail(ret_err, r, "cannot open %s/%s: %s", dir, name,
 			    strerror(-r));
 		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		set_err(ret_err, r, "cannot stat %s/%s: %s", dir, name,
+		sg_fail(ret_err, r, "cannot stat %s/%s: %s", dir, name,
 		    strerror(-r));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = set_err(ret_err, -EBADMSG, "%s/%s is not a regular file: "
+		r = sg_fail(ret_err, -EBADMSG, "%s/%s is not a regular file: "
 		    "remove it, or put the CA file itself there", dir, name);
 		goto out;
 	}
 	if (is_key && st.st_uid != geteuid()) {
-		r = set_err(ret_err, -EACCES, "%s/%s is owned by uid %u, not by "
+		r = sg_fail(ret_err, -EACCES, "%s/%s is owned by uid %u, not by "
 		    "the user running sandgate-proxy (uid %u): chown it to that "
 		    "user, or remove ca.key and ca.crt to create a new CA",
 		    dir, name, (unsigned)st.st_uid, (unsigned)geteuid());
 		goto out;
 	}
 	if (is_key && (st.st_mode & 077) != 0) {
-		r = set_err(ret_err, -EACCES, "%s/%s is accessible to group or "
+		r = sg_fail(ret_err, -EACCES, "%s/%s is accessible to group or "
 		    "others (mode %04o): run chmod 600 %s/%s, and if others "
 		    "may have read it, remove ca.key and ca.crt to create a "
 		    "new CA", dir, name, (unsigned)(st.st_mode & 07777), dir,
@@ -426,7 +371,7 @@ read_checked(int dfd, const char *dir, const char *name, size_t max,
 		goto out;
 	}
 	if ((uintmax_t)st.st_size > max) {
-		r = set_err(ret_err, -EFBIG, "%s/%s is larger than %zu bytes: "
+		r = sg_fail(ret_err, -EFBIG, "%s/%s is larger than %zu bytes: "
 		    "it is not a CA %s", dir, name, max,
 		    is_key ? "key" : "certificate");
 		goto out;
@@ -434,7 +379,7 @@ read_checked(int dfd, const char *dir, const char *name, size_t max,
 	buf = malloc(max + 1);
 	if (buf == NULL) {
 		r = -ENOMEM;
-		set_err(ret_err, r, "out of memory reading %s/%s", dir, name);
+		sg_fail(ret_err, r, "out of memory reading %s/%s", dir, name);
 		goto out;
 	}
 	/* read to the end, bounded: the size may change under us */
@@ -444,7 +389,7 @@ read_checked(int dfd, const char *dir, const char *name, size_t max,
 			continue;
 		if (n < 0) {
 			r = -errno;
-			set_err(ret_err, r, "cannot read %s/%s: %s", dir, name,
+			sg_fail(ret_err, r, "cannot read %s/%s: %s", dir, name,
 			    strerror(-r));
 			goto out;
 		}
@@ -452,7 +397,7 @@ read_checked(int dfd, const char *dir, const char *name, size_t max,
 			break;
 		len += (size_t)n;
 		if (len > max) {
-			r = set_err(ret_err, -EFBIG, "%s/%s is larger than %zu "
+			r = sg_fail(ret_err, -EFBIG, "%s/%s is larger than %zu "
 			    "bytes: it is not a CA %s", dir, name, max,
 			    is_key ? "key" : "certificate");
 			goto out;
@@ -484,19 +429,19 @@ parse_key(const unsigned char *buf, size_t len, const char *dir,
 
 	b = BIO_new_mem_buf(buf, (int)len);
 	if (b == NULL)
-		return set_err(ret_err, -ENOMEM, "out of memory");
+		return sg_fail(ret_err, -ENOMEM, "out of memory");
 	k = PEM_read_bio_PrivateKey(b, NULL, no_password, &pcs);
 	if (k == NULL) {
 		const char *why = ossl_reason();
 
 		if (pcs.asked)
-			r = set_err(ret_err, -EBADMSG, "%s/%s is encrypted: "
+			r = sg_fail(ret_err, -EBADMSG, "%s/%s is encrypted: "
 			    "sandgate-proxy needs it unencrypted (protected by "
 			    "its mode 0600 and owner); decrypt it, e.g. openssl "
 			    "pkey -in ca.key -out ca.key.new, and move it into "
 			    "place with mode 0600", dir, KEY_FILE);
 		else
-			r = set_err(ret_err, -EBADMSG, "%s/%s holds no PEM "
+			r = sg_fail(ret_err, -EBADMSG, "%s/%s holds no PEM "
 			    "private key (%s): restore it, or remove ca.key and "
 			    "ca.crt to create a new CA", dir, KEY_FILE, why);
 		goto out;
@@ -504,7 +449,7 @@ parse_key(const unsigned char *buf, size_t len, const char *dir,
 	id = EVP_PKEY_get_base_id(k);
 	bits = EVP_PKEY_get_bits(k);
 	if (!(id == EVP_PKEY_EC || (id == EVP_PKEY_RSA && bits >= 2048))) {
-		r = set_err(ret_err, -EBADMSG, "%s/%s holds a %s key of %d bits: "
+		r = sg_fail(ret_err, -EBADMSG, "%s/%s holds a %s key of %d bits: "
 		    "sandgate signs with ECDSA or RSA (2048 bits or more); "
 		    "replace ca.key and ca.crt, or remove both to create a new "
 		    "CA", dir, KEY_FILE, OBJ_nid2sn(id), bits);
@@ -529,11 +474,11 @@ parse_cert(const unsigned char *buf, size_t len, const char *dir,
 
 	b = BIO_new_mem_buf(buf, (int)len);
 	if (b == NULL)
-		return set_err(ret_err, -ENOMEM, "out of memory");
+		return sg_fail(ret_err, -ENOMEM, "out of memory");
 	x = PEM_read_bio_X509(b, NULL, no_password, NULL);
 	BIO_free(b);
 	if (x == NULL)
-		return set_err(ret_err, -EBADMSG, "%s/%s holds no PEM "
+		return sg_fail(ret_err, -EBADMSG, "%s/%s holds no PEM "
 		    "certificate (%s): restore it, or remove ca.key and ca.crt "
 		    "to create a new CA", dir, CRT_FILE, ossl_reason());
 	*ret = x;
@@ -553,26 +498,26 @@ check_ca(X509 *cert, EVP_PKEY *key, time_t now, const char *dir,
 
 	if (X509_check_private_key(cert, key) != 1) {
 		ERR_clear_error();
-		r = set_err(ret_err, -EKEYREJECTED, "%s/%s is not the "
+		r = sg_fail(ret_err, -EKEYREJECTED, "%s/%s is not the "
 		    "certificate of the key in %s/%s: %s", dir, CRT_FILE, dir,
 		    KEY_FILE, fix);
 		goto out;
 	}
 	if (X509_self_signed(cert, 1) != 1) {
 		ERR_clear_error();
-		r = set_err(ret_err, -EKEYREJECTED, "%s/%s is not self-signed "
+		r = sg_fail(ret_err, -EKEYREJECTED, "%s/%s is not self-signed "
 		    "by its key: sandgate needs its own root CA; %s", dir,
 		    CRT_FILE, fix);
 		goto out;
 	}
 	if (X509_get_extension_flags(cert) & EXFLAG_INVALID) {
-		r = set_err(ret_err, -EKEYREJECTED, "%s/%s has malformed or "
+		r = sg_fail(ret_err, -EKEYREJECTED, "%s/%s has malformed or "
 		    "duplicate extensions: %s", dir, CRT_FILE, fix);
 		goto out;
 	}
 	bc = X509_get_ext_d2i(cert, NID_basic_constraints, &crit, NULL);
 	if (bc == NULL || !bc->ca || crit != 1) {
-		r = set_err(ret_err, -EKEYREJECTED, "%s/%s is not a CA "
+		r = sg_fail(ret_err, -EKEYREJECTED, "%s/%s is not a CA "
 		    "certificate (it needs basicConstraints CA:TRUE, marked "
 		    "critical): %s", dir, CRT_FILE, fix);
 		goto out;
@@ -582,21 +527,21 @@ check_ca(X509 *cert, EVP_PKEY *key, time_t now, const char *dir,
 	/* bit 5 keyCertSign, bit 6 cRLSign (RFC 5280 4.2.1.3) */
 	if (ku == NULL || crit != 1 || !ASN1_BIT_STRING_get_bit(ku, 5) ||
 	    !ASN1_BIT_STRING_get_bit(ku, 6)) {
-		r = set_err(ret_err, -EKEYREJECTED, "%s/%s is not a CA "
+		r = sg_fail(ret_err, -EKEYREJECTED, "%s/%s is not a CA "
 		    "certificate sandgate accepts (it needs keyUsage "
 		    "keyCertSign and cRLSign, marked critical): %s", dir,
 		    CRT_FILE, fix);
 		goto out;
 	}
 	if (X509_cmp_time(X509_get0_notAfter(cert), &now) <= 0) {
-		r = set_err(ret_err, -EKEYEXPIRED, "%s/%s has expired (or its "
+		r = sg_fail(ret_err, -EKEYEXPIRED, "%s/%s has expired (or its "
 		    "notAfter cannot be read): remove ca.key and ca.crt to "
 		    "create a new CA (guests trust it from their next boot)",
 		    dir, CRT_FILE);
 		goto out;
 	}
 	if (X509_cmp_time(X509_get0_notBefore(cert), &now) >= 0) {
-		r = set_err(ret_err, -EKEYEXPIRED, "%s/%s is not valid yet (its "
+		r = sg_fail(ret_err, -EKEYEXPIRED, "%s/%s is not valid yet (its "
 		    "notBefore is in the future): check this host's clock, or "
 		    "remove ca.key and ca.crt to create a new CA", dir,
 		    CRT_FILE);
@@ -625,16 +570,16 @@ write_tmp(int dfd, const char *dir, const char *name, const void *p,
 	int fd = -1, r;
 
 	if (RAND_bytes(rnd, sizeof rnd) != 1)
-		return set_err(ret_err, -EIO, "no random bytes: %s",
+		return sg_fail(ret_err, -EIO, "no random bytes: %s",
 		    ossl_reason());
 	hex(id, rnd, sizeof rnd);
 	if (asprintf(&tmp, ".%s.tmp-%s", name, id) < 0)
-		return set_err(ret_err, -ENOMEM, "out of memory");
+		return sg_fail(ret_err, -ENOMEM, "out of memory");
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_NOCTTY | O_CLOEXEC, mode);
 	if (fd < 0) {
 		r = -errno;
-		set_err(ret_err, r, "cannot create a file in %s: %s (the folder "
+		sg_fail(ret_err, r, "cannot create a file in %s: %s (the folder "
 		    "must be writable by the user running sandgate-proxy)",
 		    dir, strerror(-r));
 		free(tmp);
@@ -661,7 +606,7 @@ write_tmp(int dfd, const char *dir, const char *name, const void *p,
 
 fail_errno:
 	r = -errno;
-	set_err(ret_err, r, "cannot write %s/%s: %s", dir, name, strerror(-r));
+	sg_fail(ret_err, r, "cannot write %s/%s: %s", dir, name, strerror(-r));
 	if (fd >= 0)
 		close(fd);
 	unlinkat(dfd, tmp, 0);
@@ -700,13 +645,13 @@ ca_create(int dfd, const char *dir, time_t now, EVP_PKEY **ret_key,
 
 	key = EVP_EC_gen("P-256");
 	if (key == NULL) {
-		r = set_err(ret_err, -EIO, "cannot generate the CA key: %s",
+		r = sg_fail(ret_err, -EIO, "cannot generate the CA key: %s",
 		    ossl_reason());
 		goto out;
 	}
 	r = ca_build(key, now, &cert);
 	if (r < 0) {
-		set_err(ret_err, r, "cannot build the CA certificate: %s",
+		sg_fail(ret_err, r, "cannot build the CA certificate: %s",
 		    ossl_reason());
 		goto out;
 	}
@@ -715,19 +660,19 @@ ca_create(int dfd, const char *dir, time_t now, EVP_PKEY **ret_key,
 	kb = BIO_new(BIO_s_secmem());
 	cb = BIO_new(BIO_s_mem());
 	if (kb == NULL || cb == NULL) {
-		r = set_err(ret_err, -ENOMEM, "out of memory");
+		r = sg_fail(ret_err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	if (PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) != 1 ||
 	    PEM_write_bio_X509(cb, cert) != 1) {
-		r = set_err(ret_err, -EIO, "cannot encode the CA: %s",
+		r = sg_fail(ret_err, -EIO, "cannot encode the CA: %s",
 		    ossl_reason());
 		goto out;
 	}
 	klen = BIO_get_mem_data(kb, &kdata);
 	clen = BIO_get_mem_data(cb, &cdata);
 	if (klen <= 0 || clen <= 0) {
-		r = set_err(ret_err, -EIO, "cannot encode the CA");
+		r = sg_fail(ret_err, -EIO, "cannot encode the CA");
 		goto out;
 	}
 	r = write_tmp(dfd, dir, KEY_FILE, kdata, (size_t)klen, 0600, &ktmp,
@@ -744,13 +689,13 @@ ca_create(int dfd, const char *dir, time_t now, EVP_PKEY **ret_key,
 		r = install(dfd, ctmp, CRT_FILE);
 	}
 	if (r == -EEXIST) {
-		set_err(ret_err, r, "%s/%s or %s appeared while sandgate-proxy "
+		sg_fail(ret_err, r, "%s/%s or %s appeared while sandgate-proxy "
 		    "was creating the CA: is another sandgate-proxy using %s? "
 		    "Start only one", dir, KEY_FILE, CRT_FILE, dir);
 		goto out;
 	}
 	if (r < 0) {
-		set_err(ret_err, r, "cannot put the new CA in place in %s: %s",
+		sg_fail(ret_err, r, "cannot put the new CA in place in %s: %s",
 		    dir, strerror(-r));
 		goto out;
 	}
@@ -823,7 +768,7 @@ ca_finish(struct sp_ca *ca, char **ret_err)
 	BIO_free(b);
 	return 0;
 fail:
-	set_err(ret_err, r, "cannot prepare the CA: %s", ossl_reason());
+	sg_fail(ret_err, r, "cannot prepare the CA: %s", ossl_reason());
 	BIO_free(b);
 	return r;
 }
@@ -840,17 +785,17 @@ sp_ca_load_or_create(const char *dir, struct sp_ca **ret, char **ret_err)
 
 	ca = calloc(1, sizeof *ca);
 	if (ca == NULL)
-		return set_err(ret_err, -ENOMEM, "out of memory");
+		return sg_fail(ret_err, -ENOMEM, "out of memory");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		r = -errno;
-		set_err(ret_err, r, "cannot create the CA folder %s: %s", dir,
+		sg_fail(ret_err, r, "cannot create the CA folder %s: %s", dir,
 		    strerror(-r));
 		goto out;
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		r = -errno;
-		set_err(ret_err, r, "cannot open the CA folder %s: %s", dir,
+		sg_fail(ret_err, r, "cannot open the CA folder %s: %s", dir,
 		    strerror(-r));
 		goto out;
 	}
@@ -867,13 +812,13 @@ sp_ca_load_or_create(const char *dir, struct sp_ca **ret, char **ret_err)
 			goto out;
 		ca->created = 1;
 	} else if (!have_crt) {
-		r = set_err(ret_err, -ENOENT, "%s/%s exists but %s/%s does not: "
+		r = sg_fail(ret_err, -ENOENT, "%s/%s exists but %s/%s does not: "
 		    "restore ca.crt from a backup, or remove ca.key so that "
 		    "sandgate-proxy creates a new CA (guests trust it from "
 		    "their next boot)", dir, KEY_FILE, dir, CRT_FILE);
 		goto out;
 	} else if (!have_key) {
-		r = set_err(ret_err, -ENOENT, "%s/%s exists but %s/%s does not: "
+		r = sg_fail(ret_err, -ENOENT, "%s/%s exists but %s/%s does not: "
 		    "restore ca.key from a backup, or remove ca.crt so that "
 		    "sandgate-proxy creates a new CA (guests trust it from "
 		    "their next boot)", dir, CRT_FILE, dir, KEY_FILE);
@@ -968,10 +913,10 @@ sp_ca_mint_at(struct sp_ca *ca, const char *name, time_t now,
 	int r, ok;
 
 	if (sp_ca_check_name(name) < 0)
-		return set_err(ret_err, -EINVAL, "no certificate minted: the "
+		return sg_fail(ret_err, -EINVAL, "no certificate minted: the "
 		    "name is not a normalised DNS name");
 	if (now >= ca->not_after)
-		return set_err(ret_err, -EKEYEXPIRED, "the sandgate CA "
+		return sg_fail(ret_err, -EKEYEXPIRED, "the sandgate CA "
 		    "certificate has expired: remove ca.key and ca.crt and "
 		    "restart sandgate-proxy to create a new CA");
 	len = strlen(name);
@@ -1033,7 +978,7 @@ sp_ca_mint_at(struct sp_ca *ca, const char *name, time_t now,
 	*ret = leaf;
 	return 0;
 fail:
-	set_err(ret_err, r, "cannot mint a certificate for %s: %s", name,
+	sg_fail(ret_err, r, "cannot mint a certificate for %s: %s", name,
 	    r == -ENOMEM ? "out of memory" : ossl_reason());
 	X509_free(x);
 	free(leaf);
@@ -1243,7 +1188,7 @@ sp_ca_get(struct sp_ca_cache *c, const char *name, time_t now,
 	int r;
 
 	if (sp_ca_check_name(name) < 0)
-		return set_err(ret_err, -EINVAL, "no certificate minted: the "
+		return sg_fail(ret_err, -EINVAL, "no certificate minted: the "
 		    "name is not a normalised DNS name");
 	h = name_hash(c, name);
 	for (e = c->buckets[h & (c->nbuckets - 1)]; e != NULL; e = e->hnext)
@@ -1267,7 +1212,7 @@ sp_ca_get(struct sp_ca_cache *c, const char *name, time_t now,
 		e = calloc(1, sizeof *e);
 		if (e == NULL) {
 			sp_ca_leaf_unref(leaf);
-			return set_err(ret_err, -ENOMEM, "out of memory");
+			return sg_fail(ret_err, -ENOMEM, "out of memory");
 		}
 		if (c->count >= c->capacity)
 			entry_remove(c, c->tail);

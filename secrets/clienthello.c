@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hostname.h"
 #include "secrets/clienthello.h"
 
 #define REC_HDR        5
@@ -133,35 +134,14 @@ lower(unsigned char c)
 	return (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
 }
 
-/* Is the label (already lowercase) a number as a URL parser or
- * inet_aton() reads one: decimal or octal digits, or 0x and hex digits
- * (possibly none)? A name whose last label is one is an IPv4 literal or
- * nothing, never a DNS name. */
-static int
-label_is_numeric(const char *l, size_t n)
-{
-	size_t i = 0;
-
-	if (n >= 2 && l[0] == '0' && l[1] == 'x') {
-		for (i = 2; i < n; i++)
-			if (!is_hex((unsigned char)l[i]))
-				return 0;
-		return 1;
-	}
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (l[i] < '0' || l[i] > '9')
-			return 0;
-	return 1;
-}
-
 /* Judges a host_name of n bytes and fills ch->sni_kind and ch->sni. */
 static void
 judge_sni(struct sp_ch *ch, const uint8_t *name, size_t n)
 {
-	char buf[SP_CH_NAME_MAX + 2];
-	size_t i, lstart, llen;
+	char buf[SG_NAME_MAX];
+	struct sg_name_fault fault;
+	enum sp_ch_sni kind;
+	size_t i;
 	int v6 = 0;
 
 	ch->sni_kind = SP_CH_SNI_INVALID;
@@ -186,41 +166,22 @@ judge_sni(struct sp_ch *ch, const uint8_t *name, size_t n)
 		return;
 	}
 
-	/* one trailing dot is the root, not part of the name */
-	if (n > 0 && name[n - 1] == '.')
-		n--;
-	if (n == 0 || n > SP_CH_NAME_MAX)
+	/* the one normaliser (common/hostname.h): a name, an IPv4 literal
+	 * as a URL parser reads one, or nothing */
+	if (n > SP_CH_NAME_MAX + 1)
 		return;
-	for (i = 0; i < n; i++)
-		buf[i] = lower(name[i]);
-	buf[n] = '\0';
-
-	/* LDH labels of 1..63 bytes, no hyphen at either end; underscores
-	 * are allowed because real names (and browsers) use them */
-	lstart = 0;
-	for (i = 0; i <= n; i++) {
-		char c = buf[i];
-
-		if (i < n && c != '.') {
-			if (!((c >= 'a' && c <= 'z') ||
-			    (c >= '0' && c <= '9') || c == '-' || c == '_'))
-				return;
-			continue;
-		}
-		llen = i - lstart;
-		if (llen == 0 || llen > 63)
-			return;
-		if (buf[lstart] == '-' || buf[i - 1] == '-')
-			return;
-		if (i == n && label_is_numeric(buf + lstart, llen)) {
-			memcpy(ch->sni, buf, n + 1);
-			ch->sni_kind = SP_CH_SNI_IP;
-			return;
-		}
-		lstart = i + 1;
+	switch (sg_name_check((const char *)name, n, buf, &fault)) {
+	case SG_NAME_OK:
+		kind = SP_CH_SNI_HOST;
+		break;
+	case SG_NAME_NUMERIC:
+		kind = SP_CH_SNI_IP;
+		break;
+	default:
+		return;
 	}
-	memcpy(ch->sni, buf, n + 1);
-	ch->sni_kind = SP_CH_SNI_HOST;
+	memcpy(ch->sni, buf, strlen(buf) + 1);
+	ch->sni_kind = kind;
 }
 
 /* server_name extension (RFC 6066 3): exactly one entry, of type

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/text.h"
+#include "common/hostname.h"
 #include "secrets/httphead.h"
 
 /* tchar of RFC 9110 5.6.2 */
@@ -167,13 +168,13 @@ static int
 parse_authority(const uint8_t *p, size_t n, char *out, size_t *ret_len,
     enum sp_http_host_kind *ret_kind, uint16_t *ret_port)
 {
-	char tmp[64];
+	char tmp[64], name[SG_NAME_MAX];
+	struct sg_name_fault fault;
 	struct in6_addr a6;
-	size_t i, hl, label, last_label;
+	size_t i, hl;
 	uint16_t port = 0;
 	const uint8_t *colon;
 	enum sp_http_host_kind kind;
-	bool numeric_last;
 
 	if (n == 0)
 		return -EINVAL;
@@ -215,45 +216,27 @@ parse_authority(const uint8_t *p, size_t n, char *out, size_t *ret_len,
 	hl = colon != NULL ? (size_t)(colon - p) : n;
 	if (colon != NULL && parse_port(colon + 1, n - hl - 1, &port) < 0)
 		return -EINVAL;
-	if (hl > 0 && p[hl - 1] == '.')
-		hl--;			/* one trailing dot is the same name */
-	if (hl == 0 || hl > 253)
+	/* the one normaliser (common/hostname.h); a number as the last
+	 * label makes it an address to browsers and resolvers, and only a
+	 * plain dotted quad is unambiguous */
+	if (hl > SG_NAME_LEN_MAX + 1)
 		return -EINVAL;
-	label = 0;
-	last_label = 0;
-	numeric_last = true;
-	for (i = 0; i < hl; i++) {
-		uint8_t c = lower(p[i]);
-
-		if (c == '.') {
-			if (label == 0)
-				return -EINVAL;
-			label = 0;
-			last_label = i + 1;
-			numeric_last = true;
-		} else if ((c >= 'a' && c <= 'z') || is_digit(c) ||
-		    c == '-' || c == '_') {
-			if (++label > 63)
-				return -EINVAL;
-			if (!is_digit(c))
-				numeric_last = false;
-		} else {
-			return -EINVAL;
-		}
-		out[i] = (char)c;
-	}
-	if (label == 0)
-		return -EINVAL;
-	out[hl] = '\0';
-	kind = SP_HTTP_HOST_NAME;
-	/* A numeric last label, or a hex one, makes it an address to
-	 * browsers and resolvers: only a plain dotted quad is unambiguous. */
-	if (numeric_last || (hl - last_label >= 2 && out[last_label] == '0' &&
-	    out[last_label + 1] == 'x')) {
-		if (!is_dotted_quad(out, hl))
+	switch (sg_name_check((const char *)p, hl, name, &fault)) {
+	case SG_NAME_OK:
+		kind = SP_HTTP_HOST_NAME;
+		break;
+	case SG_NAME_NUMERIC:
+		if (!is_dotted_quad(name, strlen(name)))
 			return -EINVAL;
 		kind = SP_HTTP_HOST_IPV4;
+		break;
+	default:
+		return -EINVAL;
 	}
+	hl = strlen(name);
+	if (hl >= SP_HTTP_HOST_BUF)
+		return -EINVAL;
+	memcpy(out, name, hl + 1);
 	*ret_len = hl;
 	*ret_kind = kind;
 	*ret_port = port;

@@ -29,8 +29,8 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "gateway/mpipe.h"
-#include "netpolicy/allow.h"
+#include "common/mpipe.h"
+#include "common/allow.h"
 #include "secrets/ca.h"
 #include "secrets/proxy.h"
 #include "secrets/redact.h"
@@ -46,7 +46,7 @@ struct px {
 	struct sp_ca *ca;
 	struct sp_ca_cache *cache;
 	struct px_up *up;	/* the upstream side (pxup.c) */
-	struct sp_feed_config cfg;
+	struct sg_feed_config cfg;
 	int have_cfg;
 	int started;		/* START came: the listener is on */
 	struct px_sbx *sbxs;
@@ -72,7 +72,7 @@ struct evdns_base *px_dns(struct px *px) { return px->dns; }
 SSL_CTX *px_guest_ctx(struct px *px) { return px->sctx; }
 struct sp_ca_cache *px_leaves(struct px *px) { return px->cache; }
 struct px_up *px_up(struct px *px) { return px->up; }
-const struct sp_feed_config *px_cfg(const struct px *px) { return &px->cfg; }
+const struct sg_feed_config *px_cfg(const struct px *px) { return &px->cfg; }
 
 static void
 secret_clear(struct px_secret *s)
@@ -83,7 +83,7 @@ secret_clear(struct px_secret *s)
 		explicit_bzero(s->value, s->value_len);
 		free(s->value);
 	}
-	np_allow_free(s->hosts);
+	sg_allow_free(s->hosts);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -211,7 +211,7 @@ parse_in(const char *s, unsigned *ret)
 static int
 feed_secret(struct px *px, const uint8_t *p, size_t n)
 {
-	struct sp_feed_secret fs;
+	struct sg_feed_secret fs;
 	struct px_secret *ns, *s;
 	char **hosts = NULL, *err = NULL;
 	const char *why = NULL;
@@ -220,11 +220,11 @@ feed_secret(struct px *px, const uint8_t *p, size_t n)
 
 	if (!px->receiving)
 		return -EPROTO;
-	if ((r = sp_feed_get_secret(p, n, &fs)) < 0)
+	if ((r = sg_feed_get_secret(p, n, &fs)) < 0)
 		return r;
 	ns = realloc(px->nsec_new, (px->nnew + 1) * sizeof(*ns));
 	if (ns == NULL) {
-		sp_feed_secret_clear(&fs);
+		sg_feed_secret_clear(&fs);
 		return -ENOMEM;
 	}
 	px->nsec_new = ns;
@@ -254,20 +254,20 @@ feed_secret(struct px *px, const uint8_t *p, size_t n)
 	if (r == 0)
 		r = split_list(fs.hosts, &hosts, &nhosts);
 	if (r == 0)
-		r = np_allow_parse((const char *const *)hosts, nhosts,
+		r = sg_allow_parse((const char *const *)hosts, nhosts,
 		    &s->hosts, &err);
 	if (r < 0 && r != -ENOMEM) {
 		/* one bad secret is unusable; the others, and the proxy, go on */
 		sg_err("token %s: secret %s: %s: requests carrying its "
 		    "placeholder are refused", s->token, s->name,
 		    err ? err : "secret.NAME.in takes header, query, body");
-		np_allow_free(s->hosts);
+		sg_allow_free(s->hosts);
 		s->hosts = NULL;
 		r = 0;
 	}
 	free(err);
 	strv_free(hosts, nhosts);
-	sp_feed_secret_clear(&fs);
+	sg_feed_secret_clear(&fs);
 	return r;
 }
 
@@ -279,7 +279,7 @@ sbx_free(struct px_sbx *s)
 	sp_redact_set_unref(s->rset);
 	free(s->id);
 	free(s->token);
-	np_allow_free(s->allow);
+	sg_allow_free(s->allow);
 	for (i = 0; i < s->nph; i++) {
 		free(s->ph_name[i]);
 		free(s->ph_value[i]);
@@ -378,36 +378,36 @@ sbx_drop(struct px *px, const char *id)
 static int
 feed_sandbox(struct px *px, const uint8_t *p, size_t n)
 {
-	struct sp_feed_sandbox fs;
+	struct sg_feed_sandbox fs;
 	struct px_sbx *s;
 	char *err = NULL;
 	size_t i;
 	int r;
 
-	if ((r = sp_feed_get_sandbox(p, n, &fs)) < 0)
+	if ((r = sg_feed_get_sandbox(p, n, &fs)) < 0)
 		return r;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		sp_feed_sandbox_clear(&fs);
+		sg_feed_sandbox_clear(&fs);
 		return -ENOMEM;
 	}
-	r = np_allow_parse((const char *const *)fs.allow, fs.nallow,
+	r = sg_allow_parse((const char *const *)fs.allow, fs.nallow,
 	    &s->allow, &err);
 	if (r < 0) {
 		sg_err("sandbox %s: %s", fs.id, err ? err : strerror(-r));
 		free(err);
 		free(s);
-		sp_feed_sandbox_clear(&fs);
+		sg_feed_sandbox_clear(&fs);
 		return r;
 	}
 	s->ph_name = calloc(fs.nph + 1, sizeof(char *));
 	s->ph_value = calloc(fs.nph + 1, sizeof(char *));
 	if (s->ph_name == NULL || s->ph_value == NULL) {
-		np_allow_free(s->allow);
+		sg_allow_free(s->allow);
 		free(s->ph_name);
 		free(s->ph_value);
 		free(s);
-		sp_feed_sandbox_clear(&fs);
+		sg_feed_sandbox_clear(&fs);
 		return -ENOMEM;
 	}
 	for (i = 0; i < fs.nph; i++) {
@@ -421,7 +421,7 @@ feed_sandbox(struct px *px, const uint8_t *p, size_t n)
 	fs.id = fs.token = NULL;
 	s->addr = fs.addr;
 	s->refs = 1;
-	sp_feed_sandbox_clear(&fs);
+	sg_feed_sandbox_clear(&fs);
 	sbx_drop(px, s->id);	/* a new policy for the same sandbox */
 	s->next = px->sbxs;
 	px->sbxs = s;
@@ -479,21 +479,21 @@ send_msg(struct px *px)
 void
 px_audit(struct px *px, const char *event, ...)
 {
-	const char *pairs[2 * SP_FEED_MAX_AUDIT + 1], *k, *v;
+	const char *pairs[2 * SG_FEED_MAX_AUDIT + 1], *k, *v;
 	size_t n = 0;
 	va_list ap;
 
 	va_start(ap, event);
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		v = va_arg(ap, const char *);
-		if (v == NULL || n + 2 > 2 * SP_FEED_MAX_AUDIT)
+		if (v == NULL || n + 2 > 2 * SG_FEED_MAX_AUDIT)
 			continue;
 		pairs[n++] = k;
 		pairs[n++] = v;
 	}
 	va_end(ap);
 	pairs[n] = NULL;
-	if (sp_feed_put_audit(px->msg, event, pairs) == 0)
+	if (sg_feed_put_audit(px->msg, event, pairs) == 0)
 		send_msg(px);
 }
 
@@ -504,13 +504,13 @@ feed_config(struct px *px, const uint8_t *p, size_t n)
 
 	if (px->have_cfg)
 		return -EPROTO;
-	if ((r = sp_feed_get_config(p, n, &px->cfg)) < 0)
+	if ((r = sg_feed_get_config(p, n, &px->cfg)) < 0)
 		return r;
 	px->have_cfg = 1;
 	if ((r = px_up_configure(px->up, &px->cfg)) < 0 ||
 	    (r = setup_dns(px)) < 0)
 		return r;
-	if ((r = sp_feed_put_ready(px->msg, sp_ca_cert_pem(px->ca))) < 0)
+	if ((r = sg_feed_put_ready(px->msg, sp_ca_cert_pem(px->ca))) < 0)
 		return r;
 	if ((r = sg_mp_send(px->feed_fd, px->msg, -1)) < 0)
 		return r;
@@ -546,12 +546,12 @@ feed_one(struct px *px, const uint8_t *p, size_t n)
 
 	if (n == 0)
 		return -EPROTO;
-	if (!px->have_cfg && p[0] != SP_FEED_CONFIG)
+	if (!px->have_cfg && p[0] != SG_FEED_CONFIG)
 		return -EPROTO;
 	switch (p[0]) {
-	case SP_FEED_CONFIG:
+	case SG_FEED_CONFIG:
 		return feed_config(px, p + 1, n - 1);
-	case SP_FEED_TOKENS_BEGIN:
+	case SG_FEED_TOKENS_BEGIN:
 		if (n != 1)
 			return -EPROTO;
 		secrets_free(px->nsec_new, px->nnew);
@@ -559,9 +559,9 @@ feed_one(struct px *px, const uint8_t *p, size_t n)
 		px->nnew = 0;
 		px->receiving = 1;
 		return 0;
-	case SP_FEED_SECRET:
+	case SG_FEED_SECRET:
 		return feed_secret(px, p + 1, n - 1);
-	case SP_FEED_TOKENS_END:
+	case SG_FEED_TOKENS_END:
 		if (n != 1 || !px->receiving)
 			return -EPROTO;
 		/* Connections look secrets up per request: the swap is
@@ -577,12 +577,12 @@ feed_one(struct px *px, const uint8_t *p, size_t n)
 		px->receiving = 0;
 		sg_info("secrets in force: %zu", px->nsec);
 		return 0;
-	case SP_FEED_SANDBOX:
+	case SG_FEED_SANDBOX:
 		return feed_sandbox(px, p + 1, n - 1);
-	case SP_FEED_START:
+	case SG_FEED_START:
 		return feed_start(px, n);
-	case SP_FEED_DROP:
-		if ((r = sp_feed_get_drop(p + 1, n - 1, &id)) < 0)
+	case SG_FEED_DROP:
+		if ((r = sg_feed_get_drop(p + 1, n - 1, &id)) < 0)
 			return r;
 		sbx_drop(px, id);
 		sg_info("sandbox %s dropped", id);
@@ -811,7 +811,7 @@ out:
 	secrets_free(px.sec, px.nsec);
 	secrets_free(px.prev, px.nprev);
 	secrets_free(px.nsec_new, px.nnew);
-	sp_feed_config_clear(&px.cfg);
+	sg_feed_config_clear(&px.cfg);
 	if (px.dns != NULL)
 		evdns_base_free(px.dns, 1);
 	if (px.base != NULL)

@@ -11,11 +11,11 @@
 
 #include <openssl/ssl.h>
 
-#include "secrets/pxfeed.h"
+#include "common/pxfeed.h"
 
 struct event_base;
 struct evdns_base;
-struct np_allow;
+struct sg_allow;
 struct sp_ca_cache;
 struct sp_redact_set;
 struct px;
@@ -32,7 +32,7 @@ struct px_secret {
 	int has_value;
 	char *value;		/* wiped when freed */
 	size_t value_len;
-	struct np_allow *hosts;
+	struct sg_allow *hosts;
 	unsigned in;		/* PX_IN_* */
 	int allow_http;
 };
@@ -45,7 +45,7 @@ struct px_sbx {
 	char *id;
 	char *token;
 	uint32_t addr;		/* guest IPv4, host order */
-	struct np_allow *allow;
+	struct sg_allow *allow;
 	size_t nph;
 	char **ph_name;
 	char **ph_value;
@@ -66,7 +66,7 @@ struct evdns_base *px_dns(struct px *px);
 SSL_CTX *px_guest_ctx(struct px *px);
 struct sp_ca_cache *px_leaves(struct px *px);
 struct px_up *px_up(struct px *px);
-const struct sp_feed_config *px_cfg(const struct px *px);
+const struct sg_feed_config *px_cfg(const struct px *px);
 
 /* The live sandbox whose guest has address addr (host order), with a new
  * reference; NULL when none has. */
@@ -100,7 +100,7 @@ int px_up_new(struct px_up **ret);
 void px_up_free(struct px_up *up);
 /* (Re)builds the TLS client context from the configuration; the kept
  * sessions are dropped. */
-int px_up_configure(struct px_up *up, const struct sp_feed_config *cfg);
+int px_up_configure(struct px_up *up, const struct sg_feed_config *cfg);
 /* Closes every idle connection. */
 void px_up_flush(struct px_up *up);
 

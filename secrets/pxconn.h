@@ -51,7 +51,7 @@ struct sp_scan;
 struct sp_redact;
 struct sp_coding;
 struct px_ws;
-struct np_allow;
+struct sg_allow;
 
 #define PX_HOLD		1024		/* request body bytes held for the scanner */
 #define PX_HIGH		(256u << 10)	/* stop reading the other side above this */
@@ -162,7 +162,7 @@ void pxc_rq_pump(struct px_conn *cn);
 void pxc_rq_reset(struct px_conn *cn);
 /* Whether the allow list a lets the current request's host (and port)
  * through. */
-int pxc_host_allowed(const struct np_allow *a, const struct px_conn *cn);
+int pxc_host_allowed(const struct sg_allow *a, const struct px_conn *cn);
 
 /* pxup.c */
 /* Resolves the request's host and connects (or reuses a kept

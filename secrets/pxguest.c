@@ -25,7 +25,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "netpolicy/allow.h"
+#include "common/allow.h"
 #include "secrets/ca.h"
 #include "secrets/clienthello.h"
 #include "secrets/scan.h"

@@ -22,22 +22,22 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "netpolicy/allow.h"
+#include "common/allow.h"
 #include "secrets/proxy.h"
 #include "secrets/pxconn.h"
 #include "secrets/rewrite.h"
 #include "secrets/scan.h"
 
 int
-pxc_host_allowed(const struct np_allow *a, const struct px_conn *cn)
+pxc_host_allowed(const struct sg_allow *a, const struct px_conn *cn)
 {
 	unsigned char buf[16];
 
 	if (cn->rq.host_kind == SP_HTTP_HOST_NAME)
-		return np_allow_name_port(a, cn->host, cn->port);
+		return sg_allow_name_port(a, cn->host, cn->port);
 	if (cn->rq.host_kind == SP_HTTP_HOST_IPV4 &&
 	    inet_pton(AF_INET, cn->host, buf) == 1)
-		return np_allow_addr_port(a, AF_INET, buf, cn->port);
+		return sg_allow_addr_port(a, AF_INET, buf, cn->port);
 	return 0;
 }
 

@@ -23,8 +23,8 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "netpolicy/allow.h"
-#include "secrets/pxfeed.h"
+#include "common/allow.h"
+#include "common/pxfeed.h"
 #include "secrets/proxy.h"
 #include "secrets/pxconn.h"
 
@@ -130,7 +130,7 @@ store_add_pem(X509_STORE *store, const char *pem)
 }
 
 int
-px_up_configure(struct px_up *up, const struct sp_feed_config *cfg)
+px_up_configure(struct px_up *up, const struct sg_feed_config *cfg)
 {
 	static const unsigned char alpn[] = "\x08http/1.1";
 	SSL_CTX *c;
@@ -296,8 +296,8 @@ pxc_pool_get(struct px_conn *cn)
 		a = p->ss.ss_family == AF_INET ?
 		    (const void *)&((struct sockaddr_in *)&p->ss)->sin_addr :
 		    (const void *)&((struct sockaddr_in6 *)&p->ss)->sin6_addr;
-		if (!p->override && np_addr_is_internal(p->ss.ss_family, a) &&
-		    !np_allow_names_range(cn->sbx->allow, p->ss.ss_family, a))
+		if (!p->override && sg_addr_is_internal(p->ss.ss_family, a) &&
+		    !sg_allow_names_range(cn->sbx->allow, p->ss.ss_family, a))
 			continue;
 		if (addr_in_pool(cn, p->ss.ss_family, a))
 			continue;
@@ -406,7 +406,7 @@ addr_in_pool(const struct px_conn *cn, int family, const void *a)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	    0xff, 0xff };
-	const struct sp_feed_config *c = px_cfg(cn->px);
+	const struct sg_feed_config *c = px_cfg(cn->px);
 	uint32_t v, mask;
 
 	if (c->pool_prefix == 0 && c->pool_net == 0)
@@ -442,8 +442,8 @@ up_pick(struct px_conn *cn, const struct evutil_addrinfo *ai, int override)
 			pool = 1;
 			continue;
 		}
-		if (!override && np_addr_is_internal(ai->ai_family, a) &&
-		    !np_allow_names_range(cn->sbx->allow, ai->ai_family, a)) {
+		if (!override && sg_addr_is_internal(ai->ai_family, a) &&
+		    !sg_allow_names_range(cn->sbx->allow, ai->ai_family, a)) {
 			inet_ntop(ai->ai_family, a, txt, sizeof(txt));
 			continue;
 		}

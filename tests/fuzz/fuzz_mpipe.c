@@ -1,5 +1,5 @@
 /* libFuzzer harness for the monitor's decoding of worker requests
- * (gateway/mpipe.c): a worker is untrusted, so whatever it sends must be
+ * (common/mpipe.c): a worker is untrusted, so whatever it sends must be
  * rejected cleanly or decode to fields that re-encode to the same bytes.
  * The first input byte is the message type, the rest its payload. */
 #include "config.h"
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "gateway/mpipe.h"
+#include "common/mpipe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

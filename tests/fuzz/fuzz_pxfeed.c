@@ -1,4 +1,4 @@
-/* libFuzzer harness for the proxy's policy feed (secrets/pxfeed.c): the
+/* libFuzzer harness for the proxy's policy feed (common/pxfeed.c): the
  * proxy decodes what the monitor sends and the monitor decodes what the
  * proxy sends (the proxy faces the guests, so its messages are not
  * trusted either). Whatever arrives must be rejected cleanly or decode to
@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "gateway/mpipe.h"
-#include "secrets/pxfeed.h"
+#include "common/mpipe.h"
+#include "common/pxfeed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,11 +28,11 @@ same(struct sg_buf *b, int r, const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *pairs[2 * SP_FEED_MAX_AUDIT + 1];
-	struct sp_feed_config c;
-	struct sp_feed_secret s;
-	struct sp_feed_sandbox sb;
-	struct sp_feed_audit a;
+	const char *pairs[2 * SG_FEED_MAX_AUDIT + 1];
+	struct sg_feed_config c;
+	struct sg_feed_secret s;
+	struct sg_feed_sandbox sb;
+	struct sg_feed_audit a;
 	struct sg_buf *b;
 	const uint8_t *p;
 	char *str = NULL;
@@ -46,64 +46,64 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (b == NULL)
 		abort();
 	switch (data[0]) {
-	case SP_FEED_CONFIG:
-		if (sp_feed_get_config(p, n, &c) == 0) {
-			same(b, sp_feed_put_config(b, &c), data, size);
-			sp_feed_config_clear(&c);
+	case SG_FEED_CONFIG:
+		if (sg_feed_get_config(p, n, &c) == 0) {
+			same(b, sg_feed_put_config(b, &c), data, size);
+			sg_feed_config_clear(&c);
 		} else if (c.resolve != NULL || c.dns != NULL) {
 			abort();	/* a failure must leave nothing */
 		}
 		break;
-	case SP_FEED_TOKENS_BEGIN:
-		same(b, sp_feed_put_tokens_begin(b), data, 1);
+	case SG_FEED_TOKENS_BEGIN:
+		same(b, sg_feed_put_tokens_begin(b), data, 1);
 		break;
-	case SP_FEED_TOKENS_END:
-		same(b, sp_feed_put_tokens_end(b), data, 1);
+	case SG_FEED_TOKENS_END:
+		same(b, sg_feed_put_tokens_end(b), data, 1);
 		break;
-	case SP_FEED_START:
-		same(b, sp_feed_put_start(b), data, 1);
+	case SG_FEED_START:
+		same(b, sg_feed_put_start(b), data, 1);
 		break;
-	case SP_FEED_SECRET:
-		if (sp_feed_get_secret(p, n, &s) == 0) {
+	case SG_FEED_SECRET:
+		if (sg_feed_get_secret(p, n, &s) == 0) {
 			if (strlen(s.value) != s.value_len)
 				abort();
-			same(b, sp_feed_put_secret(b, &s), data, size);
-			sp_feed_secret_clear(&s);
+			same(b, sg_feed_put_secret(b, &s), data, size);
+			sg_feed_secret_clear(&s);
 		} else if (s.value != NULL || s.token != NULL) {
 			abort();
 		}
 		break;
-	case SP_FEED_SANDBOX:
-		if (sp_feed_get_sandbox(p, n, &sb) == 0) {
-			same(b, sp_feed_put_sandbox(b, &sb), data, size);
-			sp_feed_sandbox_clear(&sb);
+	case SG_FEED_SANDBOX:
+		if (sg_feed_get_sandbox(p, n, &sb) == 0) {
+			same(b, sg_feed_put_sandbox(b, &sb), data, size);
+			sg_feed_sandbox_clear(&sb);
 		} else if (sb.allow != NULL || sb.ph != NULL) {
 			abort();
 		}
 		break;
-	case SP_FEED_DROP:
-		if (sp_feed_get_drop(p, n, &str) == 0) {
-			same(b, sp_feed_put_drop(b, str), data, size);
+	case SG_FEED_DROP:
+		if (sg_feed_get_drop(p, n, &str) == 0) {
+			same(b, sg_feed_put_drop(b, str), data, size);
 			free(str);
 		}
 		break;
-	case SP_FEED_READY:
-		if (sp_feed_get_ready(p, n, &str) == 0) {
-			same(b, sp_feed_put_ready(b, str), data, size);
+	case SG_FEED_READY:
+		if (sg_feed_get_ready(p, n, &str) == 0) {
+			same(b, sg_feed_put_ready(b, str), data, size);
 			free(str);
 		}
 		break;
-	case SP_FEED_AUDIT:
-		if (sp_feed_get_audit(p, n, &a) == 0) {
-			if (a.n > SP_FEED_MAX_AUDIT)
+	case SG_FEED_AUDIT:
+		if (sg_feed_get_audit(p, n, &a) == 0) {
+			if (a.n > SG_FEED_MAX_AUDIT)
 				abort();
 			for (i = 0; i < a.n; i++) {
 				pairs[2 * i] = a.key[i];
 				pairs[2 * i + 1] = a.value[i];
 			}
 			pairs[2 * a.n] = NULL;
-			same(b, sp_feed_put_audit(b, a.event, pairs), data, size);
-			sp_feed_audit_clear(&a);
+			same(b, sg_feed_put_audit(b, a.event, pairs), data, size);
+			sg_feed_audit_clear(&a);
 		} else if (a.event != NULL || a.n != 0) {
 			abort();
 		}

@@ -31,7 +31,7 @@
 
 #include "netpolicy/ct.h"
 #include "netpolicy/nft.h"
-#include "netpolicy/strv.h"
+#include "common/strv.h"
 #include "netpolicy/tap.h"
 
 static void usage(void) __attribute__((noreturn));
@@ -174,7 +174,7 @@ tap_cmd(int argc, char **argv)
 		if (r == 0) {
 			for (i = 0; i < n; i++)
 				printf("%s\n", v[i]);
-			np_strv_free(v, n);
+			sg_strv_free(v, n);
 		}
 	}
 	if (r < 0) {
@@ -282,7 +282,7 @@ main(int argc, char **argv)
 		if (r == 0) {
 			for (i = 0; i < nv; i++)
 				printf("%s\n", v[i]);
-			np_strv_free(v, nv);
+			sg_strv_free(v, nv);
 		}
 	} else {
 		np_nft_close(n);

@@ -65,9 +65,9 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "gateway/mpipe.h"
-#include "gateway/util.h"
-#include "secrets/pxfeed.h"
+#include "common/mpipe.h"
+#include "common/util.h"
+#include "common/pxfeed.h"
 
 #define PX_MAX_SECRETS	1024
 #define PX_MAX_SANDBOXES	1024
@@ -80,13 +80,13 @@ struct px_opts {
 	const char *user;
 	uid_t uid;
 	gid_t gid;
-	struct sp_feed_config config;
+	struct sg_feed_config config;
 	size_t nsecret;
-	struct sp_feed_secret secret[PX_MAX_SECRETS];
+	struct sg_feed_secret secret[PX_MAX_SECRETS];
 	size_t nreload;		/* sent instead on SIGUSR1 (a reload) */
-	struct sp_feed_secret reload[PX_MAX_SECRETS];
+	struct sg_feed_secret reload[PX_MAX_SECRETS];
 	size_t nsandbox;
-	struct sp_feed_sandbox sandbox[PX_MAX_SANDBOXES];
+	struct sg_feed_sandbox sandbox[PX_MAX_SANDBOXES];
 };
 
 static void usage(void) __attribute__((noreturn));
@@ -180,14 +180,14 @@ is_ip_literal(const char *s)
 
 /* NAME:ADDR, split at the first ':' (ADDR may be IPv6). */
 static void
-add_resolve(struct sp_feed_config *c, const char *arg)
+add_resolve(struct sg_feed_config *c, const char *arg)
 {
 	const char *colon = strchr(arg, ':');
-	struct sp_feed_resolve *r;
+	struct sg_feed_resolve *r;
 
 	if (colon == NULL || colon == arg || !is_ip_literal(colon + 1))
 		bad_arg("--resolve", arg, "want NAME:ADDR with an IP address");
-	if (c->nresolve >= SP_FEED_MAX_RESOLVE)
+	if (c->nresolve >= SG_FEED_MAX_RESOLVE)
 		bad_arg("--resolve", arg, "too many resolve entries");
 	c->resolve = xreallocarray(c->resolve, c->nresolve + 1,
 	    sizeof(*c->resolve));
@@ -196,11 +196,11 @@ add_resolve(struct sp_feed_config *c, const char *arg)
 	r->addr = xstrdup(colon + 1);
 }
 
-/* Reads the whole file at path (at most SP_FEED_MAX_STR bytes, no NUL). */
+/* Reads the whole file at path (at most SG_FEED_MAX_STR bytes, no NUL). */
 static char *
 read_small_file(const char *path)
 {
-	char *buf = malloc(SP_FEED_MAX_STR + 2);
+	char *buf = malloc(SG_FEED_MAX_STR + 2);
 	size_t len = 0;
 	ssize_t n;
 	int fd;
@@ -211,7 +211,7 @@ read_small_file(const char *path)
 	if (fd < 0)
 		die("cannot open %s: %s", path, strerror(errno));
 	for (;;) {
-		n = read(fd, buf + len, SP_FEED_MAX_STR + 1 - len);
+		n = read(fd, buf + len, SG_FEED_MAX_STR + 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -219,8 +219,8 @@ read_small_file(const char *path)
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > SP_FEED_MAX_STR)
-			die("%s is larger than %d bytes", path, SP_FEED_MAX_STR);
+		if (len > SG_FEED_MAX_STR)
+			die("%s is larger than %d bytes", path, SG_FEED_MAX_STR);
 	}
 	close(fd);
 	buf[len] = '\0';
@@ -264,7 +264,7 @@ free_vec(char **v, size_t n)
 static void
 add_secret(struct px_opts *o, const char *arg, int reload)
 {
-	struct sp_feed_secret *s;
+	struct sg_feed_secret *s;
 	size_t n;
 	char **f = split(arg, ':', &n);
 
@@ -285,7 +285,7 @@ add_secret(struct px_opts *o, const char *arg, int reload)
 		s->value = xstrdup(f[2]);
 	}
 	s->value_len = strlen(s->value);
-	if (s->value_len > SP_FEED_MAX_VALUE)
+	if (s->value_len > SG_FEED_MAX_VALUE)
 		bad_arg("--secret", arg, "value too long");
 	s->hosts = xstrdup(f[3]);
 	s->in = xstrdup(n >= 5 ? f[4] : "header");
@@ -298,7 +298,7 @@ add_secret(struct px_opts *o, const char *arg, int reload)
 static void
 add_sandbox(struct px_opts *o, const char *arg)
 {
-	struct sp_feed_sandbox *s;
+	struct sg_feed_sandbox *s;
 	struct in_addr in;
 	const char *p[3], *rest, *last;
 	char *addr, *allow, *phs = NULL, **pv, *eq;
@@ -335,11 +335,11 @@ add_sandbox(struct px_opts *o, const char *arg)
 	}
 	s->allow = split(allow, ',', &s->nallow);
 	free(allow);
-	if (s->nallow > SP_FEED_MAX_ALLOW)
+	if (s->nallow > SG_FEED_MAX_ALLOW)
 		bad_arg("--sandbox", arg, "too many allow entries");
 	if (phs != NULL) {
 		pv = split(phs, ',', &n);
-		if (n > SP_FEED_MAX_SECRETS)
+		if (n > SG_FEED_MAX_SECRETS)
 			bad_arg("--sandbox", arg, "too many placeholders");
 		s->ph = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*s->ph));
 		for (i = 0; i < n; i++) {
@@ -358,7 +358,7 @@ add_sandbox(struct px_opts *o, const char *arg)
 
 /* --pool A.B.C.D/N: the sandboxes' pool, which the proxy never reaches. */
 static void
-pool_arg(struct sp_feed_config *c, const char *arg)
+pool_arg(struct sg_feed_config *c, const char *arg)
 {
 	char buf[32];
 	const char *slash = strchr(arg, '/');
@@ -659,11 +659,11 @@ send_msg(int feed, struct sg_buf *b, int r, const char *what)
 static void
 print_audit(const uint8_t *p, size_t n)
 {
-	struct sp_feed_audit a;
+	struct sg_feed_audit a;
 	size_t i;
 	int r;
 
-	r = sp_feed_get_audit(p, n, &a);
+	r = sg_feed_get_audit(p, n, &a);
 	if (r < 0) {
 		fprintf(stderr, "pxtool: malformed AUDIT from the proxy: %s\n",
 		    strerror(-r));
@@ -674,7 +674,7 @@ print_audit(const uint8_t *p, size_t n)
 		printf(" %s=%s", a.key[i], a.value[i]);
 	putchar('\n');
 	fflush(stdout);
-	sp_feed_audit_clear(&a);
+	sg_feed_audit_clear(&a);
 }
 
 static void send_msg(int feed, struct sg_buf *b, int r, const char *what);
@@ -693,12 +693,12 @@ reload(int feed)
 	reload_wanted = 0;
 	if (reload_opts == NULL)
 		return;		/* not yet: the first ones are still to go */
-	send_msg(feed, reload_out, sp_feed_put_tokens_begin(reload_out),
+	send_msg(feed, reload_out, sg_feed_put_tokens_begin(reload_out),
 	    "TOKENS_BEGIN");
 	for (i = 0; i < reload_opts->nreload; i++)
-		send_msg(feed, reload_out, sp_feed_put_secret(reload_out,
+		send_msg(feed, reload_out, sg_feed_put_secret(reload_out,
 		    &reload_opts->reload[i]), "SECRET");
-	send_msg(feed, reload_out, sp_feed_put_tokens_end(reload_out),
+	send_msg(feed, reload_out, sg_feed_put_tokens_end(reload_out),
 	    "TOKENS_END");
 }
 
@@ -775,7 +775,7 @@ preflight(const struct px_opts *o, struct sg_buf *b)
 	size_t i;
 	int r;
 
-	r = sp_feed_put_config(b, &o->config);
+	r = sg_feed_put_config(b, &o->config);
 	if (r < 0) {
 		fprintf(stderr, "pxtool: the CONFIG message cannot be encoded "
 		    "(%s): check the --resolve entries and --extra-ca\n",
@@ -783,7 +783,7 @@ preflight(const struct px_opts *o, struct sg_buf *b)
 		exit(2);
 	}
 	for (i = 0; i < o->nsecret; i++) {
-		r = sp_feed_put_secret(b, &o->secret[i]);
+		r = sg_feed_put_secret(b, &o->secret[i]);
 		if (r < 0) {
 			fprintf(stderr, "pxtool: --secret %s:%s cannot be "
 			    "encoded (%s): a field is too long\n",
@@ -792,12 +792,12 @@ preflight(const struct px_opts *o, struct sg_buf *b)
 		}
 	}
 	for (i = 0; i < o->nsandbox; i++) {
-		r = sp_feed_put_sandbox(b, &o->sandbox[i]);
+		r = sg_feed_put_sandbox(b, &o->sandbox[i]);
 		if (r < 0) {
 			fprintf(stderr, "pxtool: --sandbox %s cannot be encoded "
 			    "(%s): placeholders are SANDGATE_SECRET_ and 32 "
 			    "lowercase hex digits, at most %d of them\n",
-			    o->sandbox[i].id, strerror(-r), SP_FEED_MAX_SECRETS);
+			    o->sandbox[i].id, strerror(-r), SG_FEED_MAX_SECRETS);
 			exit(2);
 		}
 	}
@@ -849,7 +849,7 @@ main(int argc, char **argv)
 	close(lfd);
 	close(sp[1]);
 
-	r = sp_feed_put_config(out, &o.config);
+	r = sg_feed_put_config(out, &o.config);
 	send_msg(sp[0], out, r, "CONFIG");
 
 	/* READY comes first; AUDIT may come at any time */
@@ -861,16 +861,16 @@ main(int argc, char **argv)
 			reap(1);
 		}
 		m = sg_buf_data(in);
-		if (m[0] == SP_FEED_AUDIT) {
+		if (m[0] == SG_FEED_AUDIT) {
 			print_audit(m + 1, (size_t)n - 1);
 			continue;
 		}
-		if (m[0] != SP_FEED_READY) {
+		if (m[0] != SG_FEED_READY) {
 			fprintf(stderr, "pxtool: message type %u from the proxy "
 			    "before READY\n", m[0]);
 			continue;
 		}
-		r = sp_feed_get_ready(m + 1, (size_t)n - 1, &pem);
+		r = sg_feed_get_ready(m + 1, (size_t)n - 1, &pem);
 		if (r < 0) {
 			fprintf(stderr, "pxtool: malformed READY: %s\n",
 			    strerror(-r));
@@ -880,15 +880,15 @@ main(int argc, char **argv)
 		break;
 	}
 
-	send_msg(sp[0], out, sp_feed_put_tokens_begin(out), "TOKENS_BEGIN");
+	send_msg(sp[0], out, sg_feed_put_tokens_begin(out), "TOKENS_BEGIN");
 	for (i = 0; i < o.nsecret; i++)
-		send_msg(sp[0], out, sp_feed_put_secret(out, &o.secret[i]),
+		send_msg(sp[0], out, sg_feed_put_secret(out, &o.secret[i]),
 		    "SECRET");
-	send_msg(sp[0], out, sp_feed_put_tokens_end(out), "TOKENS_END");
+	send_msg(sp[0], out, sg_feed_put_tokens_end(out), "TOKENS_END");
 	for (i = 0; i < o.nsandbox; i++)
-		send_msg(sp[0], out, sp_feed_put_sandbox(out, &o.sandbox[i]),
+		send_msg(sp[0], out, sg_feed_put_sandbox(out, &o.sandbox[i]),
 		    "SANDBOX");
-	send_msg(sp[0], out, sp_feed_put_start(out), "START");
+	send_msg(sp[0], out, sg_feed_put_start(out), "START");
 	reload_opts = &o;
 	reload_out = out;
 	if (o.ready_file != NULL)
@@ -900,7 +900,7 @@ main(int argc, char **argv)
 		if (n == 0)
 			break;
 		m = sg_buf_data(in);
-		if (m[0] == SP_FEED_AUDIT)
+		if (m[0] == SG_FEED_AUDIT)
 			print_audit(m + 1, (size_t)n - 1);
 		else
 			fprintf(stderr, "pxtool: unexpected message type %u "

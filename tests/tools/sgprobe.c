@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/proto.h"
 
@@ -73,14 +74,6 @@ struct probe {
 	struct termios saved_tio;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void __attribute__((noreturn, format(printf, 2, 3)))
 die(struct probe *p, const char *fmt, ...)
@@ -174,7 +167,7 @@ probe_connect(struct probe *p)
 			die(p, "cannot connect to %s: %s", p->socket,
 			    strerror(errno));
 		close(p->fd);
-		if (now_ms() >= end)
+		if (sg_mono_ms() >= end)
 			die(p, "cannot connect to %s: %s (gave up after %d s)",
 			    p->socket, strerror(errno), p->timeout_ms / 1000);
 		usleep(20000);
@@ -436,7 +429,7 @@ loop(struct probe *p)
 	int i, r, timeout, status = 0;
 
 	for (;;) {
-		now = now_ms();
+		now = sg_mono_ms();
 		timeout = -1;
 		if (!p->ready) {
 			if (now - p->start > p->timeout_ms)
@@ -476,7 +469,7 @@ loop(struct probe *p)
 		if (!p->ready && find_ack(p)) {
 			p->ready = 1;
 			if (p->wait_ready) {
-				printf("%" PRId64 "\n", now_ms() - p->start);
+				printf("%" PRId64 "\n", sg_mono_ms() - p->start);
 				return 0;
 			}
 			send_opens(p);
@@ -541,7 +534,7 @@ main(int argc, char **argv)
 	char *eq, *colon;
 	int c, r;
 
-	p->start = now_ms();
+	p->start = sg_mono_ms();
 	p->timeout_ms = 30000;
 	p->nchans = 1;
 	p->open.kind = SG_OPEN_PROCESS;

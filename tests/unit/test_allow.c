@@ -1,4 +1,4 @@
-/* Unit tests for netpolicy/allow.c: allow_net syntax (valid and invalid,
+/* Unit tests for common/allow.c: allow_net syntax (valid and invalid,
  * with the messages), name matching at label boundaries, case and trailing
  * dots, ports, IPv4 and IPv6 literals and networks, '*', and the internal
  * address classes of the DNS rebinding defence. */
@@ -18,16 +18,16 @@
 
 #include <cmocka.h>
 
-#include "netpolicy/allow.h"
+#include "common/allow.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static struct np_allow *
+static struct sg_allow *
 parse_ok_v(const char *const *v, size_t n)
 {
-	struct np_allow *a = NULL;
+	struct sg_allow *a = NULL;
 	char *msg = NULL;
-	int r = np_allow_parse(v, n, &a, &msg);
+	int r = sg_allow_parse(v, n, &a, &msg);
 
 	if (r != 0)
 		print_error("unexpected failure: %s\n", msg ? msg : "(no message)");
@@ -37,7 +37,7 @@ parse_ok_v(const char *const *v, size_t n)
 	return a;
 }
 
-static struct np_allow *
+static struct sg_allow *
 parse_ok(const char *e)
 {
 	return parse_ok_v(&e, 1);
@@ -48,14 +48,14 @@ parse_ok(const char *e)
 static void
 parse_bad(const char *e, const char *want)
 {
-	struct np_allow *a = (struct np_allow *)&a;	/* must stay untouched */
+	struct sg_allow *a = (struct sg_allow *)&a;	/* must stay untouched */
 	char *msg = NULL, head[128];
-	int r = np_allow_parse(&e, 1, &a, &msg);
+	int r = sg_allow_parse(&e, 1, &a, &msg);
 
 	if (r != -EINVAL)
 		print_error("entry '%s' was accepted\n", e);
 	assert_int_equal(r, -EINVAL);
-	assert_ptr_equal(a, (struct np_allow *)&a);
+	assert_ptr_equal(a, (struct sg_allow *)&a);
 	assert_non_null(msg);
 	if (!strstr(msg, want))
 		print_error("entry '%s': message \"%s\" lacks \"%s\"\n", e, msg, want);
@@ -78,21 +78,21 @@ fam(const char *s)
 
 /* addr is an IPv4 or IPv6 address in text */
 static int
-addr_ok(const struct np_allow *a, const char *s, uint16_t port)
+addr_ok(const struct sg_allow *a, const char *s, uint16_t port)
 {
 	uint8_t buf[16];
 
 	assert_int_equal(inet_pton(fam(s), s, buf), 1);
-	return np_allow_addr_port(a, fam(s), buf, port);
+	return sg_allow_addr_port(a, fam(s), buf, port);
 }
 
 static int
-range_ok(const struct np_allow *a, const char *s)
+range_ok(const struct sg_allow *a, const char *s)
 {
 	uint8_t buf[16];
 
 	assert_int_equal(inet_pton(fam(s), s, buf), 1);
-	return np_allow_names_range(a, fam(s), buf);
+	return sg_allow_names_range(a, fam(s), buf);
 }
 
 static int
@@ -101,7 +101,7 @@ internal(const char *s)
 	uint8_t buf[16];
 
 	assert_int_equal(inet_pton(fam(s), s, buf), 1);
-	return np_addr_is_internal(fam(s), buf);
+	return sg_addr_is_internal(fam(s), buf);
 }
 
 static char *
@@ -115,41 +115,41 @@ repeat(char *out, char ch, size_t n)
 static void
 test_empty_list(void **state)
 {
-	struct np_allow *a = NULL;
+	struct sg_allow *a = NULL;
 	uint16_t ports[4];
 
-	assert_int_equal(np_allow_parse(NULL, 0, &a, NULL), 0);
+	assert_int_equal(sg_allow_parse(NULL, 0, &a, NULL), 0);
 	assert_non_null(a);
-	assert_true(np_allow_is_empty(a));
-	assert_false(np_allow_all(a));
-	assert_false(np_allow_name(a, "example.com"));
-	assert_false(np_allow_name_port(a, "example.com", 443));
-	assert_int_equal(np_allow_name_ports(a, "example.com", ports, N(ports)), 0);
+	assert_true(sg_allow_is_empty(a));
+	assert_false(sg_allow_all(a));
+	assert_false(sg_allow_name(a, "example.com"));
+	assert_false(sg_allow_name_port(a, "example.com", 443));
+	assert_int_equal(sg_allow_name_ports(a, "example.com", ports, N(ports)), 0);
 	assert_false(addr_ok(a, "192.0.2.7", 443));
 	assert_false(addr_ok(a, "2001:db8::1", 443));
 	assert_false(range_ok(a, "10.0.0.1"));
-	assert_int_equal(np_allow_v4_count(a), 0);
-	assert_int_equal(np_allow_v6_count(a), 0);
-	np_allow_free(a);
-	np_allow_free(NULL);
+	assert_int_equal(sg_allow_v4_count(a), 0);
+	assert_int_equal(sg_allow_v6_count(a), 0);
+	sg_allow_free(a);
+	sg_allow_free(NULL);
 }
 
 static void
 test_star(void **state)
 {
-	struct np_allow *a = parse_ok("*");
+	struct sg_allow *a = parse_ok("*");
 
-	assert_false(np_allow_is_empty(a));
-	assert_true(np_allow_all(a));
-	assert_true(np_allow_name(a, "anything.example"));
-	assert_true(np_allow_name(a, "localhost"));
-	assert_true(np_allow_name_port(a, "x.y", 1));
-	assert_true(np_allow_name_ports(a, "x.y", NULL, 0) == NP_ALLOW_ANY_PORT);
+	assert_false(sg_allow_is_empty(a));
+	assert_true(sg_allow_all(a));
+	assert_true(sg_allow_name(a, "anything.example"));
+	assert_true(sg_allow_name(a, "localhost"));
+	assert_true(sg_allow_name_port(a, "x.y", 1));
+	assert_true(sg_allow_name_ports(a, "x.y", NULL, 0) == SG_ALLOW_ANY_PORT);
 	/* not a name: refused even by '*' */
-	assert_false(np_allow_name(a, "a..b"));
-	assert_false(np_allow_name(a, "a b"));
-	assert_false(np_allow_name(a, ""));
-	assert_false(np_allow_name_port(a, "x.y", 0));
+	assert_false(sg_allow_name(a, "a..b"));
+	assert_false(sg_allow_name(a, "a b"));
+	assert_false(sg_allow_name(a, ""));
+	assert_false(sg_allow_name_port(a, "x.y", 0));
 	assert_true(addr_ok(a, "8.8.8.8", 53));
 	assert_true(addr_ok(a, "10.0.0.1", 22));
 	assert_true(addr_ok(a, "2001:db8::1", 443));
@@ -157,8 +157,8 @@ test_star(void **state)
 	/* '*' names no range: the rebinding defence stays on */
 	assert_false(range_ok(a, "10.0.0.1"));
 	assert_false(range_ok(a, "8.8.8.8"));
-	assert_int_equal(np_allow_v4_count(a), 0);
-	np_allow_free(a);
+	assert_int_equal(sg_allow_v4_count(a), 0);
+	sg_allow_free(a);
 
 	parse_bad("*:443", "takes no port");
 	parse_bad("**", "'*' may only");
@@ -177,40 +177,40 @@ test_star(void **state)
 static void
 test_host_any_port(void **state)
 {
-	struct np_allow *a = parse_ok("api.openai.com");
+	struct sg_allow *a = parse_ok("api.openai.com");
 
-	assert_false(np_allow_is_empty(a));
-	assert_false(np_allow_all(a));
-	assert_true(np_allow_name(a, "api.openai.com"));
-	assert_true(np_allow_name(a, "API.OpenAI.COM"));
-	assert_true(np_allow_name(a, "api.openai.com."));
-	assert_true(np_allow_name_port(a, "api.openai.com", 1));
-	assert_true(np_allow_name_port(a, "api.openai.com", 65535));
-	assert_true(np_allow_name_ports(a, "api.openai.com", NULL, 0) == NP_ALLOW_ANY_PORT);
-	assert_false(np_allow_name(a, "openai.com"));
-	assert_false(np_allow_name(a, "xapi.openai.com"));
-	assert_false(np_allow_name(a, "a.api.openai.com"));
-	assert_false(np_allow_name(a, "api.openai.com.evil.example"));
-	assert_false(np_allow_name(a, "api.openai.co"));
-	assert_false(np_allow_name(a, "api.openai.com.."));
+	assert_false(sg_allow_is_empty(a));
+	assert_false(sg_allow_all(a));
+	assert_true(sg_allow_name(a, "api.openai.com"));
+	assert_true(sg_allow_name(a, "API.OpenAI.COM"));
+	assert_true(sg_allow_name(a, "api.openai.com."));
+	assert_true(sg_allow_name_port(a, "api.openai.com", 1));
+	assert_true(sg_allow_name_port(a, "api.openai.com", 65535));
+	assert_true(sg_allow_name_ports(a, "api.openai.com", NULL, 0) == SG_ALLOW_ANY_PORT);
+	assert_false(sg_allow_name(a, "openai.com"));
+	assert_false(sg_allow_name(a, "xapi.openai.com"));
+	assert_false(sg_allow_name(a, "a.api.openai.com"));
+	assert_false(sg_allow_name(a, "api.openai.com.evil.example"));
+	assert_false(sg_allow_name(a, "api.openai.co"));
+	assert_false(sg_allow_name(a, "api.openai.com.."));
 	/* names do not allow addresses */
 	assert_false(addr_ok(a, "192.0.2.7", 443));
-	assert_int_equal(np_allow_v4_count(a), 0);
-	np_allow_free(a);
+	assert_int_equal(sg_allow_v4_count(a), 0);
+	sg_allow_free(a);
 
 	/* single labels, underscores, digits, inner hyphens */
 	a = parse_ok("localhost");
-	assert_true(np_allow_name(a, "LOCALHOST."));
-	np_allow_free(a);
+	assert_true(sg_allow_name(a, "LOCALHOST."));
+	sg_allow_free(a);
 	a = parse_ok("_acme-challenge.a-b.c0m");
-	assert_true(np_allow_name(a, "_ACME-challenge.a-b.c0m"));
-	np_allow_free(a);
+	assert_true(sg_allow_name(a, "_ACME-challenge.a-b.c0m"));
+	sg_allow_free(a);
 	a = parse_ok("123.example.com");
-	assert_true(np_allow_name(a, "123.example.com"));
-	np_allow_free(a);
+	assert_true(sg_allow_name(a, "123.example.com"));
+	sg_allow_free(a);
 	a = parse_ok("ab--cd.example");
-	assert_true(np_allow_name(a, "ab--cd.example"));
-	np_allow_free(a);
+	assert_true(sg_allow_name(a, "ab--cd.example"));
+	sg_allow_free(a);
 }
 
 static void
@@ -220,45 +220,45 @@ test_host_port(void **state)
 		"h.example:443", "h.example:80", "H.example.:443", "h.example:8080",
 		"other.example:22",
 	};
-	struct np_allow *a = parse_ok("db.example.com:5432");
+	struct sg_allow *a = parse_ok("db.example.com:5432");
 	uint16_t ports[4] = { 0 };
 
-	assert_true(np_allow_name(a, "db.example.com"));
-	assert_true(np_allow_name_port(a, "db.example.com", 5432));
-	assert_false(np_allow_name_port(a, "db.example.com", 5433));
-	assert_false(np_allow_name_port(a, "db.example.com", 0));
-	assert_int_equal(np_allow_name_ports(a, "DB.example.com.", ports, N(ports)), 1);
+	assert_true(sg_allow_name(a, "db.example.com"));
+	assert_true(sg_allow_name_port(a, "db.example.com", 5432));
+	assert_false(sg_allow_name_port(a, "db.example.com", 5433));
+	assert_false(sg_allow_name_port(a, "db.example.com", 0));
+	assert_int_equal(sg_allow_name_ports(a, "DB.example.com.", ports, N(ports)), 1);
 	assert_int_equal(ports[0], 5432);
-	assert_int_equal(np_allow_name_ports(a, "example.com", ports, N(ports)), 0);
-	np_allow_free(a);
+	assert_int_equal(sg_allow_name_ports(a, "example.com", ports, N(ports)), 0);
+	sg_allow_free(a);
 
 	a = parse_ok_v(list, N(list));
 	memset(ports, 0, sizeof(ports));
-	assert_int_equal(np_allow_name_ports(a, "h.example", ports, N(ports)), 3);
+	assert_int_equal(sg_allow_name_ports(a, "h.example", ports, N(ports)), 3);
 	assert_int_equal(ports[0], 80);
 	assert_int_equal(ports[1], 443);
 	assert_int_equal(ports[2], 8080);
 	assert_int_equal(ports[3], 0);
 	/* cut short: the count still says how many there are */
 	memset(ports, 0, sizeof(ports));
-	assert_int_equal(np_allow_name_ports(a, "h.example", ports, 2), 3);
+	assert_int_equal(sg_allow_name_ports(a, "h.example", ports, 2), 3);
 	assert_int_equal(ports[0], 80);
 	assert_int_equal(ports[1], 443);
 	assert_int_equal(ports[2], 0);
-	assert_int_equal(np_allow_name_ports(a, "h.example", NULL, 0), 3);
-	assert_true(np_allow_name_port(a, "h.example", 8080));
-	assert_false(np_allow_name_port(a, "h.example", 22));
-	assert_true(np_allow_name_port(a, "other.example", 22));
-	np_allow_free(a);
+	assert_int_equal(sg_allow_name_ports(a, "h.example", NULL, 0), 3);
+	assert_true(sg_allow_name_port(a, "h.example", 8080));
+	assert_false(sg_allow_name_port(a, "h.example", 22));
+	assert_true(sg_allow_name_port(a, "other.example", 22));
+	sg_allow_free(a);
 
 	/* ports edges */
 	a = parse_ok("h.example:1");
-	assert_true(np_allow_name_port(a, "h.example", 1));
-	np_allow_free(a);
+	assert_true(sg_allow_name_port(a, "h.example", 1));
+	sg_allow_free(a);
 	a = parse_ok("h.example:65535");
-	assert_true(np_allow_name_port(a, "h.example", 65535));
-	assert_false(np_allow_name_port(a, "h.example", 1));
-	np_allow_free(a);
+	assert_true(sg_allow_name_port(a, "h.example", 65535));
+	assert_false(sg_allow_name_port(a, "h.example", 1));
+	sg_allow_free(a);
 
 	parse_bad("host:", "':' is not followed by a port");
 	parse_bad("host:0", "'0' is not a port");
@@ -280,80 +280,80 @@ test_host_and_port_mixed(void **state)
 	/* an any-port entry wins over port entries of the same name */
 	static const char *const list[] = { "h.example:443", "H.EXAMPLE" };
 	static const char *const wl[] = { "*.example:443", "a.example:80" };
-	struct np_allow *a = parse_ok_v(list, N(list));
+	struct sg_allow *a = parse_ok_v(list, N(list));
 	uint16_t ports[4];
 
-	assert_true(np_allow_name_ports(a, "h.example", ports, N(ports)) == NP_ALLOW_ANY_PORT);
-	assert_true(np_allow_name_port(a, "h.example", 22));
-	np_allow_free(a);
+	assert_true(sg_allow_name_ports(a, "h.example", ports, N(ports)) == SG_ALLOW_ANY_PORT);
+	assert_true(sg_allow_name_port(a, "h.example", 22));
+	sg_allow_free(a);
 
 	/* ports from a wildcard and an exact entry add up */
 	a = parse_ok_v(wl, N(wl));
-	assert_int_equal(np_allow_name_ports(a, "a.example", ports, N(ports)), 2);
+	assert_int_equal(sg_allow_name_ports(a, "a.example", ports, N(ports)), 2);
 	assert_int_equal(ports[0], 80);
 	assert_int_equal(ports[1], 443);
-	assert_int_equal(np_allow_name_ports(a, "b.example", ports, N(ports)), 1);
+	assert_int_equal(sg_allow_name_ports(a, "b.example", ports, N(ports)), 1);
 	assert_int_equal(ports[0], 443);
-	assert_int_equal(np_allow_name_ports(a, "example", ports, N(ports)), 0);
-	np_allow_free(a);
+	assert_int_equal(sg_allow_name_ports(a, "example", ports, N(ports)), 0);
+	sg_allow_free(a);
 }
 
 static void
 test_wildcard(void **state)
 {
 	static const char *const both[] = { "*.example.com", "example.com:443" };
-	struct np_allow *a = parse_ok("*.example.com");
+	struct sg_allow *a = parse_ok("*.example.com");
 
-	assert_true(np_allow_name(a, "a.example.com"));
-	assert_true(np_allow_name(a, "a.b.example.com"));
-	assert_true(np_allow_name(a, "A.EXAMPLE.COM."));
-	assert_true(np_allow_name(a, "_x.example.com"));
-	assert_true(np_allow_name_ports(a, "a.example.com", NULL, 0) == NP_ALLOW_ANY_PORT);
-	assert_false(np_allow_name(a, "example.com"));
-	assert_false(np_allow_name(a, "example.com."));
-	assert_false(np_allow_name(a, "badexample.com"));
-	assert_false(np_allow_name(a, "a.badexample.com"));
-	assert_false(np_allow_name(a, ".example.com"));
-	assert_false(np_allow_name(a, "a.example.com.evil"));
-	assert_false(np_allow_name(a, "a.example.co"));
-	assert_false(np_allow_name(a, "com"));
-	np_allow_free(a);
+	assert_true(sg_allow_name(a, "a.example.com"));
+	assert_true(sg_allow_name(a, "a.b.example.com"));
+	assert_true(sg_allow_name(a, "A.EXAMPLE.COM."));
+	assert_true(sg_allow_name(a, "_x.example.com"));
+	assert_true(sg_allow_name_ports(a, "a.example.com", NULL, 0) == SG_ALLOW_ANY_PORT);
+	assert_false(sg_allow_name(a, "example.com"));
+	assert_false(sg_allow_name(a, "example.com."));
+	assert_false(sg_allow_name(a, "badexample.com"));
+	assert_false(sg_allow_name(a, "a.badexample.com"));
+	assert_false(sg_allow_name(a, ".example.com"));
+	assert_false(sg_allow_name(a, "a.example.com.evil"));
+	assert_false(sg_allow_name(a, "a.example.co"));
+	assert_false(sg_allow_name(a, "com"));
+	sg_allow_free(a);
 
 	a = parse_ok("*.Example.COM.:443");
-	assert_true(np_allow_name_port(a, "x.example.com", 443));
-	assert_false(np_allow_name_port(a, "x.example.com", 80));
-	assert_false(np_allow_name(a, "example.com"));
-	np_allow_free(a);
+	assert_true(sg_allow_name_port(a, "x.example.com", 443));
+	assert_false(sg_allow_name_port(a, "x.example.com", 80));
+	assert_false(sg_allow_name(a, "example.com"));
+	sg_allow_free(a);
 
 	/* the domain and the names below it together */
 	a = parse_ok_v(both, N(both));
-	assert_true(np_allow_name_port(a, "example.com", 443));
-	assert_false(np_allow_name_port(a, "example.com", 80));
-	assert_true(np_allow_name_port(a, "www.example.com", 80));
-	np_allow_free(a);
+	assert_true(sg_allow_name_port(a, "example.com", 443));
+	assert_false(sg_allow_name_port(a, "example.com", 80));
+	assert_true(sg_allow_name_port(a, "www.example.com", 80));
+	sg_allow_free(a);
 
 	/* a whole top-level domain */
 	a = parse_ok("*.com");
-	assert_true(np_allow_name(a, "example.com"));
-	assert_false(np_allow_name(a, "com"));
-	assert_false(np_allow_name(a, "example.org"));
-	np_allow_free(a);
+	assert_true(sg_allow_name(a, "example.com"));
+	assert_false(sg_allow_name(a, "com"));
+	assert_false(sg_allow_name(a, "example.org"));
+	sg_allow_free(a);
 }
 
 static void
 test_trailing_dot_and_case(void **state)
 {
-	struct np_allow *a = parse_ok("API.Example.COM.");
+	struct sg_allow *a = parse_ok("API.Example.COM.");
 
-	assert_true(np_allow_name(a, "api.example.com"));
-	assert_true(np_allow_name(a, "api.example.com."));
-	assert_true(np_allow_name(a, "Api.Example.Com"));
-	assert_false(np_allow_name(a, "api.example.com.."));
-	np_allow_free(a);
+	assert_true(sg_allow_name(a, "api.example.com"));
+	assert_true(sg_allow_name(a, "api.example.com."));
+	assert_true(sg_allow_name(a, "Api.Example.Com"));
+	assert_false(sg_allow_name(a, "api.example.com.."));
+	sg_allow_free(a);
 
 	a = parse_ok("api.example.com.:8443");
-	assert_true(np_allow_name_port(a, "API.example.com.", 8443));
-	np_allow_free(a);
+	assert_true(sg_allow_name_port(a, "API.example.com.", 8443));
+	sg_allow_free(a);
 
 	parse_bad("example.com..", "empty label");
 	parse_bad(".", "no name");
@@ -363,18 +363,18 @@ test_trailing_dot_and_case(void **state)
 static void
 test_name_errors(void **state)
 {
-	struct np_allow *a = (struct np_allow *)&a;
+	struct sg_allow *a = (struct sg_allow *)&a;
 	const char *e = "foo..com";
 	char buf[600], *msg = NULL;
 
 	/* the exact message of the brief's example */
-	assert_int_equal(np_allow_parse(&e, 1, &a, &msg), -EINVAL);
+	assert_int_equal(sg_allow_parse(&e, 1, &a, &msg), -EINVAL);
 	assert_string_equal(msg, "allow_net entry 'foo..com': empty label; write names like "
 			    "api.example.com");
 	free(msg);
 	/* no message wanted */
-	assert_int_equal(np_allow_parse(&e, 1, &a, NULL), -EINVAL);
-	assert_ptr_equal(a, (struct np_allow *)&a);
+	assert_int_equal(sg_allow_parse(&e, 1, &a, NULL), -EINVAL);
+	assert_ptr_equal(a, (struct sg_allow *)&a);
 
 	parse_bad("", "empty entry");
 	parse_bad(".foo.com", "empty label");
@@ -406,8 +406,8 @@ test_name_errors(void **state)
 	repeat(buf, 'a', 63);
 	strcat(buf, ".example");
 	a = parse_ok(buf);
-	assert_true(np_allow_name(a, buf));
-	np_allow_free(a);
+	assert_true(sg_allow_name(a, buf));
+	sg_allow_free(a);
 	repeat(buf, 'a', 64);
 	strcat(buf, ".example");
 	parse_bad(buf, "is 64 bytes long; a label has at most 63");
@@ -417,12 +417,12 @@ test_name_errors(void **state)
 		 repeat(buf + 300, 'b', 63), buf + 300, buf + 300, buf + 300);
 	assert_int_equal(strlen(buf), 253);
 	a = parse_ok(buf);
-	assert_true(np_allow_name(a, buf));
+	assert_true(sg_allow_name(a, buf));
 	strcat(buf, ".");	/* trailing dot does not count */
-	assert_true(np_allow_name(a, buf));
-	np_allow_free(a);
+	assert_true(sg_allow_name(a, buf));
+	sg_allow_free(a);
 	a = parse_ok(buf);
-	np_allow_free(a);
+	sg_allow_free(a);
 	buf[253] = 'c';		/* 254 bytes */
 	buf[254] = '\0';
 	parse_bad(buf, "the name is 254 bytes long; a name has at most 253");
@@ -433,13 +433,13 @@ test_name_errors(void **state)
 	parse_bad(buf, "after '*.' is 252 bytes long");
 	buf[strlen(buf) - 1] = '\0';
 	a = parse_ok(buf);	/* 251 is fine */
-	np_allow_free(a);
+	sg_allow_free(a);
 
 	/* overlong entries are refused without parsing; the quote is cut */
 	repeat(buf, 'e', 513);
 	parse_bad(buf, "513 bytes long; no valid entry is longer than 512");
 	e = buf;
-	assert_int_equal(np_allow_parse(&e, 1, &a, &msg), -EINVAL);
+	assert_int_equal(sg_allow_parse(&e, 1, &a, &msg), -EINVAL);
 	assert_non_null(strstr(msg, "eee...': "));
 	free(msg);
 }
@@ -447,24 +447,24 @@ test_name_errors(void **state)
 static void
 test_idna(void **state)
 {
-	struct np_allow *a = parse_ok("xn--bcher-kva.de");
+	struct sg_allow *a = parse_ok("xn--bcher-kva.de");
 	const char *e = "b\303\274cher.de";
 	char *msg = NULL;
 
-	assert_true(np_allow_name(a, "XN--BCHER-KVA.DE."));
-	assert_true(np_allow_name(a, "xn--bcher-kva.de"));
-	assert_false(np_allow_name(a, "b\303\274cher.de"));
-	assert_false(np_allow_name(a, "bcher-kva.de"));
-	np_allow_free(a);
+	assert_true(sg_allow_name(a, "XN--BCHER-KVA.DE."));
+	assert_true(sg_allow_name(a, "xn--bcher-kva.de"));
+	assert_false(sg_allow_name(a, "b\303\274cher.de"));
+	assert_false(sg_allow_name(a, "bcher-kva.de"));
+	sg_allow_free(a);
 
 	a = parse_ok("*.xn--p1ai");
-	assert_true(np_allow_name(a, "xn--80akhbyknj4f.xn--p1ai"));
-	assert_false(np_allow_name(a, "xn--p1ai"));
-	np_allow_free(a);
+	assert_true(sg_allow_name(a, "xn--80akhbyknj4f.xn--p1ai"));
+	assert_false(sg_allow_name(a, "xn--p1ai"));
+	sg_allow_free(a);
 
 	/* UTF-8: refused with the punycode hint, bytes escaped in the quote */
 	parse_bad(e, "punycode (xn--)");
-	assert_int_equal(np_allow_parse(&e, 1, &a, &msg), -EINVAL);
+	assert_int_equal(sg_allow_parse(&e, 1, &a, &msg), -EINVAL);
 	assert_string_equal(msg, "allow_net entry 'b\\xc3\\xbccher.de': the name is not ASCII; "
 			    "write an internationalised name in its punycode (xn--) form, which "
 			    "`idn2 NAME` prints");
@@ -476,45 +476,45 @@ test_idna(void **state)
 static void
 test_normalise(void **state)
 {
-	char out[NP_NAME_MAX], small[4], name[300];
+	char out[SG_NAME_MAX], small[4], name[300];
 	static const char *const bad[] = {
 		"", ".", "..", "a..b", ".a", "*.a", "*", "a b", "a/b", "-a", "a-", "1.2.3.4",
 		"foo.123", "b\303\274cher.de", "a:443", "[::1]",
 	};
 	size_t i;
 
-	assert_int_equal(np_name_normalise("Foo.Bar.", out, sizeof(out)), 0);
+	assert_int_equal(sg_name_normalise("Foo.Bar.", out, sizeof(out)), 0);
 	assert_string_equal(out, "foo.bar");
-	assert_int_equal(np_name_normalise("XN--P1AI", out, sizeof(out)), 0);
+	assert_int_equal(sg_name_normalise("XN--P1AI", out, sizeof(out)), 0);
 	assert_string_equal(out, "xn--p1ai");
-	assert_int_equal(np_name_normalise("_dmarc.Example.com", out, sizeof(out)), 0);
+	assert_int_equal(sg_name_normalise("_dmarc.Example.com", out, sizeof(out)), 0);
 	assert_string_equal(out, "_dmarc.example.com");
 	/* in place */
 	strcpy(name, "WWW.Example.ORG.");
-	assert_int_equal(np_name_normalise(name, name, sizeof(name)), 0);
+	assert_int_equal(sg_name_normalise(name, name, sizeof(name)), 0);
 	assert_string_equal(name, "www.example.org");
 	/* the buffer must hold the result and its NUL */
-	assert_int_equal(np_name_normalise("abc", small, sizeof(small)), 0);
+	assert_int_equal(sg_name_normalise("abc", small, sizeof(small)), 0);
 	assert_string_equal(small, "abc");
-	assert_int_equal(np_name_normalise("abcd", small, sizeof(small)), -ENOBUFS);
-	assert_int_equal(np_name_normalise("abc.", small, sizeof(small)), 0);
-	assert_int_equal(np_name_normalise("a", small, 0), -ENOBUFS);
+	assert_int_equal(sg_name_normalise("abcd", small, sizeof(small)), -ENOBUFS);
+	assert_int_equal(sg_name_normalise("abc.", small, sizeof(small)), 0);
+	assert_int_equal(sg_name_normalise("a", small, 0), -ENOBUFS);
 	for (i = 0; i < N(bad); i++) {
-		if (np_name_normalise(bad[i], out, sizeof(out)) != -EINVAL)
+		if (sg_name_normalise(bad[i], out, sizeof(out)) != -EINVAL)
 			print_error("'%s' was accepted\n", bad[i]);
-		assert_int_equal(np_name_normalise(bad[i], out, sizeof(out)), -EINVAL);
+		assert_int_equal(sg_name_normalise(bad[i], out, sizeof(out)), -EINVAL);
 	}
-	assert_int_equal(np_name_normalise(NULL, out, sizeof(out)), -EINVAL);
+	assert_int_equal(sg_name_normalise(NULL, out, sizeof(out)), -EINVAL);
 	repeat(name, 'a', 64);
-	assert_int_equal(np_name_normalise(name, out, sizeof(out)), -EINVAL);
+	assert_int_equal(sg_name_normalise(name, out, sizeof(out)), -EINVAL);
 	repeat(name, 'a', 63);
-	assert_int_equal(np_name_normalise(name, out, sizeof(out)), 0);
+	assert_int_equal(sg_name_normalise(name, out, sizeof(out)), 0);
 }
 
 static void
 test_ipv4(void **state)
 {
-	struct np_allow *a = parse_ok("192.0.2.7");
+	struct sg_allow *a = parse_ok("192.0.2.7");
 	uint32_t net;
 	unsigned prefix;
 	uint16_t port;
@@ -531,18 +531,18 @@ test_ipv4(void **state)
 	assert_true(range_ok(a, "192.0.2.7"));
 	assert_false(range_ok(a, "192.0.2.8"));
 	/* an address entry allows no name, not even its text */
-	assert_false(np_allow_name(a, "192.0.2.7"));
-	assert_int_equal(np_allow_v4_count(a), 1);
-	np_allow_v4_at(a, 0, &net, &prefix, &port);
+	assert_false(sg_allow_name(a, "192.0.2.7"));
+	assert_int_equal(sg_allow_v4_count(a), 1);
+	sg_allow_v4_at(a, 0, &net, &prefix, &port);
 	assert_int_equal(net, 0xc0000207);
 	assert_int_equal(prefix, 32);
 	assert_int_equal(port, 0);
 	/* other families and NULL */
 	assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.7", m6), 1);
-	assert_false(np_allow_addr_port(a, AF_UNIX, m6, 443));
-	assert_false(np_allow_addr_port(a, AF_INET, NULL, 443));
-	assert_false(np_allow_names_range(a, AF_UNIX, m6));
-	np_allow_free(a);
+	assert_false(sg_allow_addr_port(a, AF_UNIX, m6, 443));
+	assert_false(sg_allow_addr_port(a, AF_INET, NULL, 443));
+	assert_false(sg_allow_names_range(a, AF_UNIX, m6));
+	sg_allow_free(a);
 
 	a = parse_ok("10.0.0.0/8:5432");
 	assert_true(addr_ok(a, "10.1.2.3", 5432));
@@ -552,11 +552,11 @@ test_ipv4(void **state)
 	assert_false(addr_ok(a, "11.0.0.0", 5432));
 	assert_false(addr_ok(a, "9.255.255.255", 5432));
 	assert_true(range_ok(a, "10.9.9.9"));	/* any port */
-	np_allow_v4_at(a, 0, &net, &prefix, &port);
+	sg_allow_v4_at(a, 0, &net, &prefix, &port);
 	assert_int_equal(net, 0x0a000000);
 	assert_int_equal(prefix, 8);
 	assert_int_equal(port, 5432);
-	np_allow_free(a);
+	sg_allow_free(a);
 
 	/* /0 and /32 */
 	a = parse_ok("0.0.0.0/0");
@@ -565,23 +565,23 @@ test_ipv4(void **state)
 	assert_true(addr_ok(a, "0.0.0.0", 1));
 	assert_true(range_ok(a, "10.0.0.1"));
 	assert_false(addr_ok(a, "2001:db8::1", 443));
-	assert_false(np_allow_all(a));
-	np_allow_v4_at(a, 0, &net, &prefix, &port);
+	assert_false(sg_allow_all(a));
+	sg_allow_v4_at(a, 0, &net, &prefix, &port);
 	assert_int_equal(net, 0);
 	assert_int_equal(prefix, 0);
-	np_allow_free(a);
+	sg_allow_free(a);
 	a = parse_ok("198.51.100.1/32:443");
 	assert_true(addr_ok(a, "198.51.100.1", 443));
 	assert_false(addr_ok(a, "198.51.100.0", 443));
-	np_allow_free(a);
+	sg_allow_free(a);
 	a = parse_ok("255.255.255.255");
 	assert_true(addr_ok(a, "255.255.255.255", 9));
-	np_allow_free(a);
+	sg_allow_free(a);
 	a = parse_ok("192.168.4.0/22");
 	assert_true(addr_ok(a, "192.168.7.255", 1));
 	assert_false(addr_ok(a, "192.168.8.0", 1));
 	assert_false(addr_ok(a, "192.168.3.255", 1));
-	np_allow_free(a);
+	sg_allow_free(a);
 
 	/* host bits: the message says what the network is */
 	parse_bad("10.0.0.1/8", "host bits are set after /8; the network is 10.0.0.0/8");
@@ -610,7 +610,7 @@ test_ipv4(void **state)
 static void
 test_ipv6(void **state)
 {
-	struct np_allow *a = parse_ok("[2001:db8::1]");
+	struct sg_allow *a = parse_ok("[2001:db8::1]");
 	uint8_t net[16], want[16];
 	unsigned prefix;
 	uint16_t port;
@@ -621,37 +621,37 @@ test_ipv6(void **state)
 	assert_false(addr_ok(a, "2001:db8::2", 443));
 	assert_false(addr_ok(a, "2001:db8::1", 0));
 	assert_true(range_ok(a, "2001:db8::1"));
-	assert_false(np_allow_name(a, "2001:db8::1"));
-	assert_int_equal(np_allow_v4_count(a), 0);
-	assert_int_equal(np_allow_v6_count(a), 1);
-	np_allow_v6_at(a, 0, net, &prefix, &port);
+	assert_false(sg_allow_name(a, "2001:db8::1"));
+	assert_int_equal(sg_allow_v4_count(a), 0);
+	assert_int_equal(sg_allow_v6_count(a), 1);
+	sg_allow_v6_at(a, 0, net, &prefix, &port);
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", want), 1);
 	assert_memory_equal(net, want, 16);
 	assert_int_equal(prefix, 128);
 	assert_int_equal(port, 0);
-	np_allow_free(a);
+	sg_allow_free(a);
 
 	a = parse_ok("[2001:DB8::1]:443");
 	assert_true(addr_ok(a, "2001:db8::1", 443));
 	assert_false(addr_ok(a, "2001:db8::1", 80));
-	np_allow_free(a);
+	sg_allow_free(a);
 
 	a = parse_ok("[2001:db8::/32]");
 	assert_true(addr_ok(a, "2001:db8:ffff::1", 1));
 	assert_true(addr_ok(a, "2001:db8::", 1));
 	assert_false(addr_ok(a, "2001:db9::", 1));
 	assert_false(addr_ok(a, "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", 1));
-	np_allow_free(a);
+	sg_allow_free(a);
 
 	a = parse_ok("[2001:db8:8000::/33]:8443");
 	assert_true(addr_ok(a, "2001:db8:8000::1", 8443));
 	assert_true(addr_ok(a, "2001:db8:ffff::1", 8443));
 	assert_false(addr_ok(a, "2001:db8:7fff::1", 8443));
 	assert_false(addr_ok(a, "2001:db8:8000::1", 443));
-	np_allow_v6_at(a, 0, net, &prefix, &port);
+	sg_allow_v6_at(a, 0, net, &prefix, &port);
 	assert_int_equal(prefix, 33);
 	assert_int_equal(port, 8443);
-	np_allow_free(a);
+	sg_allow_free(a);
 
 	/* [::/0] is every IPv6 address, not IPv4 through mapped ones */
 	a = parse_ok("[::/0]");
@@ -659,30 +659,30 @@ test_ipv6(void **state)
 	assert_true(addr_ok(a, "::1", 1));
 	assert_false(addr_ok(a, "::ffff:192.0.2.7", 1));
 	assert_false(addr_ok(a, "192.0.2.7", 1));
-	np_allow_free(a);
+	sg_allow_free(a);
 
 	a = parse_ok("[::1/128]");
 	assert_true(addr_ok(a, "::1", 1));
 	assert_false(addr_ok(a, "::2", 1));
-	np_allow_free(a);
+	sg_allow_free(a);
 
 	/* IPv4-mapped entries are IPv4 entries */
 	a = parse_ok("[::ffff:192.0.2.7]");
-	assert_int_equal(np_allow_v6_count(a), 0);
-	assert_int_equal(np_allow_v4_count(a), 1);
-	np_allow_v4_at(a, 0, &net4, &prefix, &port);
+	assert_int_equal(sg_allow_v6_count(a), 0);
+	assert_int_equal(sg_allow_v4_count(a), 1);
+	sg_allow_v4_at(a, 0, &net4, &prefix, &port);
 	assert_int_equal(net4, 0xc0000207);
 	assert_int_equal(prefix, 32);
 	assert_true(addr_ok(a, "192.0.2.7", 443));
 	assert_true(addr_ok(a, "::ffff:192.0.2.7", 443));
-	np_allow_free(a);
+	sg_allow_free(a);
 	a = parse_ok("[::ffff:10.0.0.0/104]:22");
-	np_allow_v4_at(a, 0, &net4, &prefix, &port);
+	sg_allow_v4_at(a, 0, &net4, &prefix, &port);
 	assert_int_equal(net4, 0x0a000000);
 	assert_int_equal(prefix, 8);
 	assert_int_equal(port, 22);
 	assert_true(addr_ok(a, "10.2.3.4", 22));
-	np_allow_free(a);
+	sg_allow_free(a);
 
 	parse_bad("[2001:db8::1", "'[' without ']'");
 	parse_bad("[2001:db8::1]x", "unexpected text after ']'");
@@ -720,33 +720,33 @@ test_design_example_and_duplicates(void **state)
 		"[2001:DB8:0::1]", "a.example", "A.example.",
 	};
 	static const char *const second_bad[] = { "ok.example", "bad..example", "1.2.3.4" };
-	struct np_allow *a = parse_ok_v(list, N(list));
-	struct np_allow *keep = (struct np_allow *)&keep;
+	struct sg_allow *a = parse_ok_v(list, N(list));
+	struct sg_allow *keep = (struct sg_allow *)&keep;
 	uint16_t ports[2];
 	char *msg = NULL;
 
-	assert_true(np_allow_name(a, "api.openai.com"));
-	assert_true(np_allow_name(a, "console.anthropic.com"));
-	assert_false(np_allow_name(a, "anthropic.com"));
-	assert_int_equal(np_allow_name_ports(a, "db.example.com", ports, N(ports)), 1);
+	assert_true(sg_allow_name(a, "api.openai.com"));
+	assert_true(sg_allow_name(a, "console.anthropic.com"));
+	assert_false(sg_allow_name(a, "anthropic.com"));
+	assert_int_equal(sg_allow_name_ports(a, "db.example.com", ports, N(ports)), 1);
 	assert_int_equal(ports[0], 5432);
 	assert_true(addr_ok(a, "192.0.2.7", 443));
 	assert_true(addr_ok(a, "2001:db8::1", 443));
 	assert_false(addr_ok(a, "192.0.2.8", 443));
-	assert_false(np_allow_name(a, "example.com"));
-	assert_int_equal(np_allow_v4_count(a), 1);
-	assert_int_equal(np_allow_v6_count(a), 1);
-	np_allow_free(a);
+	assert_false(sg_allow_name(a, "example.com"));
+	assert_int_equal(sg_allow_v4_count(a), 1);
+	assert_int_equal(sg_allow_v6_count(a), 1);
+	sg_allow_free(a);
 
 	a = parse_ok_v(dup, N(dup));
-	assert_int_equal(np_allow_v4_count(a), 2);
-	assert_int_equal(np_allow_v6_count(a), 1);
-	assert_true(np_allow_name(a, "a.example"));
-	np_allow_free(a);
+	assert_int_equal(sg_allow_v4_count(a), 2);
+	assert_int_equal(sg_allow_v6_count(a), 1);
+	assert_true(sg_allow_name(a, "a.example"));
+	sg_allow_free(a);
 
 	/* one bad entry fails the whole list and names that entry */
-	assert_int_equal(np_allow_parse(second_bad, N(second_bad), &keep, &msg), -EINVAL);
-	assert_ptr_equal(keep, (struct np_allow *)&keep);
+	assert_int_equal(sg_allow_parse(second_bad, N(second_bad), &keep, &msg), -EINVAL);
+	assert_ptr_equal(keep, (struct sg_allow *)&keep);
 	assert_string_equal(msg, "allow_net entry 'bad..example': empty label; write names like "
 			    "api.example.com");
 	free(msg);
@@ -758,7 +758,7 @@ test_names_range(void **state)
 	static const char *const list[] = {
 		"10.0.0.0/8:5432", "[fd00::/8]", "*", "api.example.com", "169.254.169.254:80",
 	};
-	struct np_allow *a = parse_ok_v(list, N(list));
+	struct sg_allow *a = parse_ok_v(list, N(list));
 
 	assert_true(range_ok(a, "10.1.1.1"));
 	assert_true(range_ok(a, "::ffff:10.2.3.4"));
@@ -769,7 +769,7 @@ test_names_range(void **state)
 	assert_false(range_ok(a, "fc00::1"));
 	assert_false(range_ok(a, "192.168.1.1"));	/* '*' names no range */
 	assert_false(range_ok(a, "127.0.0.1"));
-	np_allow_free(a);
+	sg_allow_free(a);
 }
 
 static void
@@ -827,8 +827,8 @@ test_internal(void **state)
 		assert_int_equal(internal(t[i].addr), want);
 	}
 	/* unknown families and no address are internal: fail closed */
-	assert_int_equal(np_addr_is_internal(AF_UNIX, buf), 1);
-	assert_int_equal(np_addr_is_internal(AF_INET, NULL), 1);
+	assert_int_equal(sg_addr_is_internal(AF_UNIX, buf), 1);
+	assert_int_equal(sg_addr_is_internal(AF_INET, NULL), 1);
 }
 
 int

@@ -1,4 +1,4 @@
-/* Unit tests for the monitor <-> worker requests (gateway/mpipe.c): the
+/* Unit tests for the monitor <-> worker requests (common/mpipe.c): the
  * monitor decodes them from an untrusted worker. */
 #include "config.h"
 
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
-#include "gateway/mpipe.h"
+#include "common/mpipe.h"
 
 static struct sg_buf *
 encode_auth(uint8_t type, uint8_t verified, const char *user,

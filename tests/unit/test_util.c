@@ -1,4 +1,4 @@
-/* Unit tests of gateway/util.c: durations, integers, constant-time
+/* Unit tests of common/util.c: durations, integers, constant-time
  * compare, hex, random bytes. */
 #include <errno.h>
 #include <setjmp.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gateway/util.h"
+#include "common/util.h"
 
 static void test_duration_ok(void **state)
 {

@@ -1,4 +1,4 @@
-/* np_allow: a token's allow_net list, parsed once and matched many times.
+/* sg_allow: a token's allow_net list, parsed once and matched many times.
  *
  * The syntax follows Deno's allowNet. Each entry is one string (the tokens
  * module splits the comma list and trims it):
@@ -24,80 +24,80 @@
  *
  * An empty list means no egress at all. Exact duplicate entries are
  * dropped; overlapping ones are kept as written. */
-#ifndef NP_ALLOW_H
-#define NP_ALLOW_H
+#ifndef SG_ALLOW_H
+#define SG_ALLOW_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct np_allow;
+#include "common/hostname.h"	/* names: SG_NAME_MAX, sg_name_normalise */
 
-/* Buffer size that holds any normalised name and its NUL. */
-#define NP_NAME_MAX 254
-/* np_allow_name_ports(): every port of NAME is allowed. */
-#define NP_ALLOW_ANY_PORT SIZE_MAX
+struct sg_allow;
+
+/* sg_allow_name_ports(): every port of NAME is allowed. */
+#define SG_ALLOW_ANY_PORT SIZE_MAX
 
 /* Parses n entries (entries may be NULL when n is 0). On success returns 0
- * and *ret, which the caller frees with np_allow_free(). On a bad entry
+ * and *ret, which the caller frees with sg_allow_free(). On a bad entry
  * returns -EINVAL and, when ret_msg is not NULL, a malloc'd one-line
  * message naming the entry and what to write instead, e.g.
  *   allow_net entry 'foo..com': empty label; write names like api.example.com
  * (the caller adds the file, line and token). -ENOMEM sets *ret_msg to
  * NULL. *ret is untouched on failure. */
-int np_allow_parse(const char *const *entries, size_t n, struct np_allow **ret, char **ret_msg);
+int sg_allow_parse(const char *const *entries, size_t n, struct sg_allow **ret, char **ret_msg);
 
 /* Frees a; NULL is accepted. */
-void np_allow_free(struct np_allow *a);
+void sg_allow_free(struct sg_allow *a);
 
 /* 1 when the list has no entry (no egress at all), else 0. */
-int np_allow_is_empty(const struct np_allow *a);
+int sg_allow_is_empty(const struct sg_allow *a);
 /* 1 when '*' is on the list, else 0. */
-int np_allow_all(const struct np_allow *a);
+int sg_allow_all(const struct sg_allow *a);
 
 /* 1 when '*' or a name entry allows NAME on at least one port, else 0.
  * NAME is what a client asked for (DNS question, SNI, Host): it is
- * normalised first, and a name np_name_normalise() refuses is never
+ * normalised first, and a name sg_name_normalise() refuses is never
  * allowed, even by '*'. IP literals are not names: use
- * np_allow_addr_port() for them. */
-int np_allow_name(const struct np_allow *a, const char *name);
+ * sg_allow_addr_port() for them. */
+int sg_allow_name(const struct sg_allow *a, const char *name);
 
 /* 1 when '*' or a name entry allows NAME on port, else 0 (port 0 never
  * is). */
-int np_allow_name_port(const struct np_allow *a, const char *name, uint16_t port);
+int sg_allow_name_port(const struct sg_allow *a, const char *name, uint16_t port);
 
-/* The ports allowed for NAME. Returns NP_ALLOW_ANY_PORT when some entry
+/* The ports allowed for NAME. Returns SG_ALLOW_ANY_PORT when some entry
  * (or '*') allows every port, 0 when NAME is not allowed, else the number
  * of distinct ports, and stores the smallest min(count, max) of them in
  * ascending order in ports (which may be NULL when max is 0). A count
  * above max means the list was cut short. */
-size_t np_allow_name_ports(const struct np_allow *a, const char *name, uint16_t *ports, size_t max);
+size_t sg_allow_name_ports(const struct sg_allow *a, const char *name, uint16_t *ports, size_t max);
 
 /* 1 when '*' or a literal address entry allows addr:port, else 0. family
  * is AF_INET (addr: struct in_addr, network order) or AF_INET6 (struct
  * in6_addr); an IPv4-mapped IPv6 address is judged as its IPv4 address.
  * Port 0 and other families are never allowed. */
-int np_allow_addr_port(const struct np_allow *a, int family, const void *addr, uint16_t port);
+int sg_allow_addr_port(const struct sg_allow *a, int family, const void *addr, uint16_t port);
 
 /* 1 when a literal address or network entry (not '*') contains addr, on
  * any port: the allowlist itself names that range, so a name may resolve
- * into it even when np_addr_is_internal() says it is internal. */
-int np_allow_names_range(const struct np_allow *a, int family, const void *addr);
+ * into it even when sg_addr_is_internal() says it is internal. */
+int sg_allow_names_range(const struct sg_allow *a, int family, const void *addr);
 
 /* The literal IPv4 entries, in list order, for firewall rules: network in
  * host byte order, prefix length 0..32, port (0: any). i must be below
- * np_allow_v4_count(). */
-size_t np_allow_v4_count(const struct np_allow *a);
-void np_allow_v4_at(const struct np_allow *a, size_t i, uint32_t *ret_net, unsigned *ret_prefix,
+ * sg_allow_v4_count(). */
+size_t sg_allow_v4_count(const struct sg_allow *a);
+void sg_allow_v4_at(const struct sg_allow *a, size_t i, uint32_t *ret_net, unsigned *ret_prefix,
 		    uint16_t *ret_port);
 
 /* The literal IPv6 entries likewise: network (16 bytes, network order),
  * prefix length 0..128, port (0: any). */
-size_t np_allow_v6_count(const struct np_allow *a);
-void np_allow_v6_at(const struct np_allow *a, size_t i, uint8_t ret_net[16], unsigned *ret_prefix,
+size_t sg_allow_v6_count(const struct sg_allow *a);
+void sg_allow_v6_at(const struct sg_allow *a, size_t i, uint8_t ret_net[16], unsigned *ret_prefix,
 		    uint16_t *ret_port);
 
 /* 1 when addr is in an address class that a NAME must not resolve to
- * unless np_allow_names_range() says the list names it (DNS rebinding
+ * unless sg_allow_names_range() says the list names it (DNS rebinding
  * defence), else 0:
  *   IPv4: 0/8, 10/8, 100.64/10, 127/8, 169.254/16 (link-local and cloud
  *         metadata), 172.16/12, 192.0.0/24, 192.168/16, 198.18/15,
@@ -107,13 +107,6 @@ void np_allow_v6_at(const struct np_allow *a, size_t i, uint8_t ret_net[16], uns
  *         64:ff9b:1::/48; ::ffff:0:0/96, 64:ff9b::/96 and 2002::/16 are
  *         judged by the IPv4 address they carry.
  * Unknown families are internal (1). */
-int np_addr_is_internal(int family, const void *addr);
-
-/* Normalises a name for comparison: lowercase, one trailing dot dropped,
- * validated as above (no '*'). Writes the NUL-terminated result to out
- * (NP_NAME_MAX bytes are always enough; in and out may be the same).
- * Returns 0, -EINVAL for a name that is not valid, -ENOBUFS when outsz is
- * too small. */
-int np_name_normalise(const char *in, char *out, size_t outsz);
+int sg_addr_is_internal(int family, const void *addr);
 
 #endif

@@ -1,6 +1,6 @@
 /* sg_util: durations, integers, constant-time compare, hex, random
  * bytes. See util.h (base64 is common/base64.h). */
-#include "gateway/util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* np_allow: allow_net parser and matcher, see allow.h. */
+/* sg_allow: allow_net parser and matcher, see allow.h. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -10,15 +10,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "netpolicy/allow.h"
+#include "common/allow.h"
+#include "common/hostname.h"
 
 /* No valid entry comes near this; longer ones are refused unread. */
 #define ENTRY_MAX 512
-#define NAME_LEN_MAX 253
-#define LABEL_LEN_MAX 63
 
 struct name_ent {
-	char name[NP_NAME_MAX];   /* normalised; for *.DOMAIN, DOMAIN */
+	char name[SG_NAME_MAX];   /* normalised; for *.DOMAIN, DOMAIN */
 	size_t len;
 	int wildcard;
 	uint16_t port;            /* 0: any */
@@ -36,7 +35,7 @@ struct v6_ent {
 	uint16_t port;
 };
 
-struct np_allow {
+struct sg_allow {
 	int all;
 	struct name_ent *names;
 	size_t n_names;
@@ -140,132 +139,25 @@ out:
 
 /* ---- names ---- */
 
-enum name_err {
-	NAME_OK,
-	NAME_EMPTY,
-	NAME_NON_ASCII,
-	NAME_STAR,
-	NAME_BAD_CHAR,
-	NAME_EMPTY_LABEL,
-	NAME_LABEL_LONG,
-	NAME_HYPHEN,
-	NAME_TOO_LONG,
-	NAME_NUMERIC,
-};
-
-struct name_fault {
-	unsigned char ch;         /* NAME_BAD_CHAR */
-	size_t label_off;         /* NAME_LABEL_LONG, NAME_HYPHEN */
-	size_t label_len;
-	size_t len;               /* NAME_TOO_LONG */
-};
-
 static int is_digit(unsigned char ch) { return ch >= '0' && ch <= '9'; }
 
-static int is_hex(unsigned char ch)
-{
-	return is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-}
-
-static int is_name_char(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) ||
-	       ch == '-' || ch == '_';
-}
-
-/* A label the WHATWG URL parser would read as a number: digits, or 0x and
- * hex digits. */
-static int label_is_number(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		for (i = 2; i < n; i++)
-			if (!is_hex((unsigned char)s[i]))
-				return 0;
-		return 1;
-	}
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!is_digit((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
-/* Checks the len bytes at in as a name and writes its normalised form
- * (lowercase, no trailing dot, NUL-terminated) to out. Returns NAME_OK or
- * what is wrong, with details in *f. */
-static enum name_err name_check(const char *in, size_t len, char out[NP_NAME_MAX],
-				struct name_fault *f)
-{
-	size_t i, start = 0;
-
-	memset(f, 0, sizeof(*f));
-	if (len > 0 && in[len - 1] == '.')
-		len--;
-	if (len == 0)
-		return NAME_EMPTY;
-	/* non-ASCII first: a UTF-8 name would otherwise get a confusing
-	 * complaint about one of its bytes */
-	for (i = 0; i < len; i++)
-		if ((unsigned char)in[i] >= 0x80)
-			return NAME_NON_ASCII;
-	if (memchr(in, '*', len))
-		return NAME_STAR;
-	for (i = 0; i <= len; i++) {
-		size_t ll;
-
-		if (i < len && in[i] != '.') {
-			if (!is_name_char((unsigned char)in[i])) {
-				f->ch = (unsigned char)in[i];
-				return NAME_BAD_CHAR;
-			}
-			continue;
-		}
-		ll = i - start;
-		f->label_off = start;
-		f->label_len = ll;
-		if (ll == 0)
-			return NAME_EMPTY_LABEL;
-		if (ll > LABEL_LEN_MAX)
-			return NAME_LABEL_LONG;
-		if (in[start] == '-' || in[i - 1] == '-')
-			return NAME_HYPHEN;
-		start = i + 1;
-	}
-	if (len > NAME_LEN_MAX) {
-		f->len = len;
-		return NAME_TOO_LONG;
-	}
-	if (label_is_number(in + f->label_off, f->label_len))
-		return NAME_NUMERIC;
-	for (i = 0; i < len; i++) {
-		char ch = in[i];
-
-		out[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-	}
-	out[len] = '\0';
-	return NAME_OK;
-}
-
-static int name_fail(char **ret_msg, const char *entry, enum name_err err,
-		     const struct name_fault *f, const char *name)
+static int name_fail(char **ret_msg, const char *entry, enum sg_name_err err,
+		     const struct sg_name_fault *f, const char *name)
 {
 	const char *label = name + f->label_off;
 	int ll = f->label_len > 20 ? 20 : (int)f->label_len;
 	const char *more = f->label_len > 20 ? "..." : "";
 
 	switch (err) {
-	case NAME_EMPTY:
+	case SG_NAME_EMPTY:
 		return entry_fail(ret_msg, entry, "no name; write names like api.example.com");
-	case NAME_NON_ASCII:
+	case SG_NAME_NON_ASCII:
 		return entry_fail(ret_msg, entry, "the name is not ASCII; write an internationalised "
 				  "name in its punycode (xn--) form, which `idn2 NAME` prints");
-	case NAME_STAR:
+	case SG_NAME_STAR:
 		return entry_fail(ret_msg, entry, "'*' may only stand alone (every host) or as the "
 				  "whole first label, as in *.example.com");
-	case NAME_BAD_CHAR:
+	case SG_NAME_BAD_CHAR:
 		if (f->ch == '/' || f->ch == '?' || f->ch == '#')
 			return entry_fail(ret_msg, entry, "'%c' cannot appear in a name; write the host "
 					  "alone, without a path, as in api.example.com", f->ch);
@@ -277,42 +169,25 @@ static int name_fail(char **ret_msg, const char *entry, enum name_err err,
 					  "names use letters, digits, '-', '_' and dots", f->ch);
 		return entry_fail(ret_msg, entry, "'%c' cannot appear in a name; names use letters, "
 				  "digits, '-', '_' and dots", f->ch);
-	case NAME_EMPTY_LABEL:
+	case SG_NAME_EMPTY_LABEL:
 		return entry_fail(ret_msg, entry, "empty label; write names like api.example.com");
-	case NAME_LABEL_LONG:
+	case SG_NAME_LABEL_LONG:
 		return entry_fail(ret_msg, entry, "label '%.*s%s' is %zu bytes long; a label has at "
-				  "most %d", ll, label, more, f->label_len, LABEL_LEN_MAX);
-	case NAME_HYPHEN:
+				  "most %d", ll, label, more, f->label_len, SG_NAME_LABEL_MAX);
+	case SG_NAME_HYPHEN:
 		return entry_fail(ret_msg, entry, "label '%.*s%s' starts or ends with '-'; a label "
 				  "begins and ends with a letter, digit or '_'", ll, label, more);
-	case NAME_TOO_LONG:
+	case SG_NAME_TOO_LONG:
 		return entry_fail(ret_msg, entry, "the name is %zu bytes long; a name has at most %d",
-				  f->len, NAME_LEN_MAX);
-	case NAME_NUMERIC:
+				  f->len, SG_NAME_LEN_MAX);
+	case SG_NAME_NUMERIC:
 		return entry_fail(ret_msg, entry, "the last label is a number, so this is neither a "
 				  "name nor an IPv4 address; write IPv4 addresses as four decimal "
 				  "numbers, as in 192.0.2.7");
-	case NAME_OK:
+	case SG_NAME_OK:
 		break;
 	}
 	return entry_fail(ret_msg, entry, "not a valid name");
-}
-
-int np_name_normalise(const char *in, char *out, size_t outsz)
-{
-	char tmp[NP_NAME_MAX];
-	struct name_fault f;
-	size_t n;
-
-	if (!in)
-		return -EINVAL;
-	if (name_check(in, strlen(in), tmp, &f) != NAME_OK)
-		return -EINVAL;
-	n = strlen(tmp);
-	if (n >= outsz)
-		return -ENOBUFS;
-	memcpy(out, tmp, n + 1);
-	return 0;
 }
 
 /* ---- numbers and addresses ---- */
@@ -450,7 +325,7 @@ static int query_addr(int family, const void *addr, uint32_t *v4, uint8_t v6[16]
 
 /* ---- building the list ---- */
 
-static void add_name(struct np_allow *a, const char *norm, int wildcard, uint16_t port)
+static void add_name(struct sg_allow *a, const char *norm, int wildcard, uint16_t port)
 {
 	struct name_ent *e;
 	size_t i, len = strlen(norm);
@@ -468,7 +343,7 @@ static void add_name(struct np_allow *a, const char *norm, int wildcard, uint16_
 	e->port = port;
 }
 
-static void add_v4(struct np_allow *a, uint32_t net, unsigned prefix, uint16_t port)
+static void add_v4(struct sg_allow *a, uint32_t net, unsigned prefix, uint16_t port)
 {
 	size_t i;
 
@@ -481,7 +356,7 @@ static void add_v4(struct np_allow *a, uint32_t net, unsigned prefix, uint16_t p
 	a->n_v4++;
 }
 
-static void add_v6(struct np_allow *a, const uint8_t net[16], unsigned prefix, uint16_t port)
+static void add_v6(struct sg_allow *a, const uint8_t net[16], unsigned prefix, uint16_t port)
 {
 	size_t i;
 
@@ -511,7 +386,7 @@ static int port_fail(char **ret_msg, const char *entry, const char *p, size_t n)
 }
 
 /* [IPV6], [IPV6/LEN], each optionally followed by :PORT. */
-static int parse_v6_entry(struct np_allow *a, const char *e, size_t len, char **ret_msg)
+static int parse_v6_entry(struct sg_allow *a, const char *e, size_t len, char **ret_msg)
 {
 	const char *close = memchr(e, ']', len), *in = e + 1, *slash;
 	char buf[INET6_ADDRSTRLEN + 1], shown[INET6_ADDRSTRLEN];
@@ -581,7 +456,7 @@ static int parse_v6_entry(struct np_allow *a, const char *e, size_t len, char **
 }
 
 /* A.B.C.D or A.B.C.D/LEN (host is the entry without :PORT). */
-static int parse_v4_entry(struct np_allow *a, const char *e, const char *host, size_t host_len,
+static int parse_v4_entry(struct sg_allow *a, const char *e, const char *host, size_t host_len,
 			  uint16_t port, char **ret_msg)
 {
 	const char *slash = memchr(host, '/', host_len);
@@ -633,13 +508,13 @@ static int all_digits_dots(const char *s, size_t n)
 }
 
 /* Parses one entry into a. Returns 0, -EINVAL with *ret_msg, or -ENOMEM. */
-static int parse_entry(struct np_allow *a, const char *e, char **ret_msg)
+static int parse_entry(struct sg_allow *a, const char *e, char **ret_msg)
 {
 	const char *colon = NULL, *host = e, *slash;
 	size_t len, i, colons = 0, host_len;
-	char norm[NP_NAME_MAX];
-	struct name_fault f;
-	enum name_err err;
+	char norm[SG_NAME_MAX];
+	struct sg_name_fault f;
+	enum sg_name_err err;
 	uint16_t port = 0;
 	int wildcard = 0;
 
@@ -690,7 +565,7 @@ static int parse_entry(struct np_allow *a, const char *e, char **ret_msg)
 		return parse_v4_entry(a, e, host, host_len, port, ret_msg);
 	if (host[0] == '*') {
 		if (host_len < 2 || host[1] != '.')
-			return name_fail(ret_msg, e, NAME_STAR, &f, host);
+			return name_fail(ret_msg, e, SG_NAME_STAR, &f, host);
 		host += 2;
 		host_len -= 2;
 		if (host_len == 0 || (host_len == 1 && host[0] == '.'))
@@ -698,22 +573,22 @@ static int parse_entry(struct np_allow *a, const char *e, char **ret_msg)
 					  "*.example.com");
 		wildcard = 1;
 	}
-	err = name_check(host, host_len, norm, &f);
-	if (err != NAME_OK)
+	err = sg_name_check(host, host_len, norm, &f);
+	if (err != SG_NAME_OK)
 		return name_fail(ret_msg, e, err, &f, host);
 	/* a name below DOMAIN has at least two more bytes ("a.") */
-	if (wildcard && strlen(norm) > NAME_LEN_MAX - 2) {
+	if (wildcard && strlen(norm) > SG_NAME_LEN_MAX - 2) {
 		f.len = strlen(norm);
 		return entry_fail(ret_msg, e, "the domain after '*.' is %zu bytes long; it has at most "
-				  "%d", f.len, NAME_LEN_MAX - 2);
+				  "%d", f.len, SG_NAME_LEN_MAX - 2);
 	}
 	add_name(a, norm, wildcard, port);
 	return 0;
 }
 
-int np_allow_parse(const char *const *entries, size_t n, struct np_allow **ret, char **ret_msg)
+int sg_allow_parse(const char *const *entries, size_t n, struct sg_allow **ret, char **ret_msg)
 {
-	struct np_allow *a;
+	struct sg_allow *a;
 	size_t i;
 	int r = -ENOMEM;
 
@@ -738,11 +613,11 @@ int np_allow_parse(const char *const *entries, size_t n, struct np_allow **ret, 
 fail:
 	if (r == -ENOMEM && ret_msg)
 		*ret_msg = NULL;
-	np_allow_free(a);
+	sg_allow_free(a);
 	return r;
 }
 
-void np_allow_free(struct np_allow *a)
+void sg_allow_free(struct sg_allow *a)
 {
 	if (!a)
 		return;
@@ -754,12 +629,12 @@ void np_allow_free(struct np_allow *a)
 
 /* ---- matching ---- */
 
-int np_allow_is_empty(const struct np_allow *a)
+int sg_allow_is_empty(const struct sg_allow *a)
 {
 	return !a->all && a->n_names == 0 && a->n_v4 == 0 && a->n_v6 == 0;
 }
 
-int np_allow_all(const struct np_allow *a) { return a->all; }
+int sg_allow_all(const struct sg_allow *a) { return a->all; }
 
 static int name_matches(const struct name_ent *e, const char *name, size_t len)
 {
@@ -770,22 +645,22 @@ static int name_matches(const struct name_ent *e, const char *name, size_t len)
 	       memcmp(name + len - e->len, e->name, e->len) == 0;
 }
 
-size_t np_allow_name_ports(const struct np_allow *a, const char *name, uint16_t *ports, size_t max)
+size_t sg_allow_name_ports(const struct sg_allow *a, const char *name, uint16_t *ports, size_t max)
 {
-	char norm[NP_NAME_MAX];
+	char norm[SG_NAME_MAX];
 	size_t len, i, count = 0;
 	unsigned last = 0;
 	int matched = 0;
 
-	if (np_name_normalise(name, norm, sizeof(norm)) < 0)
+	if (sg_name_normalise(name, norm, sizeof(norm)) < 0)
 		return 0;
 	if (a->all)
-		return NP_ALLOW_ANY_PORT;
+		return SG_ALLOW_ANY_PORT;
 	len = strlen(norm);
 	for (i = 0; i < a->n_names; i++)
 		if (name_matches(&a->names[i], norm, len)) {
 			if (a->names[i].port == 0)
-				return NP_ALLOW_ANY_PORT;
+				return SG_ALLOW_ANY_PORT;
 			matched = 1;
 		}
 	if (!matched)
@@ -811,17 +686,17 @@ size_t np_allow_name_ports(const struct np_allow *a, const char *name, uint16_t 
 	return count;
 }
 
-int np_allow_name(const struct np_allow *a, const char *name)
+int sg_allow_name(const struct sg_allow *a, const char *name)
 {
-	return np_allow_name_ports(a, name, NULL, 0) != 0;
+	return sg_allow_name_ports(a, name, NULL, 0) != 0;
 }
 
-int np_allow_name_port(const struct np_allow *a, const char *name, uint16_t port)
+int sg_allow_name_port(const struct sg_allow *a, const char *name, uint16_t port)
 {
-	char norm[NP_NAME_MAX];
+	char norm[SG_NAME_MAX];
 	size_t len, i;
 
-	if (port == 0 || np_name_normalise(name, norm, sizeof(norm)) < 0)
+	if (port == 0 || sg_name_normalise(name, norm, sizeof(norm)) < 0)
 		return 0;
 	if (a->all)
 		return 1;
@@ -835,7 +710,7 @@ int np_allow_name_port(const struct np_allow *a, const char *name, uint16_t port
 
 /* 1 when a literal entry contains the address; with any_port 0 its port
  * must also be 0 (any) or port. */
-static int literal_match(const struct np_allow *a, int family, const void *addr, int any_port,
+static int literal_match(const struct sg_allow *a, int family, const void *addr, int any_port,
 			 uint16_t port)
 {
 	uint8_t v6[16];
@@ -860,7 +735,7 @@ static int literal_match(const struct np_allow *a, int family, const void *addr,
 	}
 }
 
-int np_allow_addr_port(const struct np_allow *a, int family, const void *addr, uint16_t port)
+int sg_allow_addr_port(const struct sg_allow *a, int family, const void *addr, uint16_t port)
 {
 	if (port == 0 || !addr || (family != AF_INET && family != AF_INET6))
 		return 0;
@@ -869,14 +744,14 @@ int np_allow_addr_port(const struct np_allow *a, int family, const void *addr, u
 	return literal_match(a, family, addr, 0, port);
 }
 
-int np_allow_names_range(const struct np_allow *a, int family, const void *addr)
+int sg_allow_names_range(const struct sg_allow *a, int family, const void *addr)
 {
 	return literal_match(a, family, addr, 1, 0);
 }
 
-size_t np_allow_v4_count(const struct np_allow *a) { return a->n_v4; }
+size_t sg_allow_v4_count(const struct sg_allow *a) { return a->n_v4; }
 
-void np_allow_v4_at(const struct np_allow *a, size_t i, uint32_t *ret_net, unsigned *ret_prefix,
+void sg_allow_v4_at(const struct sg_allow *a, size_t i, uint32_t *ret_net, unsigned *ret_prefix,
 		    uint16_t *ret_port)
 {
 	if (i >= a->n_v4)
@@ -886,9 +761,9 @@ void np_allow_v4_at(const struct np_allow *a, size_t i, uint32_t *ret_net, unsig
 	*ret_port = a->v4[i].port;
 }
 
-size_t np_allow_v6_count(const struct np_allow *a) { return a->n_v6; }
+size_t sg_allow_v6_count(const struct sg_allow *a) { return a->n_v6; }
 
-void np_allow_v6_at(const struct np_allow *a, size_t i, uint8_t ret_net[16], unsigned *ret_prefix,
+void sg_allow_v6_at(const struct sg_allow *a, size_t i, uint8_t ret_net[16], unsigned *ret_prefix,
 		    uint16_t *ret_port)
 {
 	if (i >= a->n_v6)
@@ -926,7 +801,7 @@ static int v4_internal(uint32_t a)
 	return 0;
 }
 
-int np_addr_is_internal(int family, const void *addr)
+int sg_addr_is_internal(int family, const void *addr)
 {
 	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
 	static const uint8_t nat64_local[6] = { 0, 0x64, 0xff, 0x9b, 0, 1 };

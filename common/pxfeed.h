@@ -1,7 +1,7 @@
-/* sp_feed: the policy feed between sandgated's monitor and sandgate-proxy.
+/* sg_feed: the policy feed between sandgated's monitor and sandgate-proxy.
  *
  * One SOCK_SEQPACKET socketpair (the proxy's descriptor 4), one message
- * per datagram, framed as the monitor's other requests (gateway/mpipe.h):
+ * per datagram, framed as the monitor's other requests (common/mpipe.h):
  * a type byte, then u8 / u32 big-endian / strings (u32 length + bytes,
  * no NUL). docs/protocol.md, "Proxy feed", is the reference.
  *
@@ -30,31 +30,31 @@
 
 struct sg_buf;
 
-enum sp_feed_type {
-	SP_FEED_CONFIG = 32,
-	SP_FEED_TOKENS_BEGIN = 33,
-	SP_FEED_SECRET = 34,
-	SP_FEED_TOKENS_END = 35,
-	SP_FEED_SANDBOX = 36,
-	SP_FEED_DROP = 37,
-	SP_FEED_START = 38,
-	SP_FEED_READY = 40,
-	SP_FEED_AUDIT = 41,
+enum sg_feed_type {
+	SG_FEED_CONFIG = 32,
+	SG_FEED_TOKENS_BEGIN = 33,
+	SG_FEED_SECRET = 34,
+	SG_FEED_TOKENS_END = 35,
+	SG_FEED_SANDBOX = 36,
+	SG_FEED_DROP = 37,
+	SG_FEED_START = 38,
+	SG_FEED_READY = 40,
+	SG_FEED_AUDIT = 41,
 };
 
-#define SP_FEED_MAX_RESOLVE	256
-#define SP_FEED_MAX_ALLOW	256
-#define SP_FEED_MAX_SECRETS	64	/* per token, and so per sandbox */
-#define SP_FEED_MAX_VALUE	4096	/* bytes of one secret value */
-#define SP_FEED_MAX_AUDIT	16	/* key/value pairs of one event */
-#define SP_FEED_MAX_STR		8192
+#define SG_FEED_MAX_RESOLVE	256
+#define SG_FEED_MAX_ALLOW	256
+#define SG_FEED_MAX_SECRETS	64	/* per token, and so per sandbox */
+#define SG_FEED_MAX_VALUE	4096	/* bytes of one secret value */
+#define SG_FEED_MAX_AUDIT	16	/* key/value pairs of one event */
+#define SG_FEED_MAX_STR		8192
 
-struct sp_feed_resolve {
+struct sg_feed_resolve {
 	char *name;
 	char *addr;		/* IPv4 or IPv6 literal */
 };
 
-struct sp_feed_config {
+struct sg_feed_config {
 	uint32_t max_conns;	/* per sandbox, at once */
 	uint32_t idle_ms;	/* between requests on a connection */
 	uint32_t head_ms;	/* to send a whole request head */
@@ -62,71 +62,71 @@ struct sp_feed_config {
 	uint32_t pool_net;	/* [network] pool, host order: never reached */
 	uint8_t pool_prefix;	/* 0..32; 0 (with pool_net 0): no pool */
 	size_t nresolve;
-	struct sp_feed_resolve *resolve;
+	struct sg_feed_resolve *resolve;
 	char *dns;		/* "" : the host's resolv.conf */
 	char *extra_ca;		/* PEM, "" for none */
 };
 
-struct sp_feed_secret {
+struct sg_feed_secret {
 	char *token;
 	char *name;
 	int has_value;		/* 0: env/file missing; requests are refused */
-	char *value;		/* wiped by sp_feed_secret_clear */
+	char *value;		/* wiped by sg_feed_secret_clear */
 	size_t value_len;
 	char *hosts;		/* "api.example.com, *.example.org" */
 	char *in;		/* "header", "header, query, body", ... */
 	int allow_http;
 };
 
-struct sp_feed_placeholder {
+struct sg_feed_placeholder {
 	char *name;		/* the secret's name */
 	char *value;		/* SANDGATE_SECRET_ + 32 hex */
 };
 
-struct sp_feed_sandbox {
+struct sg_feed_sandbox {
 	char *id;
 	char *token;
 	uint32_t addr;		/* the guest's IPv4 address, host order */
 	size_t nallow;
 	char **allow;
 	size_t nph;
-	struct sp_feed_placeholder *ph;
+	struct sg_feed_placeholder *ph;
 };
 
-struct sp_feed_audit {
+struct sg_feed_audit {
 	char *event;
 	size_t n;
-	char *key[SP_FEED_MAX_AUDIT];
-	char *value[SP_FEED_MAX_AUDIT];
+	char *key[SG_FEED_MAX_AUDIT];
+	char *value[SG_FEED_MAX_AUDIT];
 };
 
 /* Encoders: each writes one whole message (type byte first) into b,
  * after resetting it. -ENOBUFS when it would not fit SG_MP_MAX. */
-int sp_feed_put_config(struct sg_buf *b, const struct sp_feed_config *c);
-int sp_feed_put_tokens_begin(struct sg_buf *b);
-int sp_feed_put_secret(struct sg_buf *b, const struct sp_feed_secret *s);
-int sp_feed_put_tokens_end(struct sg_buf *b);
-int sp_feed_put_sandbox(struct sg_buf *b, const struct sp_feed_sandbox *s);
-int sp_feed_put_drop(struct sg_buf *b, const char *id);
-int sp_feed_put_start(struct sg_buf *b);
-int sp_feed_put_ready(struct sg_buf *b, const char *ca_pem);
+int sg_feed_put_config(struct sg_buf *b, const struct sg_feed_config *c);
+int sg_feed_put_tokens_begin(struct sg_buf *b);
+int sg_feed_put_secret(struct sg_buf *b, const struct sg_feed_secret *s);
+int sg_feed_put_tokens_end(struct sg_buf *b);
+int sg_feed_put_sandbox(struct sg_buf *b, const struct sg_feed_sandbox *s);
+int sg_feed_put_drop(struct sg_buf *b, const char *id);
+int sg_feed_put_start(struct sg_buf *b);
+int sg_feed_put_ready(struct sg_buf *b, const char *ca_pem);
 /* pairs: key, value, ..., NULL; NULL values are skipped. */
-int sp_feed_put_audit(struct sg_buf *b, const char *event,
+int sg_feed_put_audit(struct sg_buf *b, const char *event,
     const char *const *pairs);
 
 /* Decoders of the payload p[0..n) after the type byte. On success the
  * struct holds new strings the matching _clear frees; on failure it
  * holds nothing. */
-int sp_feed_get_config(const uint8_t *p, size_t n, struct sp_feed_config *c);
-void sp_feed_config_clear(struct sp_feed_config *c);
-int sp_feed_get_secret(const uint8_t *p, size_t n, struct sp_feed_secret *s);
-void sp_feed_secret_clear(struct sp_feed_secret *s);
-int sp_feed_get_sandbox(const uint8_t *p, size_t n, struct sp_feed_sandbox *s);
-void sp_feed_sandbox_clear(struct sp_feed_sandbox *s);
-int sp_feed_get_drop(const uint8_t *p, size_t n, char **ret_id);
-int sp_feed_get_ready(const uint8_t *p, size_t n, char **ret_pem);
+int sg_feed_get_config(const uint8_t *p, size_t n, struct sg_feed_config *c);
+void sg_feed_config_clear(struct sg_feed_config *c);
+int sg_feed_get_secret(const uint8_t *p, size_t n, struct sg_feed_secret *s);
+void sg_feed_secret_clear(struct sg_feed_secret *s);
+int sg_feed_get_sandbox(const uint8_t *p, size_t n, struct sg_feed_sandbox *s);
+void sg_feed_sandbox_clear(struct sg_feed_sandbox *s);
+int sg_feed_get_drop(const uint8_t *p, size_t n, char **ret_id);
+int sg_feed_get_ready(const uint8_t *p, size_t n, char **ret_pem);
 /* Keys must be [a-z_]{1,32}; the event name too. */
-int sp_feed_get_audit(const uint8_t *p, size_t n, struct sp_feed_audit *a);
-void sp_feed_audit_clear(struct sp_feed_audit *a);
+int sg_feed_get_audit(const uint8_t *p, size_t n, struct sg_feed_audit *a);
+void sg_feed_audit_clear(struct sg_feed_audit *a);
 
 #endif

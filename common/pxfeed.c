@@ -1,4 +1,4 @@
-/* sp_feed: the policy feed between the monitor and sandgate-proxy, see
+/* sg_feed: the policy feed between the monitor and sandgate-proxy, see
  * pxfeed.h.
  *
  * Encoders refuse (-EINVAL) what the peer's decoder would refuse, so that
@@ -23,8 +23,8 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "gateway/mpipe.h"
-#include "secrets/pxfeed.h"
+#include "common/mpipe.h"
+#include "common/pxfeed.h"
 #include "secrets/scan.h"
 
 #define AUDIT_NAME_MAX		32
@@ -139,13 +139,13 @@ is_audit_value(const char *s)
 }
 
 int
-sp_feed_put_config(struct sg_buf *b, const struct sp_feed_config *c)
+sg_feed_put_config(struct sg_buf *b, const struct sg_feed_config *c)
 {
 	size_t i;
 	int r;
 
-	r = put_type(b, SP_FEED_CONFIG);
-	if (r == 0 && (c->nresolve > SP_FEED_MAX_RESOLVE ||
+	r = put_type(b, SG_FEED_CONFIG);
+	if (r == 0 && (c->nresolve > SG_FEED_MAX_RESOLVE ||
 	    (c->nresolve > 0 && c->resolve == NULL)))
 		r = -EINVAL;
 	if (r == 0)
@@ -171,20 +171,20 @@ sp_feed_put_config(struct sg_buf *b, const struct sp_feed_config *c)
 			r = -EINVAL;
 			break;
 		}
-		r = put_str(b, c->resolve[i].name, SP_FEED_MAX_STR);
+		r = put_str(b, c->resolve[i].name, SG_FEED_MAX_STR);
 		if (r == 0)
-			r = put_str(b, c->resolve[i].addr, SP_FEED_MAX_STR);
+			r = put_str(b, c->resolve[i].addr, SG_FEED_MAX_STR);
 	}
 	if (r == 0)
-		r = put_str(b, c->dns != NULL ? c->dns : "", SP_FEED_MAX_STR);
+		r = put_str(b, c->dns != NULL ? c->dns : "", SG_FEED_MAX_STR);
 	if (r == 0)
 		r = put_str(b, c->extra_ca != NULL ? c->extra_ca : "",
-		    SP_FEED_MAX_STR);
+		    SG_FEED_MAX_STR);
 	return put_end(b, r);
 }
 
 void
-sp_feed_config_clear(struct sp_feed_config *c)
+sg_feed_config_clear(struct sg_feed_config *c)
 {
 	size_t i;
 
@@ -201,9 +201,9 @@ sp_feed_config_clear(struct sp_feed_config *c)
 }
 
 int
-sp_feed_get_config(const uint8_t *p, size_t n, struct sp_feed_config *ret)
+sg_feed_get_config(const uint8_t *p, size_t n, struct sg_feed_config *ret)
 {
-	struct sp_feed_config c;
+	struct sg_feed_config c;
 	struct sg_cur cur;
 	size_t i, nres = 0;
 	int r;
@@ -219,7 +219,7 @@ sp_feed_get_config(const uint8_t *p, size_t n, struct sp_feed_config *ret)
 	r = c.pool_prefix > 32 || (c.pool_prefix == 0 && c.pool_net != 0) ?
 	    -EPROTO : 0;
 	if (r == 0)
-		r = get_count(&cur, SP_FEED_MAX_RESOLVE, &nres);
+		r = get_count(&cur, SG_FEED_MAX_RESOLVE, &nres);
 	if (r == 0 && nres > 0) {
 		c.resolve = calloc(nres, sizeof(*c.resolve));
 		if (c.resolve == NULL)
@@ -230,21 +230,21 @@ sp_feed_get_config(const uint8_t *p, size_t n, struct sp_feed_config *ret)
 	if (r == 0)
 		c.nresolve = nres;
 	for (i = 0; r == 0 && i < nres; i++) {
-		r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &c.resolve[i].name);
+		r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &c.resolve[i].name);
 		if (r == 0)
-			r = sg_mp_get_str(&cur, SP_FEED_MAX_STR,
+			r = sg_mp_get_str(&cur, SG_FEED_MAX_STR,
 			    &c.resolve[i].addr);
 		if (r == 0 && !is_ip_literal(c.resolve[i].addr))
 			r = -EPROTO;
 	}
 	if (r == 0)
-		r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &c.dns);
+		r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &c.dns);
 	if (r == 0)
-		r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &c.extra_ca);
+		r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &c.extra_ca);
 	if (r == 0 && (cur.err || cur.n != 0))
 		r = -EPROTO;
 	if (r < 0) {
-		sp_feed_config_clear(&c);
+		sg_feed_config_clear(&c);
 		memset(ret, 0, sizeof(*ret));
 		return r;
 	}
@@ -253,41 +253,41 @@ sp_feed_get_config(const uint8_t *p, size_t n, struct sp_feed_config *ret)
 }
 
 int
-sp_feed_put_tokens_begin(struct sg_buf *b)
+sg_feed_put_tokens_begin(struct sg_buf *b)
 {
-	return put_end(b, put_type(b, SP_FEED_TOKENS_BEGIN));
+	return put_end(b, put_type(b, SG_FEED_TOKENS_BEGIN));
 }
 
 int
-sp_feed_put_tokens_end(struct sg_buf *b)
+sg_feed_put_tokens_end(struct sg_buf *b)
 {
-	return put_end(b, put_type(b, SP_FEED_TOKENS_END));
+	return put_end(b, put_type(b, SG_FEED_TOKENS_END));
 }
 
 int
-sp_feed_put_start(struct sg_buf *b)
+sg_feed_put_start(struct sg_buf *b)
 {
-	return put_end(b, put_type(b, SP_FEED_START));
+	return put_end(b, put_type(b, SG_FEED_START));
 }
 
 /* The value goes in as value_len bytes, which must hold no NUL; with
  * has_value 0 the value is sent empty whatever the struct holds. The
  * value's bytes are then in b: the caller wipes b (sg_buf_set_wipe). */
 int
-sp_feed_put_secret(struct sg_buf *b, const struct sp_feed_secret *s)
+sg_feed_put_secret(struct sg_buf *b, const struct sg_feed_secret *s)
 {
 	size_t vlen = s->has_value ? s->value_len : 0;
 	int r;
 
-	r = put_type(b, SP_FEED_SECRET);
-	if (r == 0 && (vlen > SP_FEED_MAX_VALUE ||
+	r = put_type(b, SG_FEED_SECRET);
+	if (r == 0 && (vlen > SG_FEED_MAX_VALUE ||
 	    (vlen > 0 && (s->value == NULL ||
 	    memchr(s->value, '\0', vlen) != NULL))))
 		r = -EINVAL;
 	if (r == 0)
-		r = put_str(b, s->token, SP_FEED_MAX_STR);
+		r = put_str(b, s->token, SG_FEED_MAX_STR);
 	if (r == 0)
-		r = put_str(b, s->name, SP_FEED_MAX_STR);
+		r = put_str(b, s->name, SG_FEED_MAX_STR);
 	if (r == 0)
 		r = sg_buf_put_u8(b, s->has_value ? 1 : 0);
 	if (r == 0)
@@ -295,16 +295,16 @@ sp_feed_put_secret(struct sg_buf *b, const struct sp_feed_secret *s)
 	if (r == 0)
 		r = sg_buf_put(b, s->value, vlen);
 	if (r == 0)
-		r = put_str(b, s->hosts, SP_FEED_MAX_STR);
+		r = put_str(b, s->hosts, SG_FEED_MAX_STR);
 	if (r == 0)
-		r = put_str(b, s->in, SP_FEED_MAX_STR);
+		r = put_str(b, s->in, SG_FEED_MAX_STR);
 	if (r == 0)
 		r = sg_buf_put_u8(b, s->allow_http ? 1 : 0);
 	return put_end(b, r);
 }
 
 void
-sp_feed_secret_clear(struct sp_feed_secret *s)
+sg_feed_secret_clear(struct sg_feed_secret *s)
 {
 	if (s == NULL)
 		return;
@@ -322,36 +322,36 @@ sp_feed_secret_clear(struct sp_feed_secret *s)
 /* A value is sent only with has_value 1; with has_value 0 it must be
  * empty. */
 int
-sp_feed_get_secret(const uint8_t *p, size_t n, struct sp_feed_secret *ret)
+sg_feed_get_secret(const uint8_t *p, size_t n, struct sg_feed_secret *ret)
 {
-	struct sp_feed_secret s;
+	struct sg_feed_secret s;
 	struct sg_cur cur;
 	int r;
 
 	memset(&s, 0, sizeof(s));
 	sg_cur_init(&cur, p, n);
-	r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &s.token);
+	r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &s.token);
 	if (r == 0)
-		r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &s.name);
+		r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &s.name);
 	if (r == 0)
 		r = get_flag(&cur, &s.has_value);
 	if (r == 0)
-		r = sg_mp_get_str(&cur, SP_FEED_MAX_VALUE, &s.value);
+		r = sg_mp_get_str(&cur, SG_FEED_MAX_VALUE, &s.value);
 	if (r == 0) {
 		s.value_len = strlen(s.value);
 		if (!s.has_value && s.value_len != 0)
 			r = -EPROTO;
 	}
 	if (r == 0)
-		r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &s.hosts);
+		r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &s.hosts);
 	if (r == 0)
-		r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &s.in);
+		r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &s.in);
 	if (r == 0)
 		r = get_flag(&cur, &s.allow_http);
 	if (r == 0 && (cur.err || cur.n != 0))
 		r = -EPROTO;
 	if (r < 0) {
-		sp_feed_secret_clear(&s);
+		sg_feed_secret_clear(&s);
 		memset(ret, 0, sizeof(*ret));
 		return r;
 	}
@@ -361,27 +361,27 @@ sp_feed_get_secret(const uint8_t *p, size_t n, struct sp_feed_secret *ret)
 }
 
 int
-sp_feed_put_sandbox(struct sg_buf *b, const struct sp_feed_sandbox *s)
+sg_feed_put_sandbox(struct sg_buf *b, const struct sg_feed_sandbox *s)
 {
 	size_t i;
 	int r;
 
-	r = put_type(b, SP_FEED_SANDBOX);
-	if (r == 0 && (s->nallow > SP_FEED_MAX_ALLOW ||
-	    s->nph > SP_FEED_MAX_SECRETS ||
+	r = put_type(b, SG_FEED_SANDBOX);
+	if (r == 0 && (s->nallow > SG_FEED_MAX_ALLOW ||
+	    s->nph > SG_FEED_MAX_SECRETS ||
 	    (s->nallow > 0 && s->allow == NULL) ||
 	    (s->nph > 0 && s->ph == NULL)))
 		r = -EINVAL;
 	if (r == 0)
-		r = put_str(b, s->id, SP_FEED_MAX_STR);
+		r = put_str(b, s->id, SG_FEED_MAX_STR);
 	if (r == 0)
-		r = put_str(b, s->token, SP_FEED_MAX_STR);
+		r = put_str(b, s->token, SG_FEED_MAX_STR);
 	if (r == 0)
 		r = sg_buf_put_u32(b, s->addr);
 	if (r == 0)
 		r = sg_buf_put_u32(b, (uint32_t)s->nallow);
 	for (i = 0; r == 0 && i < s->nallow; i++)
-		r = put_str(b, s->allow[i], SP_FEED_MAX_STR);
+		r = put_str(b, s->allow[i], SG_FEED_MAX_STR);
 	if (r == 0)
 		r = sg_buf_put_u32(b, (uint32_t)s->nph);
 	for (i = 0; r == 0 && i < s->nph; i++) {
@@ -389,15 +389,15 @@ sp_feed_put_sandbox(struct sg_buf *b, const struct sp_feed_sandbox *s)
 			r = -EINVAL;
 			break;
 		}
-		r = put_str(b, s->ph[i].name, SP_FEED_MAX_STR);
+		r = put_str(b, s->ph[i].name, SG_FEED_MAX_STR);
 		if (r == 0)
-			r = put_str(b, s->ph[i].value, SP_FEED_MAX_STR);
+			r = put_str(b, s->ph[i].value, SG_FEED_MAX_STR);
 	}
 	return put_end(b, r);
 }
 
 void
-sp_feed_sandbox_clear(struct sp_feed_sandbox *s)
+sg_feed_sandbox_clear(struct sg_feed_sandbox *s)
 {
 	size_t i;
 
@@ -417,21 +417,21 @@ sp_feed_sandbox_clear(struct sp_feed_sandbox *s)
 }
 
 int
-sp_feed_get_sandbox(const uint8_t *p, size_t n, struct sp_feed_sandbox *ret)
+sg_feed_get_sandbox(const uint8_t *p, size_t n, struct sg_feed_sandbox *ret)
 {
-	struct sp_feed_sandbox s;
+	struct sg_feed_sandbox s;
 	struct sg_cur cur;
 	size_t i, cnt = 0;
 	int r;
 
 	memset(&s, 0, sizeof(s));
 	sg_cur_init(&cur, p, n);
-	r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &s.id);
+	r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &s.id);
 	if (r == 0)
-		r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &s.token);
+		r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &s.token);
 	if (r == 0) {
 		s.addr = sg_cur_u32(&cur);
-		r = get_count(&cur, SP_FEED_MAX_ALLOW, &cnt);
+		r = get_count(&cur, SG_FEED_MAX_ALLOW, &cnt);
 	}
 	if (r == 0 && cnt > 0) {
 		s.allow = calloc(cnt, sizeof(*s.allow));
@@ -441,9 +441,9 @@ sp_feed_get_sandbox(const uint8_t *p, size_t n, struct sp_feed_sandbox *ret)
 			s.nallow = cnt;
 	}
 	for (i = 0; r == 0 && i < s.nallow; i++)
-		r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &s.allow[i]);
+		r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &s.allow[i]);
 	if (r == 0)
-		r = get_count(&cur, SP_FEED_MAX_SECRETS, &cnt);
+		r = get_count(&cur, SG_FEED_MAX_SECRETS, &cnt);
 	if (r == 0 && cnt > 0) {
 		s.ph = calloc(cnt, sizeof(*s.ph));
 		if (s.ph == NULL)
@@ -452,16 +452,16 @@ sp_feed_get_sandbox(const uint8_t *p, size_t n, struct sp_feed_sandbox *ret)
 			s.nph = cnt;
 	}
 	for (i = 0; r == 0 && i < s.nph; i++) {
-		r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &s.ph[i].name);
+		r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &s.ph[i].name);
 		if (r == 0)
-			r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &s.ph[i].value);
+			r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &s.ph[i].value);
 		if (r == 0 && !is_placeholder(s.ph[i].value))
 			r = -EPROTO;
 	}
 	if (r == 0 && (cur.err || cur.n != 0))
 		r = -EPROTO;
 	if (r < 0) {
-		sp_feed_sandbox_clear(&s);
+		sg_feed_sandbox_clear(&s);
 		memset(ret, 0, sizeof(*ret));
 		return r;
 	}
@@ -470,22 +470,22 @@ sp_feed_get_sandbox(const uint8_t *p, size_t n, struct sp_feed_sandbox *ret)
 }
 
 int
-sp_feed_put_drop(struct sg_buf *b, const char *id)
+sg_feed_put_drop(struct sg_buf *b, const char *id)
 {
-	int r = put_type(b, SP_FEED_DROP);
+	int r = put_type(b, SG_FEED_DROP);
 
 	if (r == 0)
-		r = put_str(b, id, SP_FEED_MAX_STR);
+		r = put_str(b, id, SG_FEED_MAX_STR);
 	return put_end(b, r);
 }
 
 int
-sp_feed_put_ready(struct sg_buf *b, const char *ca_pem)
+sg_feed_put_ready(struct sg_buf *b, const char *ca_pem)
 {
-	int r = put_type(b, SP_FEED_READY);
+	int r = put_type(b, SG_FEED_READY);
 
 	if (r == 0)
-		r = put_str(b, ca_pem, SP_FEED_MAX_STR);
+		r = put_str(b, ca_pem, SG_FEED_MAX_STR);
 	return put_end(b, r);
 }
 
@@ -498,7 +498,7 @@ get_one_str(const uint8_t *p, size_t n, char **ret)
 	int r;
 
 	sg_cur_init(&cur, p, n);
-	r = sg_mp_get_str(&cur, SP_FEED_MAX_STR, &s);
+	r = sg_mp_get_str(&cur, SG_FEED_MAX_STR, &s);
 	if (r == 0 && (cur.err || cur.n != 0))
 		r = -EPROTO;
 	if (r < 0) {
@@ -510,13 +510,13 @@ get_one_str(const uint8_t *p, size_t n, char **ret)
 }
 
 int
-sp_feed_get_drop(const uint8_t *p, size_t n, char **ret_id)
+sg_feed_get_drop(const uint8_t *p, size_t n, char **ret_id)
 {
 	return get_one_str(p, n, ret_id);
 }
 
 int
-sp_feed_get_ready(const uint8_t *p, size_t n, char **ret_pem)
+sg_feed_get_ready(const uint8_t *p, size_t n, char **ret_pem)
 {
 	return get_one_str(p, n, ret_pem);
 }
@@ -539,13 +539,13 @@ put_audit_value(struct sg_buf *b, const char *v)
 }
 
 int
-sp_feed_put_audit(struct sg_buf *b, const char *event,
+sg_feed_put_audit(struct sg_buf *b, const char *event,
     const char *const *pairs)
 {
 	size_t i, npairs = 0;
 	int r;
 
-	r = put_type(b, SP_FEED_AUDIT);
+	r = put_type(b, SG_FEED_AUDIT);
 	if (r == 0 && (event == NULL || !is_audit_name(event)))
 		r = -EINVAL;
 	for (i = 0; r == 0 && pairs != NULL && pairs[i] != NULL; i += 2) {
@@ -554,7 +554,7 @@ sp_feed_put_audit(struct sg_buf *b, const char *event,
 		else if (pairs[i + 1] != NULL)
 			npairs++;
 	}
-	if (r == 0 && npairs > SP_FEED_MAX_AUDIT)
+	if (r == 0 && npairs > SG_FEED_MAX_AUDIT)
 		r = -EINVAL;
 	if (r == 0)
 		r = sg_mp_put_str(b, event);
@@ -571,14 +571,14 @@ sp_feed_put_audit(struct sg_buf *b, const char *event,
 }
 
 void
-sp_feed_audit_clear(struct sp_feed_audit *a)
+sg_feed_audit_clear(struct sg_feed_audit *a)
 {
 	size_t i;
 
 	if (a == NULL)
 		return;
 	free(a->event);
-	for (i = 0; i < SP_FEED_MAX_AUDIT; i++) {
+	for (i = 0; i < SG_FEED_MAX_AUDIT; i++) {
 		free(a->key[i]);
 		free(a->value[i]);
 	}
@@ -586,9 +586,9 @@ sp_feed_audit_clear(struct sp_feed_audit *a)
 }
 
 int
-sp_feed_get_audit(const uint8_t *p, size_t n, struct sp_feed_audit *ret)
+sg_feed_get_audit(const uint8_t *p, size_t n, struct sg_feed_audit *ret)
 {
-	struct sp_feed_audit a;
+	struct sg_feed_audit a;
 	struct sg_cur cur;
 	size_t i, cnt = 0;
 	int r;
@@ -599,7 +599,7 @@ sp_feed_get_audit(const uint8_t *p, size_t n, struct sp_feed_audit *ret)
 	if (r == 0 && !is_audit_name(a.event))
 		r = -EPROTO;
 	if (r == 0)
-		r = get_count(&cur, SP_FEED_MAX_AUDIT, &cnt);
+		r = get_count(&cur, SG_FEED_MAX_AUDIT, &cnt);
 	for (i = 0; r == 0 && i < cnt; i++) {
 		a.n = i + 1;
 		r = sg_mp_get_str(&cur, AUDIT_NAME_MAX, &a.key[i]);
@@ -613,7 +613,7 @@ sp_feed_get_audit(const uint8_t *p, size_t n, struct sp_feed_audit *ret)
 	if (r == 0 && (cur.err || cur.n != 0))
 		r = -EPROTO;
 	if (r < 0) {
-		sp_feed_audit_clear(&a);
+		sg_feed_audit_clear(&a);
 		memset(ret, 0, sizeof(*ret));
 		return r;
 	}

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gateway/mpipe.h"
+#include "common/mpipe.h"
 
 int
 sg_mp_send(int sock, const struct sg_buf *msg, int fd)

@@ -1,13 +1,13 @@
-/* np_strv: see strv.h. */
+/* sg_strv: see strv.h. */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "netpolicy/strv.h"
+#include "common/strv.h"
 
 void
-np_strv_free(char **v, size_t n)
+sg_strv_free(char **v, size_t n)
 {
 	size_t i;
 
@@ -25,7 +25,7 @@ cmp_str(const void *a, const void *b)
 }
 
 void
-np_strv_sort(char **v, size_t n)
+sg_strv_sort(char **v, size_t n)
 {
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_str);
