@@ -1,5 +1,4 @@
 /* ag_init: see init.h. */
-#include "common/clock.h"
 #include "config.h"
 
 #include <errno.h>
@@ -19,6 +18,7 @@
 
 #include <linux/fs.h>
 
+#include "common/clock.h"
 #include "agent/init.h"
 #include "common/log.h"
 #include "agent/net.h"

@@ -5,7 +5,6 @@
  * session (agent/sess.c). It reaps every child, and never exits: a fatal
  * error powers the guest off. Run as an ordinary process (tests) it skips
  * the init steps and leaves the machine's settings alone. */
-#include "common/clock.h"
 #include "config.h"
 
 #include <errno.h>
@@ -21,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "agent/conf.h"
 #include "agent/init.h"
 #include "agent/poll.h"
@@ -141,6 +141,16 @@ run(struct agent *a)
 		    handle_signals(a))
 			return 0;
 		r = ag_sess_run(a->sess, a->poll, now);
+		if (r == -ETIME) {
+			/* the sandbox's lifetime is over and the host could
+			 * not end it itself (its shim or sandgated asked) */
+			ag_sess_kill_all(a->sess);
+			if (a->pid1)
+				ag_init_poweroff("the host's power-off deadline "
+				    "passed");
+			sg_info("the host's power-off deadline passed: exiting");
+			return 0;
+		}
 		if (r == -EPIPE) {
 			fd = ag_xport_current(a->xport);
 			if (ag_xport_lost(a->xport, fd, now, &resume))

@@ -1,5 +1,4 @@
 /* ag_sess: see sess.h. */
-#include "common/clock.h"
 #include "config.h"
 
 #include <errno.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "agent/chan.h"
 #include "agent/conf.h"
 #include "agent/poll.h"
@@ -43,6 +43,7 @@ struct ag_sess {
 	struct sess_doom *doomed;
 	size_t ndoomed;
 	int broken;		/* a protocol error since the last run */
+	int64_t poweroff_at;	/* POWEROFF's deadline (monotonic ms), or 0 */
 };
 
 int
@@ -166,6 +167,8 @@ ag_sess_poll(struct ag_sess *s, struct ag_poll *p, int64_t now)
 	}
 	for (d = s->doomed; d != NULL; d = d->next)
 		ag_poll_deadline(p, d->at);
+	if (s->poweroff_at != 0)
+		ag_poll_deadline(p, s->poweroff_at);
 	s->fd_idx = -1;
 	if (s->fd < 0)
 		return 0;
@@ -210,7 +213,7 @@ sess_protocol_error(struct ag_sess *s)
 static int
 sess_hello(struct ag_sess *s, const struct sg_msg *m)
 {
-	uint16_t vmin, vmax;
+	uint16_t vmin, vmax, ver;
 	uint64_t nonce;
 	int r;
 
@@ -224,14 +227,15 @@ sess_hello(struct ag_sess *s, const struct sg_msg *m)
 	r = sess_drop_output(s);
 	if (r < 0)
 		return r;
-	r = sg_proto_put_hello_ack(s->out, SG_PROTO_VERSION, nonce,
+	ver = sg_proto_version_pick(vmin, vmax);
+	r = sg_proto_put_hello_ack(s->out, ver ? ver : SG_PROTO_VERSION, nonce,
 	    SESS_AGENT_VERSION);
 	if (r < 0)
 		return r;
-	if (vmin > SG_PROTO_VERSION || vmax < SG_PROTO_VERSION) {
+	if (ver == 0) {
 		sg_warn("the host speaks protocol versions %u..%u; this agent "
-		    "speaks %u: update the image", vmin, vmax,
-		    SG_PROTO_VERSION);
+		    "speaks %u..%u: update the image", vmin, vmax,
+		    SG_PROTO_VERSION_MIN, SG_PROTO_VERSION);
 		s->synced = 0;
 		return 0;
 	}
@@ -340,6 +344,20 @@ sess_dispatch(struct ag_sess *s, const struct sg_msg *m)
 		return r < 0 ? r : sg_proto_put_ping(s->out, SG_MSG_PONG, cookie);
 	case SG_MSG_PONG:
 		return 0;
+	case SG_MSG_POWEROFF: {
+		uint32_t secs;
+
+		r = sg_proto_get_poweroff(m, &secs);
+		if (r < 0)
+			return r;
+		/* the host's deadline for this machine (its lifetime),
+		 * kept across reconnections: a later one replaces it */
+		s->poweroff_at = sg_mono_ms() + (int64_t)secs * 1000;
+		if (s->poweroff_at == 0)
+			s->poweroff_at = 1;
+		sg_info("the host asks for a power-off in %u s", secs);
+		return 0;
+	}
 	case SG_MSG_OPEN:
 		return sess_open(s, m);
 	case SG_MSG_DATA:
@@ -540,6 +558,8 @@ ag_sess_run(struct ag_sess *s, struct ag_poll *p, int64_t now)
 	if (result == 0 && s->broken)
 		result = -EPROTO;
 	s->broken = 0;
+	if (s->poweroff_at != 0 && now >= s->poweroff_at)
+		result = -ETIME;
 	return result;
 }
 

@@ -42,8 +42,9 @@ void ag_sess_pause(struct ag_sess *s, int64_t at);
 int ag_sess_poll(struct ag_sess *s, struct ag_poll *p, int64_t now);
 /* Does the I/O that the poll reported: children first, then the stream.
  * Returns 0, -EPIPE when the stream ended or failed (ask the transport
- * what to use next), or -EPROTO after a protocol error (the session
- * already dropped its state; a connection should be closed). */
+ * what to use next), -EPROTO after a protocol error (the session
+ * already dropped its state; a connection should be closed), or -ETIME
+ * once the deadline of a POWEROFF from the host has passed. */
 int ag_sess_run(struct ag_sess *s, struct ag_poll *p, int64_t now);
 /* A child was reaped. */
 void ag_sess_reaped(struct ag_sess *s, pid_t pid, int status);

@@ -1,5 +1,4 @@
 /* ag_xport: see xport.h. */
-#include "common/clock.h"
 #include "config.h"
 
 #include <dirent.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include "common/clock.h"
 #include "agent/poll.h"
 #include "agent/xport.h"
 #include "common/log.h"

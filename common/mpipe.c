@@ -1,12 +1,14 @@
-/* sg_mp: monitor <-> worker message transport, see mpipe.h. */
+/* sg_mp: the monitor's messages to and from workers and shims, see mpipe.h. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/mpipe.h"
 
 int
@@ -225,4 +227,351 @@ sg_mp_parse_start(const uint8_t *p, size_t n, char **ret)
 	}
 	*ret = user;
 	return 0;
+}
+
+/* --- shim requests --- */
+
+void
+sg_mp_shim_init_clear(struct sg_mp_shim_init *si)
+{
+	size_t i;
+
+	if (si == NULL)
+		return;
+	free(si->id);
+	free(si->root);
+	free(si->dns);
+	for (i = 0; si->ov_name != NULL && i < si->nov; i++)
+		free(si->ov_name[i]);
+	free(si->ov_name);
+	free(si->ov_addr);
+	sg_config_free(si->cfg);
+	memset(si, 0, sizeof(*si));
+}
+
+int
+sg_mp_put_shim_init(struct sg_buf *b, const struct sg_mp_shim_init *si)
+{
+	size_t i, n = si->cfg != NULL ? sg_config_count(si->cfg) : 0;
+	int r;
+
+	r = sg_buf_put_u8(b, SG_MP_SHIM_INIT);
+	if (r == 0)
+		r = sg_buf_put_u32(b, SG_MP_SHIM_VERSION);
+	if (r == 0)
+		r = sg_mp_put_str(b, si->id);
+	if (r == 0)
+		r = sg_buf_put_u32(b, si->uid);
+	if (r == 0)
+		r = sg_buf_put_u32(b, si->gid);
+	if (r == 0)
+		r = sg_mp_put_str(b, si->root);
+	if (r == 0)
+		r = sg_buf_put_u32(b, si->boot_ms);
+	if (r == 0)
+		r = sg_buf_put_u32(b, si->cid);
+	if (r == 0)
+		r = sg_buf_put_u8(b, si->ephemeral);
+	if (r == 0)
+		r = sg_buf_put_u64(b, (uint64_t)si->expires);
+	if (r == 0)
+		r = sg_mp_put_str(b, si->dns != NULL ? si->dns : "");
+	if (r == 0)
+		r = sg_buf_put_u32(b, (uint32_t)si->nov);
+	for (i = 0; r == 0 && i < si->nov; i++) {
+		r = sg_mp_put_str(b, si->ov_name[i]);
+		if (r == 0)
+			r = sg_buf_put(b, si->ov_addr[i], 4);
+	}
+	if (r == 0)
+		r = sg_buf_put_u32(b, (uint32_t)n);
+	for (i = 0; r == 0 && i < n; i++) {
+		r = sg_mp_put_str(b, sg_config_key(si->cfg, i));
+		if (r == 0)
+			r = sg_mp_put_str(b, sg_config_value(si->cfg, i));
+	}
+	return r;
+}
+
+int
+sg_mp_parse_shim_init(const uint8_t *p, size_t n, struct sg_mp_shim_init *ret)
+{
+	struct sg_mp_shim_init si;
+	struct sg_cur c;
+	char *k = NULL, *v = NULL;
+	uint32_t nov, ncfg, i;
+	const uint8_t *a;
+	int r = -EPROTO;
+
+	memset(&si, 0, sizeof(si));
+	sg_cur_init(&c, p, n);
+	if (sg_cur_u32(&c) != SG_MP_SHIM_VERSION || c.err)
+		goto fail;
+	if (sg_mp_get_str(&c, 64, &si.id) < 0)
+		goto fail;
+	si.uid = sg_cur_u32(&c);
+	si.gid = sg_cur_u32(&c);
+	if (c.err || sg_mp_get_str(&c, 4096, &si.root) < 0)
+		goto fail;
+	si.boot_ms = sg_cur_u32(&c);
+	si.cid = sg_cur_u32(&c);
+	si.ephemeral = sg_cur_u8(&c);
+	si.expires = (int64_t)sg_cur_u64(&c);
+	if (c.err || si.ephemeral > 1 || sg_mp_get_str(&c, 1024, &si.dns) < 0)
+		goto fail;
+	nov = sg_cur_u32(&c);
+	if (c.err || nov > 256)
+		goto fail;
+	si.ov_name = calloc(nov + 1, sizeof(*si.ov_name));
+	si.ov_addr = calloc(nov + 1, sizeof(*si.ov_addr));
+	if (si.ov_name == NULL || si.ov_addr == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < nov; i++) {
+		if (sg_mp_get_str(&c, 256, &si.ov_name[i]) < 0)
+			goto fail;
+		si.nov++;
+		a = sg_cur_bytes(&c, 4);
+		if (a == NULL)
+			goto fail;
+		memcpy(si.ov_addr[i], a, 4);
+	}
+	ncfg = sg_cur_u32(&c);
+	if (c.err || ncfg > 256)
+		goto fail;
+	si.cfg = sg_config_new();
+	if (si.cfg == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < ncfg; i++) {
+		if (sg_mp_get_str(&c, 64, &k) < 0 ||
+		    sg_mp_get_str(&c, SG_MP_MAX_STR, &v) < 0 ||
+		    sg_config_add(si.cfg, k, v) < 0)
+			goto fail;
+		free(k);
+		free(v);
+		k = v = NULL;
+	}
+	if (c.n != 0)
+		goto fail;
+	*ret = si;
+	return 0;
+fail:
+	free(k);
+	free(v);
+	sg_mp_shim_init_clear(&si);
+	return r;
+}
+
+void
+sg_mp_shim_state_clear(struct sg_mp_shim_state *st)
+{
+	if (st == NULL)
+		return;
+	free(st->id);
+	free(st->why);
+	memset(st, 0, sizeof(*st));
+}
+
+int
+sg_mp_put_shim_state(struct sg_buf *b, const struct sg_mp_shim_state *st)
+{
+	int r;
+
+	r = sg_buf_put_u8(b, SG_MP_SHIM_STATE);
+	if (r == 0)
+		r = sg_buf_put_u32(b, SG_MP_SHIM_VERSION);
+	if (r == 0)
+		r = sg_mp_put_str(b, st->id);
+	if (r == 0)
+		r = sg_buf_put_u8(b, st->agent);
+	if (r == 0)
+		r = sg_buf_put_u32(b, st->links);
+	if (r == 0)
+		r = sg_buf_put_u32(b, st->idle_s);
+	if (r == 0)
+		r = sg_buf_put_u8(b, st->ephemeral);
+	if (r == 0)
+		r = sg_buf_put_u64(b, (uint64_t)st->expires);
+	if (r == 0)
+		r = sg_mp_put_str(b, st->why != NULL ? st->why : "");
+	return r;
+}
+
+/* Parsed from a shim, which the guest may have taken over: every field is
+ * checked; the version is returned for the caller to judge. */
+int
+sg_mp_parse_shim_state(const uint8_t *p, size_t n, struct sg_mp_shim_state *ret)
+{
+	struct sg_mp_shim_state st;
+	struct sg_cur c;
+
+	memset(&st, 0, sizeof(st));
+	sg_cur_init(&c, p, n);
+	st.version = sg_cur_u32(&c);
+	if (c.err || sg_mp_get_str(&c, 64, &st.id) < 0)
+		goto fail;
+	st.agent = sg_cur_u8(&c);
+	st.links = sg_cur_u32(&c);
+	st.idle_s = sg_cur_u32(&c);
+	st.ephemeral = sg_cur_u8(&c);
+	st.expires = (int64_t)sg_cur_u64(&c);
+	if (c.err || st.agent > SG_MP_AGENT_DOWN || st.ephemeral > 1 ||
+	    sg_mp_get_str(&c, 1024, &st.why) < 0 || c.n != 0)
+		goto fail;
+	*ret = st;
+	return 0;
+fail:
+	sg_mp_shim_state_clear(&st);
+	return -EPROTO;
+}
+
+/* --- a send queue --- */
+
+struct mpq_msg {
+	struct mpq_msg *next;
+	int fd;
+	size_t len;
+	uint8_t data[];
+};
+
+struct sg_mpq {
+	struct mpq_msg *head, **tail;
+	size_t bytes, max, n;
+	int64_t since;
+};
+
+struct sg_mpq *
+sg_mpq_new(size_t max)
+{
+	struct sg_mpq *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return NULL;
+	q->tail = &q->head;
+	q->max = max;
+	return q;
+}
+
+void
+sg_mpq_free(struct sg_mpq *q)
+{
+	struct mpq_msg *m;
+
+	if (q == NULL)
+		return;
+	while ((m = q->head) != NULL) {
+		q->head = m->next;
+		if (m->fd >= 0)
+			close(m->fd);
+		explicit_bzero(m->data, m->len);	/* it may hold a secret */
+		free(m);
+	}
+	free(q);
+}
+
+/* One sendmsg that never waits. 0, -EAGAIN or -errno. */
+static int
+mpq_sendmsg(int sock, const uint8_t *p, size_t len, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int
+sg_mpq_flush(struct sg_mpq *q, int sock)
+{
+	struct mpq_msg *m;
+	int r;
+
+	while ((m = q->head) != NULL) {
+		r = mpq_sendmsg(sock, m->data, m->len, m->fd);
+		if (r < 0)
+			return r;
+		q->head = m->next;
+		if (q->head == NULL)
+			q->tail = &q->head;
+		q->bytes -= m->len;
+		q->n--;
+		if (m->fd >= 0)
+			close(m->fd);
+		explicit_bzero(m->data, m->len);	/* it may hold a secret */
+		free(m);
+	}
+	q->since = 0;
+	return 0;
+}
+
+int
+sg_mpq_send(struct sg_mpq *q, int sock, const struct sg_buf *msg, int fd)
+{
+	struct mpq_msg *m;
+	size_t len = sg_buf_len(msg);
+	int r;
+
+	if (len == 0 || len > SG_MP_MAX)
+		return -EINVAL;
+	if (q->head == NULL) {
+		r = mpq_sendmsg(sock, sg_buf_data(msg), len, fd);
+		if (r != -EAGAIN)
+			return r;
+	}
+	if (q->bytes + len > q->max)
+		return -ENOBUFS;
+	m = malloc(sizeof(*m) + len);
+	if (m == NULL)
+		return -ENOMEM;
+	m->next = NULL;
+	m->len = len;
+	memcpy(m->data, sg_buf_data(msg), len);
+	m->fd = -1;
+	if (fd >= 0 && (m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		r = -errno;
+		free(m);
+		return r;
+	}
+	*q->tail = m;
+	q->tail = &m->next;
+	q->bytes += len;
+	q->n++;
+	if (q->since == 0)
+		q->since = sg_mono_ms();
+	return 0;
+}
+
+size_t
+sg_mpq_pending(const struct sg_mpq *q)
+{
+	return q->n;
+}
+
+int64_t
+sg_mpq_since(const struct sg_mpq *q)
+{
+	return q->since;
 }

@@ -57,6 +57,8 @@ static const struct msg_rule msg_rules[] = {
 	{ SG_MSG_CONFIG_ACK, 0, 0, 4, 4 + TEXT_MAX, "CONFIG_ACK" },
 	{ SG_MSG_PING, 0, 0, 8, 8, "PING" },
 	{ SG_MSG_PONG, 0, 0, 8, 8, "PONG" },
+	{ SG_MSG_POWEROFF, 0, 0, 4, 4, "POWEROFF" },
+	{ SG_MSG_NOTICE, 0, 0, 1, 1 + TEXT_MAX, "NOTICE" },
 	{ SG_MSG_OPEN, 1, 0, OPEN_FIXED, SG_PROTO_MAX_PAYLOAD, "OPEN" },
 	{ SG_MSG_OPEN_OK, 1, 0, 8, 8, "OPEN_OK" },
 	{ SG_MSG_OPEN_FAIL, 1, 0, 4, 4 + TEXT_MAX, "OPEN_FAIL" },
@@ -324,10 +326,19 @@ sg_proto_put_hello(struct sg_buf *out, uint64_t nonce)
 	uint8_t pl[HELLO_PAYLOAD_LEN], *p = pl;
 
 	p = wr_bytes(p, SG_PROTO_HELLO_MAGIC, HELLO_MAGIC_LEN);
-	p = wr_u16(p, SG_PROTO_VERSION);
+	p = wr_u16(p, SG_PROTO_VERSION_MIN);
 	p = wr_u16(p, SG_PROTO_VERSION);
 	wr_u64(p, nonce);
 	return sg_proto_put_frame(out, SG_MSG_HELLO, 0, 0, pl, sizeof(pl));
+}
+
+uint16_t
+sg_proto_version_pick(uint16_t vmin, uint16_t vmax)
+{
+	if (vmin > SG_PROTO_VERSION || vmax < SG_PROTO_VERSION_MIN ||
+	    vmin > vmax)
+		return 0;
+	return vmax < SG_PROTO_VERSION ? vmax : SG_PROTO_VERSION;
 }
 
 int
@@ -458,6 +469,68 @@ sg_proto_get_config_ack(const struct sg_msg *m, uint32_t *ret_status,
 		return -EPROTO;
 	*ret_status = status;
 	*ret_msg = (const char *)c.p;
+	*ret_len = c.n;
+	return 0;
+}
+
+int
+sg_proto_put_poweroff(struct sg_buf *out, uint32_t seconds)
+{
+	uint8_t pl[4];
+
+	wr_u32(pl, seconds);
+	return sg_proto_put_frame(out, SG_MSG_POWEROFF, 0, 0, pl, sizeof(pl));
+}
+
+int
+sg_proto_get_poweroff(const struct sg_msg *m, uint32_t *ret_seconds)
+{
+	struct sg_cur c;
+	uint32_t v;
+	int r;
+
+	r = check_msg(m, SG_MSG_POWEROFF);
+	if (r < 0)
+		return r;
+	sg_cur_init(&c, m->payload, m->len);
+	v = sg_cur_u32(&c);
+	if (c.err || c.n != 0)
+		return -EPROTO;
+	*ret_seconds = v;
+	return 0;
+}
+
+int
+sg_proto_put_notice(struct sg_buf *out, uint8_t kind, const char *text)
+{
+	uint8_t pl[1 + TEXT_MAX];
+	size_t n;
+
+	if (kind < SG_NOTICE_WARN || kind > SG_NOTICE_FAILED)
+		return -EINVAL;
+	pl[0] = kind;
+	n = copy_text(pl + 1, text);
+	return sg_proto_put_frame(out, SG_MSG_NOTICE, 0, 0, pl, 1 + n);
+}
+
+int
+sg_proto_get_notice(const struct sg_msg *m, uint8_t *ret_kind,
+    const char **ret_text, size_t *ret_len)
+{
+	struct sg_cur c;
+	uint8_t kind;
+	int r;
+
+	r = check_msg(m, SG_MSG_NOTICE);
+	if (r < 0)
+		return r;
+	sg_cur_init(&c, m->payload, m->len);
+	kind = sg_cur_u8(&c);
+	if (c.err || kind < SG_NOTICE_WARN || kind > SG_NOTICE_FAILED ||
+	    check_text(c.p, c.n) < 0)
+		return -EPROTO;
+	*ret_kind = kind;
+	*ret_text = (const char *)c.p;
 	*ret_len = c.n;
 	return 0;
 }

@@ -17,7 +17,8 @@
 #include "common/buf.h"
 
 #define SG_PROTO_MAGIC		0x5347u
-#define SG_PROTO_VERSION	1
+#define SG_PROTO_VERSION	2	/* 2: POWEROFF */
+#define SG_PROTO_VERSION_MIN	1	/* the oldest a peer may still speak */
 #define SG_PROTO_HDR_LEN	12
 #define SG_PROTO_MAX_PAYLOAD	65536u
 #define SG_PROTO_DATA_CHUNK	32768u	/* largest DATA payload a sender makes */
@@ -35,6 +36,8 @@ enum sg_msg_type {
 	SG_MSG_CONFIG_ACK = 4,	/* agent -> host, chan 0 */
 	SG_MSG_PING = 5,	/* either way, chan 0 */
 	SG_MSG_PONG = 6,
+	SG_MSG_POWEROFF = 7,	/* host -> agent, chan 0: u32 seconds from now */
+	SG_MSG_NOTICE = 8,	/* shim -> worker only, chan 0: u8 kind, text */
 	SG_MSG_OPEN = 16,	/* host -> agent: chan is the new id */
 	SG_MSG_OPEN_OK = 17,	/* agent -> host */
 	SG_MSG_OPEN_FAIL = 18,	/* agent -> host, then chan is free */
@@ -60,6 +63,14 @@ enum sg_open_kind {
 };
 
 #define SG_OPEN_F_PTY	0x01
+
+/* NOTICE kinds: what a worker tells its client about its sandbox. */
+enum sg_notice_kind {
+	SG_NOTICE_WARN = 1,	/* shown on terminals, the session goes on */
+	SG_NOTICE_EXPIRED = 2,	/* the sandbox ends: its lifetime is over */
+	SG_NOTICE_KILLED = 3,	/* the sandbox ends: an administrator */
+	SG_NOTICE_FAILED = 4,	/* the sandbox ends or could not start: text says why */
+};
 
 enum sg_exit_kind {
 	SG_EXIT_CODE = 0,
@@ -92,7 +103,11 @@ size_t sg_proto_find_hello(const uint8_t *in, size_t n);
  * out is full (nothing appended) or -EINVAL for values out of range. */
 int sg_proto_put_frame(struct sg_buf *out, uint8_t type, uint8_t stream,
     uint32_t chan, const void *payload, size_t len);
+/* HELLO offers versions SG_PROTO_VERSION_MIN..SG_PROTO_VERSION. */
 int sg_proto_put_hello(struct sg_buf *out, uint64_t nonce);
+/* The version to answer a HELLO offering vmin..vmax with (the highest
+ * both speak), or 0 when there is none. */
+uint16_t sg_proto_version_pick(uint16_t vmin, uint16_t vmax);
 int sg_proto_put_hello_ack(struct sg_buf *out, uint16_t version,
     uint64_t nonce, const char *agent_version);
 int sg_proto_put_ping(struct sg_buf *out, uint8_t type, uint64_t cookie);
@@ -167,6 +182,20 @@ const char *sg_config_key(const struct sg_config *c, size_t i);
 const char *sg_config_value(const struct sg_config *c, size_t i);
 int sg_proto_put_config(struct sg_buf *out, const struct sg_config *c);
 int sg_proto_get_config(const struct sg_msg *m, struct sg_config **ret);
+
+/* POWEROFF: the agent powers the machine off after seconds (0: now);
+ * a later POWEROFF replaces the deadline. */
+int sg_proto_put_poweroff(struct sg_buf *out, uint32_t seconds);
+int sg_proto_get_poweroff(const struct sg_msg *m, uint32_t *ret_seconds);
+
+/* NOTICE: kind (enum sg_notice_kind) and a text for the client, on a
+ * shim's link only (the agent neither sends nor takes one). The encoder
+ * truncates text to 1024 bytes and replaces control characters by '?';
+ * the decoder rejects them and unknown kinds. The text is borrowed from
+ * the payload, not NUL-terminated. */
+int sg_proto_put_notice(struct sg_buf *out, uint8_t kind, const char *text);
+int sg_proto_get_notice(const struct sg_msg *m, uint8_t *ret_kind,
+    const char **ret_text, size_t *ret_len);
 
 /* Human-readable name of a message type, for logs ("?" if unknown). */
 const char *sg_proto_type_name(uint8_t type);

@@ -270,6 +270,12 @@ sg_feed_put_start(struct sg_buf *b)
 	return put_end(b, put_type(b, SG_FEED_START));
 }
 
+int
+sg_feed_put_resync(struct sg_buf *b)
+{
+	return put_end(b, put_type(b, SG_FEED_RESYNC));
+}
+
 /* The value goes in as value_len bytes, which must hold no NUL; with
  * has_value 0 the value is sent empty whatever the struct holds. The
  * value's bytes are then in b: the caller wipes b (sg_buf_set_wipe). */

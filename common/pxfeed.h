@@ -1,7 +1,8 @@
 /* sg_feed: the policy feed between sandgated's monitor and sandgate-proxy.
  *
- * One SOCK_SEQPACKET socketpair (the proxy's descriptor 4), one message
- * per datagram, framed as the monitor's other requests (common/mpipe.h):
+ * One SOCK_SEQPACKET socket (a socketpair on the proxy's descriptor 4,
+ * or a connection to its rendezvous socket, descriptor 5, from the
+ * monitor of a sandgated that restarted), one message per datagram, framed as the monitor's other requests (common/mpipe.h):
  * a type byte, then u8 / u32 big-endian / strings (u32 length + bytes,
  * no NUL). docs/protocol.md, "Proxy feed", is the reference.
  *
@@ -13,9 +14,13 @@
  *              the secrets of every token, values included; the proxy
  *              swaps its whole table at TOKENS_END (a reload)
  *     SANDBOX  a sandbox: its address, token, allow_net and placeholders
- *     START    once, after the secrets and every sandbox known then: the
- *              proxy starts accepting connections
+ *     START    once per feed, after the secrets and every sandbox known
+ *              then: the proxy starts accepting connections; after a
+ *              RESYNC it drops the sandboxes the new monitor did not send
  *     DROP     a sandbox is gone
+ *     RESYNC   first on a feed that adopts a running proxy: the proxy
+ *              answers READY with its listening socket attached and
+ *              takes the secrets and sandboxes again
  *   proxy -> monitor
  *     READY    after CONFIG: the CA certificate the guests must trust
  *     AUDIT    one audit event, names only, for the monitor's audit log
@@ -38,6 +43,7 @@ enum sg_feed_type {
 	SG_FEED_SANDBOX = 36,
 	SG_FEED_DROP = 37,
 	SG_FEED_START = 38,
+	SG_FEED_RESYNC = 39,
 	SG_FEED_READY = 40,
 	SG_FEED_AUDIT = 41,
 };
@@ -109,6 +115,7 @@ int sg_feed_put_tokens_end(struct sg_buf *b);
 int sg_feed_put_sandbox(struct sg_buf *b, const struct sg_feed_sandbox *s);
 int sg_feed_put_drop(struct sg_buf *b, const char *id);
 int sg_feed_put_start(struct sg_buf *b);
+int sg_feed_put_resync(struct sg_buf *b);
 int sg_feed_put_ready(struct sg_buf *b, const char *ca_pem);
 /* pairs: key, value, ..., NULL; NULL values are skipped. */
 int sg_feed_put_audit(struct sg_buf *b, const char *event,

@@ -29,7 +29,7 @@
 
 enum kind {
 	K_LISTEN, K_PATH, K_SOCKET, K_USER, K_DURATION, K_URI, K_ENUM, K_IMAGE,
-	K_UINT, K_POOL, K_RESOLVE, K_SERVERS, K_TABLE,
+	K_UINT, K_POOL, K_RESOLVE, K_SERVERS, K_TABLE, K_UIDRANGE,
 };
 
 static const char *const domain_types[] = { "auto", "kvm", "qemu", NULL };
@@ -60,6 +60,10 @@ static const struct key_def keys[SG_CONF_KEY_COUNT_] = {
 				  SG_LOCALSTATEDIR "/log/sandgate/audit.jsonl", 0, 0, NULL),
 	[SG_CONF_USER] = KEY("gateway", "user", K_USER, "sandgate", 0, 0, NULL),
 	[SG_CONF_AUTH_DELAY] = KEY("gateway", "auth_delay", K_DURATION, "1s", 1, 60, NULL),
+	[SG_CONF_UID_RANGE] = KEY("gateway", "uid_range", K_UIDRANGE, SG_CONF_UID_RANGE_DEFAULT,
+				  0, 0, NULL),
+	[SG_CONF_SHIM_PROGRAM] = KEY("gateway", "shim_program", K_PATH,
+				     SG_LIBEXECDIR "/sandgate-shim", 0, 0, NULL),
 	[SG_CONF_LIBVIRT_URI] = KEY("libvirt", "uri", K_URI, "qemu:///system", 0, 0, NULL),
 	[SG_CONF_DOMAIN_TYPE] = KEY("libvirt", "domain_type", K_ENUM, "auto", 0, 0, domain_types),
 	[SG_CONF_IMAGE] = KEY("sandbox", "image", K_IMAGE, "default", 0, 0, NULL),
@@ -104,6 +108,7 @@ struct sg_conf {
 	uint16_t listen_port;
 	uint32_t pool_addr;
 	unsigned pool_prefix;
+	uint32_t uid_first, uid_last;
 	struct resolve *resolve;
 	size_t n_resolve;
 };
@@ -471,6 +476,30 @@ static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char 
 			    "ADDR or ADDR:PORT, separated by commas (e.g. "
 			    "192.0.2.53, 192.0.2.54:5353)");
 		break;
+	case K_UIDRANGE: {
+		const char *dash = strchr(v, '-');
+		char first[16];
+		uint64_t a, b;
+
+		if (dash == NULL || (size_t)(dash - v) >= sizeof(first))
+			return bad_value(ret_msg, d, v, "must be FIRST-LAST, e.g. "
+			    SG_CONF_UID_RANGE_DEFAULT);
+		memcpy(first, v, (size_t)(dash - v));
+		first[dash - v] = '\0';
+		if (sg_util_parse_uint(first, 1000, 4294967294ULL, &a) < 0 ||
+		    sg_util_parse_uint(dash + 1, 1000, 4294967294ULL, &b) < 0 ||
+		    b < a)
+			return bad_value(ret_msg, d, v, "must be FIRST-LAST with "
+			    "1000 <= FIRST <= LAST < 4294967295, e.g. "
+			    SG_CONF_UID_RANGE_DEFAULT);
+		if (b - a + 1 < 16)
+			return bad_value(ret_msg, d, v, "holds %llu uids: one "
+			    "sandbox needs one, give at least 16",
+			    (unsigned long long)(b - a + 1));
+		c->uid_first = (uint32_t)a;
+		c->uid_last = (uint32_t)b;
+		break;
+	}
 	case K_TABLE:
 		for (i = 0; v[i]; i++)
 			if (!((v[i] >= 'a' && v[i] <= 'z') || (i > 0 &&
@@ -790,6 +819,16 @@ uint32_t sg_conf_pool_addr(const struct sg_conf *c)
 unsigned sg_conf_pool_prefix(const struct sg_conf *c)
 {
 	return c->pool_prefix;
+}
+
+uint32_t sg_conf_uid_first(const struct sg_conf *c)
+{
+	return c->uid_first;
+}
+
+uint32_t sg_conf_uid_last(const struct sg_conf *c)
+{
+	return c->uid_last;
 }
 
 size_t sg_conf_resolve_count(const struct sg_conf *c)

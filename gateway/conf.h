@@ -33,8 +33,10 @@ enum sg_conf_key {
 	SG_CONF_STATE_DIR,       /* SG_LOCALSTATEDIR "/lib/sandgate" */
 	SG_CONF_CONTROL_SOCKET,  /* SG_RUNSTATEDIR "/sandgate/control.sock" */
 	SG_CONF_AUDIT_LOG,       /* SG_LOCALSTATEDIR "/log/sandgate/audit.jsonl" */
-	SG_CONF_USER,            /* "sandgate": unprivileged user of workers, hub */
+	SG_CONF_USER,            /* "sandgate": unprivileged user of workers */
 	SG_CONF_AUTH_DELAY,      /* 1s, 1s..60s: base delay after a failed auth */
+	SG_CONF_UID_RANGE,       /* SG_CONF_UID_RANGE_DEFAULT: one uid per sandbox */
+	SG_CONF_SHIM_PROGRAM,    /* SG_LIBEXECDIR "/sandgate-shim" */
 	/* [libvirt] */
 	SG_CONF_LIBVIRT_URI,     /* "qemu:///system" */
 	SG_CONF_DOMAIN_TYPE,     /* enum sg_conf_domain_type, default auto */
@@ -77,6 +79,9 @@ enum sg_conf_transport {
 };
 
 /* Limits shared with the per-token overrides of the tokens file. */
+/* 2^16 uids from 0x70000000, a range systemd leaves unused (its
+ * containers take 0x80000..0x6fffffff); see sandgate.conf(5). */
+#define SG_CONF_UID_RANGE_DEFAULT "1879048192-1879113727"
 #define SG_CONF_MEMORY_MB_MIN 768
 #define SG_CONF_MEMORY_MB_MAX 4096
 #define SG_CONF_VCPUS_MIN 1
@@ -127,6 +132,9 @@ uint16_t sg_conf_listen_port(const struct sg_conf *c);
 /* [network] pool: network address in host byte order and prefix length. */
 uint32_t sg_conf_pool_addr(const struct sg_conf *c);
 unsigned sg_conf_pool_prefix(const struct sg_conf *c);
+/* [gateway] uid_range: the first and last uid, inclusive. */
+uint32_t sg_conf_uid_first(const struct sg_conf *c);
+uint32_t sg_conf_uid_last(const struct sg_conf *c);
 
 /* [network] resolve entries in file order: the name (lowercase), the
  * address as written (without brackets) and its family (AF_INET or

@@ -40,13 +40,11 @@ _Static_assert(1 + 4 + SG_VM_ID_LEN + 4 + SG_TOKENS_NAME_MAX + 4 + 4 +
     SG_TOKENS_SECRETS_MAX * (4 + SG_TOKENS_NAME_MAX + 4 + SG_PXC_PH_LEN) <=
     SG_MP_MAX, "a sandbox's policy must fit one feed message");
 
-#define PXC_READY_MS	15000
-
 int
 sg_pxc_listen(uint16_t port, int *ret_fd, char **ret_err)
 {
 	struct sockaddr_in sin;
-	int fd, one = 1, r, tries;
+	int fd, one = 1, r;
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -56,11 +54,7 @@ sg_pxc_listen(uint16_t port, int *ret_fd, char **ret_err)
 	sin.sin_port = htons(port);
 	sin.sin_addr.s_addr = htonl(INADDR_ANY);
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* the proxy of a sandgated that just died may still hold the port
-	 * for a moment: it exits when it sees its feed close */
-	for (tries = 0; (r = bind(fd, (struct sockaddr *)&sin,
-	    sizeof(sin))) < 0 && errno == EADDRINUSE && tries < 50; tries++)
-		usleep(100000);
+	r = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
 	if (r < 0 || listen(fd, 1024) < 0) {
 		r = -errno;
 		close(fd);
@@ -163,45 +157,17 @@ out:
 	return r;
 }
 
-static int
-wait_ready(int fd, char **ret_ca, char **ret_err)
+int
+sg_pxc_ready(const uint8_t *p, size_t n, char **ret_ca)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	struct sg_buf *b;
-	ssize_t n;
-	int r, pfd = -1;
-
-	b = sg_buf_new(SG_MP_MAX);
-	if (b == NULL)
-		return -ENOMEM;
-	r = poll(&p, 1, PXC_READY_MS);
-	if (r <= 0) {
-		sg_buf_free(b);
-		return sg_fail(ret_err, -ETIMEDOUT, "sandgate-proxy did not get "
-		    "ready within %u s (its log lines above say why)",
-		    PXC_READY_MS / 1000);
-	}
-	n = sg_mp_recv(fd, b, &pfd);
-	if (pfd >= 0)
-		close(pfd);
-	if (n <= 0) {
-		sg_buf_free(b);
-		return sg_fail(ret_err, n == 0 ? -EPIPE : (int)n, "sandgate-proxy "
-		    "exited before it was ready (its log lines above say why)");
-	}
-	if (sg_buf_data(b)[0] != SG_FEED_READY ||
-	    sg_feed_get_ready(sg_buf_data(b) + 1, sg_buf_len(b) - 1, ret_ca) < 0)
-		r = sg_fail(ret_err, -EPROTO, "sandgate-proxy answered something "
-		    "other than READY");
-	else
-		r = 0;
-	sg_buf_free(b);
-	return r;
+	if (n == 0 || p[0] != SG_FEED_READY)
+		return -EPROTO;
+	return sg_feed_get_ready(p + 1, n - 1, ret_ca);
 }
 
 int
-sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, pid_t *ret_pid,
-    int *ret_fd, char **ret_ca, char **ret_err)
+sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, int rdv_fd,
+    pid_t *ret_pid, int *ret_fd, char **ret_err)
 {
 	char dir[4096];
 	struct passwd *pw;
@@ -242,15 +208,17 @@ sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, pid_t *ret_pid,
 		char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		    NULL };
 		sigset_t none;
-		int a, f;
+		int a, f, v;
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		a = fcntl(listen_fd, F_DUPFD, 10);
 		f = fcntl(sp[1], F_DUPFD, 10);
-		if (a < 0 || f < 0 || dup2(a, 3) < 0 || dup2(f, 4) < 0)
+		v = fcntl(rdv_fd, F_DUPFD, 10);
+		if (a < 0 || f < 0 || v < 0 || dup2(a, 3) < 0 ||
+		    dup2(f, 4) < 0 || dup2(v, 5) < 0)
 			_exit(127);
-		close_range(5, ~0U, 0);
+		close_range(6, ~0U, 0);
 		if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
 		    setuid(pw->pw_uid) < 0 || setuid(0) == 0)
 			_exit(126);
@@ -258,17 +226,12 @@ sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, pid_t *ret_pid,
 		_exit(127);
 	}
 	close(sp[1]);
-	{
-		/* a proxy that stops reading its feed must not stop the
-		 * monitor: a send waits 2 s at most, then the monitor
-		 * restarts the proxy */
-		struct timeval tv = { 2, 0 };
-
-		(void)setsockopt(sp[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	}
+	/* CONFIG goes into an empty socket: it never waits; READY comes
+	 * back on the monitor's loop (sg_pxc_ready) */
 	r = send_config(sp[0], c, ret_err);
-	if (r == 0)
-		r = wait_ready(sp[0], ret_ca, ret_err);
+	if (r == 0 && fcntl(sp[0], F_SETFL, fcntl(sp[0], F_GETFL) |
+	    O_NONBLOCK) < 0)
+		r = -errno;
 	if (r < 0) {
 		close(sp[0]);
 		kill(pid, SIGKILL);
@@ -344,7 +307,8 @@ resolve_value(const struct sg_token *tok, size_t i, char **ret, size_t *ret_len)
 }
 
 int
-sg_pxc_send_tokens(int fd, struct sg_buf *msg, const struct sg_tokens *t)
+sg_pxc_send_tokens(int fd, struct sg_mpq *q, struct sg_buf *msg,
+    const struct sg_tokens *t)
 {
 	struct sg_feed_secret fs;
 	const struct sg_token *tok;
@@ -353,7 +317,7 @@ sg_pxc_send_tokens(int fd, struct sg_buf *msg, const struct sg_tokens *t)
 
 	sg_buf_set_wipe(msg, 1);
 	if ((r = sg_feed_put_tokens_begin(msg)) < 0 ||
-	    (r = sg_mp_send(fd, msg, -1)) < 0)
+	    (r = sg_mpq_send(q, fd, msg, -1)) < 0)
 		return r;
 	for (i = 0; i < sg_tokens_count(t); i++) {
 		tok = sg_tokens_at(t, i);
@@ -376,7 +340,7 @@ sg_pxc_send_tokens(int fd, struct sg_buf *msg, const struct sg_tokens *t)
 				free(fs.value);
 			}
 			if (r == 0)
-				r = sg_mp_send(fd, msg, -1);
+				r = sg_mpq_send(q, fd, msg, -1);
 			/* the message held the value */
 			explicit_bzero((void *)sg_buf_data(msg), sg_buf_len(msg));
 			if (r < 0)
@@ -385,11 +349,12 @@ sg_pxc_send_tokens(int fd, struct sg_buf *msg, const struct sg_tokens *t)
 	}
 	if ((r = sg_feed_put_tokens_end(msg)) < 0)
 		return r;
-	return sg_mp_send(fd, msg, -1);
+	return sg_mpq_send(q, fd, msg, -1);
 }
 
 int
-sg_pxc_send_sandbox(int fd, struct sg_buf *msg, const char *id,
+sg_pxc_send_sandbox(int fd, struct sg_mpq *q, struct sg_buf *msg,
+    const char *id,
     const char *token, uint32_t addr, char *const *allow, size_t nallow,
     char *const *ph_name, char *const *ph_value, size_t nph)
 {
@@ -414,27 +379,37 @@ sg_pxc_send_sandbox(int fd, struct sg_buf *msg, const char *id,
 	s.ph = ph;
 	if ((r = sg_feed_put_sandbox(msg, &s)) < 0)
 		return r;
-	return sg_mp_send(fd, msg, -1);
+	return sg_mpq_send(q, fd, msg, -1);
 }
 
 int
-sg_pxc_send_drop(int fd, struct sg_buf *msg, const char *id)
+sg_pxc_send_drop(int fd, struct sg_mpq *q, struct sg_buf *msg, const char *id)
 {
 	int r;
 
 	if ((r = sg_feed_put_drop(msg, id)) < 0)
 		return r;
-	return sg_mp_send(fd, msg, -1);
+	return sg_mpq_send(q, fd, msg, -1);
 }
 
 int
-sg_pxc_send_start(int fd, struct sg_buf *msg)
+sg_pxc_send_start(int fd, struct sg_mpq *q, struct sg_buf *msg)
 {
 	int r;
 
 	if ((r = sg_feed_put_start(msg)) < 0)
 		return r;
-	return sg_mp_send(fd, msg, -1);
+	return sg_mpq_send(q, fd, msg, -1);
+}
+
+int
+sg_pxc_send_resync(int fd, struct sg_mpq *q, struct sg_buf *msg)
+{
+	int r;
+
+	if ((r = sg_feed_put_resync(msg)) < 0)
+		return r;
+	return sg_mpq_send(q, fd, msg, -1);
 }
 
 int

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ main(int argc, char **argv)
 	struct sg_conf *conf = NULL;
 	struct sg_mon_cfg mc;
 	static struct np_res_override ov[SG_MAX_OVERRIDES];
+	static char shim_beside[PATH_MAX];
 	size_t nov, i;
 	char *err = NULL;
 
@@ -94,6 +96,28 @@ main(int argc, char **argv)
 	mc.transport = transports[sg_conf_transport(conf)];
 	mc.max_sandboxes = (unsigned)sg_conf_num(conf, SG_CONF_MAX_SANDBOXES);
 	mc.user = sg_conf_str(conf, SG_CONF_USER);
+	mc.uid_first = sg_conf_uid_first(conf);
+	mc.uid_last = sg_conf_uid_last(conf);
+	mc.shim_program = sg_conf_str(conf, SG_CONF_SHIM_PROGRAM);
+	/* Not installed (a build tree): the shim built beside sandgated. */
+	if (access(mc.shim_program, X_OK) < 0 &&
+	    strcmp(mc.shim_program, SG_LIBEXECDIR "/sandgate-shim") == 0) {
+		ssize_t n = readlink("/proc/self/exe", shim_beside,
+		    sizeof(shim_beside) - sizeof("sandgate-shim"));
+		char *sl;
+
+		if (n > 0) {
+			shim_beside[n] = '\0';
+			sl = strrchr(shim_beside, '/');
+			if (sl != NULL) {
+				snprintf(sl + 1, sizeof(shim_beside) -
+				    (size_t)(sl + 1 - shim_beside),
+				    "sandgate-shim");
+				if (access(shim_beside, X_OK) == 0)
+					mc.shim_program = shim_beside;
+			}
+		}
+	}
 	mc.auth_delay_ms = sg_conf_num(conf, SG_CONF_AUTH_DELAY) * 1000;
 	mc.pool_net = sg_conf_pool_addr(conf);
 	mc.pool_prefix = sg_conf_pool_prefix(conf);

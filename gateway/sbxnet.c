@@ -372,7 +372,7 @@ sg_net_add(struct sg_net *n, const char *id, const struct sg_allow *allow,
 			    "a new one", id, n->dir);
 	} else {
 		/* Round robin, not the lowest free slot: a slot (and its
-		 * host address, where the hub may still hold the old DNS
+		 * host address, where a shim that just ended may still hold the old DNS
 		 * sockets for a moment) is not reused at once. */
 		uint32_t tries;
 
@@ -585,7 +585,7 @@ sg_net_allow(struct sg_net *n, const char *id, const struct sg_allow *allow,
 	}
 	for (i = 0; i < cnt; i++) {
 		memcpy(&in, addrs + 4 * i, 4);
-		/* The hub's TTLs are capped here again: it is not trusted to
+		/* The shim's TTLs are capped here again: it is not trusted to
 		 * decide how long anything stays open. */
 		to = ttls[i] < NET_MIN_S ? NET_MIN_S : ttls[i] > NET_MAX_S ?
 		    NET_MAX_S : ttls[i];

@@ -7,9 +7,9 @@
  * (netpolicy/nft.h); both go when it is destroyed. Slots are recorded in
  * <state_dir>/net/<id> so a restarted sandgated adopts them.
  *
- * sg_net_allow() is how DNS answers open the firewall: the hub's resolver
+ * sg_net_allow() is how DNS answers open the firewall: the shim's resolver
  * asks, and this checks the request again against the sandbox's own
- * allow_net (the hub handles guest bytes and is not trusted to decide). */
+ * allow_net (the shim handles guest bytes and is not trusted to decide). */
 #ifndef SG_SBXNET_H
 #define SG_SBXNET_H
 

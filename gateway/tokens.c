@@ -443,7 +443,7 @@ static int parse_allow_net(struct sg_token *tok, const char *value, char **ret_m
 	r = split_list(tok, "allow_net", value, 1, &tok->allow, &tok->n_allow, ret_msg);
 	if (r < 0)
 		return r;
-	/* The list travels to the hub and to the proxy in one message each
+	/* The list travels to the shim and to the proxy in one message each
 	 * and each literal is a firewall rule: bounds keep all working. */
 	if (tok->n_allow > SG_TOKENS_ALLOW_MAX)
 		return tok_bad(ret_msg, tok, "allow_net", NULL, "%zu entries in all; at most %d: "

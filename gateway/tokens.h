@@ -114,7 +114,7 @@ const char *sg_tokens_key_comment(const struct sg_token *tok, size_t i);   /* ""
 
 /* At most this many allow_net entries per token (all lines together),
  * and this many bytes of entries: a sandbox's policy, placeholders
- * included, goes to the hub and to the proxy in one message each. */
+ * included, goes to the shim and to the proxy in one message each. */
 #define SG_TOKENS_ALLOW_MAX 256
 #define SG_TOKENS_ALLOW_BYTES_MAX 6144
 /* Token and secret names: 1 to this many characters. */

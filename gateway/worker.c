@@ -47,7 +47,6 @@
 #define SG_MAX_ENV		64
 #define SG_MAX_ENV_LEN		4096
 #define SG_AGENT_OUT_MAX	(8u << 20)
-#define SG_HELLO_INTERVAL_MS	250
 #define SG_STDIN_QUEUE		(2u << 20)	/* client -> guest, per channel */
 /* libssh 0.10 keeps what the data callback leaves and accepts data past
  * the window it announced (1280000 bytes); more than this buffered means
@@ -57,8 +56,8 @@
 
 enum agent_state {
 	AG_NONE,	/* no sandbox yet */
-	AG_HELLO,	/* sending HELLO until the agent answers */
-	AG_CONFIG,	/* CONFIG sent */
+	AG_HELLO,	/* HELLO sent on the link; the shim answers once the
+			 * sandbox's agent is ready */
 	AG_READY,
 	AG_FAILED,	/* could not start: fail every channel */
 	AG_DEAD,	/* was ready, then the connection ended */
@@ -125,11 +124,11 @@ struct worker {
 	short agent_events;
 	enum agent_state ag;
 	uint64_t nonce;
-	int64_t hello_next_ms, boot_deadline_ms;
+	int64_t boot_deadline_ms;
 	struct sg_buf *ag_in, *ag_out;
 	char *fail_reason;	/* why the sandbox could not start or died */
-	int notice_kind;
-	char *notice_text;	/* SG_MP_NOTICE_FAILED: why */
+	int notice_kind;	/* the shim's last NOTICE that ends the sandbox */
+	char *notice_text;
 	uint32_t next_id;
 	struct wchan *chans;
 	size_t nchans;
@@ -168,8 +167,6 @@ mon_call(struct worker *w, const struct sg_buf *req, uint8_t want)
 			return n == 0 ? -ECONNRESET : (int)n;
 		if (sg_buf_data(w->mon_in)[0] == want)
 			return 0;
-		if (sg_buf_data(w->mon_in)[0] == SG_MP_NOTICE)
-			continue;	/* not meaningful before a sandbox */
 		return -EPROTO;
 	}
 }
@@ -383,6 +380,7 @@ authenticate(struct worker *w)
 
 static void agent_fail(struct worker *w, const char *reason);
 static int agent_cb(socket_t fd, int revents, void *userdata);
+static void chan_write_stderr(struct wchan *c, const char *text);
 static void chan_fail(struct wchan *c, const char *msg, int status);
 static void chan_start(struct wchan *c);
 
@@ -434,25 +432,40 @@ chan_by_id(struct worker *w, uint32_t id)
 	return NULL;
 }
 
-/* The hub answers CONFIG itself: the sandbox's configuration (hostname,
- * clock, environment) went to the agent from the monitor through the hub
- * once, so the worker sends an empty one to complete the handshake. */
-static void
-send_config(struct worker *w)
-{
-	struct sg_config *cfg = sg_config_new();
-	int r = cfg == NULL ? -ENOMEM : sg_proto_put_config(w->ag_out, cfg);
-
-	sg_config_free(cfg);
-	if (agent_check(w, r) == 0)
-		w->ag = AG_CONFIG;
-}
-
+/* The link's handshake: the shim answers HELLO once the sandbox's agent
+ * is ready (it gave the agent its CONFIG itself). */
 static void
 send_hello(struct worker *w)
 {
-	if (agent_check(w, sg_proto_put_hello(w->ag_out, w->nonce)) == 0)
-		w->hello_next_ms = sg_mono_ms() + SG_HELLO_INTERVAL_MS;
+	agent_check(w, sg_proto_put_hello(w->ag_out, w->nonce));
+}
+
+/* A NOTICE from the shim: a warning for terminals now, or why the
+ * sandbox ends, for when the link closes. */
+static void
+handle_notice(struct worker *w, const struct sg_msg *m)
+{
+	struct wchan *c;
+	const char *text;
+	char buf[1100];
+	size_t len;
+	uint8_t kind;
+
+	if (sg_proto_get_notice(m, &kind, &text, &len) < 0) {
+		agent_fail(w, "the gateway sent a malformed notice");
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%.*s", (int)len, text);
+	if (kind == SG_NOTICE_WARN) {
+		for (c = w->chans; c != NULL; c = c->next)
+			if (c->pty && (c->state == CH_OPEN ||
+			    c->state == CH_OPENING))
+				chan_write_stderr(c, buf);
+		return;
+	}
+	w->notice_kind = kind;
+	free(w->notice_text);
+	w->notice_text = strdup(buf);
 }
 
 static void
@@ -466,33 +479,25 @@ handle_agent_frame(struct worker *w, const struct sg_msg *m)
 	size_t slen;
 	uint8_t a, b, d;
 
-	/* Before the handshake completes only HELLO_ACK counts; stale bytes
-	 * of an earlier connection are skipped by the caller. */
-	if (w->ag == AG_HELLO) {
-		if (m->type == SG_MSG_HELLO_ACK &&
-		    sg_proto_get_hello_ack(m, &ver, &u64) == 0 &&
-		    u64 == w->nonce) {
-			if (ver != SG_PROTO_VERSION) {
-				agent_fail(w, "the guest agent speaks another protocol version");
-				return;
-			}
-			send_config(w);
-		}
+	if (m->type == SG_MSG_NOTICE) {
+		handle_notice(w, m);
 		return;
 	}
-	if (w->ag == AG_CONFIG) {
-		if (m->type == SG_MSG_CONFIG_ACK) {
-			if (sg_proto_get_config_ack(m, &u32, &s, &slen) < 0 || u32 != 0) {
-				agent_fail(w, "the guest agent refused its configuration");
-				return;
-			}
-			w->ag = AG_READY;
-			sg_info("sandbox %s: agent ready for %s", w->sbx_id,
-			    w->p->peer);
-			for (c = w->chans; c != NULL; c = c->next)
-				if (c->state == CH_QUEUED)
-					chan_start(c);
+	/* Before the handshake completes only HELLO_ACK counts. */
+	if (w->ag == AG_HELLO) {
+		if (m->type != SG_MSG_HELLO_ACK ||
+		    sg_proto_get_hello_ack(m, &ver, &u64) < 0 ||
+		    u64 != w->nonce || ver < SG_PROTO_VERSION_MIN ||
+		    ver > SG_PROTO_VERSION) {
+			agent_fail(w, "the gateway's shim broke the protocol");
+			return;
 		}
+		w->ag = AG_READY;
+		sg_info("sandbox %s: agent ready for %s", w->sbx_id,
+		    w->p->peer);
+		for (c = w->chans; c != NULL; c = c->next)
+			if (c->state == CH_QUEUED)
+				chan_start(c);
 		return;
 	}
 	if (w->ag != AG_READY)
@@ -503,8 +508,6 @@ handle_agent_frame(struct worker *w, const struct sg_msg *m)
 			agent_check(w, sg_proto_put_ping(w->ag_out, SG_MSG_PONG, u64));
 		return;
 	case SG_MSG_PONG:
-	case SG_MSG_HELLO_ACK:
-	case SG_MSG_CONFIG_ACK:
 		return;
 	default:
 		break;
@@ -619,29 +622,16 @@ agent_read(struct worker *w)
 	if (n == -EAGAIN)
 		return;
 	if (n <= 0) {
-		/* The hub closed the link without the monitor saying why: the
-		 * hub or the gateway restarted; the sandbox itself may live. */
+		/* The shim closed the link without a notice: it ended (a
+		 * crash, a kill); the sandbox itself may live. */
 		agent_fail(w, w->ag == AG_READY ? "the gateway lost its "
-		    "connection to the sandbox (it restarted); reconnect to a "
-		    "named sandbox to continue" : "the sandbox stopped while booting");
+		    "connection to the sandbox; reconnect to a named sandbox "
+		    "to continue" : "the sandbox stopped while booting");
 		return;
 	}
 	for (;;) {
-		const uint8_t *d = sg_buf_data(w->ag_in);
-		size_t len = sg_buf_len(w->ag_in);
-
-		if (w->ag == AG_HELLO) {
-			/* The port may hold bytes from before this
-			 * connection: skip to our HELLO_ACK's frame. */
-			r = sg_proto_peek(d, len, &m);
-			if (r < 0 || (r == 1 && m.type != SG_MSG_HELLO_ACK)) {
-				sg_buf_consume(w->ag_in, r < 0 ? 1 :
-				    SG_PROTO_HDR_LEN + m.len);
-				continue;
-			}
-		} else {
-			r = sg_proto_peek(d, len, &m);
-		}
+		r = sg_proto_peek(sg_buf_data(w->ag_in), sg_buf_len(w->ag_in),
+		    &m);
 		if (r == 0)
 			break;
 		if (r < 0) {
@@ -699,16 +689,16 @@ agent_fail(struct worker *w, const char *reason)
 {
 	struct wchan *c;
 	char text[512];
-	int was_ready = w->ag == AG_READY || w->ag == AG_CONFIG;
+	int was_ready = w->ag == AG_READY;
 
 	if (w->ag == AG_DEAD || w->ag == AG_FAILED)
 		return;
 	agent_close(w);
-	if (w->notice_kind == SG_MP_NOTICE_EXPIRED)
+	if (w->notice_kind == SG_NOTICE_EXPIRED)
 		reason = "the sandbox reached its maximum lifetime and was destroyed";
-	else if (w->notice_kind == SG_MP_NOTICE_KILLED)
+	else if (w->notice_kind == SG_NOTICE_KILLED)
 		reason = "the sandbox was destroyed by an administrator";
-	else if (w->notice_kind == SG_MP_NOTICE_FAILED && w->notice_text != NULL)
+	else if (w->notice_kind == SG_NOTICE_FAILED && w->notice_text != NULL)
 		reason = w->notice_text;
 	if (w->ag == AG_READY)
 		snprintf(text, sizeof(text), "sandgate: sandbox %s ended: %s",
@@ -1266,10 +1256,11 @@ handle_started(struct worker *w, struct sg_cur *c, int fd)
 	if (c->err || c->n != 0)
 		die("monitor sent a bad STARTED");
 	if (fd < 0)
-		die("monitor sent STARTED without the hub link");
+		die("monitor sent STARTED without the shim link");
 	if (getrandom(&w->nonce, sizeof(w->nonce), 0) != sizeof(w->nonce))
 		die("getrandom failed");
-	w->boot_deadline_ms = sg_mono_ms() + boot_ms;
+	/* the shim's own deadline comes first: this is a backstop */
+	w->boot_deadline_ms = sg_mono_ms() + boot_ms + 5000;
 	agent_attach(w, fd);
 }
 
@@ -1277,9 +1268,7 @@ static void
 mon_read(struct worker *w)
 {
 	struct sg_cur c;
-	struct wchan *ch;
 	char *text = NULL;
-	uint8_t kind;
 	ssize_t n;
 	int fd;
 
@@ -1287,11 +1276,17 @@ mon_read(struct worker *w)
 	if (n == -EAGAIN)
 		return;
 	if (n <= 0) {
-		/* The monitor restarted: keep serving this connection; the
-		 * new monitor adopts the sandbox and ends it after us. */
+		/* The monitor restarted: this connection goes on through
+		 * its link to the shim, which the new monitor adopts. */
 		ssh_event_remove_fd(w->ev, w->mon_fd);
 		close(w->mon_fd);
 		w->mon_fd = -1;
+		if (w->ag == AG_NONE && w->token != NULL && w->sbx_id == NULL) {
+			/* it went before our sandbox was handed over */
+			w->ag = AG_HELLO;
+			agent_fail(w, "the gateway restarted while the sandbox "
+			    "was being prepared: connect again");
+		}
 		return;
 	}
 	sg_cur_init(&c, sg_buf_data(w->mon_in) + 1, sg_buf_len(w->mon_in) - 1);
@@ -1308,27 +1303,6 @@ mon_read(struct worker *w)
 			die("monitor sent a bad START_FAIL");
 		w->ag = AG_HELLO;	/* so agent_fail words it as a start failure */
 		agent_fail(w, text);
-		free(text);
-		return;
-	case SG_MP_NOTICE:
-		if (fd >= 0)
-			close(fd);
-		kind = sg_cur_u8(&c);
-		if (sg_mp_get_str(&c, 1024, &text) < 0)
-			die("monitor sent a bad NOTICE");
-		if (kind == SG_MP_NOTICE_FAILED) {
-			free(w->notice_text);
-			w->notice_text = text;
-			text = NULL;
-			w->notice_kind = kind;
-		} else if (kind == SG_MP_NOTICE_WARN) {
-			for (ch = w->chans; ch != NULL; ch = ch->next)
-				if (ch->pty && (ch->state == CH_OPEN ||
-				    ch->state == CH_OPENING))
-					chan_write_stderr(ch, text);
-		} else {
-			w->notice_kind = kind;
-		}
 		free(text);
 		return;
 	default:
@@ -1394,19 +1368,14 @@ event_loop(struct worker *w)
 		agent_update_events(w);
 		now = sg_mono_ms();
 		timeout = 60000;
+		/* The shim reports a boot that fails; this is the
+		 * backstop for a shim that says nothing. */
 		if (w->ag == AG_HELLO) {
 			if (now >= w->boot_deadline_ms) {
 				agent_fail(w, "the guest agent did not answer in time");
 				continue;
 			}
-			if (now >= w->hello_next_ms) {
-				send_hello(w);
-				continue;
-			}
-			timeout = w->hello_next_ms - now;
-		} else if (w->ag == AG_CONFIG && now >= w->boot_deadline_ms) {
-			agent_fail(w, "the guest agent did not answer in time");
-			continue;
+			timeout = w->boot_deadline_ms - now;
 		}
 		r = ssh_event_dopoll(w->ev, (int)timeout);
 		if (r == SSH_ERROR && !ssh_is_connected(w->session))

@@ -19,7 +19,7 @@
  * are dropped) and bounded in flight. UDP and TCP (RFC 7766 framing, a
  * few connections per sandbox, idle ones closed) are both served.
  *
- * The resolver runs in an unprivileged process (the hub). It owns the
+ * The resolver runs in an unprivileged process (the sandbox's shim). It owns the
  * sockets given to it; everything arrives from the guest and is parsed
  * by np_dns_parse_query (fuzzed). */
 #ifndef NP_RESOLVER_H

@@ -37,6 +37,7 @@
 
 #define PX_LISTEN_FD	3
 #define PX_FEED_FD	4
+#define PX_RDV_FD	5	/* optional: where a new monitor finds us */
 #define PX_LEAF_CACHE	4096
 
 struct px {
@@ -59,8 +60,11 @@ struct px {
 	size_t nnew;
 	unsigned secrets_gen;	/* counts the swaps of the table */
 	int receiving;
-	int feed_fd;
+	int feed_fd;		/* -1 between monitors */
 	struct event *feed_ev;
+	int rdv_fd;		/* -1: none (the proxy ends with its feed) */
+	struct event *rdv_ev;
+	int resync;		/* RESYNC came: START drops stale sandboxes */
 	struct evconnlistener *lis;
 	struct sg_buf *msg;
 	unsigned long audit_dropped;
@@ -423,6 +427,7 @@ feed_sandbox(struct px *px, const uint8_t *p, size_t n)
 	s->refs = 1;
 	sg_feed_sandbox_clear(&fs);
 	sbx_drop(px, s->id);	/* a new policy for the same sandbox */
+	s->stale = 0;
 	s->next = px->sbxs;
 	px->sbxs = s;
 	sg_info("sandbox %s: policy for token %s, %zu placeholders", s->id,
@@ -465,7 +470,13 @@ setup_dns(struct px *px)
 static void
 send_msg(struct px *px)
 {
-	int r = sg_mp_send(px->feed_fd, px->msg, -1);
+	int r;
+
+	if (px->feed_fd < 0) {
+		px->audit_dropped++;	/* no monitor right now */
+		return;
+	}
+	r = sg_mp_send(px->feed_fd, px->msg, -1);
 
 	if (r == -EAGAIN || r == -ENOBUFS) {
 		if (px->audit_dropped++ % 1000 == 0)
@@ -519,16 +530,47 @@ feed_config(struct px *px, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* A monitor of a sandgated that restarted adopts us: it gets READY and
+ * our listening socket (it restarts the next proxy on it), then the
+ * secrets and sandboxes again; START drops what it did not send. */
+static int
+feed_resync(struct px *px, size_t n)
+{
+	struct px_sbx *s;
+	int r;
+
+	if (n != 1)
+		return -EPROTO;
+	for (s = px->sbxs; s != NULL; s = s->next)
+		s->stale = 1;
+	px->resync = 1;
+	if ((r = sg_feed_put_ready(px->msg, sp_ca_cert_pem(px->ca))) < 0)
+		return r;
+	return sg_mp_send(px->feed_fd, px->msg, PX_LISTEN_FD);
+}
+
 /* Connections wait in the listen queue until the policies of the
  * sandboxes that exist have come: none is refused for arriving early. */
 static int
 feed_start(struct px *px, size_t n)
 {
-	struct px_sbx *s;
+	struct px_sbx *s, *nx;
 	size_t k = 0;
 
-	if (n != 1 || px->started)
+	if (n != 1 || (px->started && !px->resync))
 		return -EPROTO;
+	if (px->resync) {
+		/* what the new monitor did not send is gone */
+		for (s = px->sbxs; s != NULL; s = nx) {
+			nx = s->next;
+			if (s->stale && !s->gone) {
+				sg_info("sandbox %s dropped (gone while "
+				    "sandgated restarted)", s->id);
+				sbx_drop(px, s->id);
+			}
+		}
+		px->resync = 0;
+	}
 	px->started = 1;
 	evconnlistener_enable(px->lis);
 	for (s = px->sbxs; s != NULL; s = s->next)
@@ -551,6 +593,8 @@ feed_one(struct px *px, const uint8_t *p, size_t n)
 	switch (p[0]) {
 	case SG_FEED_CONFIG:
 		return feed_config(px, p + 1, n - 1);
+	case SG_FEED_RESYNC:
+		return feed_resync(px, n);
 	case SG_FEED_TOKENS_BEGIN:
 		if (n != 1)
 			return -EPROTO;
@@ -609,6 +653,18 @@ feed_read(evutil_socket_t fd, short what, void *arg)
 			return;
 		if (pfd >= 0)
 			close(pfd);
+		if (n == 0 && px->rdv_fd >= 0) {
+			/* sandgated stopped: go on with what we know until
+			 * the next one connects */
+			sg_info("the monitor closed the feed: serving on, "
+			    "waiting for the next one");
+			event_del(px->feed_ev);
+			event_free(px->feed_ev);
+			px->feed_ev = NULL;
+			close(px->feed_fd);
+			px->feed_fd = -1;
+			return;
+		}
 		if (n == 0) {
 			sg_info("the monitor closed the feed: exiting");
 			event_base_loopexit(px->base, NULL);
@@ -632,6 +688,45 @@ feed_read(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 	}
+}
+
+/* A monitor connects to the rendezvous socket: root only. It replaces
+ * the feed there was. */
+static void
+rdv_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct px *px = arg;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	int nfd;
+
+	(void)fd;
+	(void)what;
+	nfd = accept4(px->rdv_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (nfd < 0)
+		return;
+	if (getsockopt(nfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+	    cred.uid != 0) {
+		close(nfd);
+		return;
+	}
+	if (px->feed_ev != NULL) {
+		event_del(px->feed_ev);
+		event_free(px->feed_ev);
+		px->feed_ev = NULL;
+	}
+	if (px->feed_fd >= 0)
+		close(px->feed_fd);
+	px->feed_fd = nfd;
+	px->feed_ev = event_new(px->base, nfd, EV_READ | EV_PERSIST,
+	    feed_read, px);
+	if (px->feed_ev == NULL || event_add(px->feed_ev, NULL) < 0) {
+		sg_err("cannot take the new monitor's feed: exiting");
+		px->failed = 1;
+		event_base_loopexit(px->base, NULL);
+		return;
+	}
+	sg_info("a monitor connected (pid %ld)", (long)cred.pid);
 }
 
 static void
@@ -678,8 +773,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: sandgate-proxy --ca-dir DIR [--debug]\n"
-	    "  started by sandgated(8) with descriptor 3 listening and 4 the\n"
-	    "  policy feed; see sandgate-proxy(8)\n");
+	    "  started by sandgated(8) with descriptor 3 listening, 4 the\n"
+	    "  policy feed and 5 (optional) a bound unix socket where the\n"
+	    "  next sandgated finds it; see sandgate-proxy(8)\n");
 }
 
 int
@@ -740,6 +836,7 @@ main(int argc, char **argv)
 		sg_warn("prctl: %s", strerror(errno));
 	memset(&px, 0, sizeof(px));
 	px.feed_fd = PX_FEED_FD;
+	px.rdv_fd = fcntl(PX_RDV_FD, F_GETFD) < 0 ? -1 : PX_RDV_FD;
 	/* The CA key and the leaves' keys live in OpenSSL's secure heap:
 	 * locked, out of swap and core dumps. */
 	if (CRYPTO_secure_malloc_init(1u << 20, 32) != 1)
@@ -782,6 +879,18 @@ main(int argc, char **argv)
 	    event_add(px.feed_ev, NULL) < 0)
 		goto out;
 	evconnlistener_set_error_cb(px.lis, on_accept_error);
+	if (px.rdv_fd >= 0) {
+		/* listening here, as our own user: a monitor that connects
+		 * sees our credentials */
+		if (listen(px.rdv_fd, 4) < 0 ||
+		    evutil_make_socket_nonblocking(px.rdv_fd) < 0 ||
+		    fcntl(px.rdv_fd, F_SETFD, FD_CLOEXEC) < 0)
+			goto out;
+		px.rdv_ev = event_new(px.base, px.rdv_fd, EV_READ | EV_PERSIST,
+		    rdv_read, &px);
+		if (px.rdv_ev == NULL || event_add(px.rdv_ev, NULL) < 0)
+			goto out;
+	}
 	sigs[0] = evsignal_new(px.base, SIGTERM, on_signal, px.base);
 	sigs[1] = evsignal_new(px.base, SIGINT, on_signal, px.base);
 	sigs[2] = evsignal_new(px.base, SIGHUP, on_signal, px.base);
@@ -801,6 +910,8 @@ out:
 		evconnlistener_free(px.lis);
 	if (px.feed_ev != NULL)
 		event_free(px.feed_ev);
+	if (px.rdv_ev != NULL)
+		event_free(px.rdv_ev);
 	px_up_flush(px.up);
 	while (px.sbxs != NULL) {
 		struct px_sbx *s = px.sbxs;

@@ -52,6 +52,7 @@ struct px_sbx {
 	unsigned nconns;
 	unsigned refs;
 	int gone;
+	int stale;		/* a RESYNC began and no new policy came yet */
 	/* the values to redact, made when first needed (proxy.c) */
 	struct sp_redact_set *rset;
 	unsigned rset_gen;

@@ -1,7 +1,7 @@
 /* libFuzzer harness for the agent protocol decoder (common/proto.c).
  *
  * Each input is used twice:
- *  1. as a byte stream, the way the hub and the agent read it: sg_proto_peek
+ *  1. as a byte stream, the way the shim and the agent read it: sg_proto_peek
  *     frame after frame, resynchronising with sg_proto_find_hello after a
  *     bad header;
  *  2. as one message whose header fields come from the first 12 bytes and
@@ -150,7 +150,7 @@ decode_all(const struct sg_msg *m, struct sg_buf *out)
 			pl[12 + n] = (uint8_t)(u64 >> (56 - 8 * n));
 		CHECK(sg_proto_put_frame(out, SG_MSG_HELLO, 0, 0, pl, 20) == 0);
 		check_same(out, m);
-		if (a == SG_PROTO_VERSION && b == SG_PROTO_VERSION) {
+		if (a == SG_PROTO_VERSION_MIN && b == SG_PROTO_VERSION) {
 			sg_buf_reset(out);
 			CHECK(sg_proto_put_hello(out, u64) == 0);
 			check_same(out, m);
@@ -259,6 +259,21 @@ decode_all(const struct sg_msg *m, struct sg_buf *out)
 	if (!rejected(sg_proto_get_signal(m, &k))) {
 		CHECK(m->type == SG_MSG_SIGNAL);
 		CHECK(sg_proto_put_signal(out, m->chan, k) == 0);
+		check_same(out, m);
+		sg_buf_reset(out);
+	}
+	if (!rejected(sg_proto_get_poweroff(m, &u32))) {
+		CHECK(m->type == SG_MSG_POWEROFF);
+		CHECK(sg_proto_put_poweroff(out, u32) == 0);
+		check_same(out, m);
+		sg_buf_reset(out);
+	}
+	if (!rejected(sg_proto_get_notice(m, &k, &s, &n))) {
+		CHECK(m->type == SG_MSG_NOTICE);
+		tmp = xstrndup(s, n);
+		CHECK(strlen(tmp) == n);
+		CHECK(sg_proto_put_notice(out, k, tmp) == 0);
+		free(tmp);
 		check_same(out, m);
 		sg_buf_reset(out);
 	}

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Named sandboxes: created on first use, shared by concurrent connections
-# of one token, kept across disconnects and gateway or hub restarts (files
+# of one token, kept across disconnects and gateway or shim restarts (files
 # and detached processes included), separate per token, destroyed after
 # their idle timeout.
 . "${SG_SRCDIR:-.}/tests/integration/lib.sh"
@@ -42,14 +42,15 @@ out=$(sg_ssh box1@127.0.0.1 'hostname; cat /root/f; ps -o args | grep -c "^sleep
 [ "$(echo "$out" | sed -n 2p)" = data ] || fail "file lost: $out"
 [ "$(echo "$out" | sed -n 3p)" = 1 ] || fail "detached process lost: $out"
 
-note "the hub crashes: the monitor restarts it, box1 lives on"
-hub=$(sed -n 's/.*hub started (pid \([0-9]*\)).*/\1/p' "$SG_T/log" | tail -n 1)
-[ -n "$hub" ] || fail "no hub pid in the log"
-kill -9 "$hub"
-sg_wait_for sh -c "[ \$(grep -c 'hub started' '$SG_T/log') -ge 3 ]" || fail "hub not restarted"
+note "its shim crashes: the monitor starts another, box1 lives on"
+shim=$(sed -n "s/.*sandbox $id: shim started (pid \([0-9]*\).*/\1/p" "$SG_T/log" | tail -n 1)
+[ -n "$shim" ] || fail "no shim pid in the log"
+kill -9 "$shim"
+sg_wait_for sh -c "[ \$(grep -c 'sandbox $id: shim started' '$SG_T/log') -ge 2 ]" ||
+	fail "shim not restarted"
 out=$(sg_ssh box1@127.0.0.1 'hostname; cat /root/f')
 [ "$out" = "$host1
-data" ] || fail "after the hub restart: '$out'"
+data" ] || fail "after the shim restart: '$out'"
 
 note "idle_timeout after the last connection destroys it (token's own: 5s)"
 # The ssh client can exit before its worker has; the monitor counts the

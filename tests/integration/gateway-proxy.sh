@@ -22,8 +22,8 @@
 #   - the real values appear nowhere in the guest (environment, /proc,
 #     files), the logs or the audit log;
 #   - the proxy killed (-9) is restarted, and a request made meanwhile
-#     waits for it; sandgated killed (-9) adopts the sandbox: the same
-#     placeholders still work.
+#     waits for it; sandgated killed (-9) adopts the sandbox and the
+#     proxy, which went on: the same placeholders still work.
 # Two boots: the default image (e1) and a minimal one (e2).
 . "${SG_SRCDIR:-.}/tests/integration/lib.sh"
 sg_require
@@ -328,13 +328,18 @@ G "$CURL https://api.test/after-proxy -H \"X-K: \$API_KEY\"" >/dev/null ||
 sg_wait_for sh -c "[ \$(grep -c 'sandgate-proxy started' '$SG_T/log') -ge 2 ]" ||
 	fail "the proxy was not restarted"
 has "after the proxy restart" "$(uplog api /after-proxy)" "$REAL_API"
+ppid=$(sed -n 's/.*sandgate-proxy started (pid \([0-9]*\)).*/\1/p' "$SG_T/log" | tail -n 1)
 kill -9 "$SG_PID"
 wait "$SG_PID" 2>/dev/null
-# its proxy sees the feed close and exits by itself
-sg_wait_for sh -c "! kill -0 $(sed -n 's/.*sandgate-proxy started (pid \([0-9]*\)).*/\1/p' "$SG_T/log" | tail -n 1) 2>/dev/null" ||
-	fail "the proxy outlived sandgated"
+# the proxy goes on serving the guests with what it knows, and the next
+# sandgated finds it on its rendezvous socket and adopts it
+sg_wait_for grep -q "the monitor closed the feed: serving on" "$SG_T/log" ||
+	fail "the proxy did not see sandgated go"
+kill -0 "$ppid" || fail "the proxy ended with sandgated"
 sg_start
 sg_wait_for grep -q "sandbox .* adopted" "$SG_T/log" || fail "no adoption"
+sg_wait_for grep -q "sandgate-proxy adopted (pid $ppid)" "$SG_T/log" ||
+	fail "the proxy was not adopted: $(grep proxy "$SG_T/log" | tail -n 5)"
 out=$(G "echo \$API_KEY; $CURL https://api.test/after-restart -H \"X-K: \$API_KEY\" >/dev/null && echo ok")
 expect "after the restart" "$out" "$ph
 ok"

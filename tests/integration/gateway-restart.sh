@@ -6,6 +6,8 @@
 sg_require
 sg_setup
 
+mkfifo "$SG_T/fifo"
+
 note "malformed config: refuses to start, names file, line and key"
 bad=$SG_T/bad.conf
 printf '[sandbox]\nvcpus = 2\nmemory_mb = 99999\n' >"$bad"
@@ -21,10 +23,12 @@ printf '[ok]\nhash = sha256:abc\n' >"$SG_T/badtokens"
 grep -q "badtokens:2.*hash" "$SG_T/err" || fail "message: $(cat "$SG_T/err")"
 
 note "a session and a named sandbox; sandgated is killed and restarted:"
-note "both sandboxes are adopted"
+note "both sandboxes are adopted, with their shims"
 sg_ssh keep@127.0.0.1 true || fail "named sandbox"
-sg_ssh sandbox@127.0.0.1 'echo up; sleep 600' >"$SG_T/s1" 2>&1 &
+sg_ssh sandbox@127.0.0.1 'echo up; read line; echo "got $line"; exit 7' \
+	<"$SG_T/fifo" >"$SG_T/s1" 2>&1 &
 s1=$!
+exec 9>"$SG_T/fifo"
 SG_EXTRA_PIDS="$SG_EXTRA_PIDS $s1"
 sg_wait_for grep -q up "$SG_T/s1" || fail "session did not start"
 sg_note_workers
@@ -35,12 +39,16 @@ wait "$SG_PID" 2>/dev/null
 sg_start
 sg_wait_for grep -q "sandbox $id adopted" "$SG_T/log" || fail "not adopted"
 sg_wait_for grep -q "sandbox $keep adopted" "$SG_T/log" || fail "named not adopted"
+grep -q "sandbox $id: shim adopted" "$SG_T/log" || fail "its shim was not adopted"
 
-note "the session ends (its hub went with the old sandgated), then its"
-note "sandbox, which belonged to that connection, is destroyed"
+note "the session goes on through its shim: its input, output and exit"
+note "status get through; then its sandbox, which belonged to that"
+note "connection, is destroyed"
+echo hello >&9
+exec 9>&-
 wait $s1; st=$?
-[ $st = 255 ] || fail "session status $st after the restart"
-grep -q "lost its connection to the sandbox" "$SG_T/s1" || fail "message: $(cat "$SG_T/s1")"
+[ $st = 7 ] || fail "session status $st after the restart: $(cat "$SG_T/s1")"
+grep -q "got hello" "$SG_T/s1" || fail "output: $(cat "$SG_T/s1")"
 sg_wait_for sh -c "grep -q 'sandbox $id destroyed' '$SG_T/log'" ||
 	fail "adopted sandbox not destroyed after its connection ended"
 

@@ -34,6 +34,23 @@ sg_kill_job() {
 	kill -TERM "$1" 2>/dev/null
 }
 
+# Pids of the shims and proxies this test's gateway started, from its log.
+sg_helper_pids() {
+	[ -n "${SG_T:-}" ] && [ -f "$SG_T/log" ] || return 0
+	sed -n -e 's/.*shim started (pid \([0-9]*\).*/\1/p' \
+	    -e 's/.*sandgate-proxy started (pid \([0-9]*\)).*/\1/p' \
+	    "$SG_T/log" | sort -u
+}
+
+# sg_kill_pid PID: SIGKILL to a shim or proxy of ours (its name is
+# checked, so a reused pid is left alone).
+sg_kill_pid() {
+	case "$(cat /proc/$1/comm 2>/dev/null)" in
+	sandgate-shim|sandgate-proxy) kill -9 "$1" 2>/dev/null ;;
+	esac
+	return 0
+}
+
 # Checks the things every gateway test needs; skips with a reason if not.
 sg_require() {
 	[ "$(id -u)" = 0 ] || skip "needs root (libvirt qemu:///system)"
@@ -61,10 +78,12 @@ sg_cleanup() {
 		kill "$SG_PID" 2>/dev/null
 		wait "$SG_PID" 2>/dev/null
 	fi
-	# Workers outlive the monitor by design: end those of this test.
+	# Workers, shims and the proxy outlive the monitor by design: end
+	# those of this test (pids from its log, checked by name).
 	if [ -n "$SG_T" ] && [ -f "$SG_T/workers" ]; then
 		for p in $(cat "$SG_T/workers"); do kill "$p" 2>/dev/null; done
 	fi
+	for p in $(sg_helper_pids); do sg_kill_pid "$p"; done
 	sg_destroy_domains
 	sg_destroy_network
 	if [ -n "$SG_TESTNS" ]; then

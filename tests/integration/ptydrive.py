@@ -4,7 +4,8 @@
 usage: ptydrive.py SCRIPT -- COMMAND...
 
 SCRIPT lines:  expect REGEX | send TEXT (\\n and \\r escapes) |
-               resize ROWS COLS | wait-exit
+               resize ROWS COLS | waitfile PATH | wait-exit
+(waitfile: until PATH exists, while the program's output is read)
 Prints everything the program wrote to stdout; exits with the program's
 exit status, or 124 when an expectation is not met within 30 s.
 """
@@ -53,6 +54,13 @@ def main():
             rows, cols = map(int, arg.split())
             fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
             os.kill(pid, signal.SIGWINCH)
+        elif op == "waitfile":
+            deadline = time.time() + float(os.environ.get("PTYDRIVE_TIMEOUT", "30")) * 10
+            while not os.path.exists(arg):
+                if time.time() > deadline or pump(time.time() + 0.1) is None:
+                    sys.stderr.write("ptydrive: %s did not appear\n" % arg)
+                    os.kill(pid, signal.SIGKILL)
+                    sys.exit(124)
         elif op == "wait-exit":
             break
     deadline = time.time() + 30

@@ -257,7 +257,8 @@ find_ack(struct probe *p)
 			continue;
 		}
 		sg_buf_consume(p->in, SG_PROTO_HDR_LEN + m.len);
-		if (version != SG_PROTO_VERSION)
+		if (version < SG_PROTO_VERSION_MIN ||
+		    version > SG_PROTO_VERSION)
 			die(p, "the agent speaks protocol version %u", version);
 		return 1;
 	}

@@ -174,14 +174,20 @@ test_hello(void **state)
 	assert_int_equal(m.type, SG_MSG_HELLO);
 	assert_int_equal(m.chan, 0);
 	assert_int_equal(sg_proto_get_hello(&m, &vmin, &vmax, &nonce), 0);
-	assert_int_equal(vmin, SG_PROTO_VERSION);
+	assert_int_equal(vmin, SG_PROTO_VERSION_MIN);
 	assert_int_equal(vmax, SG_PROTO_VERSION);
 	assert_true(nonce == 0x0123456789abcdefULL);
 	/* the frame is what find_hello looks for */
 	assert_int_equal(sg_proto_find_hello(sg_buf_data(b), sg_buf_len(b)), 0);
 	assert_memory_equal(sg_buf_data(b),
 	    "\x53\x47\x01\x00\x00\x00\x00\x00\x00\x00\x00\x14sandgate"
-	    "\x00\x01\x00\x01\x01\x23\x45\x67\x89\xab\xcd\xef", 32);
+	    "\x00\x01\x00\x02\x01\x23\x45\x67\x89\xab\xcd\xef", 32);
+	/* the version both speak, or none */
+	assert_int_equal(sg_proto_version_pick(1, 1), 1);
+	assert_int_equal(sg_proto_version_pick(1, 9), SG_PROTO_VERSION);
+	assert_int_equal(sg_proto_version_pick(SG_PROTO_VERSION + 1, 9), 0);
+	assert_int_equal(sg_proto_version_pick(0, 0), 0);
+	assert_int_equal(sg_proto_version_pick(2, 1), 0);
 	sg_buf_free(b);
 }
 
@@ -294,6 +300,44 @@ test_config(void **state)
 	sg_config_free(d);
 	sg_config_free(c);
 	sg_config_free(NULL);
+	sg_buf_free(b);
+}
+
+static void
+test_poweroff_notice(void **state)
+{
+	struct sg_buf *b = newbuf();
+	struct sg_msg m;
+	const char *s;
+	uint32_t secs;
+	uint8_t kind;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(sg_proto_put_poweroff(b, 90), 0);
+	m = one_frame(b);
+	assert_int_equal(m.type, SG_MSG_POWEROFF);
+	assert_int_equal(sg_proto_get_poweroff(&m, &secs), 0);
+	assert_int_equal(secs, 90);
+	sg_buf_reset(b);
+	assert_int_equal(sg_proto_put_notice(b, SG_NOTICE_EXPIRED,
+	    "expired\r\n"), 0);
+	m = one_frame(b);
+	assert_int_equal(sg_proto_get_notice(&m, &kind, &s, &n), 0);
+	assert_int_equal(kind, SG_NOTICE_EXPIRED);
+	assert_int_equal(n, 9);
+	assert_memory_equal(s, "expired??", 9);
+	/* unknown kinds: neither sent nor taken */
+	assert_int_equal(sg_proto_put_notice(b, 0, "x"), -EINVAL);
+	assert_int_equal(sg_proto_put_notice(b, 5, "x"), -EINVAL);
+	((uint8_t *)m.payload)[0] = 9;
+	assert_int_equal(sg_proto_get_notice(&m, &kind, &s, &n), -EPROTO);
+	/* a control byte from a peer is refused */
+	((uint8_t *)m.payload)[0] = SG_NOTICE_WARN;
+	((uint8_t *)m.payload)[3] = '\n';
+	assert_int_equal(sg_proto_get_notice(&m, &kind, &s, &n), -EPROTO);
+	/* the decoders check the type */
+	assert_int_equal(sg_proto_get_poweroff(&m, &secs), -EPROTO);
 	sg_buf_free(b);
 }
 
@@ -1352,7 +1396,9 @@ static const struct reject_case reject_cases[] = {
 	{ "bad_magic", PEEK_REJECT, SG_MSG_PING, 0, 0, pl_8, 0, 0x4753 },
 	{ "bad_magic_second_byte", PEEK_REJECT, SG_MSG_PING, 0, 0, pl_8, 0, 0x5348 },
 	PEEK("type_0", 0, 0, 0, pl_8),
-	PEEK("type_7", 7, 0, 0, pl_8),
+	PEEK("type_9", 9, 0, 0, pl_8),
+	PEEK("poweroff_len_8", SG_MSG_POWEROFF, 0, 0, pl_8),
+	PEEK("notice_on_chan", SG_MSG_NOTICE, 0, 1, pl_8),
 	PEEK("type_15", 15, 0, 0, pl_8),
 	PEEK("type_19", 19, 0, 1, pl_8),
 	PEEK("type_39", 39, 0, 1, pl_none),
@@ -1628,7 +1674,8 @@ main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		T(test_hello), T(test_hello_ack), T(test_ping_pong),
-		T(test_config), T(test_config_ack), T(test_open_process_argv),
+		T(test_config), T(test_config_ack), T(test_poweroff_notice),
+		T(test_open_process_argv),
 		T(test_open_process_cmd), T(test_open_login_shell),
 		T(test_open_subsystem), T(test_open_tcp), T(test_open_max_items),
 		T(test_open_ok), T(test_open_fail), T(test_data_eof),

@@ -1,0 +1,243 @@
+/* The monitor's modules and their shared state (private to gateway/mon*.c
+ * and monitor.c; sandgated's other parts see monitor.h only).
+ *
+ *   monitor.c   set-up, the poll loop, signals, children
+ *   monsbx.c    the sandbox table: lifetimes, idle ends, destruction,
+ *               adoption from libvirt, network policy and placeholders
+ *   monstart.c  a worker's START: a new sandbox (a libvirt job) or an
+ *               existing one, and the link to its shim
+ *   monshim.c   the shims: start, rendezvous after a restart, requests
+ *   monauth.c   credentials and the per-address delays
+ *   monwork.c   workers: accept, requests, exit
+ *   monproxy.c  sandgate-proxy: start, feed, adoption
+ *   monctl.c    the control socket
+ *
+ * One thread runs all of this; slow calls are jobs (jobs.h) whose
+ * completions come back to the loop. */
+#ifndef SG_MON_H
+#define SG_MON_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "gateway/monitor.h"
+#include "gateway/sbxnet.h"
+
+#define MON_MAX_WORKERS		512
+#define MON_MAX_PREAUTH		64	/* connections not yet authenticated */
+#define MON_MAX_PREAUTH_PER_ADDR 10
+#define MON_LOGIN_GRACE_S	60
+#define MON_MAX_FAILREC		256
+#define MON_AUTH_DELAY_CAP_MS	30000
+#define MON_FAIL_FORGET_MS	(10 * 60 * 1000)
+#define MON_PEER_STUCK_MS	2000	/* a peer that reads nothing this long is stuck */
+#define MON_SHIM_RESTART_MS	1000
+#define MON_SHIM_RESTARTS	3	/* in a minute; then the sandbox ends */
+#define MON_MAX_CTL		16	/* control connections at once */
+
+struct sg_buf;
+struct sg_mpq;
+struct sg_jobs;
+struct sg_allow;
+struct sg_tokens;
+struct sg_vm_host;
+struct sbx;
+
+enum wstate { W_PREAUTH, W_AUTHED, W_WAITING, W_RUNNING };
+
+struct mworker {
+	struct mworker *next;
+	pid_t pid;
+	int fd;
+	enum wstate state;
+	char addr[INET6_ADDRSTRLEN];
+	char peer[INET6_ADDRSTRLEN + 32];
+	char *token;
+	char *user;
+	struct sbx *sbx;	/* W_WAITING, W_RUNNING */
+};
+
+enum sbx_state {
+	SB_CREATING,		/* a job makes its domain */
+	SB_RUNNING,		/* its domain runs */
+	SB_DESTROYING,		/* a job removes it; invisible */
+};
+
+struct sbx {
+	struct sbx *next;
+	char id[16];
+	char *token, *name, *image;
+	int64_t created, expires;
+	enum sbx_state state;
+	int creating;			/* its creation job runs */
+	/* its shim */
+	pid_t shim_pid;
+	int shim_fd;			/* -1: none now */
+	int shim_child;			/* started by this monitor (reaped here) */
+	uid_t uid;			/* the shim's own uid, 0 before one */
+	struct sg_mpq *shimq;
+	int shim_ready;			/* the agent answered */
+	int shim_known;			/* a STATE came */
+	int64_t shim_restart_ms;	/* 0, or when to start a new shim */
+	int64_t restarts_since_ms;
+	unsigned restarts;
+	uint32_t cid;			/* vsock; 0 for virtio-serial */
+	int wait_ca;			/* its shim waits for the proxy's CA */
+	int agent_fd;			/* the agent connection it waits with */
+	unsigned nconn;			/* links, as the shim counts them */
+	int had_conn;
+	int64_t idle_since;		/* named, nconn == 0: when the last left */
+	/* its policy */
+	struct sg_allow *allow;		/* its token's allow_net when made */
+	char **allow_ent;		/* the same as text, for the shim */
+	size_t nallow;
+	int dns_pending;		/* its DNS could not be handed over yet */
+	int has_net;			/* tap, rules and DNS (na) set up */
+	struct sg_net_addr na;
+	char **ph_name, **ph_value;	/* secret placeholders, recorded */
+	size_t nph;
+	char *reason;			/* SB_DESTROYING: why, for the audit */
+};
+
+struct failrec {
+	char addr[INET6_ADDRSTRLEN];
+	unsigned fails;
+	int64_t next_ok_ms, last_ms;
+};
+
+struct ctlconn {
+	struct ctlconn *next;
+	int fd;
+	char line[512];
+	size_t len;
+	struct sg_buf *out;
+	int64_t deadline_ms;
+	int done;
+	char wait_id[16];		/* answers once this sandbox is gone */
+};
+
+struct mon {
+	const struct sg_mon_cfg *cfg;
+	struct sg_tokens *tokens;
+	struct sg_net *net;
+	struct sg_jobs *jobs;
+	ssh_bind bind;
+	int listen_fd, ctl_fd, sig_fd, ino_fd, lock_fd, table_lock_fd;
+	char *tokens_dir, *tokens_base;
+	char *run_dir;			/* rendezvous sockets live here */
+	struct mworker *workers;
+	unsigned nworkers;
+	struct sbx *sbxs;
+	struct failrec fails[MON_MAX_FAILREC];
+	struct ctlconn *ctls;
+	unsigned nctls;
+	struct sg_buf *msg;
+	int vm_type, transport;
+	uid_t uid;
+	gid_t gid;
+	char *empty_dir;
+	uint32_t uid_next;		/* where the search for a free shim uid starts */
+	/* libvirt: used by jobs, under vm_lock */
+	pthread_mutex_t vm_lock;
+	struct sg_vm_host *vm;
+	struct sg_vm_host **vm_old;	/* replaced handles, freed at exit */
+	size_t nvm_old;
+	int adopted;			/* libvirt's sandboxes were listed once */
+	int adopting;			/* a listing job runs */
+	char *vm_err;			/* why libvirt could not be listed */
+	int64_t next_adopt_ms;
+	/* sandgate-proxy */
+	pid_t px_pid;
+	int px_fd, px_listen;
+	int px_child;			/* started by us (else adopted) */
+	int px_ready;			/* READY came: the feed is in use */
+	int64_t px_deadline_ms;		/* READY by then */
+	struct sg_mpq *pxq;
+	char *px_ca;			/* the CA guests trust (PEM) */
+	int64_t px_restart_ms;
+	int quit;
+};
+
+/* monitor.c */
+int64_t mon_now(void);			/* wall clock, seconds */
+int mon_vm(struct mon *m, struct sg_vm_host **ret, char **ret_err);
+void mon_close_except(int a, int b);
+
+/* monsbx.c */
+struct sbx *mon_sbx_find(struct mon *m, const char *id);
+unsigned mon_sbx_count_token(struct mon *m, const char *token);
+void mon_sbx_free(struct sbx *s);
+/* Ends a sandbox: its shim tells the sessions (kind, text), a job
+ * destroys the domain and the files, and then it is forgotten. */
+void mon_sbx_destroy(struct mon *m, struct sbx *s, const char *reason,
+    uint8_t kind, const char *text);
+void mon_sbx_destroy_job(struct mon *m, struct sbx *s);
+int mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt,
+    char **ret_err);
+int64_t mon_sbx_timers(struct mon *m);
+void mon_sbx_adopt(struct mon *m);
+uint64_t mon_sbx_idle(struct mon *m, struct sbx *s);
+int mon_sbx_set_expires(struct mon *m, struct sbx *s, int64_t expires);
+
+/* monstart.c */
+int mon_handle_start(struct mon *m, struct mworker *w, const uint8_t *p,
+    size_t n);
+/* The sandbox's shim can take links now: hands one to each waiting worker. */
+void mon_start_links(struct mon *m, struct sbx *s);
+/* The sandbox cannot be used: tells each waiting worker why. */
+void mon_start_fail_waiting(struct mon *m, struct sbx *s, const char *why);
+
+/* monshim.c */
+int mon_shim_spawn(struct mon *m, struct sbx *s, int agent_fd, char **ret_err);
+void mon_shim_read(struct mon *m, struct sbx *s);
+void mon_shim_flush(struct mon *m, struct sbx *s);
+void mon_shim_gone(struct mon *m, struct sbx *s, const char *why);
+int mon_shim_send(struct mon *m, struct sbx *s, const struct sg_buf *b, int fd);
+void mon_shim_dns(struct mon *m, struct sbx *s);
+/* Connects to the shim a monitor before us started; 0 when adopted. */
+int mon_shim_adopt(struct mon *m, struct sbx *s);
+/* Starts a shim for a running sandbox that has none (after a crash, or
+ * after a restart of sandgated found none). */
+void mon_shim_restart(struct mon *m, struct sbx *s);
+void mon_shim_sweep(struct mon *m);
+void mon_shim_path(struct mon *m, const char *id, char *buf, size_t size);
+void mon_shim_reaped(struct mon *m, pid_t pid, int status);
+
+/* monauth.c */
+int mon_handle_auth(struct mon *m, struct mworker *w, uint8_t type,
+    const uint8_t *p, size_t n);
+
+/* monwork.c */
+void mon_accept_client(struct mon *m);
+void mon_worker_read(struct mon *m, struct mworker *w);
+void mon_worker_reaped(struct mon *m, struct mworker *w, int status);
+int mon_worker_send(struct mon *m, struct mworker *w, const struct sg_buf *b,
+    int fd);
+
+/* monproxy.c */
+int mon_proxy_setup(struct mon *m);
+void mon_proxy_poll(struct mon *m, int64_t *timeout);
+void mon_proxy_read(struct mon *m);
+void mon_proxy_flush(struct mon *m);
+void mon_proxy_sandbox(struct mon *m, struct sbx *s);
+void mon_proxy_drop(struct mon *m, const char *id);
+void mon_proxy_tokens(struct mon *m, const struct sg_tokens *t);
+void mon_proxy_reaped(struct mon *m, int status);
+void mon_proxy_failed(struct mon *m, const char *what, int r);
+/* 1 when sandboxes must wait for the proxy's CA before their CONFIG */
+int mon_proxy_need_ca(struct mon *m);
+
+/* monctl.c */
+int mon_ctl_open(struct mon *m);
+void mon_ctl_accept(struct mon *m);
+void mon_ctl_io(struct mon *m, struct ctlconn *c, short revents);
+void mon_ctl_reap(struct mon *m);
+/* A sandbox is gone: answers the kill requests that wait for it. */
+void mon_ctl_destroyed(struct mon *m, const char *id);
+
+#endif

@@ -1,0 +1,567 @@
+/* The monitor's sandbox table (mon.h): lifetimes, idle ends, destruction
+ * (a job), adoption of what libvirt runs, and each sandbox's policy. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/allow.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/mpipe.h"
+#include "common/strv.h"
+#include "gateway/audit.h"
+#include "gateway/jobs.h"
+#include "gateway/mon.h"
+#include "gateway/pxctl.h"
+#include "gateway/tokens.h"
+#include "gateway/vm.h"
+
+#define DNS_RETRY_MS	2000
+
+struct sbx *
+mon_sbx_find(struct mon *m, const char *id)
+{
+	struct sbx *s;
+
+	for (s = m->sbxs; s != NULL; s = s->next)
+		if (s->state != SB_DESTROYING && strcmp(s->id, id) == 0)
+			return s;
+	return NULL;
+}
+
+unsigned
+mon_sbx_count_token(struct mon *m, const char *token)
+{
+	struct sbx *s;
+	unsigned n = 0;
+
+	for (s = m->sbxs; s != NULL; s = s->next)
+		if (s->state != SB_DESTROYING && strcmp(s->token, token) == 0)
+			n++;
+	return n;
+}
+
+void
+mon_sbx_free(struct sbx *s)
+{
+	if (s == NULL)
+		return;
+	if (s->shim_fd >= 0)
+		close(s->shim_fd);
+	if (s->agent_fd >= 0)
+		close(s->agent_fd);
+	sg_mpq_free(s->shimq);
+	free(s->token);
+	free(s->name);
+	free(s->image);
+	free(s->reason);
+	sg_allow_free(s->allow);
+	sg_strv_free(s->allow_ent, s->nallow);
+	sg_strv_free(s->ph_name, s->nph);
+	sg_strv_free(s->ph_value, s->nph);
+	free(s);
+}
+
+/* --- destruction --- */
+
+struct destroy_job {
+	struct mon *m;
+	struct sbx *s;
+	char id[16];
+	int r;
+	char *err;
+};
+
+static void
+destroy_run(void *arg)
+{
+	struct destroy_job *j = arg;
+	struct sg_vm_host *h = NULL;
+
+	j->r = mon_vm(j->m, &h, &j->err);
+	if (j->r == 0)
+		j->r = sg_vm_destroy(h, j->id, j->m->cfg->state_dir, &j->err);
+}
+
+static void
+destroy_done(void *arg, int cancelled)
+{
+	struct destroy_job *j = arg;
+	struct mon *m = j->m;
+	struct sbx *s = j->s, **pp;
+
+	if (cancelled)
+		goto out;
+	if (j->r < 0)
+		sg_warn("sandbox %s: could not destroy it cleanly: %s", s->id,
+		    j->err ? j->err : strerror(-j->r));
+	if (s->reason == NULL)
+		s->reason = strdup("?");
+	if (s->has_net)
+		sg_net_del(m->net, s->id);
+	sg_info("sandbox %s destroyed (%s)", s->id, s->reason);
+	sg_audit("sandbox_destroyed", "sandbox", s->id, "token", s->token,
+	    "reason", s->reason, NULL);
+	mon_ctl_destroyed(m, s->id);
+	for (pp = &m->sbxs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	mon_sbx_free(s);
+out:
+	free(j->err);
+	free(j);
+}
+
+/* Queues the job that removes the domain and the files of s, which is
+ * SB_DESTROYING; its completion forgets s. */
+void
+mon_sbx_destroy_job(struct mon *m, struct sbx *s)
+{
+	struct destroy_job *j = calloc(1, sizeof(*j));
+
+	if (j != NULL) {
+		j->m = m;
+		j->s = s;
+		snprintf(j->id, sizeof(j->id), "%s", s->id);
+	}
+	if (j == NULL || sg_jobs_submit(m->jobs, destroy_run, destroy_done,
+	    j) < 0) {
+		/* no job: the next sandgated finds it and sweeps it */
+		sg_err("sandbox %s: cannot queue its destruction: out of "
+		    "memory", s->id);
+		free(j);
+	}
+}
+
+void
+mon_sbx_destroy(struct mon *m, struct sbx *s, const char *reason,
+    uint8_t kind, const char *text)
+{
+	struct mworker *w;
+
+	if (s->state == SB_DESTROYING)
+		return;
+	s->reason = strdup(reason);
+	/* the sessions hear why from the shim, which then ends */
+	if (s->shim_fd >= 0) {
+		sg_buf_reset(m->msg);
+		if (sg_buf_put_u8(m->msg, SG_MP_SHIM_DROP) == 0 &&
+		    sg_buf_put_u8(m->msg, kind) == 0 &&
+		    sg_mp_put_str(m->msg, text) == 0)
+			(void)mon_shim_send(m, s, m->msg, -1);
+	}
+	mon_start_fail_waiting(m, s, text);
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->sbx == s)
+			w->sbx = NULL;
+	if (s->has_net)
+		mon_proxy_drop(m, s->id);
+	s->state = SB_DESTROYING;
+	/* a domain being made is removed once its job is done */
+	if (!s->creating)
+		mon_sbx_destroy_job(m, s);
+}
+
+/* --- policy --- */
+
+/* Splits the recorded lines of an adopted sandbox: "secret NAME PH"
+ * lines are its placeholders, the others its allow_net. */
+static int
+sbx_split_record(struct sbx *s)
+{
+	size_t i, k = 0;
+	char *sp, *sp2;
+
+	s->ph_name = calloc(s->nallow + 1, sizeof(char *));
+	s->ph_value = calloc(s->nallow + 1, sizeof(char *));
+	if (s->ph_name == NULL || s->ph_value == NULL)
+		return -ENOMEM;
+	for (i = 0; i < s->nallow; i++) {
+		if (strncmp(s->allow_ent[i], "secret ", 7) != 0) {
+			s->allow_ent[k++] = s->allow_ent[i];
+			continue;
+		}
+		sp = s->allow_ent[i] + 7;
+		sp2 = strchr(sp, ' ');
+		if (sp2 != NULL && strlen(sp2 + 1) == SG_PXC_PH_LEN) {
+			s->ph_name[s->nph] = strndup(sp, (size_t)(sp2 - sp));
+			s->ph_value[s->nph] = strdup(sp2 + 1);
+			if (s->ph_name[s->nph] == NULL ||
+			    s->ph_value[s->nph] == NULL) {
+				free(s->ph_name[s->nph]);
+				free(s->ph_value[s->nph]);
+				free(s->allow_ent[i]);
+				s->nallow = k;
+				return -ENOMEM;
+			}
+			s->nph++;
+		}
+		free(s->allow_ent[i]);
+	}
+	s->nallow = k;
+	return 0;
+}
+
+/* New placeholders for each secret of the token, and the lines that
+ * record them. */
+static int
+sbx_new_placeholders(struct sbx *s, const struct sg_token *tok,
+    char ***ret_lines)
+{
+	size_t n = tok ? sg_tokens_secret_count(tok) : 0, i;
+	char **lines;
+
+	s->ph_name = calloc(n + 1, sizeof(char *));
+	s->ph_value = calloc(n + 1, sizeof(char *));
+	lines = calloc(n + 1, sizeof(char *));
+	if (s->ph_name == NULL || s->ph_value == NULL || lines == NULL) {
+		free(lines);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		char ph[SG_PXC_PH_LEN + 1];
+
+		if (sg_pxc_placeholder(ph, sizeof(ph)) < 0 ||
+		    (s->ph_name[i] = strdup(sg_tokens_secret_name(tok, i))) == NULL ||
+		    (s->ph_value[i] = strdup(ph)) == NULL ||
+		    asprintf(&lines[i], "secret %s %s", s->ph_name[i], ph) < 0) {
+			free(s->ph_name[i]);
+			free(s->ph_value[i]);
+			sg_strv_free(lines, i);
+			return -ENOMEM;
+		}
+		s->nph++;
+	}
+	*ret_lines = lines;
+	return 0;
+}
+
+/* The sandbox's network: its token's allow_net (none if the token is
+ * gone), then tap and rules, new or (adopt) as recorded. */
+int
+mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
+{
+	const struct sg_token *tok = sg_tokens_find(m->tokens, s->token);
+	size_t n = tok ? sg_tokens_allow_net_count(tok) : 0, i;
+	char **rec = NULL, **lines = NULL;
+	int r;
+
+	*ret_err = NULL;
+	if (m->net == NULL)
+		return 0;
+	/* An adopted sandbox keeps the policy it was made with, not what
+	 * its token says now, and its placeholders. */
+	if (adopt && sg_net_recorded_allow(m->net, s->id, &s->allow_ent,
+	    &s->nallow) == 0) {
+		n = 0;
+		if ((r = sbx_split_record(s)) < 0)
+			return r;
+	}
+	if (n > 0) {
+		s->allow_ent = calloc(n, sizeof(*s->allow_ent));
+		if (s->allow_ent == NULL)
+			return -ENOMEM;
+		for (i = 0; i < n; i++) {
+			s->allow_ent[i] = strdup(sg_tokens_allow_net_at(tok, i));
+			if (s->allow_ent[i] == NULL)
+				return -ENOMEM;
+			s->nallow++;
+		}
+	}
+	if (!adopt && (r = sbx_new_placeholders(s, tok, &lines)) < 0)
+		return r;
+	r = sg_allow_parse((const char *const *)s->allow_ent, s->nallow,
+	    &s->allow, ret_err);
+	if (r < 0)
+		goto out;
+	/* recorded: allow_net, then the placeholders */
+	rec = calloc(s->nallow + s->nph + 1, sizeof(char *));
+	if (rec == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < s->nallow; i++)
+		rec[i] = s->allow_ent[i];
+	for (i = 0; lines != NULL && i < s->nph; i++)
+		rec[s->nallow + i] = lines[i];
+	r = sg_net_add(m->net, s->id, s->allow, (const char *const *)rec,
+	    s->nallow + (lines != NULL ? s->nph : 0), adopt, &s->na, ret_err);
+	if (r == 0) {
+		s->has_net = 1;
+		mon_proxy_sandbox(m, s);
+	}
+out:
+	free(rec);
+	sg_strv_free(lines, lines != NULL ? s->nph : 0);
+	return r;
+}
+
+/* A named sandbox's idle timeout: its token's, or the global one. */
+uint64_t
+mon_sbx_idle(struct mon *m, struct sbx *s)
+{
+	const struct sg_token *tok = sg_tokens_find(m->tokens, s->token);
+
+	if (tok != NULL && sg_tokens_idle_timeout(tok) != 0)
+		return sg_tokens_idle_timeout(tok);
+	return m->cfg->idle_timeout_s;
+}
+
+/* --- the new expiry of an extended sandbox, recorded in libvirt --- */
+
+struct expires_job {
+	struct mon *m;
+	char id[16];
+	int64_t expires;
+	int r;
+	char *err;
+};
+
+static void
+expires_run(void *arg)
+{
+	struct expires_job *j = arg;
+	struct sg_vm_host *h = NULL;
+
+	j->r = mon_vm(j->m, &h, &j->err);
+	if (j->r == 0)
+		j->r = sg_vm_set_expires(h, j->id, j->expires, &j->err);
+}
+
+static void
+expires_done(void *arg, int cancelled)
+{
+	struct expires_job *j = arg;
+
+	if (!cancelled && j->r < 0)
+		sg_warn("sandbox %s: could not record the new expiry in "
+		    "libvirt (a restart of sandgated would use the old one): %s",
+		    j->id, j->err ? j->err : strerror(-j->r));
+	free(j->err);
+	free(j);
+}
+
+int
+mon_sbx_set_expires(struct mon *m, struct sbx *s, int64_t expires)
+{
+	struct expires_job *j;
+
+	s->expires = expires;
+	sg_buf_reset(m->msg);
+	if (s->shim_fd >= 0 && sg_buf_put_u8(m->msg, SG_MP_SHIM_EXPIRES) == 0 &&
+	    sg_buf_put_u64(m->msg, (uint64_t)expires) == 0)
+		(void)mon_shim_send(m, s, m->msg, -1);
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return -ENOMEM;
+	j->m = m;
+	j->expires = expires;
+	snprintf(j->id, sizeof(j->id), "%s", s->id);
+	if (sg_jobs_submit(m->jobs, expires_run, expires_done, j) < 0) {
+		free(j);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* --- timers --- */
+
+/* Lifetime ends, idle named sandboxes, shims to start again, DNS to hand
+ * over. Returns the milliseconds until the next thing to do. */
+int64_t
+mon_sbx_timers(struct mon *m)
+{
+	int64_t now = mon_now(), next = 60000, ms = sg_mono_ms();
+	struct sbx *s, *nx;
+
+	for (s = m->sbxs; s != NULL; s = nx) {
+		nx = s->next;
+		if (s->state != SB_RUNNING)
+			continue;
+		if (now >= s->expires) {
+			mon_sbx_destroy(m, s, "max_lifetime", SG_NOTICE_EXPIRED,
+			    "expired");
+			continue;
+		}
+		if (s->name[0] != '\0' && s->nconn == 0 && s->shim_known &&
+		    now >= s->idle_since + (int64_t)mon_sbx_idle(m, s)) {
+			mon_sbx_destroy(m, s, "idle_timeout", SG_NOTICE_FAILED,
+			    "idle");
+			continue;
+		}
+		if (s->shim_restart_ms != 0) {
+			if (ms >= s->shim_restart_ms)
+				mon_shim_restart(m, s);
+			else if (s->shim_restart_ms - ms < next)
+				next = s->shim_restart_ms - ms;
+		}
+		if (s->dns_pending && s->shim_fd >= 0) {
+			mon_shim_dns(m, s);
+			if (s->dns_pending && DNS_RETRY_MS < next)
+				next = DNS_RETRY_MS;
+		}
+		if ((s->expires - now) * 1000 < next)
+			next = (s->expires - now) * 1000;
+		if (s->name[0] != '\0' && s->nconn == 0 && s->shim_known &&
+		    (s->idle_since + (int64_t)mon_sbx_idle(m, s) - now) * 1000 < next)
+			next = (s->idle_since + (int64_t)mon_sbx_idle(m, s) - now) * 1000;
+	}
+	return next < 0 ? 0 : next;
+}
+
+/* --- adoption --- */
+
+struct adopt_job {
+	struct mon *m;
+	struct sg_vm_info *info;
+	size_t n;
+	int r, cleaned;
+	char *err, *clean_err;
+};
+
+static void
+adopt_run(void *arg)
+{
+	struct adopt_job *j = arg;
+	struct sg_vm_host *h = NULL;
+
+	j->r = mon_vm(j->m, &h, &j->err);
+	if (j->r == 0)
+		j->r = sg_vm_list(h, &j->info, &j->n, &j->err);
+	/* before any sandbox is started (no START is served until this
+	 * is done): a folder of a domain being made is not a leftover */
+	if (j->r == 0)
+		j->cleaned = sg_vm_cleanup_leftovers(h, j->m->cfg->state_dir,
+		    &j->clean_err);
+}
+
+static int
+sbx_alive(void *arg, const char *id)
+{
+	return mon_sbx_find(arg, id) != NULL;
+}
+
+static void
+adopt_one(struct mon *m, const struct sg_vm_info *v)
+{
+	char dir[PATH_MAX], *err = NULL;
+	struct stat st;
+	struct sbx *s;
+
+	if (mon_sbx_find(m, v->id) != NULL)
+		return;
+	/* Another sandgated on this host (its own state_dir) may run
+	 * sandboxes too: adopt only those whose files are ours. */
+	snprintf(dir, sizeof(dir), "%s/sandboxes/%s", m->cfg->state_dir, v->id);
+	if (stat(dir, &st) < 0)
+		return;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return;
+	s->shim_fd = -1;
+	s->agent_fd = -1;
+	snprintf(s->id, sizeof(s->id), "%s", v->id);
+	s->token = strdup(v->token);
+	s->name = strdup(v->name);
+	s->image = strdup(v->image);
+	if (s->token == NULL || s->name == NULL || s->image == NULL) {
+		mon_sbx_free(s);
+		return;
+	}
+	s->state = SB_RUNNING;
+	s->created = v->created;
+	s->expires = v->expires;
+	s->idle_since = mon_now();
+	s->next = m->sbxs;
+	m->sbxs = s;
+	if (mon_sbx_net_setup(m, s, 1, &err) < 0) {
+		/* Fail closed: whatever is left of its network goes. */
+		sg_warn("sandbox %s: its network: %s; it has none now",
+		    s->id, err ? err : "cannot set it up");
+		free(err);
+		err = NULL;
+		if (m->net != NULL)
+			sg_net_del(m->net, s->id);
+	}
+	sg_info("sandbox %s adopted (token %s, expires in %llds)", s->id,
+	    s->token, (long long)(s->expires - mon_now()));
+	sg_audit("sandbox_adopted", "sandbox", s->id, "token", s->token, NULL);
+	if (mon_shim_adopt(m, s) == 0)
+		return;
+	/* No shim: its sessions ended while no monitor ran. A fresh
+	 * sandbox ends with them; a named one gets a new shim. */
+	if (s->name[0] == '\0')
+		mon_sbx_destroy(m, s, "disconnected", SG_NOTICE_FAILED,
+		    "its connection ended");
+	else
+		mon_shim_restart(m, s);
+}
+
+static void
+adopt_done(void *arg, int cancelled)
+{
+	struct adopt_job *j = arg;
+	struct mon *m = j->m;
+	size_t i;
+
+	m->adopting = 0;
+	if (cancelled)
+		goto out;
+	if (j->r < 0) {
+		sg_warn("cannot list running sandboxes: %s (trying again)",
+		    j->err ? j->err : strerror(-j->r));
+		free(m->vm_err);
+		m->vm_err = j->err;
+		j->err = NULL;
+		m->next_adopt_ms = sg_mono_ms() + 5000;
+		goto out;
+	}
+	free(m->vm_err);
+	m->vm_err = NULL;
+	for (i = 0; i < j->n; i++)
+		adopt_one(m, &j->info[i]);
+	if (m->net != NULL)
+		sg_net_sweep(m->net, sbx_alive, m);
+	mon_shim_sweep(m);
+	if (j->cleaned < 0)
+		sg_warn("cannot remove leftovers of old sandboxes: %s",
+		    j->clean_err ? j->clean_err : strerror(-j->cleaned));
+	m->adopted = 1;
+	sg_info("%zu sandboxes running (libvirt)", j->n);
+out:
+	sg_vm_info_free(j->info);
+	free(j->err);
+	free(j->clean_err);
+	free(j);
+}
+
+/* Lists libvirt's sandboxes and adopts ours: at start (then in one go,
+ * before any connection is served) and, while libvirt is unreachable,
+ * again until it works. */
+void
+mon_sbx_adopt(struct mon *m)
+{
+	struct adopt_job *j;
+
+	if (m->adopted || m->adopting || sg_mono_ms() < m->next_adopt_ms)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return;
+	j->m = m;
+	m->adopting = 1;
+	if (sg_jobs_submit(m->jobs, adopt_run, adopt_done, j) < 0) {
+		m->adopting = 0;
+		free(j);
+	}
+}

@@ -1,0 +1,364 @@
+/* A worker's START (mon.h): the token's named sandbox, or a new one made
+ * by a job off the loop, and a link from the worker to the sandbox's
+ * shim. Starts run in parallel; a worker whose sandbox is not ready waits
+ * (W_WAITING) while the loop serves everyone else. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/mpipe.h"
+#include "common/util.h"
+#include "gateway/audit.h"
+#include "gateway/jobs.h"
+#include "gateway/mon.h"
+#include "gateway/tokens.h"
+#include "gateway/vm.h"
+
+static void
+start_fail(struct mon *m, struct mworker *w, const char *reason)
+{
+	sg_buf_reset(m->msg);
+	if (sg_buf_put_u8(m->msg, SG_MP_START_FAIL) == 0 &&
+	    sg_mp_put_str(m->msg, reason) == 0)
+		(void)mon_worker_send(m, w, m->msg, -1);
+	sg_warn("%s: sandbox could not be started: %s", w->peer, reason);
+	w->state = W_RUNNING;
+	w->sbx = NULL;
+}
+
+/* A link from w to s's shim: one end to the shim, the other to w. */
+static void
+link_worker(struct mon *m, struct mworker *w, struct sbx *s)
+{
+	int sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		start_fail(m, w, "the gateway is out of file descriptors: try "
+		    "again");
+		return;
+	}
+	sg_buf_reset(m->msg);
+	if (sg_buf_put_u8(m->msg, SG_MP_SHIM_LINK) < 0 ||
+	    mon_shim_send(m, s, m->msg, sp[0]) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		start_fail(m, w, "cannot reach the sandbox's shim: try again");
+		return;
+	}
+	close(sp[0]);
+	w->state = W_RUNNING;
+	w->sbx = s;
+	s->had_conn = 1;
+	sg_buf_reset(m->msg);
+	if (sg_buf_put_u8(m->msg, SG_MP_STARTED) < 0 ||
+	    sg_mp_put_str(m->msg, s->id) < 0 ||
+	    sg_mp_put_str(m->msg, s->image) < 0 ||
+	    sg_buf_put_u64(m->msg, (uint64_t)s->expires) < 0 ||
+	    sg_buf_put_u32(m->msg, (uint32_t)(m->cfg->boot_timeout_s * 1000)) < 0 ||
+	    mon_worker_send(m, w, m->msg, sp[1]) < 0)
+		sg_warn("%s: could not hand the sandbox to the worker", w->peer);
+	close(sp[1]);
+}
+
+void
+mon_start_links(struct mon *m, struct sbx *s)
+{
+	struct mworker *w;
+
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->state == W_WAITING && w->sbx == s)
+			link_worker(m, w, s);
+}
+
+void
+mon_start_fail_waiting(struct mon *m, struct sbx *s, const char *why)
+{
+	struct mworker *w;
+
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->state == W_WAITING && w->sbx == s)
+			start_fail(m, w, why);
+}
+
+/* --- a new sandbox --- */
+
+struct create_job {
+	struct mon *m;
+	struct sbx *s;
+	struct sg_vm_spec spec;
+	char imgdir[PATH_MAX];
+	char tap[16];
+	int transport;
+	/* results */
+	int r;
+	char *err;
+	int agent_fd;
+	uint32_t cid;
+};
+
+static void
+create_run(void *arg)
+{
+	struct create_job *j = arg;
+	struct sg_vm_host *h = NULL;
+
+	j->r = mon_vm(j->m, &h, &j->err);
+	if (j->r < 0)
+		return;
+	j->r = sg_vm_create(h, &j->spec, &j->err);
+	if (j->r < 0)
+		return;
+	if (j->transport == SG_VM_VSOCK)
+		j->r = sg_vm_agent_cid(h, j->spec.id, &j->cid, &j->err);
+	else
+		j->r = sg_vm_connect_agent(h, j->spec.id, j->spec.state_dir,
+		    j->transport, &j->agent_fd, &j->err);
+	if (j->r < 0) {
+		char *e2 = NULL;
+
+		(void)sg_vm_destroy(h, j->spec.id, j->spec.state_dir, &e2);
+		free(e2);
+	}
+}
+
+static void
+create_free(struct create_job *j)
+{
+	if (j->agent_fd >= 0)
+		close(j->agent_fd);
+	free(j->err);
+	free(j);
+}
+
+static void
+create_done(void *arg, int cancelled)
+{
+	struct create_job *j = arg;
+	struct mon *m = j->m;
+	struct sbx *s = j->s, **pp;
+	char reason[600], *err = NULL;
+	int r;
+
+	if (cancelled)
+		goto out;
+	s->creating = 0;
+	if (s->state == SB_DESTROYING) {
+		/* killed while it was being made: now it can go */
+		mon_sbx_destroy_job(m, s);
+		goto out;
+	}
+	if (j->r < 0) {
+		snprintf(reason, sizeof(reason), "%s", j->err ? j->err :
+		    strerror(-j->r));
+		mon_start_fail_waiting(m, s, reason);
+		if (s->has_net) {
+			sg_net_del(m->net, s->id);
+			mon_proxy_drop(m, s->id);
+		}
+		for (pp = &m->sbxs; *pp != NULL; pp = &(*pp)->next)
+			if (*pp == s) {
+				*pp = s->next;
+				break;
+			}
+		mon_sbx_free(s);
+		goto out;
+	}
+	s->state = SB_RUNNING;
+	s->cid = j->cid;
+	sg_info("sandbox %s started (%s)", s->id,
+	    m->transport == SG_VM_VSOCK ? "vsock" : "virtio-serial");
+	if (mon_proxy_need_ca(m)) {
+		/* its guest must trust the proxy's CA, which READY brings */
+		s->wait_ca = 1;
+		s->agent_fd = j->agent_fd;
+		j->agent_fd = -1;
+		goto out;
+	}
+	r = mon_shim_spawn(m, s, j->agent_fd, &err);
+	j->agent_fd = -1;
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "%s", err ? err :
+		    "cannot start the sandbox's shim");
+		free(err);
+		mon_sbx_destroy(m, s, "could not be started", SG_NOTICE_FAILED,
+		    reason);
+		goto out;
+	}
+	mon_start_links(m, s);
+out:
+	create_free(j);
+}
+
+/* A new sandbox for w: its record (counted from now on), its network on
+ * the loop (netlink and nftables calls are quick), its domain in a job. */
+static int
+sbx_create(struct mon *m, struct mworker *w, const struct sg_token *tok,
+    const char *name, struct sbx **ret, char *reason, size_t reasonsz)
+{
+	struct create_job *j = NULL;
+	struct sbx *s = NULL;
+	char *err = NULL;
+	uint8_t rnd[6];
+	unsigned maxs, mem, cpus;
+	uint64_t life;
+	int r;
+
+	maxs = sg_tokens_max_sandboxes(tok);
+	if (maxs == 0)
+		maxs = m->cfg->max_sandboxes;
+	if (mon_sbx_count_token(m, w->token) >= maxs) {
+		snprintf(reason, reasonsz,
+		    "token %s already has %u running sandboxes (max_sandboxes "
+		    "= %u): close one, or ask an administrator to raise the "
+		    "limit", w->token, mon_sbx_count_token(m, w->token), maxs);
+		return -EUSERS;
+	}
+	s = calloc(1, sizeof(*s));
+	j = calloc(1, sizeof(*j));
+	if (s == NULL || j == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	s->shim_fd = -1;
+	s->agent_fd = -1;
+	j->agent_fd = -1;
+	if (sg_util_random(rnd, sizeof(rnd)) < 0 ||
+	    sg_util_hex_encode(rnd, sizeof(rnd), s->id, sizeof(s->id)) < 0) {
+		r = -EIO;
+		goto fail;
+	}
+	mem = sg_tokens_memory_mb(tok) ? sg_tokens_memory_mb(tok) : m->cfg->memory_mb;
+	cpus = sg_tokens_vcpus(tok) ? sg_tokens_vcpus(tok) : m->cfg->vcpus;
+	life = sg_tokens_max_lifetime(tok) ? sg_tokens_max_lifetime(tok) :
+	    m->cfg->max_lifetime_s;
+	s->token = strdup(w->token);
+	s->name = strdup(name);
+	s->image = strdup(sg_tokens_image(tok) ? sg_tokens_image(tok) :
+	    m->cfg->image);
+	if (s->token == NULL || s->name == NULL || s->image == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	s->created = mon_now();
+	s->expires = s->created + (int64_t)life;
+	s->idle_since = s->created;
+	s->state = SB_CREATING;
+	s->creating = 1;
+	r = mon_sbx_net_setup(m, s, 0, &err);
+	if (r < 0) {
+		snprintf(reason, reasonsz, "cannot set up the sandbox's network: "
+		    "%s", err ? err : strerror(-r));
+		free(err);
+		goto fail;
+	}
+	j->m = m;
+	j->s = s;
+	j->transport = m->transport;
+	snprintf(j->imgdir, sizeof(j->imgdir), "%s/%s", m->cfg->image_dir,
+	    s->image);
+	if (s->has_net)
+		snprintf(j->tap, sizeof(j->tap), "%s", s->na.tap);
+	/* the job reads these; the strings live as long as s, which only
+	 * create_done frees */
+	j->spec.id = s->id;
+	j->spec.token = s->token;
+	j->spec.name = s->name;
+	j->spec.image_dir = j->imgdir;
+	j->spec.image = s->image;
+	j->spec.memory_mb = mem;
+	j->spec.vcpus = cpus;
+	j->spec.disk_gb = m->cfg->disk_gb;
+	j->spec.domain_type = m->vm_type;
+	j->spec.transport = m->transport;
+	j->spec.state_dir = m->cfg->state_dir;
+	j->spec.created = s->created;
+	j->spec.expires = s->expires;
+	j->spec.owner_pid = (int)getpid();
+	j->spec.tap = s->has_net ? j->tap : NULL;
+	r = sg_jobs_submit(m->jobs, create_run, create_done, j);
+	if (r < 0) {
+		snprintf(reason, reasonsz, "the gateway is out of memory");
+		if (s->has_net) {
+			sg_net_del(m->net, s->id);
+			mon_proxy_drop(m, s->id);
+		}
+		goto fail;
+	}
+	s->next = m->sbxs;
+	m->sbxs = s;
+	sg_info("sandbox %s created for token %s (%s, %s%s, image %s, %u MiB, "
+	    "%u vCPU)", s->id, s->token, w->peer, name[0] ? "name " : "ephemeral",
+	    name, s->image, mem, cpus);
+	sg_audit("sandbox_created", "sandbox", s->id, "token", s->token,
+	    "name", name[0] ? name : NULL, "source", w->addr, "image",
+	    s->image, NULL);
+	*ret = s;
+	return 0;
+fail:
+	if (r == -ENOMEM && reason[0] == '\0')
+		snprintf(reason, reasonsz, "the gateway is out of memory");
+	free(j);
+	mon_sbx_free(s);
+	return r;
+}
+
+int
+mon_handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
+{
+	const struct sg_token *tok;
+	struct sbx *s = NULL;
+	char *user = NULL, reason[600];
+	int r;
+
+	r = sg_mp_parse_start(p, n, &user);
+	if (r < 0)
+		return r;
+	if (strcmp(user, w->user) != 0) {
+		free(user);
+		return -EPROTO;
+	}
+	free(user);
+	reason[0] = '\0';
+	w->state = W_WAITING;
+	if (!m->adopted) {
+		/* libvirt was unreachable when we last tried */
+		start_fail(m, w, m->vm_err != NULL ? m->vm_err : "the gateway "
+		    "cannot reach libvirt yet: try again in a few seconds");
+		return 0;
+	}
+	tok = sg_tokens_find(m->tokens, w->token);
+	if (tok == NULL) {
+		start_fail(m, w, "the token was revoked");
+		return 0;
+	}
+	/* "sandbox" is a fresh sandbox for this connection; any other name
+	 * is the token's sandbox of that name, shared and kept. */
+	if (strcmp(w->user, "sandbox") != 0) {
+		for (s = m->sbxs; s != NULL; s = s->next)
+			if (s->state != SB_DESTROYING &&
+			    strcmp(s->token, w->token) == 0 &&
+			    strcmp(s->name, w->user) == 0)
+				break;
+	}
+	if (s == NULL) {
+		r = sbx_create(m, w, tok, strcmp(w->user, "sandbox") == 0 ?
+		    "" : w->user, &s, reason, sizeof(reason));
+		if (r < 0) {
+			start_fail(m, w, reason);
+			return 0;
+		}
+	}
+	w->sbx = s;
+	if (s->state == SB_RUNNING && s->shim_fd >= 0)
+		link_worker(m, w, s);
+	/* else: linked when the domain runs and its shim is there */
+	return 0;
+}

@@ -1,0 +1,226 @@
+/* Workers (mon.h, worker.c): one per TCP connection, forked here, boxed
+ * before they read a byte; their requests, each valid in one state, and
+ * their ends. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/mpipe.h"
+#include "gateway/mon.h"
+#include "gateway/worker.h"
+
+void
+mon_close_except(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (lo > 3)
+		close_range(3, (unsigned)lo - 1, 0);
+	if (hi > lo + 1)
+		close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+	close_range((unsigned)hi + 1, ~0U, 0);
+}
+
+/* A worker that does not take a message at once does not read its
+ * socket: it is ended (the monitor never waits for one). */
+int
+mon_worker_send(struct mon *m, struct mworker *w, const struct sg_buf *b,
+    int fd)
+{
+	int r;
+
+	(void)m;
+	if (w->fd < 0)
+		return -ENOTCONN;
+	r = sg_mp_send(w->fd, b, fd);
+	if (r == -EAGAIN || r == -ENOBUFS) {
+		sg_warn("%s: worker %ld does not read its requests: ending it",
+		    w->peer, (long)w->pid);
+		kill(w->pid, SIGKILL);
+	}
+	return r;
+}
+
+static void
+worker_gone(struct mon *m, struct mworker *w)
+{
+	struct mworker **pp;
+	struct sbx *s = w->sbx;
+
+	/* A fresh sandbox ends with its connection; a named one counts
+	 * its connections through its shim. */
+	if (s != NULL && s->name[0] == '\0' && s->state != SB_DESTROYING)
+		mon_sbx_destroy(m, s, "disconnected", SG_NOTICE_FAILED,
+		    "its connection ended");
+	if (w->fd >= 0)
+		close(w->fd);
+	for (pp = &m->workers; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	m->nworkers--;
+	free(w->token);
+	free(w->user);
+	free(w);
+}
+
+void
+mon_worker_reaped(struct mon *m, struct mworker *w, int status)
+{
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL &&
+	    WTERMSIG(status) != SIGALRM)
+		sg_warn("%s: worker %ld died of signal %d", w->peer,
+		    (long)w->pid, WTERMSIG(status));
+	worker_gone(m, w);
+}
+
+/* One request from a worker. A request its state does not allow, or a
+ * malformed one, ends the worker: it is not to be trusted any more. */
+void
+mon_worker_read(struct mon *m, struct mworker *w)
+{
+	const uint8_t *p;
+	ssize_t n;
+	uint8_t type;
+	int fd, r = -EPROTO;
+
+	n = sg_mp_recv(w->fd, m->msg, &fd);
+	if (n == -EAGAIN)
+		return;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		close(w->fd);
+		w->fd = -1;	/* reaped by SIGCHLD, or now if already */
+		return;
+	}
+	type = sg_buf_data(m->msg)[0];
+	p = sg_buf_data(m->msg) + 1;
+	switch (type) {
+	case SG_MP_AUTH_PASSWORD:
+	case SG_MP_AUTH_KEY:
+		if (w->state == W_PREAUTH)
+			r = mon_handle_auth(m, w, type, p, (size_t)n - 1);
+		break;
+	case SG_MP_START:
+		if (w->state == W_AUTHED)
+			r = mon_handle_start(m, w, p, (size_t)n - 1);
+		break;
+	default:
+		break;
+	}
+	if (r < 0) {
+		sg_warn("%s: worker %ld sent a request its state does not allow "
+		    "(type %u): ending it", w->peer, (long)w->pid, type);
+		kill(w->pid, SIGKILL);
+		close(w->fd);
+		w->fd = -1;
+	}
+}
+
+void
+mon_accept_client(struct mon *m)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct mworker *w;
+	int fd, sp[2];
+	char port[NI_MAXSERV] = "?";
+	pid_t pid;
+
+	fd = accept4(m->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (m->nworkers >= MON_MAX_WORKERS) {
+		sg_warn("refusing a connection: %u connections already open",
+		    m->nworkers);
+		close(fd);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		close(fd);
+		return;
+	}
+	if (getnameinfo((struct sockaddr *)&ss, sl, w->addr, sizeof(w->addr),
+	    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(w->addr, sizeof(w->addr), "?");
+	/* Like sshd's MaxStartups: unauthenticated connections are cheap to
+	 * open and each costs a process, so they are capped. */
+	{
+		struct mworker *o;
+		unsigned total = 0, same = 0;
+
+		for (o = m->workers; o != NULL; o = o->next) {
+			if (o->state != W_PREAUTH)
+				continue;
+			total++;
+			if (strcmp(o->addr, w->addr) == 0)
+				same++;
+		}
+		if (total >= MON_MAX_PREAUTH || same >= MON_MAX_PREAUTH_PER_ADDR) {
+			sg_warn("refusing a connection from %s: %u connections "
+			    "from it (%u in all) are still authenticating",
+			    w->addr, same, total);
+			free(w);
+			close(fd);
+			return;
+		}
+	}
+	snprintf(w->peer, sizeof(w->peer), "%s port %s", w->addr, port);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		free(w);
+		close(fd);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		sg_warn("cannot fork a worker: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		close(fd);
+		free(w);
+		return;
+	}
+	if (pid == 0) {
+		struct sg_worker_params p;
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		mon_close_except(fd, sp[1]);
+		memset(&p, 0, sizeof(p));
+		p.client_fd = fd;
+		p.mon_fd = sp[1];
+		p.bind = m->bind;
+		p.uid = m->uid;
+		p.gid = m->gid;
+		p.chroot_dir = m->empty_dir;
+		p.login_grace_s = MON_LOGIN_GRACE_S;
+		p.max_auth_tries = 6;
+		p.peer = w->peer;
+		sg_worker_run(&p);
+	}
+	close(fd);
+	close(sp[1]);
+	/* the monitor's end never waits (mon_worker_send) */
+	fcntl(sp[0], F_SETFL, fcntl(sp[0], F_GETFL) | O_NONBLOCK);
+	w->pid = pid;
+	w->fd = sp[0];
+	w->next = m->workers;
+	m->workers = w;
+	m->nworkers++;
+	sg_info("connection from %s (worker %ld)", w->peer, (long)pid);
+}
