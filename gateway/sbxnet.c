@@ -446,8 +446,15 @@ sg_net_del(struct sg_net *n, const char *id)
 	if (!id_ok(id))
 		return;
 	addr_of(n, id, 0, &a);
-	/* The link first: no packet after its rules are gone. */
-	(void)np_tap_delete(a.tap, &msg);
+	/* The link first: no packet after its rules are gone. A tap that
+	 * stays keeps its rules and its record (the next sweep tries again):
+	 * the table judges only its own taps, so a tap out of it is open. */
+	if (np_tap_delete(a.tap, &msg) < 0) {
+		sg_warn("sandbox %s: %s; its firewall rules stay until it is "
+		    "gone", id, msg ? msg : "cannot delete its tap");
+		free(msg);
+		return;
+	}
 	free(msg);
 	msg = NULL;
 	(void)np_nft_del_sandbox(n->nft, a.tap, &msg);

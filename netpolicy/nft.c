@@ -294,6 +294,7 @@ put_setup(struct sg_buf *b, const struct np_nft *n)
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		PUT("add map inet %s %s { type ifname : verdict; }\n", t, maps[i]);
 	PUT("add map inet %s dropctr { type ifname : counter; }\n", t);
+	PUT("add set inet %s taps { type ifname; }\n", t);
 	PUT("add counter inet %s d_total\n", t);
 	for (i = 0; np_nft_reasons[i] != NULL; i++)
 		PUT("add counter inet %s d_%s\n", t, np_nft_reasons[i]);
@@ -320,57 +321,63 @@ put_setup(struct sg_buf *b, const struct np_nft *n)
 		PUT("add rule inet %s drop_%s drop\n", t, why);
 	}
 
-	/* raw prerouting: before conntrack, so dropped packets leave no state */
+	/* Every rule matches @taps, this table's taps, never the prefix: a
+	 * second sandgated on the host, with a table and taps of its own
+	 * under the same prefix, is neither filtered, redirected nor counted
+	 * by this one (such rules once dropped its DNS). A guest of the
+	 * other one is kept from these guests by drop_inbound here.
+	 * raw prerouting: before conntrack, so dropped packets leave no
+	 * state. */
 	PUT("flush chain inet %s raw_pre\n", t);
-	PUT("add rule inet %s raw_pre iifname \"%s*\" meta nfproto ipv6 goto drop_ipv6\n", t, p);
-	PUT("add rule inet %s raw_pre iifname \"%s*\" iifname vmap @pre_map\n", t, p);
-	PUT("add rule inet %s raw_pre iifname \"%s*\" goto drop_spoof\n", t, p);
+	PUT("add rule inet %s raw_pre iifname @taps meta nfproto ipv6 goto drop_ipv6\n", t);
+	PUT("add rule inet %s raw_pre iifname @taps iifname vmap @pre_map\n", t);
+	PUT("add rule inet %s raw_pre iifname @taps goto drop_spoof\n", t);
 
 	PUT("flush chain inet %s nat_pre\n", t);
 	if (n->proxy_port != 0)
-		PUT("add rule inet %s nat_pre iifname \"%s*\" tcp dport { 80, 443 } "
-		    "redirect to :%u\n", t, p, (unsigned)n->proxy_port);
+		PUT("add rule inet %s nat_pre iifname @taps tcp dport { 80, 443 } "
+		    "redirect to :%u\n", t, (unsigned)n->proxy_port);
 
 	PUT("flush chain inet %s filt_in\n", t);
-	PUT("add rule inet %s filt_in iifname \"%s*\" ct state established,related accept\n", t, p);
+	PUT("add rule inet %s filt_in iifname @taps ct state established,related accept\n", t);
 	if (n->proxy_port != 0) {
 		/* only connections nat_pre redirected reach the proxy */
-		PUT("add rule inet %s filt_in iifname \"%s*\" tcp dport %u ct status dnat "
-		    "ct original proto-dst 80 accept\n", t, p, (unsigned)n->proxy_port);
-		PUT("add rule inet %s filt_in iifname \"%s*\" tcp dport %u ct status dnat "
-		    "ct original proto-dst 443 accept\n", t, p, (unsigned)n->proxy_port);
+		PUT("add rule inet %s filt_in iifname @taps tcp dport %u ct status dnat "
+		    "ct original proto-dst 80 accept\n", t, (unsigned)n->proxy_port);
+		PUT("add rule inet %s filt_in iifname @taps tcp dport %u ct status dnat "
+		    "ct original proto-dst 443 accept\n", t, (unsigned)n->proxy_port);
 	} else {
-		PUT("add rule inet %s filt_in iifname \"%s*\" tcp dport { 80, 443 } "
-		    "goto drop_web\n", t, p);
+		PUT("add rule inet %s filt_in iifname @taps tcp dport { 80, 443 } "
+		    "goto drop_web\n", t);
 	}
-	PUT("add rule inet %s filt_in iifname \"%s*\" iifname vmap @in_map\n", t, p);
-	PUT("add rule inet %s filt_in iifname \"%s*\" goto drop_host\n", t, p);
+	PUT("add rule inet %s filt_in iifname @taps iifname vmap @in_map\n", t);
+	PUT("add rule inet %s filt_in iifname @taps goto drop_host\n", t);
 
 	PUT("flush chain inet %s filt_fwd\n", t);
-	PUT("add rule inet %s filt_fwd iifname \"%s*\" ip daddr %s/%u goto drop_sandbox\n",
-	    t, p, pool, n->pool_prefix);
-	PUT("add rule inet %s filt_fwd iifname \"%s*\" oifname \"%s*\" goto drop_sandbox\n",
-	    t, p, p);
-	PUT("add rule inet %s filt_fwd oifname \"%s*\" ct state established,related accept\n", t, p);
-	PUT("add rule inet %s filt_fwd oifname \"%s*\" goto drop_inbound\n", t, p);
-	PUT("add rule inet %s filt_fwd iifname \"%s*\" ct state established,related accept\n", t, p);
-	PUT("add rule inet %s filt_fwd iifname \"%s*\" meta l4proto udp goto drop_udp\n", t, p);
-	if (n->proxy_port == 0)
-		PUT("add rule inet %s filt_fwd iifname \"%s*\" tcp dport { 80, 443 } "
-		    "goto drop_web\n", t, p);
-	PUT("add rule inet %s filt_fwd iifname \"%s*\" meta l4proto tcp iifname vmap @fwd_map\n",
+	PUT("add rule inet %s filt_fwd iifname @taps ip daddr %s/%u goto drop_sandbox\n",
+	    t, pool, n->pool_prefix);
+	PUT("add rule inet %s filt_fwd iifname @taps oifname \"%s*\" goto drop_sandbox\n",
 	    t, p);
-	PUT("add rule inet %s filt_fwd iifname \"%s*\" meta l4proto tcp goto drop_tcp\n", t, p);
-	PUT("add rule inet %s filt_fwd iifname \"%s*\" meta l4proto icmp goto drop_icmp\n", t, p);
-	PUT("add rule inet %s filt_fwd iifname \"%s*\" goto drop_other\n", t, p);
+	PUT("add rule inet %s filt_fwd oifname @taps ct state established,related accept\n", t);
+	PUT("add rule inet %s filt_fwd oifname @taps goto drop_inbound\n", t);
+	PUT("add rule inet %s filt_fwd iifname @taps ct state established,related accept\n", t);
+	PUT("add rule inet %s filt_fwd iifname @taps meta l4proto udp goto drop_udp\n", t);
+	if (n->proxy_port == 0)
+		PUT("add rule inet %s filt_fwd iifname @taps tcp dport { 80, 443 } "
+		    "goto drop_web\n", t);
+	PUT("add rule inet %s filt_fwd iifname @taps meta l4proto tcp iifname vmap @fwd_map\n",
+	    t);
+	PUT("add rule inet %s filt_fwd iifname @taps meta l4proto tcp goto drop_tcp\n", t);
+	PUT("add rule inet %s filt_fwd iifname @taps meta l4proto icmp goto drop_icmp\n", t);
+	PUT("add rule inet %s filt_fwd iifname @taps goto drop_other\n", t);
 
 	/* output: nothing on the host opens a connection into a tap; what
 	 * goes out of one answers the guest (the proxy, the DNS resolver,
 	 * the host's ICMP errors and resets) */
 	PUT("flush chain inet %s filt_out\n", t);
-	PUT("add rule inet %s filt_out oifname \"%s*\" ct state established,related "
-	    "accept\n", t, p);
-	PUT("add rule inet %s filt_out oifname \"%s*\" goto drop_local\n", t, p);
+	PUT("add rule inet %s filt_out oifname @taps ct state established,related "
+	    "accept\n", t);
+	PUT("add rule inet %s filt_out oifname @taps goto drop_local\n", t);
 
 	PUT("flush chain inet %s nat_post\n", t);
 	PUT("add rule inet %s nat_post ip saddr %s/%u oifname != \"%s*\" masquerade\n",
@@ -399,15 +406,29 @@ int
 np_nft_setup(struct np_nft *n, char **ret_msg)
 {
 	struct sg_buf *b = sg_buf_new(SCRIPT_MAX);
+	char **taps = NULL;
+	size_t ntaps = 0, i;
 	int r;
 
 	if (b == NULL) {
 		sg_msg(ret_msg, "cannot set up nftables table: out of memory");
 		return -ENOMEM;
 	}
+	/* A table of an earlier sandgated: the taps it filters stay in
+	 * @taps through the same transaction that puts the rules in. */
+	r = np_nft_list_taps(n, &taps, &ntaps, ret_msg);
+	if (r < 0) {
+		sg_buf_free(b);
+		return r;
+	}
 	r = put_setup(b, n);
+	for (i = 0; r == 0 && i < ntaps; i++)
+		if (np_nft_tap_valid(taps[i]))
+			r = sg_buf_putf(b, "add element inet %s taps { \"%s\" }\n",
+			    n->table, taps[i]);
 	r = build_and_run(n, b, r, "cannot set up the nftables table", NULL, ret_msg);
 	sg_buf_free(b);
+	sg_strv_free(taps, ntaps);
 	return r;
 }
 
@@ -448,8 +469,9 @@ put_sandbox_objects(struct sg_buf *b, const char *t, const char *tap)
 		"add element inet %s pre_map { \"%s\" : jump pre_%s }\n"
 		"add element inet %s in_map { \"%s\" : jump in_%s }\n"
 		"add element inet %s fwd_map { \"%s\" : jump fwd_%s }\n"
-		"add element inet %s dropctr { \"%s\" : \"c_%s\" }\n",
-		t, tap, tap, t, tap, tap, t, tap, tap, t, tap, tap);
+		"add element inet %s dropctr { \"%s\" : \"c_%s\" }\n"
+		"add element inet %s taps { \"%s\" }\n",
+		t, tap, tap, t, tap, tap, t, tap, tap, t, tap, tap, t, tap);
 }
 
 /* Replaces the message of an -ENOENT from nftables with a clearer one. */
@@ -639,6 +661,7 @@ np_nft_del_sandbox(struct np_nft *n, const char *tap, char **ret_msg)
 			"delete element inet %s in_map { \"%s\" }\n"
 			"delete element inet %s fwd_map { \"%s\" }\n"
 			"delete element inet %s dropctr { \"%s\" }\n"
+			"delete element inet %s taps { \"%s\" }\n"
 			"flush chain inet %s pre_%s\n"
 			"flush chain inet %s in_%s\n"
 			"flush chain inet %s fwd_%s\n"
@@ -648,7 +671,7 @@ np_nft_del_sandbox(struct np_nft *n, const char *tap, char **ret_msg)
 			"delete set inet %s dyn_%s\n"
 			"delete set inet %s dynany_%s\n"
 			"delete counter inet %s c_%s\n",
-			t, tap, t, tap, t, tap, t, tap,
+			t, tap, t, tap, t, tap, t, tap, t, tap,
 			t, tap, t, tap, t, tap,
 			t, tap, t, tap, t, tap,
 			t, tap, t, tap, t, tap);

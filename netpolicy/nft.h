@@ -7,25 +7,28 @@
  * kernel when the daemon dies: traffic from a sandbox tap fails closed.
  *
  * Shape of the table (P = the tap prefix, default "sg-"; POOL = the
- * sandbox pool; every rule matches only iifname/oifname "P*" or the pool,
- * every base chain has policy accept, so other host traffic is untouched):
+ * sandbox pool; T = the set @taps, this table's taps, one element per
+ * sandbox; every rule matches only an interface in T, or POOL leaving
+ * through a non-P* interface; every base chain has policy accept, so
+ * other host traffic, and the taps of a second sandgated with a table of
+ * its own under the same prefix, are untouched):
  *
  *   raw_pre   filter prerouting, priority raw (-300, before conntrack):
- *             IPv6 from P* dropped (ipv6); P* packets jump to the tap's
+ *             IPv6 from T dropped (ipv6); T packets jump to the tap's
  *             pre_<tap> chain, which accepts only the guest's address;
- *             anything else from P* (wrong source, or a tap without a
- *             sandbox) dropped (spoof).
- *   nat_pre   nat prerouting: TCP 80/443 from P* redirected to the proxy
+ *             anything else from T (a wrong source) dropped (spoof).
+ *   nat_pre   nat prerouting: TCP 80/443 from T redirected to the proxy
  *             port (only when proxy_port != 0).
- *   filt_in   filter input: from P*: established/related accepted; with a
+ *   filt_in   filter input: from T: established/related accepted; with a
  *             proxy, TCP to the proxy port accepted only for redirected
  *             connections (ct status dnat, original port 80 or 443);
  *             without one, TCP 80/443 reset (web); then the tap's in_<tap>
  *             chain accepts UDP/TCP 53 and ICMP echo-request to the tap's
  *             own host-side address; everything else dropped (host).
- *   filt_fwd  filter forward: from P* to POOL or to another P* dropped
- *             (sandbox); new traffic toward P* dropped (inbound), replies
- *             accepted; from P*: established/related accepted, UDP dropped
+ *   filt_fwd  filter forward: from T to POOL or to any P* interface
+ *             dropped (sandbox); new traffic toward T, from anywhere
+ *             (another sandgated's guests too), dropped (inbound), replies
+ *             accepted; from T: established/related accepted, UDP dropped
  *             (udp; port 443 rejected with port-unreachable so QUIC falls
  *             back at once), without a proxy TCP 80/443 reset (web); TCP
  *             jumps to the tap's fwd_<tap> chain (allow-all, literal
@@ -33,13 +36,17 @@
  *             {addr . port} and dynany_<tap> {addr}, both with per-element
  *             timeouts); ICMP (icmp), other TCP (tcp) and the rest (other)
  *             dropped.
- *   filt_out  filter output: toward P*: established/related accepted (the
+ *   filt_out  filter output: toward T: established/related accepted (the
  *             proxy's and the resolver's answers, the host's resets and
  *             ICMP errors); anything else, a connection a host process
  *             opens into a tap, dropped (local).
  *   nat_post  nat postrouting: POOL leaving through a non-P* interface is
  *             masqueraded.
  *
+ * A tap is in T from before it exists (np_nft_add_sandbox() comes before
+ * np_tap_create()) until after it is gone (np_nft_del_sandbox() after
+ * np_tap_delete()); np_nft_setup() over a table that has sandboxes keeps
+ * their taps in T in the same transaction.
  * Per-sandbox objects are named after the tap: chains pre_<tap>, in_<tap>,
  * fwd_<tap> (reached through the verdict maps pre_map, in_map, fwd_map,
  * keyed by interface name), sets dyn_<tap> and dynany_<tap>, and a counter

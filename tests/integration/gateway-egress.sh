@@ -15,6 +15,8 @@
 #   - with sandgated killed (-9), the rules stay closed; after a restart
 #     the sandbox is adopted with its policy, and the tap, elements and
 #     record of one that died meanwhile are removed;
+#   - another sandgated's table on the host (same tap prefix) does not
+#     drop or redirect this one's traffic;
 #   - after teardown no element, tap or namespace is left.
 # Two boots: the default image (python3 runs the probes) and a minimal one.
 . "${SG_SRCDIR:-.}/tests/integration/lib.sh"
@@ -58,6 +60,13 @@ counter() {	# counter NAME: packets of one of the table's counters
 hs=$(sg_ssh e1@127.0.0.1 "awk '/^nameserver/ {print \$2; exit}' /etc/resolv.conf")
 case $hs in 10.232.0.*) ;; *) fail "the guest's DNS server is '$hs'" ;; esac
 note "host-side address $hs"
+
+# A second sandgated on this host (its own table, pool and proxy port, the
+# same tap prefix, no sandboxes yet): its rules must leave this one's taps
+# alone (they once dropped every sg-* packet they did not know, DNS first).
+SG_EXTRA_TABLES="sgtestb_$$"
+"$SG_BUILDDIR/tests/tools/nptool" -t "sgtestb_$$" -n 10.229.0.0/24 -P 1 setup ||
+	fail "a second table"
 
 note "allowed: the name through the sandbox's DNS, and a literal address:port"
 out=$(P resolve allowed.test tcp allowed.test 8080 tcp 198.51.100.2 7070 ping "$hs")

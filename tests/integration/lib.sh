@@ -51,6 +51,27 @@ sg_kill_pid() {
 	return 0
 }
 
+# Restarts libvirtd (SIGTERM to the pid in its pid file, then libvirtd
+# -d) and waits until it answers; its guests run on meanwhile. Cleanup
+# starts it again if a test stops between the two.
+SG_LIBVIRTD_DOWN=0
+sg_restart_libvirtd() {
+	_lv=$(cat /run/libvirtd.pid 2>/dev/null)
+	[ -n "$_lv" ] && kill -0 "$_lv" 2>/dev/null || fail "no libvirtd pid file"
+	SG_LIBVIRTD_DOWN=1
+	kill -TERM "$_lv"
+	_sg_i=0
+	while kill -0 "$_lv" 2>/dev/null; do
+		_sg_i=$((_sg_i + 1))
+		[ $_sg_i -lt 300 ] || fail "libvirtd did not stop"
+		sleep 0.1
+	done
+	libvirtd -d || fail "libvirtd -d"
+	sg_wait_for virsh -c qemu:///system version >/dev/null 2>&1 ||
+		fail "libvirtd did not come back"
+	SG_LIBVIRTD_DOWN=0
+}
+
 # Checks the things every gateway test needs; skips with a reason if not.
 sg_require() {
 	[ "$(id -u)" = 0 ] || skip "needs root (libvirt qemu:///system)"
@@ -71,6 +92,7 @@ sg_free_port() {
 SG_T=
 SG_PID=
 SG_EXTRA_PIDS=
+SG_EXTRA_TABLES=
 sg_cleanup() {
 	set +e
 	for p in $SG_EXTRA_PIDS; do sg_kill_job "$p"; done
@@ -84,8 +106,13 @@ sg_cleanup() {
 		for p in $(cat "$SG_T/workers"); do kill "$p" 2>/dev/null; done
 	fi
 	for p in $(sg_helper_pids); do sg_kill_pid "$p"; done
+	if [ "$SG_LIBVIRTD_DOWN" = 1 ] && ! virsh -c qemu:///system version >/dev/null 2>&1; then
+		libvirtd -d
+		sg_wait_for virsh -c qemu:///system version >/dev/null 2>&1
+	fi
 	sg_destroy_domains
 	sg_destroy_network
+	for t in $SG_EXTRA_TABLES; do nft delete table inet "$t" >/dev/null 2>&1; done
 	if [ -n "$SG_TESTNS" ]; then
 		ip link delete "sgv$$" >/dev/null 2>&1
 		ip netns delete "$SG_TESTNS" >/dev/null 2>&1

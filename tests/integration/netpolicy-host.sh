@@ -357,7 +357,10 @@ listing=$(inh nft list table inet "$table")
 case $listing in *"$tapa"*) fail "the table still mentions $tapa after del" ;; esac
 expect "list after del" "$(np list | tr '\n' ' ')" "$tapb "
 out=$(np counters "$tapa" 2>&1) && fail "counters of a deleted sandbox succeeded"
-expect "guest after del (tap without sandbox)" "$(run "$GNS" tcp 198.51.100.2 5432 $T)" timeout
+# a tap that is not in the table is not this table's to judge (it may be
+# a second sandgated's, with a table of its own under the same prefix);
+# sandgated never leaves one of its own so: the tap goes before the rules
+expect "guest after del (a tap not in the table)" "$(run "$GNS" tcp 198.51.100.2 5432 $T)" "open net*"
 expect "other sandbox after del of the first" "$(run "$ONS" tcp 198.51.100.2 5433 $T)" "open net*"
 
 # --- teardown ----------------------------------------------------------------------------------
