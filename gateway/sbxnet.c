@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include "common/text.h"
@@ -212,6 +214,32 @@ addr_of(const struct sg_net *n, const char *id, uint32_t k,
 	a->prefix = 30;
 }
 
+/* Whether an address of slot k is on an interface of the host (a tap
+ * of another sandgated, one left by another state_dir, a network that
+ * overlaps the pool): its name in ifname, or "" when none. */
+static int
+slot_on_host(const struct sg_net *n, uint32_t k, char ifname[IF_NAMESIZE])
+{
+	struct ifaddrs *ifa, *i;
+	uint32_t base = n->pool_net + 4 * k, a;
+
+	ifname[0] = '\0';
+	if (getifaddrs(&ifa) < 0)
+		return 0;	/* no reading: np_tap_create still refuses */
+	for (i = ifa; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		a = ntohl(((const struct sockaddr_in *)(const void *)
+		    i->ifa_addr)->sin_addr.s_addr);
+		if ((a & ~3u) == base) {
+			snprintf(ifname, IF_NAMESIZE, "%s", i->ifa_name);
+			break;
+		}
+	}
+	freeifaddrs(ifa);
+	return ifname[0] != '\0';
+}
+
 static int
 record_path(const struct sg_net *n, const char *id, char *buf, size_t size)
 {
@@ -374,17 +402,33 @@ sg_net_add(struct sg_net *n, const char *id, const struct sg_allow *allow,
 		/* Round robin, not the lowest free slot: a slot (and its
 		 * host address, where a shim that just ended may still hold the old DNS
 		 * sockets for a moment) is not reused at once. */
-		uint32_t tries;
+		uint32_t tries, skipped = 0;
+		char ifname[IF_NAMESIZE];
 
 		for (tries = 0; tries < n->nslots; tries++) {
 			k = (n->next + tries) % n->nslots;
-			if (!slot_taken(n, k))
-				break;
+			if (slot_taken(n, k))
+				continue;
+			/* never an address the host already has */
+			if (slot_on_host(n, k, ifname)) {
+				char ip[INET_ADDRSTRLEN];
+				struct in_addr in = { htonl(n->pool_net + 4 * k) };
+
+				inet_ntop(AF_INET, &in, ip, sizeof(ip));
+				sg_warn("network: %s/30 is already on interface %s "
+				    "(another sandgated, or left over): skipped; "
+				    "give each instance a [network] pool of its "
+				    "own", ip, ifname);
+				skipped++;
+				continue;
+			}
+			break;
 		}
 		n->next = (k + 1) % n->nslots;
 		if (tries == n->nslots)
 			return sg_fail(ret_err, -ENOSPC, "[network] pool is full "
-			    "(every /30 is in use): give it a shorter prefix");
+			    "(every /30 is in use%s): give it a shorter prefix",
+			    skipped > 0 ? " or on another interface" : "");
 	}
 	addr_of(n, id, k, &a);
 	nl = sg_allow_v4_count(allow);
@@ -441,11 +485,20 @@ void
 sg_net_del(struct sg_net *n, const char *id)
 {
 	struct sg_net_addr a;
+	struct slot *sl;
 	char *msg = NULL;
+	uint32_t k = 0;
+	int known;
 
 	if (!id_ok(id))
 		return;
-	addr_of(n, id, 0, &a);
+	/* the /30 it had: its slot, or its record (a sandbox that died
+	 * while no sandgated ran) */
+	sl = slot_of(n, id);
+	if (sl != NULL)
+		k = sl->k;
+	known = sl != NULL || record_read(n, id, &k, NULL, NULL) == 0;
+	addr_of(n, id, k, &a);
 	/* The link first: no packet after its rules are gone. A tap that
 	 * stays keeps its rules and its record (the next sweep tries again):
 	 * the table judges only its own taps, so a tap out of it is open. */
@@ -462,7 +515,7 @@ sg_net_del(struct sg_net *n, const char *id)
 	msg = NULL;
 	/* its connections go with it: the next sandbox given this /30
 	 * starts with none that the rules would take as established */
-	if (np_ct_flush(a.host, a.prefix, NULL, &msg) < 0)
+	if (known && np_ct_flush(a.host, a.prefix, NULL, &msg) < 0)
 		sg_warn("sandbox %s: %s", id, msg ? msg : "cannot flush "
 		    "its connection tracking entries");
 	free(msg);

@@ -15,6 +15,7 @@
 #   - with sandgated killed (-9), the rules stay closed; after a restart
 #     the sandbox is adopted with its policy, and the tap, elements and
 #     record of one that died meanwhile are removed;
+#   - a /30 whose address is already on a host interface is skipped;
 #   - another sandgated's table on the host (same tap prefix) does not
 #     drop or redirect this one's traffic;
 #   - after teardown no element, tap or namespace is left.
@@ -49,7 +50,14 @@ TOK2=$(sg_ctl token create t2) || fail "token create t2"
 printf 'image = minimal\nmemory_mb = 768\nallow_net = *\n' >>"$SG_T/tokens.conf"
 sg_wait_for sh -c "[ \$(grep -c 'tokens reloaded' '$SG_T/log') -ge 2 ]" || fail "no reload"
 
+# The pool's first /30 is already on an interface of the host (another
+# instance's tap, say): it is skipped, with a log line.
+SG_EXTRA_LINKS="sgq$$"
+ip tuntap add dev "sgq$$" mode tap && ip addr add 10.232.0.1/30 dev "sgq$$" ||
+	fail "an interface for the first /30"
 sg_ssh e1@127.0.0.1 'cat >/root/probe.py' <"$here/egress-probe.py" || fail "boot e1"
+grep -q "network: 10.232.0.0/30 is already on interface sgq$$" "$SG_T/log" ||
+	fail "no log line for the /30 on sgq$$"
 P() { sg_ssh e1@127.0.0.1 python3 /root/probe.py "$@"; }
 expect() {	# expect WHAT GOT WANT
 	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
@@ -58,7 +66,8 @@ counter() {	# counter NAME: packets of one of the table's counters
 	nft list counter inet "$SG_NFT_TABLE" "$1" | sed -n 's/.*packets \([0-9]*\).*/\1/p'
 }
 hs=$(sg_ssh e1@127.0.0.1 "awk '/^nameserver/ {print \$2; exit}' /etc/resolv.conf")
-case $hs in 10.232.0.*) ;; *) fail "the guest's DNS server is '$hs'" ;; esac
+case $hs in 10.232.0.1) fail "the guest got the /30 of sgq$$" ;;
+10.232.0.*) ;; *) fail "the guest's DNS server is '$hs'" ;; esac
 note "host-side address $hs"
 
 # A second sandgated on this host (its own table, pool and proxy port, the
@@ -180,7 +189,8 @@ done
 sg_wait_for sg_no_leftovers || fail "leftovers: $(ip -br link | grep sg-) $(ls "$SG_T/state/net")"
 # the next sandbox given one of these /30s starts with none of theirs
 if command -v conntrack >/dev/null; then
-	[ "$(ct_left)" = 0 ] || fail "entries of the sandboxes are left: $(ct_left)"
+	[ "$(ct_left)" = 0 ] || fail "entries of the sandboxes are left: $(
+		conntrack -L -s "$SG_TEST_POOL" 2>/dev/null; conntrack -L -d "$SG_TEST_POOL" 2>/dev/null)"
 fi
 if nft list table inet "$SG_NFT_TABLE" | grep -q 'sg-[0-9a-f]'; then
 	fail "elements left: $(nft list table inet "$SG_NFT_TABLE" | grep 'sg-[0-9a-f]')"

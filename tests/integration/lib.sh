@@ -93,6 +93,7 @@ SG_T=
 SG_PID=
 SG_EXTRA_PIDS=
 SG_EXTRA_TABLES=
+SG_EXTRA_LINKS=
 sg_cleanup() {
 	set +e
 	for p in $SG_EXTRA_PIDS; do sg_kill_job "$p"; done
@@ -113,6 +114,7 @@ sg_cleanup() {
 	sg_destroy_domains
 	sg_destroy_network
 	for t in $SG_EXTRA_TABLES; do nft delete table inet "$t" >/dev/null 2>&1; done
+	for l in $SG_EXTRA_LINKS; do ip link delete "$l" >/dev/null 2>&1; done
 	if [ -n "$SG_TESTNS" ]; then
 		ip link delete "sgv$$" >/dev/null 2>&1
 		ip netns delete "$SG_TESTNS" >/dev/null 2>&1
