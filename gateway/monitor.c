@@ -618,9 +618,49 @@ mon_free(struct mon *m)
 	pthread_mutex_destroy(&m->vm_lock);
 }
 
+/* Forks; the parent exits when the child writes one byte to *ret_fd
+ * (status 0) or closes it without (status 1). The child leaves the
+ * terminal's session and the working directory, as daemon(3) does. */
+static int
+detach_begin(int *ret_fd)
+{
+	int p[2];
+	ssize_t n;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		sg_err("cannot detach: %s", strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		sg_err("cannot detach: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -EAGAIN;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() < 0 || chdir("/") < 0) {
+		sg_err("cannot detach: %s", strerror(errno));
+		close(p[1]);
+		return -EIO;
+	}
+	*ret_fd = p[1];
+	return 0;
+}
+
 int
 sg_mon_run(const struct sg_mon_cfg *cfg)
 {
+	int ready_fd = -1;
 	struct mon m;
 	struct pollfd *pfd = NULL;
 	struct pslot *slot = NULL;
@@ -650,13 +690,20 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* Detached, the process that sets up is the one that runs: the job
+	 * threads, the proxy and the shims are its own (a fork after setup
+	 * would leave them to a parent that exits), and the lock holds its
+	 * pid. The parent waits to exit until setup is done: 0 once the
+	 * service listens, 1 after it printed why it could not. */
+	if (cfg->detach && (r = detach_begin(&ready_fd)) < 0)
+		goto out;
 	r = setup(&m);
 	if (r < 0)
 		goto out;
-	if (cfg->detach && daemon(0, 1) < 0) {
-		r = -errno;
-		sg_err("cannot detach: %s", strerror(errno));
-		goto out;
+	if (ready_fd >= 0) {
+		(void)!write(ready_fd, "", 1);
+		close(ready_fd);
+		ready_fd = -1;
 	}
 	while (!m.quit) {
 		timeout = mon_sbx_timers(&m);
@@ -784,6 +831,8 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 	    "adopted at the next start", m.nworkers);
 	r = 0;
 out:
+	if (ready_fd >= 0)
+		close(ready_fd);	/* the waiting parent exits 1 */
 	mon_free(&m);
 	free(pfd);
 	free(slot);

@@ -47,7 +47,7 @@ struct sg_mon_cfg {
 	const char *proxy_program;
 	unsigned proxy_max_conns;
 	const char *extra_ca;		/* NULL: none */
-	int detach;			/* daemon() once set up */
+	int detach;			/* fork first; the parent exits once set up */
 };
 
 /* Sets everything up (errors are reported while the caller's stderr and
