@@ -1022,7 +1022,18 @@ void sg_vm_host_free(struct sg_vm_host *h)
 
 int sg_vm_host_alive(struct sg_vm_host *h)
 {
-	return h && h->conn && virConnectIsAlive(h->conn) == 1;
+	unsigned long v;
+
+	if (!h || !h->conn || virConnectIsAlive(h->conn) != 1)
+		return 0;
+	/* Without an event loop the client learns that libvirtd went away
+	 * (restarted) only from a call that fails: make a cheap one, so the
+	 * caller's own call is not the one that fails. */
+	if (virConnectGetLibVersion(h->conn, &v) < 0) {
+		virResetLastError();
+		return 0;
+	}
+	return 1;
 }
 
 /* ---- files ---- */
