@@ -128,4 +128,37 @@ sg_wait_for sg_no_leftovers || fail "leftovers after expiry"
 note "sandgated keeps serving: still listening"
 kill -0 "$SG_PID" || fail "sandgated died"
 grep -q '"event":"login_failed"' "$SG_T/audit.jsonl" || fail "no login_failed audit"
+
+note "a second sandgated: not on the same state_dir, nor on the same table"
+out=$("$SANDGATED" --foreground --config "$SG_T/sandgate.conf" 2>&1) &&
+	fail "a second sandgated on the same state_dir started"
+echo "$out" | grep -q "another sandgated (pid $SG_PID) uses state_dir" ||
+	fail "second on the state_dir: $out"
+mkdir -m 0700 "$SG_T/state2"
+sed "s|^state_dir = .*|state_dir = $SG_T/state2|; s|^control_socket = .*|control_socket = $SG_T/control2.sock|" \
+	"$SG_T/sandgate.conf" >"$SG_T/second.conf"
+grep -q "^state_dir = $SG_T/state2" "$SG_T/second.conf" || fail "second.conf"
+out=$("$SANDGATED" --foreground --config "$SG_T/second.conf" 2>&1) &&
+	fail "a second sandgated on the same table started"
+echo "$out" | grep -q "another sandgated (pid $SG_PID) uses \[network\] table" ||
+	fail "second on the table: $out"
+
+note "detached (no --foreground): the parent exits once the service listens"
+kill -TERM "$SG_PID"
+wait "$SG_PID" 2>/dev/null
+SG_PID=
+n=$(grep -c "listening on" "$SG_T/log")
+"$SANDGATED" --config "$SG_T/sandgate.conf" >>"$SG_T/log" 2>&1 ||
+	fail "detached start: status $?"
+[ "$(grep -c "listening on" "$SG_T/log")" -gt "$n" ] ||
+	fail "the parent exited before the service listened"
+SG_PID=$(sed -n 1p "$SG_T/state/sandgated.lock")
+[ "$(cat "/proc/$SG_PID/comm" 2>/dev/null)" = sandgated ] ||
+	fail "the lock holds pid '$SG_PID', not the running sandgated"
+sg_ctl list >/dev/null || fail "the detached sandgated does not answer"
+out=$(sg_ssh sandbox@127.0.0.1 'echo detached-ok') || fail "a login to the detached sandgated"
+[ "$out" = detached-ok ] || fail "detached: '$out'"
+kill -TERM "$SG_PID"
+sg_wait_for sh -c "! kill -0 $SG_PID 2>/dev/null" || fail "the detached sandgated did not stop"
+SG_PID=
 echo PASS
