@@ -156,6 +156,7 @@ struct mon {
 	int px_fd, px_listen;
 	int px_child;			/* started by us (else adopted) */
 	int px_ready;			/* READY came: the feed is in use */
+	int px_start_due;		/* START waits for the adoption from libvirt */
 	int64_t px_deadline_ms;		/* READY by then */
 	struct sg_mpq *pxq;
 	char *px_ca;			/* the CA guests trust (PEM) */
@@ -223,6 +224,8 @@ int mon_worker_send(struct mon *m, struct mworker *w, const struct sg_buf *b,
 int mon_proxy_setup(struct mon *m);
 void mon_proxy_poll(struct mon *m, int64_t *timeout);
 void mon_proxy_read(struct mon *m);
+/* START to a ready proxy, once the sandboxes are adopted from libvirt. */
+void mon_proxy_start(struct mon *m);
 void mon_proxy_flush(struct mon *m);
 void mon_proxy_sandbox(struct mon *m, struct sbx *s);
 void mon_proxy_drop(struct mon *m, const char *id);

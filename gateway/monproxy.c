@@ -170,14 +170,29 @@ proxy_ready(struct mon *m, int fd)
 	for (s = m->sbxs; s != NULL && m->px_fd >= 0; s = s->next)
 		if (s->state != SB_DESTROYING)
 			mon_proxy_sandbox(m, s);
-	if (m->px_fd >= 0 && (r = sg_pxc_send_start(m->px_fd, m->pxq,
-	    m->msg)) < 0)
-		mon_proxy_failed(m, "the start", r);
+	/* START drops the policies of sandboxes not sent since READY: not
+	 * before the sandboxes are known (libvirt may be unreachable at a
+	 * restart; an adopted proxy would lose every policy) */
+	m->px_start_due = 1;
+	mon_proxy_start(m);
 	if (m->px_fd >= 0)
 		sg_info("sandgate-proxy %s (pid %ld) on port %u",
 		    m->px_child ? "started" : "adopted", (long)m->px_pid,
 		    (unsigned)m->cfg->proxy_port);
 	return 0;
+}
+
+/* Sends START once the proxy is ready and the sandboxes adopted. */
+void
+mon_proxy_start(struct mon *m)
+{
+	int r;
+
+	if (!m->px_start_due || !m->adopted || m->px_fd < 0 || !m->px_ready)
+		return;
+	m->px_start_due = 0;
+	if ((r = sg_pxc_send_start(m->px_fd, m->pxq, m->msg)) < 0)
+		mon_proxy_failed(m, "the start", r);
 }
 
 void

@@ -538,6 +538,7 @@ adopt_done(void *arg, int cancelled)
 		    j->clean_err ? j->clean_err : strerror(-j->cleaned));
 	m->adopted = 1;
 	sg_info("%zu sandboxes running (libvirt)", j->n);
+	mon_proxy_start(m);
 out:
 	sg_vm_info_free(j->info);
 	free(j->err);

@@ -344,6 +344,29 @@ out=$(G "echo \$API_KEY; $CURL https://api.test/after-restart -H \"X-K: \$API_KE
 expect "after the restart" "$out" "$ph
 ok"
 has "after the restart" "$(uplog api /after-restart)" "$REAL_API"
+
+note "sandgated restarted while libvirtd is down: the proxy keeps every policy"
+kill -9 "$SG_PID"
+wait "$SG_PID" 2>/dev/null
+SG_PID=
+sg_stop_libvirtd
+nl=$(grep -c "cannot list running sandboxes" "$SG_T/log")
+sg_start
+sg_wait_for sh -c "[ \$(grep -c 'sandgate-proxy adopted (pid $ppid)' '$SG_T/log') -ge 2 ]" ||
+	fail "the proxy was not adopted again"
+sg_wait_for sh -c "[ \$(grep -c 'cannot list running sandboxes' '$SG_T/log') -gt $nl ]" ||
+	fail "sandgated reached a libvirtd that is down"
+! grep -q "dropped (gone while sandgated restarted)" "$SG_T/log" ||
+	fail "the proxy dropped policies while libvirt was unreachable"
+na=$(grep -c "sandboxes running (libvirt)" "$SG_T/log")
+sg_start_libvirtd
+sg_wait_for sh -c "[ \$(grep -c 'sandboxes running (libvirt)' '$SG_T/log') -gt $na ]" ||
+	fail "no adoption once libvirtd is back"
+out=$(G "$CURL https://api.test/after-libvirt -H \"X-K: \$API_KEY\" >/dev/null && echo ok")
+expect "after libvirtd came back" "$out" "ok"
+has "after libvirtd came back" "$(uplog api /after-libvirt)" "$REAL_API"
+! grep -q "dropped (gone while sandgated restarted)" "$SG_T/log" ||
+	fail "the proxy dropped a policy at the adoption"
 for v in "$REAL_API" "$REAL_Q" "$REAL_HTTP"; do
 	! grep -q -e "$v" "$SG_T/log" "$SG_T/audit.jsonl" || fail "a value in the logs"
 done

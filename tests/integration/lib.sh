@@ -55,7 +55,7 @@ sg_kill_pid() {
 # -d) and waits until it answers; its guests run on meanwhile. Cleanup
 # starts it again if a test stops between the two.
 SG_LIBVIRTD_DOWN=0
-sg_restart_libvirtd() {
+sg_stop_libvirtd() {
 	_lv=$(cat /run/libvirtd.pid 2>/dev/null)
 	[ -n "$_lv" ] && kill -0 "$_lv" 2>/dev/null || fail "no libvirtd pid file"
 	SG_LIBVIRTD_DOWN=1
@@ -66,10 +66,16 @@ sg_restart_libvirtd() {
 		[ $_sg_i -lt 300 ] || fail "libvirtd did not stop"
 		sleep 0.1
 	done
+}
+sg_start_libvirtd() {
 	libvirtd -d || fail "libvirtd -d"
 	sg_wait_for virsh -c qemu:///system version >/dev/null 2>&1 ||
 		fail "libvirtd did not come back"
 	SG_LIBVIRTD_DOWN=0
+}
+sg_restart_libvirtd() {
+	sg_stop_libvirtd
+	sg_start_libvirtd
 }
 
 # Checks the things every gateway test needs; skips with a reason if not.
