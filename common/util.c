@@ -1,6 +1,7 @@
 /* sg_util: durations, integers, constant-time compare, hex, random
  * bytes. See util.h (base64 is common/base64.h). */
 #include "common/util.h"
+#include "common/text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -141,17 +142,6 @@ int sg_util_hex_encode(const void *p, size_t n, char *out, size_t out_size)
 	return 0;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int sg_util_hex_decode(const char *s, void *out, size_t n)
 {
 	uint8_t *b = out;
@@ -160,7 +150,7 @@ int sg_util_hex_decode(const char *s, void *out, size_t n)
 	if (!s || strlen(s) != 2 * n)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
-		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+		int hi = sg_hexval((uint8_t)s[2 * i]), lo = sg_hexval((uint8_t)s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;

@@ -226,6 +226,7 @@ void mon_proxy_poll(struct mon *m, int64_t *timeout);
 void mon_proxy_read(struct mon *m);
 /* START to a ready proxy, once the sandboxes are adopted from libvirt. */
 void mon_proxy_start(struct mon *m);
+int mon_rdv_bind(const char *path, int *ret_fd);
 void mon_proxy_flush(struct mon *m);
 void mon_proxy_sandbox(struct mon *m, struct sbx *s);
 void mon_proxy_drop(struct mon *m, const char *id);

@@ -257,24 +257,12 @@ mon_proxy_flush(struct mon *m)
 /* --- start and adoption --- */
 
 static int
-rdv_bind(struct mon *m, uid_t uid, int *ret_fd)
+rdv_bind(struct mon *m, int *ret_fd)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
+	char path[PATH_MAX];
 
-	rdv_path(m, sa.sun_path, sizeof(sa.sun_path));
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	(void)unlink(sa.sun_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	(void)uid;
-	*ret_fd = fd;
-	return 0;
+	rdv_path(m, path, sizeof(path));
+	return mon_rdv_bind(path, ret_fd);
 }
 
 static void
@@ -300,7 +288,7 @@ proxy_spawn(struct mon *m)
 			return;
 		}
 	}
-	r = rdv_bind(m, 0, &rdv);
+	r = rdv_bind(m, &rdv);
 	if (r < 0) {
 		sg_err("cannot create %s/proxy.sock: %s", m->run_dir,
 		    strerror(-r));

@@ -243,27 +243,13 @@ shim_config(struct mon *m, struct sbx *s, struct sg_config **ret)
 static int
 rdv_bind(struct mon *m, const char *id, int *ret_fd)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[PATH_MAX];
-	int fd, r;
+	char dir[PATH_MAX], path[PATH_MAX];
 
 	snprintf(dir, sizeof(dir), "%s/shim", m->run_dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	mon_shim_path(m, id, sa.sun_path, sizeof(sa.sun_path));
-	if (strlen(sa.sun_path) + 1 >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	(void)unlink(sa.sun_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
+	mon_shim_path(m, id, path, sizeof(path));
+	return mon_rdv_bind(path, ret_fd);
 }
 
 /* Starts the sandbox's shim with the agent connection (taken; -1 for
