@@ -3,7 +3,8 @@
  * The monitor forks a worker per accepted TCP connection. The worker does
  * the SSH handshake, asks the monitor to check the credentials the client
  * presents, asks it for a sandbox, and then bridges the SSH session
- * channels to channels of the guest agent's connection (docs/architecture.md). */
+ * channels to channels of the guest agent's connection (docs/architecture.md).
+ * This module is the part before authentication; bridge.h is the rest. */
 #ifndef SG_WORKER_H
 #define SG_WORKER_H
 
