@@ -697,7 +697,12 @@ sg_relay_pollfds(struct sg_relay *r, struct pollfd *pfd, size_t max,
 				else if (r->st == AG_HELLO)
 					send_hello(r);
 			}
-			if (r->next_hello_ms - now < *ret_timeout_ms)
+			/* Waiting for CONFIG_ACK nothing is resent: the last
+			 * HELLO's next_hello_ms is past and, taken here, would
+			 * have the caller poll without sleeping (100% CPU) until
+			 * the agent answers or the boot deadline. */
+			if (r->st != AG_CONFIG &&
+			    r->next_hello_ms - now < *ret_timeout_ms)
 				*ret_timeout_ms = r->next_hello_ms - now;
 			if (r->deadline_ms - now < *ret_timeout_ms)
 				*ret_timeout_ms = r->deadline_ms - now;

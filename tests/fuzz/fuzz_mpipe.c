@@ -1,7 +1,11 @@
 /* libFuzzer harness for the monitor's decoding of worker requests
  * (common/mpipe.c): a worker is untrusted, so whatever it sends must be
  * rejected cleanly or decode to fields that re-encode to the same bytes.
- * The first input byte is the message type, the rest its payload. */
+ * The first input byte is the message type, the rest its payload.
+ *
+ * The same payload also goes to the decoders of the shim messages: the
+ * monitor's of SHIM_STATE (a shim's guest may have taken it over) and the
+ * shim's of SHIM_INIT. */
 #include "config.h"
 
 #include <stdint.h>
@@ -12,6 +16,59 @@
 #include "common/mpipe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The encoding in b (type byte first) must be type and then p, from byte
+ * skip of p on (the bytes before are a field the encoder sets itself). */
+static void
+same_payload(const struct sg_buf *b, uint8_t type, const uint8_t *p,
+    size_t n, size_t skip)
+{
+	if (sg_buf_len(b) != 1 + n || sg_buf_data(b)[0] != type ||
+	    memcmp(sg_buf_data(b) + 1 + skip, p + skip, n - skip) != 0)
+		abort();	/* decode and encode disagree */
+}
+
+/* SHIM_STATE: the version is the caller's to judge, so any decodes; the
+ * encoder writes its own. */
+static void
+shim_state(const uint8_t *p, size_t n)
+{
+	struct sg_mp_shim_state st;
+	struct sg_buf *b;
+
+	if (sg_mp_parse_shim_state(p, n, &st) != 0)
+		return;
+	if (st.id == NULL || st.why == NULL || st.agent > SG_MP_AGENT_DOWN ||
+	    st.ephemeral > 1 || n < 4)
+		abort();
+	b = sg_buf_new(n + 1 > SG_MP_MAX ? n + 1 : SG_MP_MAX);
+	if (b == NULL || sg_mp_put_shim_state(b, &st) != 0)
+		abort();
+	same_payload(b, SG_MP_SHIM_STATE, p, n,
+	    st.version == SG_MP_SHIM_VERSION ? 0 : 4);
+	sg_buf_free(b);
+	sg_mp_shim_state_clear(&st);
+}
+
+/* SHIM_INIT: only the current version decodes; it re-encodes whole. */
+static void
+shim_init(const uint8_t *p, size_t n)
+{
+	struct sg_mp_shim_init si;
+	struct sg_buf *b;
+
+	if (sg_mp_parse_shim_init(p, n, &si) != 0)
+		return;
+	if (si.id == NULL || si.root == NULL || si.dns == NULL ||
+	    si.cfg == NULL || si.ephemeral > 1 || si.nov > 256)
+		abort();
+	b = sg_buf_new(n + 1 > SG_MP_MAX ? n + 1 : SG_MP_MAX);
+	if (b == NULL || sg_mp_put_shim_init(b, &si) != 0)
+		abort();
+	same_payload(b, SG_MP_SHIM_INIT, p, n, 0);
+	sg_buf_free(b);
+	sg_mp_shim_init_clear(&si);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,5 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		free(user);
 	}
+	shim_state(data + 1, size - 1);
+	shim_init(data + 1, size - 1);
 	return 0;
 }
