@@ -25,7 +25,6 @@
 #include "common/buf.h"
 #include "common/mpipe.h"
 #include "common/pxfeed.h"
-#include "secrets/scan.h"
 
 #define AUDIT_NAME_MAX		32
 #define AUDIT_VALUE_MAX		1024
@@ -97,10 +96,10 @@ is_placeholder(const char *s)
 {
 	size_t i;
 
-	if (strlen(s) != SP_SCAN_LEN ||
-	    memcmp(s, SP_SCAN_PREFIX, SP_SCAN_PREFIX_LEN) != 0)
+	if (strlen(s) != SG_FEED_PH_LEN ||
+	    memcmp(s, SG_FEED_PH_PREFIX, SG_FEED_PH_PREFIX_LEN) != 0)
 		return 0;
-	for (i = SP_SCAN_PREFIX_LEN; i < SP_SCAN_LEN; i++) {
+	for (i = SG_FEED_PH_PREFIX_LEN; i < SG_FEED_PH_LEN; i++) {
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	}

@@ -33,6 +33,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A placeholder, the value the guest sees for a secret: this prefix and
+ * 32 lowercase hex digits (128 random bits). The monitor makes them, the
+ * feed carries them, the proxy finds them in requests. */
+#define SG_FEED_PH_PREFIX	"SANDGATE_SECRET_"
+#define SG_FEED_PH_PREFIX_LEN	16
+#define SG_FEED_PH_LEN		48
+
 struct sg_buf;
 
 enum sg_feed_type {

@@ -420,10 +420,11 @@ sg_pxc_placeholder(char *out, size_t outsz)
 
 	if (outsz < SG_PXC_PH_LEN + 1)
 		return -ENOBUFS;
-	memcpy(out, "SANDGATE_SECRET_", 16);
+	memcpy(out, SG_FEED_PH_PREFIX, SG_FEED_PH_PREFIX_LEN);
 	r = sg_util_random(rnd, sizeof(rnd));
 	if (r == 0)
-		r = sg_util_hex_encode(rnd, sizeof(rnd), out + 16, outsz - 16);
+		r = sg_util_hex_encode(rnd, sizeof(rnd), out +
+		    SG_FEED_PH_PREFIX_LEN, outsz - SG_FEED_PH_PREFIX_LEN);
 	return r < 0 ? r : 0;
 }
 

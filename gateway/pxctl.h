@@ -15,13 +15,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/pxfeed.h"
+
 struct sg_buf;
 struct sg_mpq;
 struct sg_tokens;
 struct np_res_override;
 
-/* SANDGATE_SECRET_ + 32 hex digits */
-#define SG_PXC_PH_LEN 48
+/* SG_FEED_PH_PREFIX + 32 hex digits (common/pxfeed.h) */
+#define SG_PXC_PH_LEN SG_FEED_PH_LEN
 
 struct sg_pxc_cfg {
 	const char *program;

@@ -56,10 +56,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/pxfeed.h"
+
 #define SP_SCAN_MAX          64                  /* placeholders a scanner takes */
-#define SP_SCAN_PREFIX       "SANDGATE_SECRET_"
-#define SP_SCAN_PREFIX_LEN   16
-#define SP_SCAN_LEN          48                  /* prefix + 32 hex digits */
+#define SP_SCAN_PREFIX       SG_FEED_PH_PREFIX
+#define SP_SCAN_PREFIX_LEN   SG_FEED_PH_PREFIX_LEN
+#define SP_SCAN_LEN          SG_FEED_PH_LEN      /* prefix + 32 hex digits */
 #define SP_SCAN_NO_INDEX     ((size_t)-1)
 
 struct sp_scan;
