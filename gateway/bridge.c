@@ -968,8 +968,17 @@ chan_flush(struct wchan *c)
 	} else if (c->exit_kind == SG_EXIT_CODE) {
 		ssh_channel_request_send_exit_status(c->ch, c->exit_value);
 	} else {
-		if (c->fail_msg != NULL)
+		if (c->fail_msg != NULL) {
+			/* whole or not yet: a client that stopped reading
+			 * (the window spent on output before the end) gets
+			 * the message once it reads again, not a piece of it */
+			if (ssh_channel_window_size(c->ch) <
+			    strlen(c->fail_msg) + 2)
+				return;
 			chan_write_stderr(c, c->fail_msg);
+			free(c->fail_msg);
+			c->fail_msg = NULL;
+		}
 		ssh_channel_request_send_exit_status(c->ch, c->fail_status);
 	}
 	if (!c->eof_to_client)
