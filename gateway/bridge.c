@@ -369,6 +369,17 @@ handle_agent_frame(struct bridge *w, const struct sg_msg *m)
 	}
 }
 
+/* The shim's link broke (read EOF or a failed write) without a notice:
+ * the shim ended (a crash, a kill); the sandbox itself may live. One
+ * message whichever side saw it first. */
+static void
+link_lost(struct bridge *w)
+{
+	agent_fail(w, w->ag == AG_READY ? "the gateway lost its connection "
+	    "to the sandbox; reconnect to a named sandbox to continue" :
+	    "the sandbox stopped while booting");
+}
+
 static void
 agent_read(struct bridge *w)
 {
@@ -380,11 +391,7 @@ agent_read(struct bridge *w)
 	if (n == -EAGAIN)
 		return;
 	if (n <= 0) {
-		/* The shim closed the link without a notice: it ended (a
-		 * crash, a kill); the sandbox itself may live. */
-		agent_fail(w, w->ag == AG_READY ? "the gateway lost its "
-		    "connection to the sandbox; reconnect to a named sandbox "
-		    "to continue" : "the sandbox stopped while booting");
+		link_lost(w);
 		return;
 	}
 	for (;;) {
@@ -1130,7 +1137,7 @@ event_loop(struct bridge *w)
 			ssize_t n = sg_buf_write_fd(w->ag_out, w->agent_fd);
 
 			if (n < 0 && n != -EAGAIN)
-				agent_fail(w, "the sandbox stopped");
+				link_lost(w);
 		}
 		agent_update_events(w);
 		now = sg_mono_ms();

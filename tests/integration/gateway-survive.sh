@@ -142,7 +142,7 @@ cat <&9 >/dev/null &
 exec 9<&-
 wait $flood; st=$?
 [ $st = 255 ] || fail "the flood session: status $st after its shim was killed"
-grep -q "lost its connection to the sandbox" "$SG_T/flood.err" ||
+grep -q "sandgate: sandbox $floodid ended: " "$SG_T/flood.err" ||
 	fail "no message for the flood session: $(cat "$SG_T/flood.err")"
 sg_wait_for sh -c "grep -q 'sandbox $floodid destroyed' '$SG_T/log'" ||
 	fail "the flood sandbox not destroyed with its shim"
