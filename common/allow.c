@@ -835,3 +835,70 @@ int sg_addr_is_internal(int family, const void *addr)
 		return 1;
 	return 0;
 }
+
+/* ---- narrowing ---- */
+
+static int port_within(uint16_t inner, uint16_t outer)
+{
+	return outer == 0 || inner == outer;
+}
+
+static int name_within(const struct name_ent *e, const struct sg_allow *outer)
+{
+	size_t i;
+
+	for (i = 0; i < outer->n_names; i++) {
+		const struct name_ent *o = &outer->names[i];
+
+		if (!port_within(e->port, o->port))
+			continue;
+		if (!e->wildcard && name_matches(o, e->name, e->len))
+			return 1;
+		/* *.D lies inside *.O when D is O or a name below it */
+		if (e->wildcard && o->wildcard &&
+		    ((e->len == o->len && memcmp(e->name, o->name, e->len) == 0) ||
+		     name_matches(o, e->name, e->len)))
+			return 1;
+	}
+	return 0;
+}
+
+int sg_allow_within(const struct sg_allow *inner, const struct sg_allow *outer)
+{
+	size_t i, k;
+
+	if (outer->all)
+		return 1;
+	if (inner->all)
+		return 0;
+	for (i = 0; i < inner->n_names; i++)
+		if (!name_within(&inner->names[i], outer))
+			return 0;
+	for (i = 0; i < inner->n_v4; i++) {
+		const struct v4_ent *e = &inner->v4[i];
+
+		for (k = 0; k < outer->n_v4; k++) {
+			const struct v4_ent *o = &outer->v4[k];
+
+			if (o->prefix <= e->prefix && v4_contains(o->net, o->prefix, e->net) &&
+			    port_within(e->port, o->port))
+				break;
+		}
+		if (k == outer->n_v4)
+			return 0;
+	}
+	for (i = 0; i < inner->n_v6; i++) {
+		const struct v6_ent *e = &inner->v6[i];
+
+		for (k = 0; k < outer->n_v6; k++) {
+			const struct v6_ent *o = &outer->v6[k];
+
+			if (o->prefix <= e->prefix && v6_contains(o->net, o->prefix, e->net) &&
+			    port_within(e->port, o->port))
+				break;
+		}
+		if (k == outer->n_v6)
+			return 0;
+	}
+	return 1;
+}

@@ -109,4 +109,12 @@ void sg_allow_v6_at(const struct sg_allow *a, size_t i, uint8_t ret_net[16], uns
  * Unknown families are internal (1). */
 int sg_addr_is_internal(int family, const void *addr);
 
+/* 1 when everything inner allows, outer allows too (a sandbox's narrowed
+ * list against its token's), else 0. Each entry of inner must lie inside
+ * one entry of outer: '*' only inside '*'; a name inside the same name or
+ * a wildcard above it; *.D inside *.D or a wildcard above D; a network
+ * inside a network that contains it; and a port inside the same port or
+ * an entry without one (an entry without a port needs one without). */
+int sg_allow_within(const struct sg_allow *inner, const struct sg_allow *outer);
+
 #endif

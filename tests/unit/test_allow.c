@@ -831,6 +831,52 @@ test_internal(void **state)
 	assert_int_equal(sg_addr_is_internal(AF_INET, NULL), 1);
 }
 
+/* A sandbox's list must lie inside its token's. */
+static int
+within(const char *inner, const char *const *outer, size_t n)
+{
+	struct sg_allow *i = parse_ok(inner), *o = parse_ok_v(outer, n);
+	int r = sg_allow_within(i, o);
+
+	sg_allow_free(i);
+	sg_allow_free(o);
+	return r;
+}
+
+static void
+test_within(void **state)
+{
+	static const char *const tok[] = { "api.example.com:443", "*.corp.test",
+	    "10.1.0.0/16:8080", "[2001:db8::/32]", "plain.test" };
+	static const char *const star[] = { "*" };
+	(void)state;
+
+	assert_int_equal(within("api.example.com:443", tok, N(tok)), 1);
+	assert_int_equal(within("api.example.com", tok, N(tok)), 0);	/* every port */
+	assert_int_equal(within("api.example.com:80", tok, N(tok)), 0);
+	assert_int_equal(within("x.api.example.com:443", tok, N(tok)), 0);
+	assert_int_equal(within("a.corp.test", tok, N(tok)), 1);
+	assert_int_equal(within("a.corp.test:22", tok, N(tok)), 1);
+	assert_int_equal(within("corp.test", tok, N(tok)), 0);
+	assert_int_equal(within("*.corp.test:443", tok, N(tok)), 1);
+	assert_int_equal(within("*.b.corp.test", tok, N(tok)), 1);
+	assert_int_equal(within("*.test", tok, N(tok)), 0);
+	assert_int_equal(within("*.xcorp.test", tok, N(tok)), 0);
+	assert_int_equal(within("plain.test:1", tok, N(tok)), 1);
+	assert_int_equal(within("PLAIN.test.", tok, N(tok)), 1);
+	assert_int_equal(within("10.1.2.0/24:8080", tok, N(tok)), 1);
+	assert_int_equal(within("10.1.2.3:8080", tok, N(tok)), 1);
+	assert_int_equal(within("10.1.2.3", tok, N(tok)), 0);
+	assert_int_equal(within("10.0.0.0/8:8080", tok, N(tok)), 0);
+	assert_int_equal(within("10.2.0.1:8080", tok, N(tok)), 0);
+	assert_int_equal(within("[2001:db8:1::1]:443", tok, N(tok)), 1);
+	assert_int_equal(within("[2001:db9::1]", tok, N(tok)), 0);
+	assert_int_equal(within("*", tok, N(tok)), 0);
+	assert_int_equal(within("*", star, 1), 1);
+	assert_int_equal(within("10.0.0.0/8", star, 1), 1);
+	assert_int_equal(within("*.anything.test:1", star, 1), 1);
+}
+
 int
 main(void)
 {
@@ -850,6 +896,7 @@ main(void)
 		cmocka_unit_test(test_design_example_and_duplicates),
 		cmocka_unit_test(test_names_range),
 		cmocka_unit_test(test_internal),
+		cmocka_unit_test(test_within),
 	};
 
 	return cmocka_run_group_tests_name("allow", tests, NULL, NULL);
