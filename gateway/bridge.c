@@ -102,6 +102,10 @@ struct wchan {
 struct bridge {
 	const struct sg_bridge_params *p;
 	ssh_session session;
+	/* counts libssh's calls into us: libssh dispatches packets inside
+	 * ssh_channel_poll() and ssh_channel_write() too, so a pass over the
+	 * channels can take in work that no later poll would report */
+	unsigned gen;
 	ssh_event ev;
 	struct ssh_server_callbacks_struct scb;
 	int mon_fd;
@@ -555,6 +559,7 @@ static int
 cb_pty_request(ssh_session s, ssh_channel ch, const char *term, int width,
     int height, int pxw, int pxh, void *ud)
 {
+	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
 	if (c->state != CH_NEW || c->pty || term == NULL || strlen(term) > 64)
@@ -572,6 +577,7 @@ static int
 cb_env_request(ssh_session s, ssh_channel ch, const char *name,
     const char *value, void *ud)
 {
+	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 	size_t nl, vl, i;
 	char *e;
@@ -603,6 +609,7 @@ cb_env_request(ssh_session s, ssh_channel ch, const char *name,
 static int
 cb_shell_request(ssh_session s, ssh_channel ch, void *ud)
 {
+	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
 	if (!chan_is_queued_kind(c))
@@ -615,6 +622,7 @@ cb_shell_request(ssh_session s, ssh_channel ch, void *ud)
 static int
 cb_exec_request(ssh_session s, ssh_channel ch, const char *command, void *ud)
 {
+	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
 	if (!chan_is_queued_kind(c) || strlen(command) > 32768)
@@ -631,6 +639,7 @@ static int
 cb_subsystem_request(ssh_session s, ssh_channel ch, const char *name,
     void *ud)
 {
+	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
 	if (!chan_is_queued_kind(c) || strcmp(name, "sftp") != 0)
@@ -647,6 +656,7 @@ static int
 cb_window_change(ssh_session s, ssh_channel ch, int width, int height,
     int pxw, int pxh, void *ud)
 {
+	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
 	if (!c->pty)
@@ -673,6 +683,7 @@ static const struct {
 static void
 cb_signal(ssh_session s, ssh_channel ch, const char *name, void *ud)
 {
+	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 	size_t i;
 
@@ -690,6 +701,7 @@ static int
 cb_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
     int is_stderr, void *ud)
 {
+	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 	size_t n;
 
@@ -712,6 +724,7 @@ cb_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 static void
 cb_eof(ssh_session s, ssh_channel ch, void *ud)
 {
+	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
 	c->client_eof = 1;
@@ -720,6 +733,7 @@ cb_eof(ssh_session s, ssh_channel ch, void *ud)
 static void
 cb_close(ssh_session s, ssh_channel ch, void *ud)
 {
+	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 	struct bridge *w = c->w;
 
@@ -728,6 +742,10 @@ cb_close(ssh_session s, ssh_channel ch, void *ud)
 		c->close_sent = 1;
 		agent_check(w, sg_proto_put_close(w->ag_out, c->id));
 	}
+	/* The client closed first: it waits for our CLOSE, which libssh
+	 * 0.10 does not send by itself once the remote side closed. */
+	if (c->state != CH_DONE)
+		ssh_channel_close(ch);
 	c->state = CH_DONE;
 }
 
@@ -785,6 +803,7 @@ fail_ch:
 static ssh_channel
 cb_channel_open(ssh_session s, void *ud)
 {
+	((struct bridge *)ud)->gen++;	/* see event_loop */
 	struct wchan *c = chan_new(ud, ssh_channel_new(s));
 
 	return c != NULL ? c->ch : NULL;
@@ -799,6 +818,7 @@ cb_channel_open(ssh_session s, void *ud)
 static int
 cb_message(ssh_session s, ssh_message msg, void *ud)
 {
+	((struct bridge *)ud)->gen++;	/* see event_loop */
 	struct bridge *w = ud;
 	struct wchan *c;
 	const char *host;
@@ -1130,8 +1150,14 @@ event_loop(struct bridge *w)
 	int r;
 
 	while (!w->quit) {
-		for (c = w->chans; c != NULL; c = c->next)
-			chan_flush(c);
+		unsigned gen, passes = 0;
+
+		/* again while a pass took in new work (see gen) */
+		do {
+			gen = w->gen;
+			for (c = w->chans; c != NULL; c = c->next)
+				chan_flush(c);
+		} while (gen != w->gen && ++passes < 8);
 		reap_channels(w);
 		if (w->agent_fd >= 0 && sg_buf_len(w->ag_out) > 0) {
 			ssize_t n = sg_buf_write_fd(w->ag_out, w->agent_fd);
@@ -1151,6 +1177,8 @@ event_loop(struct bridge *w)
 			}
 			timeout = w->boot_deadline_ms - now;
 		}
+		if (gen != w->gen)
+			timeout = 0;	/* still taking work in: poll, then again */
 		r = ssh_event_dopoll(w->ev, (int)timeout);
 		if (r == SSH_ERROR && !ssh_is_connected(w->session))
 			break;

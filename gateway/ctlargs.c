@@ -1,0 +1,633 @@
+/* The control interface's command line (ctlargs.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/allow.h"
+#include "common/text.h"
+#include "common/util.h"
+#include "gateway/ctlargs.h"
+
+#define NAME_MAX_LEN	64
+
+/* --- words --- */
+
+struct words {
+	char **v;
+	size_t n;
+	char *cur;		/* the word being built */
+	size_t len;
+	int in_word;
+};
+
+static int
+word_byte(struct words *w, char c, char **ret_err)
+{
+	if (w->len >= SG_CTLA_WORD_MAX)
+		return sg_fail(ret_err, -EINVAL, "a word is longer than %d "
+		    "bytes", SG_CTLA_WORD_MAX);
+	if (w->cur == NULL && (w->cur = malloc(SG_CTLA_WORD_MAX + 1)) == NULL)
+		return -ENOMEM;
+	w->cur[w->len++] = c;
+	w->in_word = 1;
+	return 0;
+}
+
+static int
+word_end(struct words *w, char **ret_err)
+{
+	char *s;
+
+	if (!w->in_word)
+		return 0;
+	if (w->n >= SG_CTLA_WORDS_MAX)
+		return sg_fail(ret_err, -EINVAL, "more than %d words",
+		    SG_CTLA_WORDS_MAX);
+	s = malloc(w->len + 1);
+	if (s == NULL)
+		return -ENOMEM;
+	if (w->len > 0)
+		memcpy(s, w->cur, w->len);
+	s[w->len] = '\0';
+	w->v[w->n++] = s;
+	w->len = 0;
+	w->in_word = 0;
+	return 0;
+}
+
+void
+sg_ctla_free_words(char **argv, size_t argc)
+{
+	size_t i;
+
+	if (argv == NULL)
+		return;
+	for (i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+int
+sg_ctla_split(const char *line, size_t len, char ***ret_argv,
+    size_t *ret_argc, char **ret_err)
+{
+	struct words w = { 0 };
+	enum { PLAIN, SINGLE, DOUBLE } q = PLAIN;
+	size_t i;
+	int r = 0;
+
+	*ret_err = NULL;
+	if (len > SG_CTLA_LINE_MAX)
+		return sg_fail(ret_err, -EINVAL, "the command is longer than "
+		    "%d bytes", SG_CTLA_LINE_MAX);
+	w.v = calloc(SG_CTLA_WORDS_MAX + 1, sizeof(char *));
+	if (w.v == NULL)
+		return -ENOMEM;
+	for (i = 0; i < len && r == 0; i++) {
+		unsigned char c = (unsigned char)line[i];
+		int sep = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+
+		if ((c < 0x20 && !(sep && q == PLAIN) && !(c == '\n' &&
+		    q != PLAIN) && !(c == '\t' && q != PLAIN)) || c == 0x7f) {
+			r = sg_fail(ret_err, -EINVAL, "byte 0x%02x at offset "
+			    "%zu: control bytes are not allowed in commands", c,
+			    i);
+			break;
+		}
+		switch (q) {
+		case PLAIN:
+			if (sep)
+				r = word_end(&w, ret_err);
+			else if (c == '\'') {
+				q = SINGLE;
+				w.in_word = 1;
+			} else if (c == '"') {
+				q = DOUBLE;
+				w.in_word = 1;
+			} else if (c == '\\') {
+				if (i + 1 >= len) {
+					r = sg_fail(ret_err, -EINVAL, "the "
+					    "command ends in a backslash");
+					break;
+				}
+				i++;
+				if (line[i] == '\n')	/* a line continuation */
+					break;
+				if ((unsigned char)line[i] < 0x20 ||
+				    line[i] == 0x7f) {
+					r = sg_fail(ret_err, -EINVAL, "byte "
+					    "0x%02x at offset %zu: control "
+					    "bytes are not allowed in commands",
+					    (unsigned char)line[i], i);
+					break;
+				}
+				r = word_byte(&w, line[i], ret_err);
+			} else
+				r = word_byte(&w, (char)c, ret_err);
+			break;
+		case SINGLE:
+			if (c == '\'')
+				q = PLAIN;
+			else
+				r = word_byte(&w, (char)c, ret_err);
+			break;
+		case DOUBLE:
+			if (c == '"') {
+				q = PLAIN;
+			} else if (c == '\\' && i + 1 < len &&
+			    strchr("\"\\$`\n", line[i + 1]) != NULL) {
+				i++;
+				if (line[i] != '\n')
+					r = word_byte(&w, line[i], ret_err);
+			} else
+				r = word_byte(&w, (char)c, ret_err);
+			break;
+		}
+	}
+	if (r == 0 && q != PLAIN)
+		r = sg_fail(ret_err, -EINVAL, "unfinished %s quote",
+		    q == SINGLE ? "single" : "double");
+	if (r == 0)
+		r = word_end(&w, ret_err);
+	free(w.cur);
+	if (r < 0) {
+		sg_ctla_free_words(w.v, w.n);
+		return r;
+	}
+	*ret_argv = w.v;
+	*ret_argc = w.n;
+	return 0;
+}
+
+/* --- commands --- */
+
+static const struct {
+	const char *name;
+	enum sg_ctla_cmd cmd;
+	const char *usage, *root_usage, *summary;
+} cmds[] = {
+	{ "help", SG_CTLA_HELP, "help", "help", "list the commands" },
+	{ "whoami", SG_CTLA_WHOAMI, "whoami", "whoami [--token T]",
+	  "the token, its limits and what is in use" },
+	{ "ls", SG_CTLA_LS, "ls", "ls [--token T]", "list the sandboxes" },
+	{ "create", SG_CTLA_CREATE, "create NAME [--image I] [--memory MB] "
+	  "[--vcpus N] [--lifetime D] [--idle-timeout D] [--allow-net LIST] "
+	  "[--secret NAME,...] [--env K=V]", "create NAME --token T [OPTIONS]",
+	  "make a named sandbox (then: ssh NAME@host)" },
+	{ "info", SG_CTLA_INFO, "info NAME", "info ID|NAME [--token T]",
+	  "one sandbox" },
+	{ "extend", SG_CTLA_EXTEND, "extend NAME DURATION",
+	  "extend ID|NAME DURATION [--token T]", "push its end back" },
+	{ "kill", SG_CTLA_KILL, "kill NAME", "kill ID|NAME [--token T] | "
+	  "kill --token T", "destroy it" },
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+size_t
+sg_ctla_ncommands(void)
+{
+	return NCMDS;
+}
+
+void
+sg_ctla_command(size_t i, const char **ret_name, const char **ret_usage,
+    const char **ret_summary)
+{
+	*ret_name = cmds[i].name;
+	*ret_usage = cmds[i].usage;
+	*ret_summary = cmds[i].summary;
+}
+
+const char *
+sg_ctla_help_text(int root)
+{
+	if (root)
+		return
+		    "commands (add --json to any for one JSON document):\n"
+		    "  ls [--token T]                     list the sandboxes\n"
+		    "  info ID|NAME [--token T]           one sandbox\n"
+		    "  create NAME --token T [OPTIONS]    make a named sandbox\n"
+		    "  extend ID|NAME DURATION [--token T]  push its end back\n"
+		    "  kill ID|NAME [--token T]           destroy it\n"
+		    "  kill --token T                     destroy all of T's\n"
+		    "  whoami [--token T]                 a token's limits and use\n";
+	return
+	    "commands (add --json to any for one JSON document):\n"
+	    "  whoami                  the token, its limits, what is in use\n"
+	    "  ls                      the token's sandboxes\n"
+	    "  create NAME [OPTIONS]   a named sandbox; then ssh NAME@host\n"
+	    "      --image I  --memory MB  --vcpus N  --lifetime D\n"
+	    "      --idle-timeout D  --allow-net LIST  --secret NAME,...\n"
+	    "      --env KEY=VALUE   (durations: 90s, 30m, 2h, 1d)\n"
+	    "  info NAME               one sandbox\n"
+	    "  extend NAME DURATION    push its end back\n"
+	    "  kill NAME               destroy it\n"
+	    "  help                    this list\n"
+	    "see sandgate-ssh(7)\n";
+}
+
+int
+sg_ctla_valid_name(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || strcmp(s, "sandbox") == 0)
+		return 0;
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= NAME_MAX_LEN)
+			return 0;
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+valid_id(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'f') || (s[i] >= '0' &&
+		    s[i] <= '9')))
+			return 0;
+	return i == 12;
+}
+
+static int
+valid_env_key(const char *k, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || (k[0] >= '0' && k[0] <= '9'))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' &&
+		    k[i] <= 'Z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int
+valid_secret_name(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= NAME_MAX_LEN || !((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' &&
+		    s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+			return 0;
+	return i > 0;
+}
+
+void
+sg_ctla_free(struct sg_ctla *r)
+{
+	if (r == NULL)
+		return;
+	free(r->name);
+	free(r->token);
+	free(r->image);
+	sg_ctla_free_words(r->allow, r->nallow);
+	sg_ctla_free_words(r->secrets, r->nsecrets);
+	sg_ctla_free_words(r->env, r->nenv);
+	free(r);
+}
+
+/* Appends the comma-separated items of s to *v (at most max in all),
+ * trimmed; empty items are skipped. */
+static int
+add_list(char ***v, size_t *n, size_t max, const char *s, const char *opt,
+    char **ret_err)
+{
+	const char *p = s, *e, *a, *b;
+	char **nv;
+
+	for (;;) {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		for (a = p; a < e && *a == ' '; a++)
+			;
+		for (b = e; b > a && b[-1] == ' '; b--)
+			;
+		if (b > a) {
+			if (*n >= max)
+				return sg_fail(ret_err, -EINVAL, "%s: more "
+				    "than %zu entries", opt, max);
+			nv = realloc(*v, (*n + 2) * sizeof(char *));
+			if (nv == NULL)
+				return -ENOMEM;
+			*v = nv;
+			nv[*n] = strndup(a, (size_t)(b - a));
+			if (nv[*n] == NULL)
+				return -ENOMEM;
+			nv[++*n] = NULL;
+		}
+		if (*e == '\0')
+			return 0;
+		p = e + 1;
+	}
+}
+
+static int
+opt_uint(const char *opt, const char *v, uint64_t min, uint64_t max,
+    unsigned *ret, char **ret_err)
+{
+	uint64_t x;
+
+	if (sg_util_parse_uint(v, min, max, &x) < 0)
+		return sg_fail(ret_err, -EINVAL, "%s '%.40s': write a number "
+		    "from %llu to %llu", opt, v, (unsigned long long)min,
+		    (unsigned long long)max);
+	*ret = (unsigned)x;
+	return 0;
+}
+
+static int
+opt_duration(const char *opt, const char *v, uint64_t *ret, char **ret_err)
+{
+	if (sg_util_parse_duration(v, ret) < 0 || *ret == 0)
+		return sg_fail(ret_err, -EINVAL, "%s '%.40s': write a duration "
+		    "such as 90s, 30m, 2h or 1d", opt, v);
+	return 0;
+}
+
+static int
+opt_allow(struct sg_ctla *q, const char *v, char **ret_err)
+{
+	size_t first = q->nallow, i;
+	struct sg_allow *a;
+	char *msg = NULL;
+	int r;
+
+	q->has_allow = 1;
+	r = add_list(&q->allow, &q->nallow, SG_CTLA_ALLOW_MAX, v,
+	    "--allow-net", ret_err);
+	for (i = first; r == 0 && i < q->nallow; i++) {
+		const char *e = q->allow[i];
+
+		r = sg_allow_parse(&e, 1, &a, &msg);
+		if (r == 0)
+			sg_allow_free(a);
+		else if (r == -EINVAL) {
+			sg_msg(ret_err, "--allow-net: %s", msg ? msg : e);
+			free(msg);
+		}
+	}
+	return r;
+}
+
+static int
+opt_secret(struct sg_ctla *q, const char *v, char **ret_err)
+{
+	size_t first = q->nsecrets, i;
+	int r;
+
+	q->has_secrets = 1;
+	r = add_list(&q->secrets, &q->nsecrets, SG_CTLA_SECRETS_MAX, v,
+	    "--secret", ret_err);
+	for (i = first; r == 0 && i < q->nsecrets; i++)
+		if (!valid_secret_name(q->secrets[i]))
+			r = sg_fail(ret_err, -EINVAL, "--secret '%.64s': not a "
+			    "secret name (see whoami)", q->secrets[i]);
+	return r;
+}
+
+static int
+opt_env(struct sg_ctla *q, const char *v, char **ret_err)
+{
+	const char *eq = strchr(v, '='), *p;
+	char **nv;
+
+	if (eq == NULL || !valid_env_key(v, (size_t)(eq - v)))
+		return sg_fail(ret_err, -EINVAL, "--env '%.40s': write KEY=VALUE "
+		    "with KEY of letters, digits and _", v);
+	if (strncmp(v, "SANDGATE_", 9) == 0)
+		return sg_fail(ret_err, -EINVAL, "--env %.*s: SANDGATE_ "
+		    "variables are set by sandgate", (int)(eq - v), v);
+	if (strlen(eq + 1) > SG_CTLA_ENV_VALUE_MAX)
+		return sg_fail(ret_err, -EINVAL, "--env %.*s: the value is "
+		    "longer than %d bytes", (int)(eq - v), v,
+		    SG_CTLA_ENV_VALUE_MAX);
+	for (p = eq + 1; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return sg_fail(ret_err, -EINVAL, "--env %.*s: the value "
+			    "holds a control byte", (int)(eq - v), v);
+	if (q->nenv >= SG_CTLA_ENV_MAX)
+		return sg_fail(ret_err, -EINVAL, "--env: more than %d variables",
+		    SG_CTLA_ENV_MAX);
+	nv = realloc(q->env, (q->nenv + 2) * sizeof(char *));
+	if (nv == NULL)
+		return -ENOMEM;
+	q->env = nv;
+	if ((nv[q->nenv] = strdup(v)) == NULL)
+		return -ENOMEM;
+	nv[++q->nenv] = NULL;
+	return 0;
+}
+
+/* Options each command takes (besides --json). */
+#define O_TOKEN		0x01
+#define O_CREATE	0x02
+
+static int
+set_option(struct sg_ctla *q, const char *opt, const char *v, char **ret_err)
+{
+	if (strcmp(opt, "--token") == 0) {
+		if (q->token != NULL)
+			return sg_fail(ret_err, -EINVAL, "--token given twice");
+		q->token = strdup(v);
+		return q->token ? 0 : -ENOMEM;
+	}
+	if (strcmp(opt, "--image") == 0) {
+		free(q->image);
+		q->image = strdup(v);
+		return q->image ? 0 : -ENOMEM;
+	}
+	if (strcmp(opt, "--memory") == 0)
+		return opt_uint(opt, v, 1, 1048576, &q->memory_mb, ret_err);
+	if (strcmp(opt, "--vcpus") == 0)
+		return opt_uint(opt, v, 1, 256, &q->vcpus, ret_err);
+	if (strcmp(opt, "--lifetime") == 0) {
+		q->has_lifetime = 1;
+		return opt_duration(opt, v, &q->lifetime_s, ret_err);
+	}
+	if (strcmp(opt, "--idle-timeout") == 0) {
+		q->has_idle = 1;
+		return opt_duration(opt, v, &q->idle_s, ret_err);
+	}
+	if (strcmp(opt, "--allow-net") == 0)
+		return opt_allow(q, v, ret_err);
+	if (strcmp(opt, "--secret") == 0)
+		return opt_secret(q, v, ret_err);
+	return opt_env(q, v, ret_err);
+}
+
+static int
+known_option(const char *opt, unsigned allowed)
+{
+	static const char *const create_opts[] = { "--image", "--memory",
+	    "--vcpus", "--lifetime", "--idle-timeout", "--allow-net",
+	    "--secret", "--env" };
+	size_t i;
+
+	if ((allowed & O_TOKEN) && strcmp(opt, "--token") == 0)
+		return 1;
+	if (allowed & O_CREATE)
+		for (i = 0; i < sizeof(create_opts) / sizeof(*create_opts); i++)
+			if (strcmp(opt, create_opts[i]) == 0)
+				return 1;
+	return 0;
+}
+
+int
+sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
+    char **ret_err)
+{
+	struct sg_ctla *q;
+	const char *pos[2] = { NULL, NULL };
+	size_t i, npos = 0, want_min, want_max, c;
+	unsigned allowed;
+	int r = 0, opts_done = 0;
+
+	*ret_err = NULL;
+	if (argc == 0)
+		return sg_fail(ret_err, -EINVAL, "no command given (see help)");
+	for (c = 0; c < NCMDS; c++)
+		if (strcmp(argv[0], cmds[c].name) == 0)
+			break;
+	if (c == NCMDS)
+		return sg_fail(ret_err, -EINVAL, "unknown command '%.40s' (see "
+		    "help)", argv[0]);
+	q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return -ENOMEM;
+	q->cmd = cmds[c].cmd;
+	allowed = root && q->cmd != SG_CTLA_HELP ? O_TOKEN : 0;
+	if (q->cmd == SG_CTLA_CREATE)
+		allowed |= O_CREATE;
+	for (i = 1; i < argc && r == 0; i++) {
+		const char *a = argv[i], *v, *eq;
+		char opt[32];
+
+		if (opts_done || a[0] != '-' || a[1] == '\0') {
+			if (npos == 2) {
+				r = sg_fail(ret_err, -EINVAL, "%s: unexpected "
+				    "argument '%.40s' (usage: %s)", cmds[c].name,
+				    a, root ? cmds[c].root_usage : cmds[c].usage);
+				break;
+			}
+			pos[npos++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			opts_done = 1;
+			continue;
+		}
+		if (strcmp(a, "--json") == 0) {
+			q->json = 1;
+			continue;
+		}
+		eq = strchr(a, '=');
+		if (eq != NULL && (size_t)(eq - a) < sizeof(opt)) {
+			memcpy(opt, a, (size_t)(eq - a));
+			opt[eq - a] = '\0';
+			v = eq + 1;
+		} else if (eq == NULL && strlen(a) < sizeof(opt)) {
+			snprintf(opt, sizeof(opt), "%s", a);
+			v = NULL;
+		} else {
+			opt[0] = '\0';
+			v = NULL;
+		}
+		if (!known_option(opt, allowed)) {
+			r = sg_fail(ret_err, -EINVAL, "%s: unknown option "
+			    "'%.40s' (usage: %s)", cmds[c].name, a,
+			    root ? cmds[c].root_usage : cmds[c].usage);
+			break;
+		}
+		if (v == NULL) {
+			if (i + 1 >= argc) {
+				r = sg_fail(ret_err, -EINVAL, "%s: %s needs a "
+				    "value", cmds[c].name, opt);
+				break;
+			}
+			v = argv[++i];
+		}
+		r = set_option(q, opt, v, ret_err);
+	}
+	if (r < 0)
+		goto fail;
+	switch (q->cmd) {
+	case SG_CTLA_EXTEND:
+		want_min = want_max = 2;
+		break;
+	case SG_CTLA_CREATE:
+	case SG_CTLA_INFO:
+		want_min = want_max = 1;
+		break;
+	case SG_CTLA_KILL:
+		want_min = root && q->token != NULL ? 0 : 1;
+		want_max = 1;
+		break;
+	default:
+		want_min = want_max = 0;
+	}
+	if (npos < want_min || npos > want_max) {
+		r = sg_fail(ret_err, -EINVAL, "usage: %s",
+		    root ? cmds[c].root_usage : cmds[c].usage);
+		goto fail;
+	}
+	if (npos > 0) {
+		if (!sg_ctla_valid_name(pos[0]) && !(root && valid_id(pos[0]) &&
+		    q->cmd != SG_CTLA_CREATE)) {
+			r = sg_fail(ret_err, -EINVAL, "'%.64s' is not a sandbox "
+			    "name: write lowercase letters, digits and '-' (at "
+			    "most 64, not 'sandbox')", pos[0]);
+			goto fail;
+		}
+		if ((q->name = strdup(pos[0])) == NULL) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
+	if (q->cmd == SG_CTLA_EXTEND &&
+	    (r = opt_duration("extend", pos[1], &q->duration_s, ret_err)) < 0)
+		goto fail;
+	if (root && q->cmd == SG_CTLA_CREATE && q->token == NULL) {
+		r = sg_fail(ret_err, -EINVAL, "create: root must say for which "
+		    "token (--token T)");
+		goto fail;
+	}
+	if (q->token != NULL && (q->token[0] == '\0' ||
+	    strlen(q->token) > NAME_MAX_LEN)) {
+		r = sg_fail(ret_err, -EINVAL, "--token: not a token name");
+		goto fail;
+	}
+	if (q->image != NULL && (q->image[0] == '\0' ||
+	    strlen(q->image) > NAME_MAX_LEN || q->image[0] == '.' ||
+	    strspn(q->image, "abcdefghijklmnopqrstuvwxyz0123456789._-") !=
+	    strlen(q->image))) {
+		r = sg_fail(ret_err, -EINVAL, "--image '%.40s': not an image "
+		    "name (see sandgatectl images)", q->image);
+		goto fail;
+	}
+	*ret = q;
+	return 0;
+fail:
+	sg_ctla_free(q);
+	if (r == -ENOMEM) {
+		free(*ret_err);
+		*ret_err = NULL;
+	}
+	return r;
+}

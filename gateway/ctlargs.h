@@ -1,0 +1,85 @@
+/* sg_ctla: the control interface's command line (docs/control.md,
+ * sandgate-ssh(7)), split into words and parsed into a request. Pure: no
+ * I/O and no state, so it is unit-tested and fuzzed on its own.
+ *
+ * The same words come from a token holder's SSH exec request (one
+ * string) and from root's sandgatectl (over the control socket), so both
+ * get the same checks and the same messages. Every message names what is
+ * wrong and what to write instead; nothing is ever given to a shell. */
+#ifndef SG_CTLARGS_H
+#define SG_CTLARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SG_CTLA_LINE_MAX	8192	/* bytes of one command string */
+#define SG_CTLA_WORDS_MAX	64
+#define SG_CTLA_WORD_MAX	1024
+#define SG_CTLA_ENV_MAX		32
+#define SG_CTLA_ENV_VALUE_MAX	1024
+#define SG_CTLA_ALLOW_MAX	64	/* --allow-net entries */
+#define SG_CTLA_SECRETS_MAX	64
+
+enum sg_ctla_cmd {
+	SG_CTLA_HELP,
+	SG_CTLA_WHOAMI,
+	SG_CTLA_LS,
+	SG_CTLA_CREATE,
+	SG_CTLA_INFO,
+	SG_CTLA_EXTEND,
+	SG_CTLA_KILL,
+};
+
+/* A parsed request. Strings are owned by it; unset options are NULL or 0
+ * (and has_* 0). */
+struct sg_ctla {
+	enum sg_ctla_cmd cmd;
+	int json;
+	char *name;		/* NAME (root: or an id); NULL for none */
+	char *token;		/* --token (root only) */
+	char *image;
+	unsigned memory_mb, vcpus;
+	int has_lifetime, has_idle;
+	uint64_t lifetime_s, idle_s;
+	uint64_t duration_s;	/* extend */
+	int has_allow;		/* --allow-net given (its list may be empty) */
+	char **allow;
+	size_t nallow;
+	int has_secrets;	/* --secret given ('' gives none) */
+	char **secrets;
+	size_t nsecrets;
+	char **env;		/* KEY=VALUE */
+	size_t nenv;
+};
+
+/* Splits a command string into words as a POSIX shell quotes them
+ * ('...', "..." with \" \\ \$ \` and \newline, \ outside quotes) with no
+ * expansion of any kind. Refuses (-EINVAL, a message in *ret_err) a
+ * string over SG_CTLA_LINE_MAX, more than SG_CTLA_WORDS_MAX words, a word
+ * over SG_CTLA_WORD_MAX, a NUL or other control byte (tab, newline and CR
+ * separate words outside quotes), DEL, and an unfinished quote or escape.
+ * On success *ret_argv holds *ret_argc words (NULL-terminated) to free
+ * with sg_ctla_free_words(). -ENOMEM leaves *ret_err NULL. */
+int sg_ctla_split(const char *line, size_t len, char ***ret_argv,
+    size_t *ret_argc, char **ret_err);
+void sg_ctla_free_words(char **argv, size_t argc);
+
+/* Parses words into a request. root allows --token and ids. Returns 0 and
+ * *ret (free with sg_ctla_free), -EINVAL with a usage message in
+ * *ret_err, or -ENOMEM. An empty word list is a usage error. */
+int sg_ctla_parse(size_t argc, char *const *argv, int root,
+    struct sg_ctla **ret, char **ret_err);
+void sg_ctla_free(struct sg_ctla *r);
+
+/* The command list for `help` (text, one command a line), and each
+ * command's usage and summary for `help --json`. */
+const char *sg_ctla_help_text(int root);
+size_t sg_ctla_ncommands(void);
+void sg_ctla_command(size_t i, const char **ret_name, const char **ret_usage,
+    const char **ret_summary);
+
+/* 1 when s is a sandbox name a token holder may create
+ * ([a-z0-9][a-z0-9-]{0,63}, not "sandbox"). */
+int sg_ctla_valid_name(const char *s);
+
+#endif

@@ -1,0 +1,244 @@
+/* Unit tests for gateway/ctlargs.c: the control interface's word
+ * splitting (quotes, escapes, limits, control bytes) and its commands and
+ * options, including every bad input docs/control.md names. */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gateway/ctlargs.h"
+
+static size_t
+split(const char *line, char ***argv)
+{
+	char *err = NULL;
+	size_t n = 0;
+	int r = sg_ctla_split(line, strlen(line), argv, &n, &err);
+
+	if (r != 0)
+		print_error("split '%s': %s\n", line, err ? err : "?");
+	assert_int_equal(r, 0);
+	assert_null(err);
+	return n;
+}
+
+static void
+split_fails(const char *line, size_t len, const char *want)
+{
+	char **argv = NULL, *err = NULL;
+	size_t n = 0;
+
+	assert_int_equal(sg_ctla_split(line, len, &argv, &n, &err), -EINVAL);
+	assert_non_null(err);
+	if (strstr(err, want) == NULL)
+		print_error("message '%s' lacks '%s'\n", err, want);
+	assert_non_null(strstr(err, want));
+	free(err);
+}
+
+static void
+test_split(void **state)
+{
+	char **v;
+	size_t n;
+	(void)state;
+
+	n = split("  ls   --json ", &v);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0], "ls");
+	assert_string_equal(v[1], "--json");
+	assert_null(v[2]);
+	sg_ctla_free_words(v, n);
+
+	n = split("create 'a b' \"c \\\"d\\\" \\$e\" f\\ g '' x'y'z", &v);
+	assert_int_equal(n, 6);
+	assert_string_equal(v[1], "a b");
+	assert_string_equal(v[2], "c \"d\" $e");
+	assert_string_equal(v[3], "f g");
+	assert_string_equal(v[4], "");
+	assert_string_equal(v[5], "xyz");
+	sg_ctla_free_words(v, n);
+
+	/* metacharacters are plain bytes: nothing runs */
+	n = split("kill $(reboot);rm\t-rf|x>y `id`", &v);
+	assert_int_equal(n, 4);
+	assert_string_equal(v[1], "$(reboot);rm");
+	assert_string_equal(v[2], "-rf|x>y");
+	assert_string_equal(v[3], "`id`");
+	sg_ctla_free_words(v, n);
+
+	n = split("", &v);
+	assert_int_equal(n, 0);
+	sg_ctla_free_words(v, n);
+
+	n = split("'it''s' \"a\\b\"", &v);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0], "its");
+	assert_string_equal(v[1], "a\\b");
+	sg_ctla_free_words(v, n);
+}
+
+static void
+test_split_bad(void **state)
+{
+	char big[SG_CTLA_LINE_MAX + 2], word[SG_CTLA_WORD_MAX + 8];
+	char many[SG_CTLA_WORDS_MAX * 2 + 8];
+	size_t i;
+	(void)state;
+
+	split_fails("ls 'oops", 8, "unfinished single quote");
+	split_fails("ls \"oops", 8, "unfinished double quote");
+	split_fails("ls \\", 4, "backslash");
+	split_fails("ls \x01", 4, "control bytes");
+	split_fails("ls a\x7f", 5, "0x7f");
+	split_fails("ls \0x", 5, "0x00");
+	split_fails("ls '\x1b[2J'", 8, "control bytes");
+	memset(big, 'a', sizeof(big));
+	split_fails(big, SG_CTLA_LINE_MAX + 1, "longer than 8192");
+	memset(word, 'a', sizeof(word));
+	split_fails(word, SG_CTLA_WORD_MAX + 1, "longer than 1024");
+	for (i = 0; i < SG_CTLA_WORDS_MAX + 1; i++) {
+		many[2 * i] = 'a';
+		many[2 * i + 1] = ' ';
+	}
+	split_fails(many, 2 * (SG_CTLA_WORDS_MAX + 1), "more than 64 words");
+}
+
+static struct sg_ctla *
+parse(const char *line, int root)
+{
+	struct sg_ctla *q = NULL;
+	char **v, *err = NULL;
+	size_t n = split(line, &v);
+	int r = sg_ctla_parse(n, v, root, &q, &err);
+
+	if (r != 0)
+		print_error("parse '%s': %s\n", line, err ? err : "?");
+	assert_int_equal(r, 0);
+	sg_ctla_free_words(v, n);
+	return q;
+}
+
+static void
+parse_fails(const char *line, int root, const char *want)
+{
+	struct sg_ctla *q = NULL;
+	char **v, *err = NULL;
+	size_t n = split(line, &v);
+
+	assert_int_equal(sg_ctla_parse(n, v, root, &q, &err), -EINVAL);
+	assert_null(q);
+	assert_non_null(err);
+	if (strstr(err, want) == NULL)
+		print_error("'%s': message '%s' lacks '%s'\n", line, err, want);
+	assert_non_null(strstr(err, want));
+	free(err);
+	sg_ctla_free_words(v, n);
+}
+
+static void
+test_parse(void **state)
+{
+	struct sg_ctla *q;
+	(void)state;
+
+	q = parse("ls --json", 0);
+	assert_int_equal(q->cmd, SG_CTLA_LS);
+	assert_int_equal(q->json, 1);
+	sg_ctla_free(q);
+
+	q = parse("create web --image default --memory=1024 --vcpus 2 "
+	    "--lifetime 2h --idle-timeout 90s --allow-net 'a.test:443, *.b.test' "
+	    "--allow-net c.test --secret K1,K2 --env A=1 --env 'B=x y' --json", 0);
+	assert_int_equal(q->cmd, SG_CTLA_CREATE);
+	assert_string_equal(q->name, "web");
+	assert_string_equal(q->image, "default");
+	assert_int_equal(q->memory_mb, 1024);
+	assert_int_equal(q->vcpus, 2);
+	assert_int_equal(q->has_lifetime, 1);
+	assert_int_equal(q->lifetime_s, 7200);
+	assert_int_equal(q->idle_s, 90);
+	assert_int_equal(q->nallow, 3);
+	assert_string_equal(q->allow[1], "*.b.test");
+	assert_int_equal(q->nsecrets, 2);
+	assert_int_equal(q->nenv, 2);
+	assert_string_equal(q->env[1], "B=x y");
+	assert_int_equal(q->json, 1);
+	sg_ctla_free(q);
+
+	q = parse("create x --secret ''", 0);
+	assert_int_equal(q->has_secrets, 1);
+	assert_int_equal(q->nsecrets, 0);
+	assert_int_equal(q->has_allow, 0);
+	sg_ctla_free(q);
+
+	q = parse("extend web 30m", 0);
+	assert_int_equal(q->duration_s, 1800);
+	sg_ctla_free(q);
+
+	q = parse("kill 0123456789ab", 1);
+	assert_string_equal(q->name, "0123456789ab");
+	sg_ctla_free(q);
+	q = parse("kill --token ci", 1);
+	assert_null(q->name);
+	assert_string_equal(q->token, "ci");
+	sg_ctla_free(q);
+	q = parse("create w --token ci", 1);
+	sg_ctla_free(q);
+	q = parse("help", 0);
+	sg_ctla_free(q);
+}
+
+static void
+test_parse_bad(void **state)
+{
+	(void)state;
+
+	parse_fails("frobnicate", 0, "unknown command 'frobnicate'");
+	parse_fails("ls --all", 0, "unknown option '--all'");
+	parse_fails("ls --token ci", 0, "unknown option '--token'");
+	parse_fails("ls extra", 0, "usage: ls");
+	parse_fails("create", 0, "usage: create NAME");
+	parse_fails("create Web", 0, "not a sandbox name");
+	parse_fails("create sandbox", 0, "not a sandbox name");
+	parse_fails("create my_box", 0, "not a sandbox name");
+	parse_fails("create 'a;reboot'", 0, "not a sandbox name");
+	parse_fails("info -x", 0, "unknown option");
+	parse_fails("create w --memory lots", 0, "--memory 'lots'");
+	parse_fails("create w --memory", 0, "--memory needs a value");
+	parse_fails("create w --vcpus 0", 0, "--vcpus '0'");
+	parse_fails("create w --lifetime forever", 0, "--lifetime 'forever'");
+	parse_fails("create w --lifetime 0", 0, "--lifetime '0'");
+	parse_fails("create w --allow-net 'foo..com'", 0, "--allow-net");
+	parse_fails("create w --secret 'a b'", 0, "not a secret name");
+	parse_fails("create w --env NOEQUALS", 0, "KEY=VALUE");
+	parse_fails("create w --env 1A=x", 0, "KEY=VALUE");
+	parse_fails("create w --env SANDGATE_X=1", 0, "set by sandgate");
+	parse_fails("create w --image ../etc", 0, "not an image name");
+	parse_fails("extend w", 0, "usage: extend");
+	parse_fails("extend w soon", 0, "'soon'");
+	parse_fails("kill", 0, "usage: kill");
+	parse_fails("kill --token ci", 0, "unknown option");
+	parse_fails("create w", 1, "--token T");
+	parse_fails("info w --json --json x", 0, "usage: info");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_split_bad),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_bad),
+	};
+
+	return cmocka_run_group_tests_name("ctlargs", tests, NULL, NULL);
+}
