@@ -28,6 +28,14 @@ enum sg_mp_type {
 	SG_MP_STARTED = 5,		/* m->w: str id, str image, i64 expires,
 					 * u32 boot_timeout_ms, + shim link fd */
 	SG_MP_START_FAIL = 6,		/* m->w: str reason */
+	/* the control interface (control user only, after AUTH, instead of
+	 * START; one command at a time) */
+	SG_MP_CTL = 7,			/* w->m: u8 longer, str command (its
+					 * first SG_MP_MAX_STR bytes; longer: 1
+					 * when it had more) */
+	SG_MP_CTL_OUT = 8,		/* m->w: u8 stream (1 stdout, 2 stderr),
+					 * str bytes (repeated) */
+	SG_MP_CTL_DONE = 9,		/* m->w: u8 exit status */
 	/* monitor <-> shim: one connection per sandbox (docs/protocol.md,
 	 * "Shim requests"); the shim's end is also reachable again through
 	 * its rendezvous socket by the next monitor */

@@ -29,7 +29,7 @@
 
 enum kind {
 	K_LISTEN, K_PATH, K_SOCKET, K_USER, K_DURATION, K_URI, K_ENUM, K_IMAGE,
-	K_UINT, K_POOL, K_RESOLVE, K_SERVERS, K_TABLE, K_UIDRANGE,
+	K_UINT, K_POOL, K_RESOLVE, K_SERVERS, K_TABLE, K_UIDRANGE, K_LOGIN,
 };
 
 static const char *const domain_types[] = { "auto", "kvm", "qemu", NULL };
@@ -62,6 +62,7 @@ static const struct key_def keys[SG_CONF_KEY_COUNT_] = {
 	[SG_CONF_AUTH_DELAY] = KEY("gateway", "auth_delay", K_DURATION, "1s", 1, 60, NULL),
 	[SG_CONF_UID_RANGE] = KEY("gateway", "uid_range", K_UIDRANGE, SG_CONF_UID_RANGE_DEFAULT,
 				  0, 0, NULL),
+	[SG_CONF_CONTROL_USER] = KEY("gateway", "control_user", K_LOGIN, "sandgate", 0, 0, NULL),
 	[SG_CONF_SHIM_PROGRAM] = KEY("gateway", "shim_program", K_PATH,
 				     SG_LIBEXECDIR "/sandgate-shim", 0, 0, NULL),
 	[SG_CONF_LIBVIRT_URI] = KEY("libvirt", "uri", K_URI, "qemu:///system", 0, 0, NULL),
@@ -436,6 +437,16 @@ static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char 
 			return bad_value(ret_msg, d, v, "must be one of auto, vsock, virtio-serial");
 		}
 		num = i;
+		break;
+	case K_LOGIN:
+		/* an SSH user name no sandbox can have */
+		for (i = 0; v[i]; i++)
+			if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
+			      (v[i] == '-' && i > 0)))
+				break;
+		if (v[i] || i == 0 || i > 32 || strcmp(v, "sandbox") == 0)
+			return bad_value(ret_msg, d, v, "must be a user name of lowercase letters, digits "
+					 "and '-' (at most 32, not 'sandbox')");
 		break;
 	case K_IMAGE:
 		if (!sg_conf_valid_image(v))

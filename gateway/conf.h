@@ -37,6 +37,7 @@ enum sg_conf_key {
 	SG_CONF_AUTH_DELAY,      /* 1s, 1s..60s: base delay after a failed auth */
 	SG_CONF_UID_RANGE,       /* SG_CONF_UID_RANGE_DEFAULT: one uid per sandbox */
 	SG_CONF_SHIM_PROGRAM,    /* SG_LIBEXECDIR "/sandgate-shim" */
+	SG_CONF_CONTROL_USER,    /* "sandgate": SSH user of the control interface */
 	/* [libvirt] */
 	SG_CONF_LIBVIRT_URI,     /* "qemu:///system" */
 	SG_CONF_DOMAIN_TYPE,     /* enum sg_conf_domain_type, default auto */

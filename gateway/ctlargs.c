@@ -11,7 +11,8 @@
 #include "common/util.h"
 #include "gateway/ctlargs.h"
 
-#define NAME_MAX_LEN	64
+#define NAME_MAX_LEN	64	/* token and secret names */
+#define SBX_NAME_MAX	32	/* sandbox names: SSH user names */
 
 /* --- words --- */
 
@@ -90,8 +91,7 @@ sg_ctla_split(const char *line, size_t len, char ***ret_argv,
 		unsigned char c = (unsigned char)line[i];
 		int sep = c == ' ' || c == '\t' || c == '\n' || c == '\r';
 
-		if ((c < 0x20 && !(sep && q == PLAIN) && !(c == '\n' &&
-		    q != PLAIN) && !(c == '\t' && q != PLAIN)) || c == 0x7f) {
+		if ((c < 0x20 && !(sep && q == PLAIN)) || c == 0x7f) {
 			r = sg_fail(ret_err, -EINVAL, "byte 0x%02x at offset "
 			    "%zu: control bytes are not allowed in commands", c,
 			    i);
@@ -194,11 +194,11 @@ sg_ctla_ncommands(void)
 }
 
 void
-sg_ctla_command(size_t i, const char **ret_name, const char **ret_usage,
-    const char **ret_summary)
+sg_ctla_command(size_t i, int root, const char **ret_name,
+    const char **ret_usage, const char **ret_summary)
 {
 	*ret_name = cmds[i].name;
-	*ret_usage = cmds[i].usage;
+	*ret_usage = root ? cmds[i].root_usage : cmds[i].usage;
 	*ret_summary = cmds[i].summary;
 }
 
@@ -240,7 +240,7 @@ sg_ctla_valid_name(const char *s)
 	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
 		return 0;
 	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= NAME_MAX_LEN)
+		if (i >= SBX_NAME_MAX)
 			return 0;
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
 		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
@@ -592,7 +592,7 @@ sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
 		    q->cmd != SG_CTLA_CREATE)) {
 			r = sg_fail(ret_err, -EINVAL, "'%.64s' is not a sandbox "
 			    "name: write lowercase letters, digits and '-' (at "
-			    "most 64, not 'sandbox')", pos[0]);
+			    "most 32, not 'sandbox')", pos[0]);
 			goto fail;
 		}
 		if ((q->name = strdup(pos[0])) == NULL) {

@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #define SG_CTLA_LINE_MAX	8192	/* bytes of one command string */
-#define SG_CTLA_WORDS_MAX	64
-#define SG_CTLA_WORD_MAX	1024
+#define SG_CTLA_WORDS_MAX	128
+#define SG_CTLA_WORD_MAX	2048
 #define SG_CTLA_ENV_MAX		32
 #define SG_CTLA_ENV_VALUE_MAX	1024
 #define SG_CTLA_ALLOW_MAX	64	/* --allow-net entries */
@@ -75,11 +75,12 @@ void sg_ctla_free(struct sg_ctla *r);
  * command's usage and summary for `help --json`. */
 const char *sg_ctla_help_text(int root);
 size_t sg_ctla_ncommands(void);
-void sg_ctla_command(size_t i, const char **ret_name, const char **ret_usage,
-    const char **ret_summary);
+void sg_ctla_command(size_t i, int root, const char **ret_name,
+    const char **ret_usage, const char **ret_summary);
 
 /* 1 when s is a sandbox name a token holder may create
- * ([a-z0-9][a-z0-9-]{0,63}, not "sandbox"). */
+ * ([a-z0-9][a-z0-9-]{0,31}: an SSH user name sandgated accepts; not
+ * "sandbox"). */
 int sg_ctla_valid_name(const char *s);
 
 #endif

@@ -10,7 +10,8 @@
  *   monauth.c   credentials and the per-address delays
  *   monwork.c   workers: accept, requests, exit
  *   monproxy.c  sandgate-proxy: start, feed, adoption
- *   monctl.c    the control socket
+ *   monctl.c    the control socket (root's sandgatectl)
+ *   monapi.c    the control commands, for root and for token holders
  *
  * One thread runs all of this; slow calls are jobs (jobs.h) whose
  * completions come back to the loop. */
@@ -25,6 +26,8 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
+#include "gateway/ctlargs.h"
+#include "gateway/monapi.h"
 #include "gateway/monitor.h"
 #include "gateway/sbxnet.h"
 
@@ -60,6 +63,8 @@ struct mworker {
 	char *token;
 	char *user;
 	struct sbx *sbx;	/* W_WAITING, W_RUNNING */
+	int control;		/* logged in as the control user */
+	struct mon_call *call;	/* its control command, while it runs */
 };
 
 enum sbx_state {
@@ -102,6 +107,32 @@ struct sbx {
 	char **ph_name, **ph_value;	/* secret placeholders, recorded */
 	size_t nph;
 	char *reason;			/* SB_DESTROYING: why, for the audit */
+	/* what it was made with (recorded with its policy) */
+	unsigned memory_mb, vcpus;	/* 0: not recorded (an older sandgated) */
+	uint64_t idle_s;		/* its own idle timeout; 0: its token's */
+	char **env;			/* KEY=VALUE for its guest (create --env) */
+	size_t nenv;
+};
+
+/* What a new sandbox is made with: token and name, and the settings of a
+ * create request (0 and NULL: the token's or sandgate.conf's). The caller
+ * has checked them against the token's limits (monapi.c). */
+struct mon_sbx_opts {
+	const char *token;
+	const char *name;		/* "" for a fresh sandbox@ sandbox */
+	const char *source;		/* client address, for the audit */
+	const char *peer;		/* for the log */
+	const char *image;
+	unsigned memory_mb, vcpus;
+	uint64_t lifetime_s, idle_s;
+	int has_allow;			/* allow replaces the token's allow_net */
+	char *const *allow;
+	size_t nallow;
+	int has_secrets;		/* only these secrets get placeholders */
+	char *const *secrets;
+	size_t nsecrets;
+	char *const *env;
+	size_t nenv;
 };
 
 struct failrec {
@@ -113,12 +144,13 @@ struct failrec {
 struct ctlconn {
 	struct ctlconn *next;
 	int fd;
-	char line[512];
+	char line[SG_CTLA_LINE_MAX + 2];
 	size_t len;
 	struct sg_buf *out;
 	int64_t deadline_ms;
 	int done;
-	char wait_id[16];		/* answers once this sandbox is gone */
+	struct mon_call call;		/* the request, once read */
+	int running;			/* call started, not finished */
 };
 
 struct mon {
@@ -136,6 +168,7 @@ struct mon {
 	struct failrec fails[MON_MAX_FAILREC];
 	struct ctlconn *ctls;
 	unsigned nctls;
+	struct mon_call *calls;		/* control commands that wait */
 	struct sg_buf *msg;
 	int vm_type, transport;
 	uid_t uid;
@@ -178,14 +211,19 @@ void mon_sbx_free(struct sbx *s);
 void mon_sbx_destroy(struct mon *m, struct sbx *s, const char *reason,
     uint8_t kind, const char *text);
 void mon_sbx_destroy_job(struct mon *m, struct sbx *s);
+/* Its network and policy: new from its token (and o, when not NULL), or
+ * (adopt) as recorded. */
 int mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt,
-    char **ret_err);
+    const struct mon_sbx_opts *o, char **ret_err);
 int64_t mon_sbx_timers(struct mon *m);
 void mon_sbx_adopt(struct mon *m);
 uint64_t mon_sbx_idle(struct mon *m, struct sbx *s);
 int mon_sbx_set_expires(struct mon *m, struct sbx *s, int64_t expires);
 
 /* monstart.c */
+/* A new sandbox (its domain is made by a job); reason says why not. */
+int mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o,
+    struct sbx **ret, char *reason, size_t reasonsz);
 int mon_handle_start(struct mon *m, struct mworker *w, const uint8_t *p,
     size_t n);
 /* The sandbox's shim can take links now: hands one to each waiting worker. */
@@ -241,7 +279,5 @@ int mon_ctl_open(struct mon *m);
 void mon_ctl_accept(struct mon *m);
 void mon_ctl_io(struct mon *m, struct ctlconn *c, short revents);
 void mon_ctl_reap(struct mon *m);
-/* A sandbox is gone: answers the kill requests that wait for it. */
-void mon_ctl_destroyed(struct mon *m, const char *id);
 
 #endif

@@ -108,6 +108,7 @@ mon_handle_auth(struct mon *m, struct mworker *w, uint8_t type,
 			goto out;
 		}
 		w->state = W_AUTHED;
+		w->control = strcmp(user, m->cfg->control_user) == 0;
 		sg_info("%s: user %s authenticated with token %s (%s)", w->peer,
 		    user, token, type == SG_MP_AUTH_PASSWORD ? "secret" : a.keytype);
 		sg_audit("login", "token", token, "source", w->addr, "user",

@@ -1,6 +1,6 @@
 /* The control socket (mon.h; sandgatectl, docs/protocol.md "Control
- * socket"): root only, one request line, one answer, then the connection
- * closes. Each connection is a small state machine on the loop with a
+ * socket"): root only, one command line (monapi.c runs it), one framed
+ * answer, then the connection closes. Each connection is a small state machine on the loop with a
  * deadline: a client that sends nothing, or does not read, holds no one
  * up. */
 #include "config.h"
@@ -25,8 +25,8 @@
 #include "gateway/mon.h"
 
 #define CTL_DEADLINE_MS	5000
-#define CTL_OUT_MAX	(1u << 20)
-#define CTL_WAIT_MS	120000	/* for a kill to be done */
+#define CTL_OUT_MAX	(2u << 20)
+#define CTL_WAIT_MS	200000	/* for a create or kill to be done */
 
 int
 mon_ctl_open(struct mon *m)
@@ -55,102 +55,56 @@ mon_ctl_open(struct mon *m)
 	return 0;
 }
 
+/* The answer, framed: "out N\n" N bytes, "err N\n" N bytes, "exit S\n". */
 static void
-ctl_list(struct mon *m, struct sg_buf *b)
+ctl_done(struct mon *m, struct mon_call *call)
 {
-	int64_t now = mon_now();
-	struct sbx *s;
+	struct ctlconn *c = call->owner;
 
-	sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %8s  %-9s  %s\n", "ID",
-	    "TOKEN", "NAME", "IMAGE", "LEFT", "STATE", "DROPPED");
-	for (s = m->sbxs; s != NULL; s = s->next) {
-		uint64_t pk = 0, by = 0;
-		char dropped[64] = "-";
-		const char *state;
+	(void)m;
+	sg_buf_reset(c->out);
+	sg_buf_putf(c->out, "out %zu\n", sg_buf_len(call->out));
+	sg_buf_put(c->out, sg_buf_data(call->out), sg_buf_len(call->out));
+	sg_buf_putf(c->out, "err %zu\n", sg_buf_len(call->err));
+	sg_buf_put(c->out, sg_buf_data(call->err), sg_buf_len(call->err));
+	sg_buf_putf(c->out, "exit %d\n", call->status);
+	c->running = 0;
+	c->done = 1;
+	c->deadline_ms = sg_mono_ms() + CTL_DEADLINE_MS;
+}
 
-		if (s->state == SB_DESTROYING)
-			continue;
-		if (s->has_net && sg_net_counters(m->net, s->id, &pk, &by) == 0)
-			snprintf(dropped, sizeof(dropped), "%llu",
-			    (unsigned long long)pk);
-		if (s->state == SB_CREATING || s->wait_ca)
-			state = "starting";
-		else if (s->shim_fd < 0)
-			state = "restarting";
-		else if (!s->shim_ready)
-			state = "booting";
-		else if (s->nconn > 0)
-			state = "connected";
-		else
-			state = "idle";
-		sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %7llds  %-9s  %s\n",
-		    s->id, s->token, s->name[0] ? s->name : "-", s->image,
-		    (long long)(s->expires - now), state, dropped);
-	}
-	sg_buf_put(b, "ok\n", 3);
+/* A refusal before any command runs (not root, a line too long). */
+static void
+ctl_refuse(struct ctlconn *c, const char *msg)
+{
+	char text[256];
+	int n = snprintf(text, sizeof(text), "sandgated: %s", msg);
+
+	sg_buf_reset(c->out);
+	sg_buf_putf(c->out, "out 0\nerr %d\n%sexit 1\n", n, text);
+	c->done = 1;
 }
 
 static void
 ctl_handle(struct mon *m, struct ctlconn *c)
 {
-	char *sp, *arg, *line = c->line;
-	struct sbx *s;
+	char *nl = memchr(c->line, '\n', c->len);
 
-	sp = strchr(line, '\n');
-	*sp = '\0';
-	arg = strchr(line, ' ');
-	if (arg != NULL)
-		*arg++ = '\0';
-	if (strcmp(line, "list") == 0 && arg == NULL) {
-		ctl_list(m, c->out);
-	} else if (strcmp(line, "kill") == 0 && arg != NULL) {
-		s = mon_sbx_find(m, arg);
-		if (s == NULL) {
-			sg_buf_putf(c->out, "error: no sandbox %.64s (see "
-			    "sandgatectl list)\n", arg);
-			return;
-		}
-		mon_sbx_destroy(m, s, "killed by administrator",
-		    SG_NOTICE_KILLED, "killed");
-		/* "ok" once it is gone (the job removes it) */
-		snprintf(c->wait_id, sizeof(c->wait_id), "%s", s->id);
-		c->deadline_ms = sg_mono_ms() + CTL_WAIT_MS;
+	if (mon_call_init(&c->call, NULL, ctl_done, c) < 0) {
+		ctl_refuse(c, "the gateway is out of memory\n");
 		return;
-	} else if (strcmp(line, "extend") == 0 && arg != NULL) {
-		char *dur = strchr(arg, ' ');
-		uint64_t secs;
-
-		if (dur != NULL)
-			*dur++ = '\0';
-		if (dur == NULL || sg_util_parse_duration(dur, &secs) < 0 ||
-		    secs == 0) {
-			sg_buf_putf(c->out, "error: usage: extend ID DURATION "
-			    "(e.g. 30m, 2h)\n");
-			return;
-		}
-		s = mon_sbx_find(m, arg);
-		if (s == NULL) {
-			sg_buf_putf(c->out, "error: no sandbox %.64s (see "
-			    "sandgatectl list)\n", arg);
-			return;
-		}
-		if (mon_sbx_set_expires(m, s, s->expires + (int64_t)secs) < 0)
-			sg_warn("sandbox %s: could not record the new expiry "
-			    "in libvirt", s->id);
-		sg_info("sandbox %s extended by %llus", s->id,
-		    (unsigned long long)secs);
-		sg_audit("sandbox_extended", "sandbox", s->id, "by", dur, NULL);
-		sg_buf_putf(c->out, "ok sandbox %s now ends in %lld s\n", s->id,
-		    (long long)(s->expires - mon_now()));
-	} else {
-		sg_buf_putf(c->out, "error: unknown request (list, kill ID, "
-		    "extend ID DURATION)\n");
 	}
+	c->running = 1;
+	/* create and kill may wait for the sandbox */
+	c->deadline_ms = sg_mono_ms() + CTL_WAIT_MS;
+	mon_api_run(m, &c->call, c->line, (size_t)(nl - c->line), 0);
 }
 
 static void
-ctl_free(struct ctlconn *c)
+ctl_free(struct mon *m, struct ctlconn *c)
 {
+	if (c->call.out != NULL)
+		mon_call_clear(m, &c->call);
 	close(c->fd);
 	sg_buf_free(c->out);
 	free(c);
@@ -177,15 +131,12 @@ mon_ctl_accept(struct mon *m)
 		c->out = sg_buf_new(CTL_OUT_MAX);
 		c->deadline_ms = sg_mono_ms() + CTL_DEADLINE_MS;
 		if (c->out == NULL) {
-			ctl_free(c);
+			ctl_free(m, c);
 			continue;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
-		    cred.uid != 0) {
-			sg_buf_putf(c->out, "error: the control socket is for "
-			    "root only\n");
-			c->done = 1;
-		}
+		    cred.uid != 0)
+			ctl_refuse(c, "the control socket is for root only\n");
 		c->next = m->ctls;
 		m->ctls = c;
 		m->nctls++;
@@ -198,7 +149,8 @@ mon_ctl_io(struct mon *m, struct ctlconn *c, short revents)
 {
 	ssize_t n;
 
-	if (!c->done && (revents & (POLLIN | POLLHUP | POLLERR))) {
+	if (!c->done && !c->running &&
+	    (revents & (POLLIN | POLLHUP | POLLERR))) {
 		n = recv(c->fd, c->line + c->len, sizeof(c->line) - 1 - c->len,
 		    0);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -208,13 +160,11 @@ mon_ctl_io(struct mon *m, struct ctlconn *c, short revents)
 		if (n > 0) {
 			c->len += (size_t)n;
 			c->line[c->len] = '\0';
-			if (memchr(c->line, '\n', c->len) != NULL) {
+			if (memchr(c->line, '\n', c->len) != NULL)
 				ctl_handle(m, c);
-				c->done = c->wait_id[0] == '\0';
-			} else if (c->len == sizeof(c->line) - 1) {
-				sg_buf_putf(c->out, "error: request too long\n");
-				c->done = 1;
-			}
+			else if (c->len == sizeof(c->line) - 1)
+				ctl_refuse(c, "the command is longer than 8192 "
+				    "bytes\n");
 		}
 	}
 	if (c->done && sg_buf_len(c->out) > 0) {
@@ -229,19 +179,6 @@ mon_ctl_io(struct mon *m, struct ctlconn *c, short revents)
 		c->deadline_ms = 0;
 }
 
-void
-mon_ctl_destroyed(struct mon *m, const char *id)
-{
-	struct ctlconn *c;
-
-	for (c = m->ctls; c != NULL; c = c->next)
-		if (c->wait_id[0] != '\0' && strcmp(c->wait_id, id) == 0) {
-			c->wait_id[0] = '\0';
-			sg_buf_putf(c->out, "ok\n");
-			c->done = 1;
-		}
-}
-
 /* Frees the finished connections and those past their deadline. */
 void
 mon_ctl_reap(struct mon *m)
@@ -253,7 +190,7 @@ mon_ctl_reap(struct mon *m)
 		if (now >= c->deadline_ms) {
 			*pp = c->next;
 			m->nctls--;
-			ctl_free(c);
+			ctl_free(m, c);
 			continue;
 		}
 		pp = &c->next;

@@ -591,6 +591,8 @@ mon_free(struct mon *m)
 	}
 	while ((c = m->ctls) != NULL) {
 		m->ctls = c->next;
+		if (c->call.out != NULL)
+			mon_call_clear(m, &c->call);
 		close(c->fd);
 		sg_buf_free(c->out);
 		free(c);
@@ -732,6 +734,12 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 	}
 	while (!m.quit) {
 		timeout = mon_sbx_timers(&m);
+		{
+			int64_t t = mon_api_timers(&m);
+
+			if (t < timeout)
+				timeout = t;
+		}
 		mon_proxy_poll(&m, &timeout);
 		if (!m.adopted) {
 			mon_sbx_adopt(&m);
@@ -781,7 +789,7 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 				ADD(s->shim_fd, POLLIN | (sg_mpq_pending(s->shimq) ?
 				    POLLOUT : 0), PK_SHIM, s);
 		for (c = m.ctls; c != NULL; c = c->next)
-			ADD(c->fd, c->done ? POLLOUT : c->wait_id[0] ? 0 :
+			ADD(c->fd, c->done ? POLLOUT : c->running ? 0 :
 			    POLLIN, PK_CTLCONN, c);
 #undef ADD
 		if (m.ctls != NULL && timeout > 1000)

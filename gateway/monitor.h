@@ -31,6 +31,7 @@ struct sg_mon_cfg {
 	const char *transport;		/* auto | vsock | virtio-serial */
 	unsigned max_sandboxes;		/* per token, unless the token says */
 	const char *user;		/* unprivileged user for workers */
+	const char *control_user;	/* SSH user of the control interface */
 	uint32_t uid_first, uid_last;	/* [gateway] uid_range: shims */
 	const char *shim_program;
 	uint64_t auth_delay_ms;

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "common/strv.h"
+#include "common/util.h"
 #include "gateway/audit.h"
 #include "gateway/jobs.h"
 #include "gateway/mon.h"
@@ -67,6 +68,7 @@ mon_sbx_free(struct sbx *s)
 	sg_strv_free(s->allow_ent, s->nallow);
 	sg_strv_free(s->ph_name, s->nph);
 	sg_strv_free(s->ph_value, s->nph);
+	sg_strv_free(s->env, s->nenv);
 	free(s);
 }
 
@@ -110,7 +112,7 @@ destroy_done(void *arg, int cancelled)
 	sg_info("sandbox %s destroyed (%s)", s->id, s->reason);
 	sg_audit("sandbox_destroyed", "sandbox", s->id, "token", s->token,
 	    "reason", s->reason, NULL);
-	mon_ctl_destroyed(m, s->id);
+	mon_api_gone(m, s->id);
 	for (pp = &m->sbxs; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
@@ -174,8 +176,26 @@ mon_sbx_destroy(struct mon *m, struct sbx *s, const char *reason,
 
 /* --- policy --- */
 
+/* One "opt KEY N" line of the record: what the sandbox was made with. */
+static void
+sbx_record_opt(struct sbx *s, const char *line)
+{
+	uint64_t v;
+	const char *sp = strchr(line, ' ');
+
+	if (sp == NULL || sg_util_parse_uint(sp + 1, 1, UINT32_MAX, &v) < 0)
+		return;
+	if (strncmp(line, "memory_mb ", 10) == 0)
+		s->memory_mb = (unsigned)v;
+	else if (strncmp(line, "vcpus ", 6) == 0)
+		s->vcpus = (unsigned)v;
+	else if (strncmp(line, "idle_timeout ", 13) == 0)
+		s->idle_s = v;
+}
+
 /* Splits the recorded lines of an adopted sandbox: "secret NAME PH"
- * lines are its placeholders, the others its allow_net. */
+ * lines are its placeholders, "env KEY=VALUE" its environment, "opt KEY
+ * N" its settings, the others its allow_net. */
 static int
 sbx_split_record(struct sbx *s)
 {
@@ -184,9 +204,22 @@ sbx_split_record(struct sbx *s)
 
 	s->ph_name = calloc(s->nallow + 1, sizeof(char *));
 	s->ph_value = calloc(s->nallow + 1, sizeof(char *));
-	if (s->ph_name == NULL || s->ph_value == NULL)
+	s->env = calloc(s->nallow + 1, sizeof(char *));
+	if (s->ph_name == NULL || s->ph_value == NULL || s->env == NULL)
 		return -ENOMEM;
 	for (i = 0; i < s->nallow; i++) {
+		if (strncmp(s->allow_ent[i], "env ", 4) == 0) {
+			s->env[s->nenv] = strdup(s->allow_ent[i] + 4);
+			if (s->env[s->nenv] != NULL)
+				s->nenv++;
+			free(s->allow_ent[i]);
+			continue;
+		}
+		if (strncmp(s->allow_ent[i], "opt ", 4) == 0) {
+			sbx_record_opt(s, s->allow_ent[i] + 4);
+			free(s->allow_ent[i]);
+			continue;
+		}
 		if (strncmp(s->allow_ent[i], "secret ", 7) != 0) {
 			s->allow_ent[k++] = s->allow_ent[i];
 			continue;
@@ -215,10 +248,50 @@ sbx_split_record(struct sbx *s)
 /* New placeholders for each secret of the token, and the lines that
  * record them. */
 static int
-sbx_new_placeholders(struct sbx *s, const struct sg_token *tok,
-    char ***ret_lines)
+want_secret(const struct mon_sbx_opts *o, const char *name)
 {
-	size_t n = tok ? sg_tokens_secret_count(tok) : 0, i;
+	size_t i;
+
+	if (o == NULL || !o->has_secrets)
+		return 1;
+	for (i = 0; i < o->nsecrets; i++)
+		if (strcmp(o->secrets[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The lines that record what it was made with (after its placeholders). */
+static int
+sbx_record_lines(const struct sbx *s, char ***ret, size_t *ret_n)
+{
+	char **v = calloc(s->nenv + 4, sizeof(char *));
+	size_t n = 0, i;
+
+	if (v == NULL)
+		return -ENOMEM;
+	for (i = 0; i < s->nenv; i++)
+		if (asprintf(&v[n++], "env %s", s->env[i]) < 0)
+			goto nomem;
+	if (asprintf(&v[n++], "opt memory_mb %u", s->memory_mb) < 0 ||
+	    asprintf(&v[n++], "opt vcpus %u", s->vcpus) < 0)
+		goto nomem;
+	if (s->idle_s != 0 && asprintf(&v[n++], "opt idle_timeout %llu",
+	    (unsigned long long)s->idle_s) < 0)
+		goto nomem;
+	*ret = v;
+	*ret_n = n;
+	return 0;
+nomem:
+	v[n - 1] = NULL;
+	sg_strv_free(v, n - 1);
+	return -ENOMEM;
+}
+
+static int
+sbx_new_placeholders(struct sbx *s, const struct sg_token *tok,
+    const struct mon_sbx_opts *o, char ***ret_lines)
+{
+	size_t n = tok ? sg_tokens_secret_count(tok) : 0, i, k = 0;
 	char **lines;
 
 	s->ph_name = calloc(n + 1, sizeof(char *));
@@ -231,29 +304,35 @@ sbx_new_placeholders(struct sbx *s, const struct sg_token *tok,
 	for (i = 0; i < n; i++) {
 		char ph[SG_PXC_PH_LEN + 1];
 
+		if (!want_secret(o, sg_tokens_secret_name(tok, i)))
+			continue;
 		if (sg_pxc_placeholder(ph, sizeof(ph)) < 0 ||
-		    (s->ph_name[i] = strdup(sg_tokens_secret_name(tok, i))) == NULL ||
-		    (s->ph_value[i] = strdup(ph)) == NULL ||
-		    asprintf(&lines[i], "secret %s %s", s->ph_name[i], ph) < 0) {
-			free(s->ph_name[i]);
-			free(s->ph_value[i]);
-			sg_strv_free(lines, i);
+		    (s->ph_name[k] = strdup(sg_tokens_secret_name(tok, i))) == NULL ||
+		    (s->ph_value[k] = strdup(ph)) == NULL ||
+		    asprintf(&lines[k], "secret %s %s", s->ph_name[k], ph) < 0) {
+			free(s->ph_name[k]);
+			free(s->ph_value[k]);
+			s->ph_name[k] = s->ph_value[k] = NULL;
+			sg_strv_free(lines, k);
 			return -ENOMEM;
 		}
 		s->nph++;
+		k++;
 	}
 	*ret_lines = lines;
 	return 0;
 }
 
 /* The sandbox's network: its token's allow_net (none if the token is
- * gone), then tap and rules, new or (adopt) as recorded. */
+ * gone) or the narrower list of o, then tap and rules, new or (adopt) as
+ * recorded. */
 int
-mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
+mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt,
+    const struct mon_sbx_opts *o, char **ret_err)
 {
 	const struct sg_token *tok = sg_tokens_find(m->tokens, s->token);
-	size_t n = tok ? sg_tokens_allow_net_count(tok) : 0, i;
-	char **rec = NULL, **lines = NULL;
+	size_t n = tok ? sg_tokens_allow_net_count(tok) : 0, i, nx = 0;
+	char **rec = NULL, **lines = NULL, **extra = NULL;
 	int r;
 
 	*ret_err = NULL;
@@ -267,25 +346,30 @@ mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
 		if ((r = sbx_split_record(s)) < 0)
 			return r;
 	}
+	if (!adopt && o != NULL && o->has_allow)
+		n = o->nallow;
 	if (n > 0) {
 		s->allow_ent = calloc(n, sizeof(*s->allow_ent));
 		if (s->allow_ent == NULL)
 			return -ENOMEM;
 		for (i = 0; i < n; i++) {
-			s->allow_ent[i] = strdup(sg_tokens_allow_net_at(tok, i));
+			s->allow_ent[i] = strdup(o != NULL && o->has_allow ?
+			    o->allow[i] : sg_tokens_allow_net_at(tok, i));
 			if (s->allow_ent[i] == NULL)
 				return -ENOMEM;
 			s->nallow++;
 		}
 	}
-	if (!adopt && (r = sbx_new_placeholders(s, tok, &lines)) < 0)
+	if (!adopt && (r = sbx_new_placeholders(s, tok, o, &lines)) < 0)
 		return r;
+	if (!adopt && (r = sbx_record_lines(s, &extra, &nx)) < 0)
+		goto out;
 	r = sg_allow_parse((const char *const *)s->allow_ent, s->nallow,
 	    &s->allow, ret_err);
 	if (r < 0)
 		goto out;
-	/* recorded: allow_net, then the placeholders */
-	rec = calloc(s->nallow + s->nph + 1, sizeof(char *));
+	/* recorded: allow_net, then the placeholders, then the settings */
+	rec = calloc(s->nallow + s->nph + nx + 1, sizeof(char *));
 	if (rec == NULL) {
 		r = -ENOMEM;
 		goto out;
@@ -294,8 +378,11 @@ mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
 		rec[i] = s->allow_ent[i];
 	for (i = 0; lines != NULL && i < s->nph; i++)
 		rec[s->nallow + i] = lines[i];
+	for (i = 0; i < nx; i++)
+		rec[s->nallow + (lines != NULL ? s->nph : 0) + i] = extra[i];
 	r = sg_net_add(m->net, s->id, s->allow, (const char *const *)rec,
-	    s->nallow + (lines != NULL ? s->nph : 0), adopt, &s->na, ret_err);
+	    s->nallow + (lines != NULL ? s->nph : 0) + nx, adopt, &s->na,
+	    ret_err);
 	if (r == 0) {
 		s->has_net = 1;
 		mon_proxy_sandbox(m, s);
@@ -303,6 +390,7 @@ mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt, char **ret_err)
 out:
 	free(rec);
 	sg_strv_free(lines, lines != NULL ? s->nph : 0);
+	sg_strv_free(extra, nx);
 	return r;
 }
 
@@ -312,6 +400,8 @@ mon_sbx_idle(struct mon *m, struct sbx *s)
 {
 	const struct sg_token *tok = sg_tokens_find(m->tokens, s->token);
 
+	if (s->idle_s != 0)
+		return s->idle_s;
 	if (tok != NULL && sg_tokens_idle_timeout(tok) != 0)
 		return sg_tokens_idle_timeout(tok);
 	return m->cfg->idle_timeout_s;
@@ -484,7 +574,7 @@ adopt_one(struct mon *m, const struct sg_vm_info *v)
 	s->idle_since = mon_now();
 	s->next = m->sbxs;
 	m->sbxs = s;
-	if (mon_sbx_net_setup(m, s, 1, &err) < 0) {
+	if (mon_sbx_net_setup(m, s, 1, NULL, &err) < 0) {
 		/* Fail closed: whatever is left of its network goes. */
 		sg_warn("sandbox %s: its network: %s; it has none now",
 		    s->id, err ? err : "cannot set it up");

@@ -223,6 +223,9 @@ shim_config(struct mon *m, struct sbx *s, struct sg_config **ret)
 		r = sg_config_add(c, "image", s->image);
 	if (r == 0)
 		r = sg_config_add(c, "env", idenv);
+	/* what create --env asked for */
+	for (i = 0; r == 0 && i < s->nenv; i++)
+		r = sg_config_add(c, "env", s->env[i]);
 	/* each secret's placeholder, in the locked environment */
 	for (i = 0; r == 0 && i < s->nph; i++) {
 		char ev[SG_PXC_PH_LEN + 160];
@@ -465,8 +468,10 @@ shim_state(struct mon *m, struct sbx *s, const uint8_t *p, size_t n)
 	else if (st.links == 0 && !was_known)
 		s->idle_since = mon_now() - (int64_t)st.idle_s;
 	s->nconn = st.links;
-	if (st.agent == SG_MP_AGENT_READY)
+	if (st.agent == SG_MP_AGENT_READY && !s->shim_ready) {
 		s->shim_ready = 1;
+		mon_api_ready(m, s);
+	}
 	if (st.agent == SG_MP_AGENT_DOWN) {
 		snprintf(text, sizeof(text), "%s", st.why);
 		mon_sbx_destroy(m, s, s->shim_ready ? "stopped" :

@@ -86,6 +86,7 @@ mon_start_fail_waiting(struct mon *m, struct sbx *s, const char *why)
 	for (w = m->workers; w != NULL; w = w->next)
 		if (w->state == W_WAITING && w->sbx == s)
 			start_fail(m, w, why);
+	mon_api_failed(m, s, why);
 }
 
 /* --- a new sandbox --- */
@@ -197,28 +198,35 @@ out:
 	create_free(j);
 }
 
-/* A new sandbox for w: its record (counted from now on), its network on
- * the loop (netlink and nftables calls are quick), its domain in a job. */
-static int
-sbx_create(struct mon *m, struct mworker *w, const struct sg_token *tok,
-    const char *name, struct sbx **ret, char *reason, size_t reasonsz)
+/* A new sandbox: its record (counted from now on), its network on the
+ * loop (netlink and nftables calls are quick), its domain in a job. */
+int
+mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
+    char *reason, size_t reasonsz)
 {
+	const struct sg_token *tok = sg_tokens_find(m->tokens, o->token);
 	struct create_job *j = NULL;
 	struct sbx *s = NULL;
 	char *err = NULL;
 	uint8_t rnd[6];
-	unsigned maxs, mem, cpus;
+	unsigned maxs, n;
 	uint64_t life;
+	size_t i;
 	int r;
 
+	if (tok == NULL) {
+		snprintf(reason, reasonsz, "the token was revoked");
+		return -EACCES;
+	}
 	maxs = sg_tokens_max_sandboxes(tok);
 	if (maxs == 0)
 		maxs = m->cfg->max_sandboxes;
-	if (mon_sbx_count_token(m, w->token) >= maxs) {
+	n = mon_sbx_count_token(m, o->token);
+	if (n >= maxs) {
 		snprintf(reason, reasonsz,
 		    "token %s already has %u running sandboxes (max_sandboxes "
 		    "= %u): close one, or ask an administrator to raise the "
-		    "limit", w->token, mon_sbx_count_token(m, w->token), maxs);
+		    "limit", o->token, n, maxs);
 		return -EUSERS;
 	}
 	s = calloc(1, sizeof(*s));
@@ -235,24 +243,41 @@ sbx_create(struct mon *m, struct mworker *w, const struct sg_token *tok,
 		r = -EIO;
 		goto fail;
 	}
-	mem = sg_tokens_memory_mb(tok) ? sg_tokens_memory_mb(tok) : m->cfg->memory_mb;
-	cpus = sg_tokens_vcpus(tok) ? sg_tokens_vcpus(tok) : m->cfg->vcpus;
-	life = sg_tokens_max_lifetime(tok) ? sg_tokens_max_lifetime(tok) :
-	    m->cfg->max_lifetime_s;
-	s->token = strdup(w->token);
-	s->name = strdup(name);
-	s->image = strdup(sg_tokens_image(tok) ? sg_tokens_image(tok) :
-	    m->cfg->image);
+	s->memory_mb = o->memory_mb ? o->memory_mb : sg_tokens_memory_mb(tok) ?
+	    sg_tokens_memory_mb(tok) : m->cfg->memory_mb;
+	s->vcpus = o->vcpus ? o->vcpus : sg_tokens_vcpus(tok) ?
+	    sg_tokens_vcpus(tok) : m->cfg->vcpus;
+	life = o->lifetime_s ? o->lifetime_s : sg_tokens_max_lifetime(tok) ?
+	    sg_tokens_max_lifetime(tok) : m->cfg->max_lifetime_s;
+	s->idle_s = o->idle_s;
+	s->token = strdup(o->token);
+	s->name = strdup(o->name);
+	s->image = strdup(o->image ? o->image : sg_tokens_image(tok) ?
+	    sg_tokens_image(tok) : m->cfg->image);
 	if (s->token == NULL || s->name == NULL || s->image == NULL) {
 		r = -ENOMEM;
 		goto fail;
+	}
+	if (o->nenv > 0) {
+		s->env = calloc(o->nenv, sizeof(char *));
+		if (s->env == NULL) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (i = 0; i < o->nenv; i++) {
+			if ((s->env[i] = strdup(o->env[i])) == NULL) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			s->nenv++;
+		}
 	}
 	s->created = mon_now();
 	s->expires = s->created + (int64_t)life;
 	s->idle_since = s->created;
 	s->state = SB_CREATING;
 	s->creating = 1;
-	r = mon_sbx_net_setup(m, s, 0, &err);
+	r = mon_sbx_net_setup(m, s, 0, o, &err);
 	if (r < 0) {
 		snprintf(reason, reasonsz, "cannot set up the sandbox's network: "
 		    "%s", err ? err : strerror(-r));
@@ -273,8 +298,8 @@ sbx_create(struct mon *m, struct mworker *w, const struct sg_token *tok,
 	j->spec.name = s->name;
 	j->spec.image_dir = j->imgdir;
 	j->spec.image = s->image;
-	j->spec.memory_mb = mem;
-	j->spec.vcpus = cpus;
+	j->spec.memory_mb = s->memory_mb;
+	j->spec.vcpus = s->vcpus;
 	j->spec.disk_gb = m->cfg->disk_gb;
 	j->spec.domain_type = m->vm_type;
 	j->spec.transport = m->transport;
@@ -295,10 +320,10 @@ sbx_create(struct mon *m, struct mworker *w, const struct sg_token *tok,
 	s->next = m->sbxs;
 	m->sbxs = s;
 	sg_info("sandbox %s created for token %s (%s, %s%s, image %s, %u MiB, "
-	    "%u vCPU)", s->id, s->token, w->peer, name[0] ? "name " : "ephemeral",
-	    name, s->image, mem, cpus);
+	    "%u vCPU)", s->id, s->token, o->peer, o->name[0] ? "name " :
+	    "ephemeral", o->name, s->image, s->memory_mb, s->vcpus);
 	sg_audit("sandbox_created", "sandbox", s->id, "token", s->token,
-	    "name", name[0] ? name : NULL, "source", w->addr, "image",
+	    "name", o->name[0] ? o->name : NULL, "source", o->source, "image",
 	    s->image, NULL);
 	*ret = s;
 	return 0;
@@ -318,6 +343,8 @@ mon_handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 	char *user = NULL, reason[600];
 	int r;
 
+	if (w->control)
+		return -EPROTO;		/* the control user runs commands only */
 	r = sg_mp_parse_start(p, n, &user);
 	if (r < 0)
 		return r;
@@ -349,8 +376,14 @@ mon_handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 				break;
 	}
 	if (s == NULL) {
-		r = sbx_create(m, w, tok, strcmp(w->user, "sandbox") == 0 ?
-		    "" : w->user, &s, reason, sizeof(reason));
+		struct mon_sbx_opts o;
+
+		memset(&o, 0, sizeof(o));
+		o.token = w->token;
+		o.name = strcmp(w->user, "sandbox") == 0 ? "" : w->user;
+		o.source = w->addr;
+		o.peer = w->peer;
+		r = mon_sbx_create(m, &o, &s, reason, sizeof(reason));
 		if (r < 0) {
 			start_fail(m, w, reason);
 			return 0;

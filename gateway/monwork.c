@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "gateway/mon.h"
@@ -52,12 +53,101 @@ mon_worker_send(struct mon *m, struct mworker *w, const struct sg_buf *b,
 	return r;
 }
 
+/* --- the control interface: one command at a time --- */
+
+static void
+ctl_call_free(struct mon *m, struct mworker *w)
+{
+	if (w->call == NULL)
+		return;
+	mon_call_clear(m, w->call);
+	free(w->call);
+	w->call = NULL;
+}
+
+static int
+send_stream(struct mon *m, struct mworker *w, uint8_t stream,
+    const struct sg_buf *b)
+{
+	const uint8_t *p = sg_buf_data(b);
+	size_t left = sg_buf_len(b), k;
+	char chunk[4097];
+
+	while (left > 0) {
+		k = left < sizeof(chunk) - 1 ? left : sizeof(chunk) - 1;
+		memcpy(chunk, p, k);
+		chunk[k] = '\0';
+		sg_buf_reset(m->msg);
+		if (sg_buf_put_u8(m->msg, SG_MP_CTL_OUT) < 0 ||
+		    sg_buf_put_u8(m->msg, stream) < 0 ||
+		    sg_mp_put_str(m->msg, chunk) < 0 ||
+		    mon_worker_send(m, w, m->msg, -1) < 0)
+			return -EIO;
+		p += k;
+		left -= k;
+	}
+	return 0;
+}
+
+/* The command is done: its output, then its status, to the worker. */
+static void
+ctl_call_done(struct mon *m, struct mon_call *c)
+{
+	struct mworker *w = c->owner;
+
+	if (send_stream(m, w, 1, c->out) == 0 &&
+	    send_stream(m, w, 2, c->err) == 0) {
+		sg_buf_reset(m->msg);
+		if (sg_buf_put_u8(m->msg, SG_MP_CTL_DONE) == 0 &&
+		    sg_buf_put_u8(m->msg, (uint8_t)c->status) == 0)
+			(void)mon_worker_send(m, w, m->msg, -1);
+	}
+	/* freed on the next request or when the worker goes: the caller
+	 * of this callback may still hold c */
+}
+
+static int
+ctl_request(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
+{
+	struct sg_cur c;
+	char *line = NULL;
+	uint8_t longer;
+
+	if (w->call != NULL && w->call->status < 0)
+		return -EPROTO;		/* one at a time */
+	ctl_call_free(m, w);
+	sg_cur_init(&c, p, n);
+	longer = sg_cur_u8(&c);
+	if (sg_mp_get_str(&c, SG_MP_MAX_STR, &line) < 0 || c.err ||
+	    c.n != 0 || longer > 1) {
+		free(line);
+		return -EPROTO;
+	}
+	w->call = malloc(sizeof(*w->call));
+	if (w->call == NULL || mon_call_init(w->call, w->token, ctl_call_done,
+	    w) < 0) {
+		free(w->call);
+		w->call = NULL;
+		free(line);
+		return -ENOMEM;
+	}
+	snprintf(w->call->source, sizeof(w->call->source), "%s", w->addr);
+	/* only the command's name: its arguments may hold --env values */
+	sg_info("%s: control command %.*s (token %s)", w->peer,
+	    (int)strspn(line, "abcdefghijklmnopqrstuvwxyz") > 16 ? 16 :
+	    (int)strspn(line, "abcdefghijklmnopqrstuvwxyz"), line, w->token);
+	mon_api_run(m, w->call, line, strlen(line), longer);
+	free(line);
+	return 0;
+}
+
 static void
 worker_gone(struct mon *m, struct mworker *w)
 {
 	struct mworker **pp;
 	struct sbx *s = w->sbx;
 
+	ctl_call_free(m, w);
 	/* A fresh sandbox ends with its connection; a named one counts
 	 * its connections through its shim. */
 	if (s != NULL && s->name[0] == '\0' && s->state != SB_DESTROYING)
@@ -117,6 +207,10 @@ mon_worker_read(struct mon *m, struct mworker *w)
 	case SG_MP_START:
 		if (w->state == W_AUTHED)
 			r = mon_handle_start(m, w, p, (size_t)n - 1);
+		break;
+	case SG_MP_CTL:
+		if (w->state == W_AUTHED && w->control)
+			r = ctl_request(m, w, p, (size_t)n - 1);
 		break;
 	default:
 		break;
@@ -211,6 +305,7 @@ mon_accept_client(struct mon *m)
 		p.login_grace_s = MON_LOGIN_GRACE_S;
 		p.max_auth_tries = 6;
 		p.peer = w->peer;
+		p.control_user = m->cfg->control_user;
 		sg_worker_run(&p);
 	}
 	close(fd);

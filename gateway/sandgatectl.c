@@ -1,8 +1,10 @@
 /* sandgatectl: administer sandgated (sandgatectl(8)).
  *
  * token create|list|revoke edit the tokens file directly (sandgated picks
- * the change up at once); list, kill and extend go to the running
- * sandgated over its control socket; images reads the image directory. */
+ * the change up at once); images reads the image directory; every other
+ * command (ls, info, create, extend, kill, whoami, help) goes to the
+ * running sandgated over its control socket, which runs it as it runs a
+ * token holder's `ssh sandgate@host COMMAND` (docs/control.md). */
 #include "config.h"
 
 #include <dirent.h>
@@ -26,27 +28,94 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sandgatectl [--config FILE] COMMAND\n"
+	    "usage: sandgatectl [--config FILE] COMMAND [ARGS] [--json]\n"
 	    "commands:\n"
 	    "  token create NAME     make a token; prints it as the only stdout line\n"
 	    "  token list            list tokens (never their secrets)\n"
 	    "  token revoke NAME     remove a token; takes effect at once\n"
-	    "  list                  list running sandboxes\n"
-	    "  kill ID               destroy a sandbox\n"
-	    "  extend ID DURATION    push a sandbox's end back (e.g. 30m, 2h)\n"
-	    "  images                list the installed guest images\n");
+	    "  images                list the installed guest images\n"
+	    "  ls [--token T]        list the sandboxes (list is the same)\n"
+	    "  info ID|NAME [--token T]\n"
+	    "  create NAME --token T [--image I] [--memory MB] [--vcpus N]\n"
+	    "        [--lifetime D] [--idle-timeout D] [--allow-net LIST]\n"
+	    "        [--secret NAME,...] [--env KEY=VALUE]\n"
+	    "  extend ID|NAME DURATION [--token T]   (e.g. 30m, 2h)\n"
+	    "  kill ID|NAME [--token T] | kill --token T\n"
+	    "  whoami [--token T]    a token's limits and what is in use\n"
+	    "add --json to those run by sandgated for one JSON document\n"
+	    "(docs/control.md, sandgate-ssh(7))\n");
 }
 
-/* Sends one request line to the control socket and copies the reply to
- * stdout. The last line is "ok..." or "error: ...". Returns the exit code. */
+/* The words as one command line, each in single quotes ('\'' for a
+ * quote), which sandgated splits as a shell would. Control bytes are
+ * refused here as sandgated would refuse them. */
+static int
+quote_words(int argc, char **argv, char *out, size_t size)
+{
+	size_t o = 0;
+	int i;
+	const char *p;
+
+	for (i = 0; i < argc; i++) {
+		if (o + 2 >= size)
+			return -1;
+		if (i > 0)
+			out[o++] = ' ';
+		out[o++] = '\'';
+		for (p = argv[i]; *p != '\0'; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return -1;
+			if (o + 6 >= size)
+				return -1;
+			if (*p == '\'') {
+				memcpy(out + o, "'\\''", 4);
+				o += 4;
+			} else {
+				out[o++] = *p;
+			}
+		}
+		out[o++] = '\'';
+	}
+	if (o + 2 >= size)
+		return -1;
+	out[o++] = '\n';
+	out[o] = '\0';
+	return 0;
+}
+
+/* Reads "KEY N\n" and N bytes into f. Returns 0 or -1. */
+static int
+read_part(FILE *in, const char *key, FILE *f)
+{
+	char head[64];
+	unsigned long n;
+	char *end;
+	int ch;
+
+	if (fgets(head, sizeof(head), in) == NULL ||
+	    strncmp(head, key, strlen(key)) != 0 || head[strlen(key)] != ' ')
+		return -1;
+	n = strtoul(head + strlen(key) + 1, &end, 10);
+	if (*end != '\n')
+		return -1;
+	while (n-- > 0) {
+		if ((ch = fgetc(in)) == EOF)
+			return -1;
+		fputc(ch, f);
+	}
+	return 0;
+}
+
+/* Sends one command line to the control socket; prints the answer's
+ * stdout and stderr parts where they belong. Returns its exit status. */
 static int
 control(const char *path, const char *req)
 {
 	struct sockaddr_un sa;
-	char buf[4096], last[512] = "";
-	size_t lastlen = 0;
-	ssize_t n, i;
-	int fd, status = 1;
+	char tail[64], *end;
+	long st;
+	FILE *in;
+	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "sandgatectl: control socket path too long: %s\n", path);
@@ -70,30 +139,23 @@ control(const char *path, const char *req)
 		close(fd);
 		return 1;
 	}
-	/* Print every line but the status line, which decides the exit. */
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (i = 0; i < n; i++) {
-			if (lastlen < sizeof(last) - 1)
-				last[lastlen++] = buf[i];
-			if (buf[i] != '\n')
-				continue;
-			last[lastlen] = '\0';
-			if (strncmp(last, "ok", 2) == 0 &&
-			    (last[2] == '\n' || last[2] == ' ')) {
-				status = 0;
-				if (last[2] == ' ')
-					fputs(last + 3, stdout);
-			} else if (strncmp(last, "error: ", 7) == 0) {
-				fprintf(stderr, "sandgatectl: %s", last + 7);
-				status = 1;
-			} else {
-				fputs(last, stdout);
-			}
-			lastlen = 0;
-		}
+	in = fdopen(fd, "r");
+	if (in == NULL) {
+		close(fd);
+		return 1;
 	}
-	close(fd);
-	return status;
+	if (read_part(in, "out", stdout) < 0 || read_part(in, "err", stderr) < 0 ||
+	    fgets(tail, sizeof(tail), in) == NULL ||
+	    strncmp(tail, "exit ", 5) != 0 ||
+	    (st = strtol(tail + 5, &end, 10)) < 0 || st > 255 || *end != '\n') {
+		fflush(stdout);
+		fprintf(stderr, "sandgatectl: sandgated's answer was cut short "
+		    "(did it stop?)\n");
+		fclose(in);
+		return 1;
+	}
+	fclose(in);
+	return (int)st;
 }
 
 static int
@@ -151,7 +213,7 @@ main(int argc, char **argv)
 	};
 	const char *config = DEFAULT_CONFIG, *cmd;
 	struct sg_conf *conf = NULL;
-	char *err = NULL, req[512];
+	char *err = NULL, req[8192 + 2];
 	int c, r, status = 1;
 
 	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
@@ -176,24 +238,22 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "token") == 0) {
 		status = sg_tokencmd_main(sg_conf_str(conf, SG_CONF_TOKENS),
 		    argc - optind - 1, argv + optind + 1);
-	} else if (strcmp(cmd, "list") == 0 && argc - optind == 1) {
-		status = control(sg_conf_str(conf, SG_CONF_CONTROL_SOCKET), "list\n");
-	} else if (strcmp(cmd, "kill") == 0 && argc - optind == 2 &&
-	    strlen(argv[optind + 1]) < 64 && strchr(argv[optind + 1], ' ') == NULL) {
-		snprintf(req, sizeof(req), "kill %s\n", argv[optind + 1]);
-		status = control(sg_conf_str(conf, SG_CONF_CONTROL_SOCKET), req);
-	} else if (strcmp(cmd, "extend") == 0 && argc - optind == 3 &&
-	    strlen(argv[optind + 1]) < 64 && strlen(argv[optind + 2]) < 64 &&
-	    strpbrk(argv[optind + 1], " \n") == NULL &&
-	    strpbrk(argv[optind + 2], " \n") == NULL) {
-		snprintf(req, sizeof(req), "extend %s %s\n", argv[optind + 1],
-		    argv[optind + 2]);
-		status = control(sg_conf_str(conf, SG_CONF_CONTROL_SOCKET), req);
 	} else if (strcmp(cmd, "images") == 0 && argc - optind == 1) {
 		status = list_images(sg_conf_str(conf, SG_CONF_IMAGE_DIR));
 	} else {
-		usage(stderr);
-		status = 2;
+		/* the rest is sandgated's: the same commands as ssh
+		 * sandgate@host, over every token */
+		if (strcmp(cmd, "list") == 0)
+			argv[optind] = (char *)"ls";
+		if (quote_words(argc - optind, argv + optind, req,
+		    sizeof(req)) < 0) {
+			fprintf(stderr, "sandgatectl: the command is too long or "
+			    "holds control characters\n");
+			status = 2;
+		} else {
+			status = control(sg_conf_str(conf,
+			    SG_CONF_CONTROL_SOCKET), req);
+		}
 	}
 	sg_conf_free(conf);
 	return status;

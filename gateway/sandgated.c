@@ -96,6 +96,7 @@ main(int argc, char **argv)
 	mc.transport = transports[sg_conf_transport(conf)];
 	mc.max_sandboxes = (unsigned)sg_conf_num(conf, SG_CONF_MAX_SANDBOXES);
 	mc.user = sg_conf_str(conf, SG_CONF_USER);
+	mc.control_user = sg_conf_str(conf, SG_CONF_CONTROL_USER);
 	mc.uid_first = sg_conf_uid_first(conf);
 	mc.uid_last = sg_conf_uid_last(conf);
 	mc.shim_program = sg_conf_str(conf, SG_CONF_SHIM_PROGRAM);

@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "gateway/bridge.h"
+#include "gateway/ctlsess.h"
 #include "gateway/privsep.h"
 #include "gateway/worker.h"
 
@@ -321,5 +322,7 @@ sg_worker_run(const struct sg_worker_params *p)
 	bp.user = w.user;
 	bp.token = w.token;
 	bp.peer = p->peer;
+	if (p->control_user != NULL && strcmp(w.user, p->control_user) == 0)
+		sg_ctlsess_run(&bp);
 	sg_bridge_run(&bp);
 }

@@ -22,6 +22,7 @@ struct sg_worker_params {
 	unsigned login_grace_s;	/* whole pre-auth phase */
 	unsigned max_auth_tries;
 	const char *peer;	/* "ADDR port PORT" for logs */
+	const char *control_user; /* this user name runs control commands */
 };
 
 /* Runs the connection to its end. Never returns: exits the process with

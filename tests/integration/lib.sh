@@ -147,6 +147,25 @@ sg_testhost() {
 	ip -n "$SG_TESTNS" link set lo up
 }
 
+# sg_webhosts ADDR...: a test host (sg_testhost) whose every ADDR serves
+# $SG_T/www over HTTP on port 8080 (ok.txt holds "web-ok"); returns once
+# each listens.
+sg_webhosts() {
+	sg_testhost "$@"
+	mkdir -p "$SG_T/www"
+	echo web-ok >"$SG_T/www/ok.txt"
+	for a in "$@"; do
+		ip netns exec "$SG_TESTNS" /usr/bin/python3 -m http.server \
+			--bind "$a" --directory "$SG_T/www" 8080 \
+			>>"$SG_T/http.log" 2>&1 &
+		SG_EXTRA_PIDS="$SG_EXTRA_PIDS $!"
+	done
+	for a in "$@"; do
+		sg_wait_for sh -c "ip netns exec '$SG_TESTNS' ss -ltn | grep -q '$a:8080'" ||
+			fail "the test host's web server on $a did not start"
+	done
+}
+
 # Removes the taps of this test's sandboxes and its own nftables table
 # (sandgated leaves both in place when it stops: fail closed).
 sg_destroy_network() {

@@ -100,15 +100,17 @@ test_split_bad(void **state)
 	split_fails("ls a\x7f", 5, "0x7f");
 	split_fails("ls \0x", 5, "0x00");
 	split_fails("ls '\x1b[2J'", 8, "control bytes");
+	split_fails("ls 'a\tb'", 8, "control bytes");
+	split_fails("ls \"a\nb\"", 8, "control bytes");
 	memset(big, 'a', sizeof(big));
 	split_fails(big, SG_CTLA_LINE_MAX + 1, "longer than 8192");
 	memset(word, 'a', sizeof(word));
-	split_fails(word, SG_CTLA_WORD_MAX + 1, "longer than 1024");
+	split_fails(word, SG_CTLA_WORD_MAX + 1, "longer than 2048");
 	for (i = 0; i < SG_CTLA_WORDS_MAX + 1; i++) {
 		many[2 * i] = 'a';
 		many[2 * i + 1] = ' ';
 	}
-	split_fails(many, 2 * (SG_CTLA_WORDS_MAX + 1), "more than 64 words");
+	split_fails(many, 2 * (SG_CTLA_WORDS_MAX + 1), "more than 128 words");
 }
 
 static struct sg_ctla *
@@ -209,6 +211,7 @@ test_parse_bad(void **state)
 	parse_fails("create Web", 0, "not a sandbox name");
 	parse_fails("create sandbox", 0, "not a sandbox name");
 	parse_fails("create my_box", 0, "not a sandbox name");
+	parse_fails("create a23456789012345678901234567890123", 0, "not a sandbox name");
 	parse_fails("create 'a;reboot'", 0, "not a sandbox name");
 	parse_fails("info -x", 0, "unknown option");
 	parse_fails("create w --memory lots", 0, "--memory 'lots'");
