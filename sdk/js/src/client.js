@@ -1,0 +1,156 @@
+// The control connection: the gateway's commands (docs/control.md) run as
+// the control user, one exec channel each, one after the other.
+
+import './dispose.js';
+import { controlError, SandgateError } from './errors.js';
+import { join } from './quote.js';
+import { Connection } from './ssh.js';
+
+/**
+ * A duration for the command line: whole seconds, or a string such as
+ * `90s`, `30m`, `2h`, `1d` (passed on as written; the gateway checks it).
+ * @param {number | string} d
+ * @param {string} what  the option's name, for errors
+ * @returns {string}
+ */
+export function duration(d, what = 'duration') {
+  if (typeof d === 'number') {
+    if (!Number.isInteger(d) || d < 0) throw new RangeError(`${what}: whole seconds >= 0, not ${d}`);
+    return String(d);
+  }
+  if (typeof d === 'string') return d;
+  throw new TypeError(`${what}: a number of seconds or a string like "30m"`);
+}
+
+function scalar(/** @type {unknown} */ v, /** @type {string} */ what) {
+  if (typeof v === 'number' || typeof v === 'string') return String(v);
+  throw new TypeError(`${what}: a number or a string`);
+}
+
+function list(/** @type {unknown} */ v, /** @type {string} */ what) {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+    throw new TypeError(`${what}: an array of strings`);
+  }
+  return v.join(',');
+}
+
+/**
+ * The words of `create NAME [OPTIONS] --json` for the options given.
+ * Values are passed on for the gateway to check (a bad one is its
+ * UsageError); only JavaScript types are checked here.
+ * @param {string} name
+ * @param {import('../index.js').CreateOptions} [opts]
+ * @returns {string[]}
+ */
+export function createArgs(name, opts = {}) {
+  if (typeof name !== 'string') throw new TypeError('name: a string');
+  const a = ['create', name];
+  if (opts.image !== undefined) a.push('--image', scalar(opts.image, 'image'));
+  if (opts.memoryMb !== undefined) a.push('--memory', scalar(opts.memoryMb, 'memoryMb'));
+  if (opts.vcpus !== undefined) a.push('--vcpus', scalar(opts.vcpus, 'vcpus'));
+  if (opts.lifetime !== undefined) a.push('--lifetime', duration(opts.lifetime, 'lifetime'));
+  if (opts.idleTimeout !== undefined) a.push('--idle-timeout', duration(opts.idleTimeout, 'idleTimeout'));
+  if (opts.allowNet !== undefined) a.push('--allow-net', list(opts.allowNet, 'allowNet'));
+  if (opts.secrets !== undefined) a.push('--secret', list(opts.secrets, 'secrets'));
+  for (const [k, v] of Object.entries(opts.env ?? {})) a.push('--env', `${k}=${scalar(v, `env.${k}`)}`);
+  a.push('--json');
+  return a;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+/** A little over the gateway's own 300 s for `create`. */
+const CREATE_TIMEOUT_MS = 330_000;
+
+/**
+ * The control connection of one token. It is opened on first use and kept
+ * open; commands run one after the other on it (make several Clients to
+ * create sandboxes in parallel).
+ */
+export class Client {
+  /** @param {import('../index.js').ClientOptions} opts */
+  constructor(opts) {
+    this.opts = { ...opts, port: Number(opts?.port ?? 22) };
+    this._conn = new Connection(this.opts, opts.controlUser ?? 'sandgate');
+    /** @type {Promise<unknown>} */
+    this._queue = Promise.resolve();
+  }
+
+  /**
+   * Runs one control command with `--json` (add it to `words`) and returns
+   * its parsed output; a non-zero exit raises the typed error of its code.
+   * @param {string[]} words
+   * @param {{ timeoutMs?: number }} [opts]
+   * @returns {Promise<any>}
+   */
+  command(words, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+    const run = this._queue.then(() => this._command(words, timeoutMs));
+    this._queue = run.catch(() => {});
+    return run;
+  }
+
+  async _command(/** @type {string[]} */ words, /** @type {number} */ timeoutMs) {
+    const r = await this._conn.run(join(words), { timeoutMs });
+    if (r.status !== 0) throw controlError(r.status ?? 1, r.stderr.toString('utf8'));
+    try {
+      return JSON.parse(r.stdout.toString('utf8'));
+    } catch {
+      throw new SandgateError(`${words[0]}: the gateway's output is not JSON`, { code: 'error', status: 0 });
+    }
+  }
+
+  /** The commands: `[{ name, usage, summary }]`. */
+  async help() {
+    return (await this.command(['help', '--json'])).commands;
+  }
+
+  /** The token, its limits and what is in use (WHOAMI). */
+  whoami() {
+    return this.command(['whoami', '--json']);
+  }
+
+  /** The token's sandboxes (SANDBOX documents). */
+  async ls() {
+    return (await this.command(['ls', '--json'])).sandboxes;
+  }
+
+  /**
+   * Creates a sandbox and returns its SANDBOX document once its agent is
+   * ready.
+   * @param {string} name
+   * @param {import('../index.js').CreateOptions & { timeoutMs?: number }} [opts]
+   */
+  create(name, opts = {}) {
+    return this.command(createArgs(name, opts), { timeoutMs: opts.timeoutMs ?? CREATE_TIMEOUT_MS });
+  }
+
+  /** One sandbox's SANDBOX document. @param {string} name */
+  info(name) {
+    return this.command(['info', name, '--json']);
+  }
+
+  /**
+   * Moves the sandbox's end `d` later; returns its SANDBOX document.
+   * @param {string} name
+   * @param {number | string} d
+   */
+  extend(name, d) {
+    return this.command(['extend', name, duration(d), '--json']);
+  }
+
+  /**
+   * Destroys the sandbox; returns once it is gone, with `[{ id, name }]`.
+   * @param {string} name
+   */
+  async kill(name) {
+    return (await this.command(['kill', name, '--json'])).killed;
+  }
+
+  /** Closes the control connection (it reopens on next use). */
+  close() {
+    return this._conn.close();
+  }
+
+  [Symbol.asyncDispose]() {
+    return this.close();
+  }
+}

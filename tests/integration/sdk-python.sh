@@ -1,0 +1,39 @@
+#!/bin/sh
+# The Python SDK's own tests (pytest, sdk/python/tests) against a real
+# gateway and VMs of the default image (SFTP needs its sftp-server): the
+# Deno-style surface end to end, and a narrowed allow_net shown to hold
+# inside the guest against two web servers of a test host.
+. "${SG_SRCDIR:-.}/tests/integration/lib.sh"
+sg_require
+/usr/bin/python3 -c 'import paramiko, pytest' 2>/dev/null ||
+	skip "no python3-paramiko or python3-pytest (apt-get install python3-paramiko python3-pytest)"
+
+SG_TEST_IMAGE=default SG_TEST_MEMORY=1024
+sg_setup "idle_timeout = 10m" "max_lifetime = 30m"
+sg_webhosts 198.51.100.2 198.51.100.3
+printf 'max_sandboxes = 4\nallow_net = 198.51.100.2:8080, 198.51.100.3:8080\n' >>"$SG_T/tokens.conf"
+sg_wait_for sh -c "[ \$(grep -c 'tokens reloaded' '$SG_T/log') -ge 1 ]" || fail "no reload"
+
+SANDGATE_TEST_HOST=127.0.0.1 SANDGATE_TEST_PORT=$SG_PORT \
+SANDGATE_TEST_TOKEN=$SG_TOKEN SANDGATE_TEST_IMAGE=default \
+SANDGATE_TEST_HOST_KEY=$(ssh-keygen -y -f "$SG_T/state/host_key") \
+SANDGATE_TEST_ALLOWED_URL=http://198.51.100.2:8080/ok.txt \
+SANDGATE_TEST_OTHER_URL=http://198.51.100.3:8080/ok.txt \
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$SG_SRCDIR/sdk/python \
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider -rs --durations=6 \
+	"$SG_SRCDIR/sdk/python/tests" || fail "pytest"
+sg_wait_for sg_no_leftovers || fail "leftovers after the SDK's tests"
+
+note "pip install ./sdk/python (offline, from a copy of the tree)"
+if /usr/bin/python3 -m pip --version >/dev/null 2>&1; then
+	cp -r "$SG_SRCDIR/sdk/python" "$SG_T/src"
+	/usr/bin/python3 -m pip install -q --no-build-isolation --no-deps \
+		--no-index --target "$SG_T/site" "$SG_T/src" 2>"$SG_T/pip.err" ||
+		fail "pip install: $(cat "$SG_T/pip.err")"
+	(cd / && PYTHONPATH=$SG_T/site /usr/bin/python3 -c \
+		'import sandgate; assert sandgate.Sandbox.create and sandgate.Client') ||
+		fail "the installed package does not import"
+else
+	note "no pip (apt-get install python3-pip): installation not tried"
+fi
+note "ok"
