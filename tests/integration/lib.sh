@@ -166,6 +166,30 @@ sg_webhosts() {
 	done
 }
 
+# sg_sdk_setup: a gateway for an SDK's own tests: the default image (its
+# sftp-server), a test host with web servers on 198.51.100.2 and .3 (port
+# 8080) that the token may reach, and the SANDGATE_TEST_* variables the
+# SDKs' live tests read, exported.
+sg_sdk_setup() {
+	SG_TEST_IMAGE=default SG_TEST_MEMORY=1024
+	sg_setup "idle_timeout = 10m" "max_lifetime = 30m"
+	sg_webhosts 198.51.100.2 198.51.100.3
+	printf 'max_sandboxes = 4\nallow_net = 198.51.100.2:8080, 198.51.100.3:8080\n' \
+		>>"$SG_T/tokens.conf"
+	sg_wait_for sh -c "[ \$(grep -c 'tokens reloaded' '$SG_T/log') -ge 1 ]" ||
+		fail "no reload"
+	SANDGATE_TEST_HOST=127.0.0.1
+	SANDGATE_TEST_PORT=$SG_PORT
+	SANDGATE_TEST_TOKEN=$SG_TOKEN
+	SANDGATE_TEST_IMAGE=default
+	SANDGATE_TEST_HOST_KEY=$(ssh-keygen -y -f "$SG_T/state/host_key")
+	SANDGATE_TEST_ALLOWED_URL=http://198.51.100.2:8080/ok.txt
+	SANDGATE_TEST_OTHER_URL=http://198.51.100.3:8080/ok.txt
+	export SANDGATE_TEST_HOST SANDGATE_TEST_PORT SANDGATE_TEST_TOKEN \
+		SANDGATE_TEST_IMAGE SANDGATE_TEST_HOST_KEY \
+		SANDGATE_TEST_ALLOWED_URL SANDGATE_TEST_OTHER_URL
+}
+
 # Removes the taps of this test's sandboxes and its own nftables table
 # (sandgated leaves both in place when it stops: fail closed).
 sg_destroy_network() {

@@ -8,17 +8,7 @@ sg_require
 /usr/bin/python3 -c 'import paramiko, pytest' 2>/dev/null ||
 	skip "no python3-paramiko or python3-pytest (apt-get install python3-paramiko python3-pytest)"
 
-SG_TEST_IMAGE=default SG_TEST_MEMORY=1024
-sg_setup "idle_timeout = 10m" "max_lifetime = 30m"
-sg_webhosts 198.51.100.2 198.51.100.3
-printf 'max_sandboxes = 4\nallow_net = 198.51.100.2:8080, 198.51.100.3:8080\n' >>"$SG_T/tokens.conf"
-sg_wait_for sh -c "[ \$(grep -c 'tokens reloaded' '$SG_T/log') -ge 1 ]" || fail "no reload"
-
-SANDGATE_TEST_HOST=127.0.0.1 SANDGATE_TEST_PORT=$SG_PORT \
-SANDGATE_TEST_TOKEN=$SG_TOKEN SANDGATE_TEST_IMAGE=default \
-SANDGATE_TEST_HOST_KEY=$(ssh-keygen -y -f "$SG_T/state/host_key") \
-SANDGATE_TEST_ALLOWED_URL=http://198.51.100.2:8080/ok.txt \
-SANDGATE_TEST_OTHER_URL=http://198.51.100.3:8080/ok.txt \
+sg_sdk_setup
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$SG_SRCDIR/sdk/python \
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider -rs --durations=6 \
 	"$SG_SRCDIR/sdk/python/tests" || fail "pytest"
