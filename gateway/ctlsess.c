@@ -276,6 +276,9 @@ chan_flush(struct csess *s, struct cchan *c)
 		if (sg_buf_len(c->out[i]) > 0)
 			return;
 	}
+	/* a write may have taken in the client's CLOSE (cb_close answered) */
+	if (c->state != CS_ENDING || c->client_closed)
+		return;
 	ssh_channel_request_send_exit_status(c->ch, c->status);
 	ssh_channel_send_eof(c->ch);
 	ssh_channel_close(c->ch);
@@ -306,8 +309,8 @@ run_next(struct csess *s)
 	if (c == NULL)
 		return;
 	if (s->mon_gone) {
-		chan_end(c, 1, "sandgate: the gateway restarted: run the "
-		    "command again\n");
+		chan_end(c, 1, "sandgate: the gateway restarted: connect again "
+		    "and run the command again\n");
 		return;
 	}
 	sg_buf_reset(s->req);
@@ -442,6 +445,10 @@ sg_ctlsess_run(const struct sg_bridge_params *p)
 				chan_flush(&s, c);
 		} while (gen != s.gen && ++passes < 8);
 		reap(&s);
+		/* a new monitor does not know this connection: once what was
+		 * asked is answered, it ends (clients connect again) */
+		if (s.mon_gone && s.running == NULL && s.chans == NULL)
+			break;
 		r = ssh_event_dopoll(s.ev, gen != s.gen ? 0 : 60000);
 		if (r == SSH_ERROR && !ssh_is_connected(s.session))
 			break;

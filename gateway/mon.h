@@ -65,6 +65,7 @@ struct mworker {
 	struct sbx *sbx;	/* W_WAITING, W_RUNNING */
 	int control;		/* logged in as the control user */
 	struct mon_call *call;	/* its control command, while it runs */
+	struct sg_mpq *ctlq;	/* its command's output, as the worker takes it */
 };
 
 enum sbx_state {
@@ -257,6 +258,8 @@ void mon_worker_read(struct mon *m, struct mworker *w);
 void mon_worker_reaped(struct mon *m, struct mworker *w, int status);
 int mon_worker_send(struct mon *m, struct mworker *w, const struct sg_buf *b,
     int fd);
+/* Sends what waits in w->ctlq (poll said POLLOUT). */
+void mon_worker_flush(struct mon *m, struct mworker *w);
 
 /* monproxy.c */
 int mon_proxy_setup(struct mon *m);

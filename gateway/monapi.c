@@ -22,7 +22,8 @@
 #include "gateway/tokens.h"
 
 #define CALL_OUT_MAX	(1u << 20)
-#define CALL_WAIT_MS	180000	/* a create or kill that hears nothing */
+#define CALL_WAIT_MS	180000	/* a kill that hears nothing; a create waits
+				 * this much past the boot timeout */
 
 /* --- calls --- */
 
@@ -713,10 +714,13 @@ cmd_create(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
 		    q->image);
 		return;
 	}
-	if (q->memory_mb != 0 && (q->memory_mb > l.memory_mb ||
-	    q->memory_mb < 768)) {
-		call_fail(m, c, q->memory_mb < 768 ? "usage" : "limit",
-		    "--memory %u: write 768 to %u (the token's memory_mb)",
+	if (q->memory_mb != 0 && q->memory_mb < 768) {
+		call_fail(m, c, "usage", "--memory %u: at least 768",
+		    q->memory_mb);
+		return;
+	}
+	if (q->memory_mb > l.memory_mb) {
+		call_fail(m, c, "limit", "--memory %u: the token allows %u",
 		    q->memory_mb, l.memory_mb);
 		return;
 	}
@@ -779,10 +783,12 @@ cmd_create(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
 		    "unavailable", "%s", reason);
 		return;
 	}
-	/* answered once its agent answers, or it fails */
+	/* answered once its agent answers, or it fails (the shim's boot
+	 * deadline comes first: this is a backstop) */
 	c->wait = CALL_WAIT_READY;
 	snprintf(c->wait_id, sizeof(c->wait_id), "%s", s->id);
-	c->deadline_ms = sg_mono_ms() + CALL_WAIT_MS;
+	c->deadline_ms = sg_mono_ms() + CALL_WAIT_MS +
+	    (int64_t)m->cfg->boot_timeout_s * 1000;
 	c->next = m->calls;
 	m->calls = c;
 }
@@ -904,8 +910,8 @@ mon_api_timers(struct mon *m)
 	for (c = m->calls; c != NULL; c = nx) {
 		nx = c->next;
 		if (now >= c->deadline_ms)
-			call_fail(m, c, "unavailable", "no answer in %d s: see "
-			    "ls for the sandbox's state", CALL_WAIT_MS / 1000);
+			call_fail(m, c, "unavailable", "no answer in time: see "
+			    "ls for the sandbox's state");
 		else if (c->deadline_ms - now < next)
 			next = c->deadline_ms - now;
 	}

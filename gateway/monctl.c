@@ -95,8 +95,10 @@ ctl_handle(struct mon *m, struct ctlconn *c)
 		return;
 	}
 	c->running = 1;
-	/* create and kill may wait for the sandbox */
-	c->deadline_ms = sg_mono_ms() + CTL_WAIT_MS;
+	/* create and kill may wait for the sandbox (a create up to its
+	 * boot timeout and more) */
+	c->deadline_ms = sg_mono_ms() + CTL_WAIT_MS +
+	    (int64_t)m->cfg->boot_timeout_s * 1000;
 	mon_api_run(m, &c->call, c->line, (size_t)(nl - c->line), 0);
 }
 
@@ -149,6 +151,12 @@ mon_ctl_io(struct mon *m, struct ctlconn *c, short revents)
 {
 	ssize_t n;
 
+	if (c->running && (revents & (POLLHUP | POLLERR))) {
+		/* gone while its command waits: forgotten (the command's
+		 * effect stands), not polled again and again */
+		c->deadline_ms = 0;
+		return;
+	}
 	if (!c->done && !c->running &&
 	    (revents & (POLLIN | POLLHUP | POLLERR))) {
 		n = recv(c->fd, c->line + c->len, sizeof(c->line) - 1 - c->len,

@@ -614,6 +614,11 @@ mon_free(struct mon *m)
 		wn = w->next;
 		if (w->fd >= 0)
 			close(w->fd);
+		if (w->call != NULL) {
+			mon_call_clear(m, w->call);
+			free(w->call);
+		}
+		sg_mpq_free(w->ctlq);
 		free(w->token);
 		free(w->user);
 		free(w);
@@ -783,7 +788,9 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 		    sg_mpq_pending(m.pxq) ? POLLOUT : 0), PK_PX, NULL);
 		for (w = m.workers; w != NULL; w = w->next)
 			if (w->fd >= 0)
-				ADD(w->fd, POLLIN, PK_WORKER, w);
+				ADD(w->fd, POLLIN | (w->ctlq != NULL &&
+				    sg_mpq_pending(w->ctlq) ? POLLOUT : 0),
+				    PK_WORKER, w);
 		for (s = m.sbxs; s != NULL; s = s->next)
 			if (s->shim_fd >= 0)
 				ADD(s->shim_fd, POLLIN | (sg_mpq_pending(s->shimq) ?
@@ -836,7 +843,9 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 				for (w = m.workers; w != NULL; w = w->next)
 					if (w == slot[i].who && w->fd == pfd[i].fd)
 						break;
-				if (w != NULL)
+				if (w != NULL && (pfd[i].revents & POLLOUT))
+					mon_worker_flush(&m, w);
+				if (w != NULL && (pfd[i].revents & ~POLLOUT))
 					mon_worker_read(&m, w);
 				break;
 			case PK_SHIM:

@@ -55,6 +55,9 @@ mon_worker_send(struct mon *m, struct mworker *w, const struct sg_buf *b,
 
 /* --- the control interface: one command at a time --- */
 
+#define CTL_QUEUE_MAX	(4u << 20)	/* a command's output, framed */
+#define CTL_STUCK_MS	30000		/* a worker that takes none of it */
+
 static void
 ctl_call_free(struct mon *m, struct mworker *w)
 {
@@ -65,13 +68,45 @@ ctl_call_free(struct mon *m, struct mworker *w)
 	w->call = NULL;
 }
 
+/* A command's output goes through a queue: it may be far more than the
+ * socket takes at once, and the worker reads it as its client does. */
+static int
+ctl_send(struct mon *m, struct mworker *w)
+{
+	int r = sg_mpq_send(w->ctlq, w->fd, m->msg, -1);
+
+	if (r == -ENOBUFS) {
+		sg_warn("%s: worker %ld does not read its command's output: "
+		    "ending it", w->peer, (long)w->pid);
+		kill(w->pid, SIGKILL);
+	}
+	return r;
+}
+
+void
+mon_worker_flush(struct mon *m, struct mworker *w)
+{
+	int r;
+
+	(void)m;
+	if (w->ctlq == NULL || w->fd < 0 || sg_mpq_pending(w->ctlq) == 0)
+		return;
+	r = sg_mpq_flush(w->ctlq, w->fd);
+	if (r == -EAGAIN && sg_mono_ms() - sg_mpq_since(w->ctlq) >
+	    CTL_STUCK_MS) {
+		sg_warn("%s: worker %ld does not read its command's output: "
+		    "ending it", w->peer, (long)w->pid);
+		kill(w->pid, SIGKILL);
+	}
+}
+
 static int
 send_stream(struct mon *m, struct mworker *w, uint8_t stream,
     const struct sg_buf *b)
 {
 	const uint8_t *p = sg_buf_data(b);
 	size_t left = sg_buf_len(b), k;
-	char chunk[4097];
+	char chunk[SG_MP_MAX_STR + 1];
 
 	while (left > 0) {
 		k = left < sizeof(chunk) - 1 ? left : sizeof(chunk) - 1;
@@ -81,7 +116,7 @@ send_stream(struct mon *m, struct mworker *w, uint8_t stream,
 		if (sg_buf_put_u8(m->msg, SG_MP_CTL_OUT) < 0 ||
 		    sg_buf_put_u8(m->msg, stream) < 0 ||
 		    sg_mp_put_str(m->msg, chunk) < 0 ||
-		    mon_worker_send(m, w, m->msg, -1) < 0)
+		    ctl_send(m, w) < 0)
 			return -EIO;
 		p += k;
 		left -= k;
@@ -100,7 +135,7 @@ ctl_call_done(struct mon *m, struct mon_call *c)
 		sg_buf_reset(m->msg);
 		if (sg_buf_put_u8(m->msg, SG_MP_CTL_DONE) == 0 &&
 		    sg_buf_put_u8(m->msg, (uint8_t)c->status) == 0)
-			(void)mon_worker_send(m, w, m->msg, -1);
+			(void)ctl_send(m, w);
 	}
 	/* freed on the next request or when the worker goes: the caller
 	 * of this callback may still hold c */
@@ -122,6 +157,10 @@ ctl_request(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 	    c.n != 0 || longer > 1) {
 		free(line);
 		return -EPROTO;
+	}
+	if (w->ctlq == NULL && (w->ctlq = sg_mpq_new(CTL_QUEUE_MAX)) == NULL) {
+		free(line);
+		return -ENOMEM;
 	}
 	w->call = malloc(sizeof(*w->call));
 	if (w->call == NULL || mon_call_init(w->call, w->token, ctl_call_done,
