@@ -47,3 +47,18 @@ sg_hexval(uint8_t c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+int
+sg_valid_login(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		char c = s[i];
+
+		if (i >= SG_LOGIN_MAX || !((c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || (c == '-' && i > 0)))
+			return 0;
+	}
+	return i > 0;
+}

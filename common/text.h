@@ -4,6 +4,7 @@
  *               "char **ret_msg" out-parameter of netpolicy, secrets, ...)
  *   sg_fail     the same, returning an error code: `return sg_fail(...)`
  *   sg_hexval   the value of one hex digit, either case
+ *   sg_valid_login  an SSH user name sandgated accepts
  */
 #ifndef SG_TEXT_H
 #define SG_TEXT_H
@@ -25,5 +26,12 @@ int sg_fail(char **ret_msg, int r, const char *fmt, ...)
 
 /* 0..15 for 0-9, a-f, A-F; -1 for anything else. */
 int sg_hexval(uint8_t c);
+
+/* SG_LOGIN_MAX: the longest SSH user name sandgated accepts. */
+#define SG_LOGIN_MAX 32
+/* 1 when s is an SSH user name sandgated accepts (a sandbox name, the
+ * control user): 1 to SG_LOGIN_MAX of a-z, 0-9 and '-', not starting
+ * with '-'; else 0. */
+int sg_valid_login(const char *s);
 
 #endif

@@ -559,9 +559,9 @@ static int
 cb_pty_request(ssh_session s, ssh_channel ch, const char *term, int width,
     int height, int pxw, int pxh, void *ud)
 {
-	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
+	c->w->gen++;	/* see event_loop */
 	if (c->state != CH_NEW || c->pty || term == NULL || strlen(term) > 64)
 		return -1;
 	c->term = strdup(term);
@@ -577,11 +577,11 @@ static int
 cb_env_request(ssh_session s, ssh_channel ch, const char *name,
     const char *value, void *ud)
 {
-	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 	size_t nl, vl, i;
 	char *e;
 
+	c->w->gen++;	/* see event_loop */
 	if (c->state != CH_NEW || c->envc >= SG_MAX_ENV)
 		return -1;
 	nl = strlen(name);
@@ -609,9 +609,9 @@ cb_env_request(ssh_session s, ssh_channel ch, const char *name,
 static int
 cb_shell_request(ssh_session s, ssh_channel ch, void *ud)
 {
-	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
+	c->w->gen++;	/* see event_loop */
 	if (!chan_is_queued_kind(c))
 		return -1;
 	c->kind = SG_OPEN_PROCESS;
@@ -622,9 +622,9 @@ cb_shell_request(ssh_session s, ssh_channel ch, void *ud)
 static int
 cb_exec_request(ssh_session s, ssh_channel ch, const char *command, void *ud)
 {
-	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
+	c->w->gen++;	/* see event_loop */
 	if (!chan_is_queued_kind(c) || strlen(command) > 32768)
 		return -1;
 	c->cmd = strdup(command);
@@ -639,9 +639,9 @@ static int
 cb_subsystem_request(ssh_session s, ssh_channel ch, const char *name,
     void *ud)
 {
-	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
+	c->w->gen++;	/* see event_loop */
 	if (!chan_is_queued_kind(c) || strcmp(name, "sftp") != 0)
 		return -1;
 	c->subsystem = strdup(name);
@@ -656,9 +656,9 @@ static int
 cb_window_change(ssh_session s, ssh_channel ch, int width, int height,
     int pxw, int pxh, void *ud)
 {
-	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
+	c->w->gen++;	/* see event_loop */
 	if (!c->pty)
 		return -1;
 	c->cols = width > 0 && width < 10000 ? (uint16_t)width : c->cols;
@@ -683,10 +683,10 @@ static const struct {
 static void
 cb_signal(ssh_session s, ssh_channel ch, const char *name, void *ud)
 {
-	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 	size_t i;
 
+	c->w->gen++;	/* see event_loop */
 	if (c->state != CH_OPEN)
 		return;
 	for (i = 0; i < sizeof(sig_names) / sizeof(sig_names[0]); i++)
@@ -701,10 +701,10 @@ static int
 cb_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
     int is_stderr, void *ud)
 {
-	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 	size_t n;
 
+	c->w->gen++;	/* see event_loop */
 	if (len > SG_CLIENT_OVERRUN) {
 		sg_warn("%s: the client sends past its window: disconnecting",
 		    c->w->p->peer);
@@ -724,19 +724,19 @@ cb_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 static void
 cb_eof(ssh_session s, ssh_channel ch, void *ud)
 {
-	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 
+	c->w->gen++;	/* see event_loop */
 	c->client_eof = 1;
 }
 
 static void
 cb_close(ssh_session s, ssh_channel ch, void *ud)
 {
-	((struct wchan *)ud)->w->gen++;	/* see event_loop */
 	struct wchan *c = ud;
 	struct bridge *w = c->w;
 
+	w->gen++;	/* see event_loop */
 	if ((c->state == CH_OPENING || c->state == CH_OPEN ||
 	    c->state == CH_EXITED) && !c->close_sent && w->ag == AG_READY) {
 		c->close_sent = 1;
@@ -803,9 +803,9 @@ fail_ch:
 static ssh_channel
 cb_channel_open(ssh_session s, void *ud)
 {
-	((struct bridge *)ud)->gen++;	/* see event_loop */
 	struct wchan *c = chan_new(ud, ssh_channel_new(s));
 
+	((struct bridge *)ud)->gen++;	/* see event_loop */
 	return c != NULL ? c->ch : NULL;
 }
 
@@ -818,12 +818,12 @@ cb_channel_open(ssh_session s, void *ud)
 static int
 cb_message(ssh_session s, ssh_message msg, void *ud)
 {
-	((struct bridge *)ud)->gen++;	/* see event_loop */
 	struct bridge *w = ud;
 	struct wchan *c;
 	const char *host;
 	int port;
 
+	w->gen++;	/* see event_loop */
 	if (ssh_message_type(msg) != SSH_REQUEST_CHANNEL_OPEN ||
 	    ssh_message_subtype(msg) != SSH_CHANNEL_DIRECT_TCPIP)
 		return 1;

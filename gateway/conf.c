@@ -440,11 +440,7 @@ static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char 
 		break;
 	case K_LOGIN:
 		/* an SSH user name no sandbox can have */
-		for (i = 0; v[i]; i++)
-			if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
-			      (v[i] == '-' && i > 0)))
-				break;
-		if (v[i] || i == 0 || i > 32 || strcmp(v, "sandbox") == 0)
+		if (!sg_valid_login(v) || strcmp(v, "sandbox") == 0)
 			return bad_value(ret_msg, d, v, "must be a user name of lowercase letters, digits "
 					 "and '-' (at most 32, not 'sandbox')");
 		break;

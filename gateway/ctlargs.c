@@ -12,7 +12,6 @@
 #include "gateway/ctlargs.h"
 
 #define NAME_MAX_LEN	64	/* token and secret names */
-#define SBX_NAME_MAX	32	/* sandbox names: SSH user names */
 
 /* --- words --- */
 
@@ -233,20 +232,7 @@ sg_ctla_help_text(int root)
 int
 sg_ctla_valid_name(const char *s)
 {
-	size_t i;
-
-	if (s == NULL || strcmp(s, "sandbox") == 0)
-		return 0;
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= SBX_NAME_MAX)
-			return 0;
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	}
-	return 1;
+	return s != NULL && sg_valid_login(s) && strcmp(s, "sandbox") != 0;
 }
 
 static int

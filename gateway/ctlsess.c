@@ -48,7 +48,7 @@ struct cchan {
 
 struct csess {
 	ssh_session session;
-	unsigned gen;		/* libssh's calls into us (see the loop) */
+	unsigned gen;		/* work libssh's callbacks gave us (see the loop) */
 	ssh_event ev;
 	struct ssh_server_callbacks_struct scb;
 	int mon_fd;
@@ -57,7 +57,6 @@ struct csess {
 	unsigned nchans;
 	struct cchan *running;	/* its command is with the monitor */
 	int mon_gone;
-	const char *peer;
 };
 
 static void __attribute__((noreturn))
@@ -73,7 +72,6 @@ static int
 cb_data(ssh_session ss, ssh_channel ch, void *data, uint32_t len,
     int is_stderr, void *ud)
 {
-	((struct cchan *)ud)->s->gen++;
 	(void)ss;
 	(void)ch;
 	(void)data;
@@ -85,10 +83,10 @@ cb_data(ssh_session ss, ssh_channel ch, void *data, uint32_t len,
 static void
 cb_close(ssh_session ss, ssh_channel ch, void *ud)
 {
-	((struct cchan *)ud)->s->gen++;
 	struct cchan *c = ud;
 
 	(void)ss;
+	c->s->gen++;
 	c->client_closed = 1;
 	/* the client waits for our CLOSE (libssh 0.10 does not send it
 	 * once the remote side closed) */
@@ -102,7 +100,6 @@ static int
 cb_pty(ssh_session ss, ssh_channel ch, const char *term, int w, int h,
     int pw, int ph, void *ud)
 {
-	((struct cchan *)ud)->s->gen++;
 	(void)ss;
 	(void)ch;
 	(void)term;
@@ -118,7 +115,6 @@ static int
 cb_env(ssh_session ss, ssh_channel ch, const char *name, const char *value,
     void *ud)
 {
-	((struct cchan *)ud)->s->gen++;
 	(void)ss;
 	(void)ch;
 	(void)name;
@@ -140,13 +136,13 @@ take_command(struct cchan *c, const char *cmd, int shell)
 		return -1;
 	c->shell = shell;
 	c->state = CS_QUEUED;
+	c->s->gen++;
 	return 0;
 }
 
 static int
 cb_exec(ssh_session ss, ssh_channel ch, const char *command, void *ud)
 {
-	((struct cchan *)ud)->s->gen++;
 	(void)ss;
 	(void)ch;
 	return take_command(ud, command, 0);
@@ -155,7 +151,6 @@ cb_exec(ssh_session ss, ssh_channel ch, const char *command, void *ud)
 static int
 cb_shell(ssh_session ss, ssh_channel ch, void *ud)
 {
-	((struct cchan *)ud)->s->gen++;
 	(void)ss;
 	(void)ch;
 	return take_command(ud, "help", 1);
@@ -164,7 +159,6 @@ cb_shell(ssh_session ss, ssh_channel ch, void *ud)
 static int
 cb_subsystem(ssh_session ss, ssh_channel ch, const char *name, void *ud)
 {
-	((struct cchan *)ud)->s->gen++;
 	(void)ss;
 	(void)ch;
 	(void)name;
@@ -188,7 +182,6 @@ chan_free(struct cchan *c)
 static ssh_channel
 cb_channel_open(ssh_session ss, void *ud)
 {
-	((struct csess *)ud)->gen++;
 	struct csess *s = ud;
 	struct cchan *c;
 	ssh_channel ch;
@@ -238,7 +231,6 @@ cb_channel_open(ssh_session ss, void *ud)
 static int
 cb_message(ssh_session ss, ssh_message msg, void *ud)
 {
-	((struct csess *)ud)->gen++;
 	(void)ss;
 	(void)msg;
 	(void)ud;
@@ -415,7 +407,6 @@ sg_ctlsess_run(const struct sg_bridge_params *p)
 	memset(&s, 0, sizeof(s));
 	s.session = p->session;
 	s.mon_fd = p->mon_fd;
-	s.peer = p->peer;
 	s.mon_in = sg_buf_new(SG_MP_MAX);
 	s.req = sg_buf_new(SG_MP_MAX);
 	if (s.mon_in == NULL || s.req == NULL)

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/mpipe.h"
+#include "common/text.h"
 #include "gateway/audit.h"
 #include "gateway/mon.h"
 #include "gateway/tokens.h"
@@ -36,23 +37,6 @@ failrec_get(struct mon *m, const char *addr, int create)
 	memset(oldest, 0, sizeof(*oldest));
 	snprintf(oldest->addr, sizeof(oldest->addr), "%s", addr);
 	return oldest;
-}
-
-static int
-valid_user(const char *u)
-{
-	size_t i, n = strlen(u);
-
-	if (n == 0 || n > 32)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = u[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    (c == '-' && i > 0)))
-			return 0;
-	}
-	return 1;
 }
 
 static void
@@ -91,7 +75,7 @@ mon_handle_auth(struct mon *m, struct mworker *w, uint8_t type,
 	if (counts && f != NULL && now < f->next_ok_ms) {
 		delay = (uint32_t)(f->next_ok_ms - now);
 		ok = 0;
-	} else if (!valid_user(user)) {
+	} else if (!sg_valid_login(user)) {
 		ok = 0;
 	} else if (type == SG_MP_AUTH_PASSWORD) {
 		ok = sg_tokens_check_secret(m->tokens, a.secret, &token) == 0 &&
@@ -127,7 +111,7 @@ mon_handle_auth(struct mon *m, struct mworker *w, uint8_t type,
 		}
 		f->last_ms = now;
 		sg_info("%s: authentication failed for user %s", w->peer,
-		    valid_user(user) ? user : "(invalid name)");
+		    sg_valid_login(user) ? user : "(invalid name)");
 		sg_audit("login_failed", "source", w->addr, "user", user,
 		    "method", type == SG_MP_AUTH_PASSWORD ? "token" : "publickey",
 		    NULL);
