@@ -10,6 +10,13 @@
 
 static const char *log_prog = "sandgate";
 static int log_max = SG_LOG_INFO;
+static int (*log_sink)(int, const char *);
+
+void
+sg_log_set_sink(int (*fn)(int level, const char *text))
+{
+	log_sink = fn;
+}
 
 void
 sg_log_init(const char *progname, int max_level)
@@ -46,6 +53,8 @@ sg_log(int level, const char *fmt, ...)
 	for (i = (size_t)n; line[i] != '\0'; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = '?';
+	if (log_sink != NULL && log_sink(level, line + n) == 0)
+		return;
 	fprintf(stderr, "%s\n", line);
 	fflush(stderr);
 }

@@ -18,6 +18,12 @@ void sg_log_init(const char *progname, int max_level);
 void sg_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Sends each line (level, and the text after "prog[pid]: level: ")
+ * somewhere else: fn returns 0 once it took the line, <0 to have it
+ * printed on stderr as usual. NULL restores stderr. Used by the boxed
+ * processes, whose stderr may be a file they must not write. */
+void sg_log_set_sink(int (*fn)(int level, const char *text));
+
 #define sg_err(...)	sg_log(SG_LOG_ERR, __VA_ARGS__)
 #define sg_warn(...)	sg_log(SG_LOG_WARNING, __VA_ARGS__)
 #define sg_info(...)	sg_log(SG_LOG_INFO, __VA_ARGS__)

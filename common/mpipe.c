@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/mpipe.h"
 
 int
@@ -574,4 +575,65 @@ int64_t
 sg_mpq_since(const struct sg_mpq *q)
 {
 	return q->since;
+}
+
+int
+sg_mp_send_log(int sock, int level, const char *text)
+{
+	uint8_t m[1 + 1 + 4 + SG_MP_LOG_MAX];
+	size_t len = strnlen(text, SG_MP_LOG_MAX);
+	ssize_t n;
+
+	m[0] = SG_MP_LOG;
+	m[1] = (uint8_t)level;
+	m[2] = (uint8_t)(len >> 24);
+	m[3] = (uint8_t)(len >> 16);
+	m[4] = (uint8_t)(len >> 8);
+	m[5] = (uint8_t)len;
+	memcpy(m + 6, text, len);
+	do {
+		n = send(sock, m, 6 + len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
+}
+
+static const int *log_fd;
+
+static int
+log_sink(int level, const char *text)
+{
+	if (log_fd == NULL || *log_fd < 0)
+		return -1;
+	return sg_mp_send_log(*log_fd, level, text) == 0 ? 0 : -1;
+}
+
+void
+sg_mp_log_via(const int *fd)
+{
+	log_fd = fd;
+	sg_log_set_sink(fd != NULL ? log_sink : NULL);
+}
+
+int
+sg_mp_parse_log(const uint8_t *p, size_t n, int *level, char *text)
+{
+	struct sg_cur c;
+	uint32_t len;
+	size_t i;
+	int lv;
+
+	sg_cur_init(&c, p, n);
+	lv = sg_cur_u8(&c);
+	len = sg_cur_u32(&c);
+	if (c.err || len > SG_MP_LOG_MAX || len != c.n)
+		return -EPROTO;
+	for (i = 0; i < len; i++) {
+		uint8_t ch = c.p[i];
+
+		text[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+	}
+	text[len] = '\0';
+	*level = lv < SG_LOG_ERR ? SG_LOG_ERR : lv > SG_LOG_DEBUG ?
+	    SG_LOG_DEBUG : lv;
+	return 0;
 }

@@ -53,7 +53,15 @@ enum sg_mp_type {
 	SG_MP_SHIM_ALLOW = 41,		/* s->m: u32 seq, str name, u32 n,
 					 * n x (4 bytes IPv4 address, u32 ttl) */
 	SG_MP_SHIM_REFUSED = 42,	/* s->m: str name, str why */
+	/* worker or shim -> monitor, in any state: */
+	SG_MP_LOG = 125,		/* u8 level, str text: one log line the
+					 * monitor prints for it (rate-limited) */
+	/* 126 is SG_CONFINE_REPORT (confine.h): a system call its filter
+	 * stopped */
 };
+
+/* A log line's text, at most. */
+#define SG_MP_LOG_MAX	1024u
 
 /* The version of the shim requests; a monitor adopts only shims of its
  * own version (they may outlive an upgrade of sandgated). */
@@ -158,6 +166,19 @@ int sg_mpq_flush(struct sg_mpq *q, int sock);
 /* How many messages wait, and since when (sg_mono_ms; 0 when none). */
 size_t sg_mpq_pending(const struct sg_mpq *q);
 int64_t sg_mpq_since(const struct sg_mpq *q);
+
+/* Sends one SG_MP_LOG line without waiting (and without allocating: it
+ * is called from sg_log). Returns 0, or -errno (-EAGAIN: the monitor is
+ * behind; the sinks then fall back to stderr). */
+int sg_mp_send_log(int sock, int level, const char *text);
+/* Sends this process's log lines (sg_log) as SG_MP_LOG on the socket
+ * *fd holds at the time (the caller keeps it current; -1: stderr as
+ * usual, and also when the monitor is behind). */
+void sg_mp_log_via(const int *fd);
+/* Decodes the payload (after the type byte) of a LOG line into *level
+ * and text (NUL-terminated, control characters masked; text has room for
+ * SG_MP_LOG_MAX + 1 bytes). Returns 0 or -EPROTO. */
+int sg_mp_parse_log(const uint8_t *p, size_t n, int *level, char *text);
 
 /* Decodes the payload of a START request: the user name (*ret, new). */
 int sg_mp_parse_start(const uint8_t *p, size_t n, char **ret);

@@ -53,6 +53,8 @@ enum sg_feed_type {
 	SG_FEED_RESYNC = 39,
 	SG_FEED_READY = 40,
 	SG_FEED_AUDIT = 41,
+	/* 126 is SG_CONFINE_REPORT (confine.h): the proxy's filter stopped
+	 * it (proxy -> monitor, in any state) */
 };
 
 #define SG_FEED_MAX_RESOLVE	256

@@ -30,6 +30,7 @@
 enum kind {
 	K_LISTEN, K_PATH, K_SOCKET, K_USER, K_DURATION, K_URI, K_ENUM, K_IMAGE,
 	K_UINT, K_POOL, K_RESOLVE, K_SERVERS, K_TABLE, K_UIDRANGE, K_LOGIN,
+	K_STARTUPS, K_NETBLOCK,
 };
 
 static const char *const domain_types[] = { "auto", "kvm", "qemu", NULL };
@@ -63,6 +64,14 @@ static const struct key_def keys[SG_CONF_KEY_COUNT_] = {
 	[SG_CONF_UID_RANGE] = KEY("gateway", "uid_range", K_UIDRANGE, SG_CONF_UID_RANGE_DEFAULT,
 				  0, 0, NULL),
 	[SG_CONF_CONTROL_USER] = KEY("gateway", "control_user", K_LOGIN, "sandgate", 0, 0, NULL),
+	[SG_CONF_MAX_STARTUPS] = KEY("gateway", "max_startups", K_STARTUPS, "10:30:100", 0, 0, NULL),
+	[SG_CONF_PER_SOURCE_MAX_STARTUPS] = KEY("gateway", "per_source_max_startups", K_UINT, "10",
+						1, 10000, NULL),
+	[SG_CONF_PER_SOURCE_NET_BLOCK] = KEY("gateway", "per_source_net_block", K_NETBLOCK, "32:64",
+					     0, 0, NULL),
+	[SG_CONF_KEX_TIMEOUT] = KEY("gateway", "kex_timeout", K_DURATION, "10s", 1, 600, NULL),
+	[SG_CONF_LOGIN_GRACE_TIME] = KEY("gateway", "login_grace_time", K_DURATION, "60s", 1, 3600,
+					 NULL),
 	[SG_CONF_SHIM_PROGRAM] = KEY("gateway", "shim_program", K_PATH,
 				     SG_LIBEXECDIR "/sandgate-shim", 0, 0, NULL),
 	[SG_CONF_LIBVIRT_URI] = KEY("libvirt", "uri", K_URI, "qemu:///system", 0, 0, NULL),
@@ -110,6 +119,8 @@ struct sg_conf {
 	uint32_t pool_addr;
 	unsigned pool_prefix;
 	uint32_t uid_first, uid_last;
+	unsigned startups[3];
+	unsigned block_v4, block_v6;
 	struct resolve *resolve;
 	size_t n_resolve;
 };
@@ -507,6 +518,44 @@ static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char 
 		c->uid_last = (uint32_t)b;
 		break;
 	}
+	case K_STARTUPS:
+	case K_NETBLOCK: {
+		unsigned f[3] = { 0, 0, 0 };
+		size_t nf = d->kind == K_STARTUPS ? 3 : 2;
+		const char *q = v;
+		char part[16];
+
+		for (i = 0; i < nf; i++) {
+			size_t len = strcspn(q, ":");
+
+			if (len == 0 || len >= sizeof(part) ||
+			    (i + 1 < nf) != (q[len] == ':'))
+				break;
+			memcpy(part, q, len);
+			part[len] = '\0';
+			if (sg_util_parse_uint(part, 0, 100000, &num) < 0)
+				break;
+			f[i] = (unsigned)num;
+			q += len + (q[len] == ':');
+		}
+		num = 0;
+		if (d->kind == K_STARTUPS) {
+			if (i < nf || *q != '\0' || f[0] < 1 || f[1] < 1 ||
+			    f[1] > 100 || f[2] < f[0] || f[2] > 10000)
+				return bad_value(ret_msg, d, v, "must be START:RATE:FULL "
+				    "with 1 <= START <= FULL <= 10000 and RATE a "
+				    "percentage 1..100 (e.g. 10:30:100)");
+			memcpy(c->startups, f, sizeof(c->startups));
+		} else {
+			if (i < nf || *q != '\0' || f[0] < 1 || f[0] > 32 ||
+			    f[1] < 1 || f[1] > 128)
+				return bad_value(ret_msg, d, v, "must be V4:V6 prefix "
+				    "lengths, 1..32 and 1..128 (e.g. 32:64)");
+			c->block_v4 = f[0];
+			c->block_v6 = f[1];
+		}
+		break;
+	}
 	case K_TABLE:
 		for (i = 0; v[i]; i++)
 			if (!((v[i] >= 'a' && v[i] <= 'z') || (i > 0 &&
@@ -826,6 +875,20 @@ uint32_t sg_conf_pool_addr(const struct sg_conf *c)
 unsigned sg_conf_pool_prefix(const struct sg_conf *c)
 {
 	return c->pool_prefix;
+}
+
+void sg_conf_startups(const struct sg_conf *c, unsigned *start,
+    unsigned *rate, unsigned *full)
+{
+	*start = c->startups[0];
+	*rate = c->startups[1];
+	*full = c->startups[2];
+}
+
+void sg_conf_net_block(const struct sg_conf *c, unsigned *v4, unsigned *v6)
+{
+	*v4 = c->block_v4;
+	*v6 = c->block_v6;
 }
 
 uint32_t sg_conf_uid_first(const struct sg_conf *c)

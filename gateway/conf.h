@@ -38,6 +38,11 @@ enum sg_conf_key {
 	SG_CONF_UID_RANGE,       /* SG_CONF_UID_RANGE_DEFAULT: one uid per sandbox */
 	SG_CONF_SHIM_PROGRAM,    /* SG_LIBEXECDIR "/sandgate-shim" */
 	SG_CONF_CONTROL_USER,    /* "sandgate": SSH user of the control interface */
+	SG_CONF_MAX_STARTUPS,    /* "10:30:100"; START:RATE:FULL, see sg_conf_startups */
+	SG_CONF_PER_SOURCE_MAX_STARTUPS, /* 10, 1..10000: unauthenticated per source block */
+	SG_CONF_PER_SOURCE_NET_BLOCK,    /* "32:64"; V4:V6 prefix lengths of a source */
+	SG_CONF_KEX_TIMEOUT,     /* 10s, 1s..10m: until the key exchange completes */
+	SG_CONF_LOGIN_GRACE_TIME, /* 60s, 1s..1h: until authentication completes */
 	/* [libvirt] */
 	SG_CONF_LIBVIRT_URI,     /* "qemu:///system" */
 	SG_CONF_DOMAIN_TYPE,     /* enum sg_conf_domain_type, default auto */
@@ -133,6 +138,14 @@ uint16_t sg_conf_listen_port(const struct sg_conf *c);
 /* [network] pool: network address in host byte order and prefix length. */
 uint32_t sg_conf_pool_addr(const struct sg_conf *c);
 unsigned sg_conf_pool_prefix(const struct sg_conf *c);
+/* [gateway] max_startups, like sshd's MaxStartups START:RATE:FULL:
+ * with START unauthenticated connections open, a new one is refused with
+ * probability RATE%, rising linearly to 100% at FULL. */
+void sg_conf_startups(const struct sg_conf *c, unsigned *start,
+    unsigned *rate, unsigned *full);
+/* [gateway] per_source_net_block: the prefix lengths by which IPv4 and
+ * IPv6 sources are counted together. */
+void sg_conf_net_block(const struct sg_conf *c, unsigned *v4, unsigned *v6);
 /* [gateway] uid_range: the first and last uid, inclusive. */
 uint32_t sg_conf_uid_first(const struct sg_conf *c);
 uint32_t sg_conf_uid_last(const struct sg_conf *c);

@@ -32,9 +32,6 @@
 #include "gateway/sbxnet.h"
 
 #define MON_MAX_WORKERS		512
-#define MON_MAX_PREAUTH		64	/* connections not yet authenticated */
-#define MON_MAX_PREAUTH_PER_ADDR 10
-#define MON_LOGIN_GRACE_S	60
 #define MON_MAX_FAILREC		256
 #define MON_AUTH_DELAY_CAP_MS	30000
 #define MON_FAIL_FORGET_MS	(10 * 60 * 1000)
@@ -53,6 +50,13 @@ struct sbx;
 
 enum wstate { W_PREAUTH, W_AUTHED, W_WAITING, W_RUNNING };
 
+/* A boxed child's log lines: a burst, then a few a second. */
+struct mon_loglimit {
+	int64_t at_ms;
+	unsigned tokens;
+	unsigned dropped;
+};
+
 struct mworker {
 	struct mworker *next;
 	pid_t pid;
@@ -60,12 +64,15 @@ struct mworker {
 	enum wstate state;
 	char addr[INET6_ADDRSTRLEN];
 	char peer[INET6_ADDRSTRLEN + 32];
+	char block[64];		/* its source block (srclimit.h) */
 	char *token;
 	char *user;
 	struct sbx *sbx;	/* W_WAITING, W_RUNNING */
 	int control;		/* logged in as the control user */
 	struct mon_call *call;	/* its control command, while it runs */
 	struct sg_mpq *ctlq;	/* its command's output, as the worker takes it */
+	struct mon_loglimit logl;
+	int filtered;		/* its filter's report came */
 };
 
 enum sbx_state {
@@ -84,6 +91,7 @@ struct sbx {
 	/* its shim */
 	pid_t shim_pid;
 	int shim_fd;			/* -1: none now */
+	struct mon_loglimit shim_logl;
 	int shim_child;			/* started by this monitor (reaped here) */
 	uid_t uid;			/* the shim's own uid, 0 before one */
 	struct sg_mpq *shimq;
@@ -167,6 +175,8 @@ struct mon {
 	unsigned nworkers;
 	struct sbx *sbxs;
 	struct failrec fails[MON_MAX_FAILREC];
+	int64_t refused_ms;		/* last refused connection logged */
+	unsigned refused_quiet;		/* refused since, not logged */
 	struct ctlconn *ctls;
 	unsigned nctls;
 	struct mon_call *calls;		/* control commands that wait */
@@ -195,11 +205,18 @@ struct mon {
 	struct sg_mpq *pxq;
 	char *px_ca;			/* the CA guests trust (PEM) */
 	int64_t px_restart_ms;
+	unsigned px_fails;		/* exits since it was last ready */
 	int quit;
 };
 
 /* monitor.c */
 int64_t mon_now(void);			/* wall clock, seconds */
+/* A LOG line (SG_MP_LOG) or a filter report (SG_CONFINE_REPORT) from a
+ * boxed child, who being "worker 123" or "shim of sandbox ID". Returns 0
+ * when handled, 1 when the message is neither, and <0 when the child
+ * must end: -2 its filter stopped it, -1 the message was malformed. */
+int mon_child_note(struct mon_loglimit *l, const char *who,
+    const uint8_t *p, size_t n);
 int mon_vm(struct mon *m, struct sg_vm_host **ret, char **ret_err);
 void mon_close_except(int a, int b);
 

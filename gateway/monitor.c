@@ -34,6 +34,7 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/confine.h"
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "gateway/audit.h"
@@ -55,6 +56,58 @@ mon_now(void)
 /* The libvirt connection, for jobs (any thread): made again when it
  * died (libvirtd restarted). Handles replaced stay allocated until the
  * monitor exits, as another job may still use one. */
+#define CHILD_LOG_BURST		50
+#define CHILD_LOG_PER_S		10
+
+int
+mon_child_note(struct mon_loglimit *l, const char *who, const uint8_t *p,
+    size_t n)
+{
+	char text[SG_MP_LOG_MAX + 1], name[64];
+	uint32_t nr, arch;
+	int64_t now;
+	int level;
+
+	if (n > 0 && p[0] == SG_CONFINE_REPORT) {
+		if (sg_confine_report_parse(p, n, &nr, &arch) < 0) {
+			sg_err("%s: a malformed filter report: ending it", who);
+			return -1;
+		}
+		sg_err("%s: forbidden system call %u (%s): stopped by its "
+		    "filter", who, (unsigned)nr,
+		    sg_confine_syscall_name(nr, arch, name, sizeof(name)));
+		return -2;
+	}
+	if (n == 0 || p[0] != SG_MP_LOG)
+		return 1;
+	if (sg_mp_parse_log(p + 1, n - 1, &level, text) < 0) {
+		sg_err("%s: a malformed log line: ending it", who);
+		return -1;
+	}
+	now = sg_mono_ms();
+	if (l->at_ms == 0) {
+		l->at_ms = now;
+		l->tokens = CHILD_LOG_BURST;
+	} else if (now - l->at_ms >= 1000 / CHILD_LOG_PER_S) {
+		int64_t add = (now - l->at_ms) * CHILD_LOG_PER_S / 1000;
+
+		l->tokens = add >= CHILD_LOG_BURST || l->tokens + add >=
+		    CHILD_LOG_BURST ? CHILD_LOG_BURST : l->tokens + (unsigned)add;
+		l->at_ms = now;
+	}
+	if (l->tokens == 0) {
+		l->dropped++;
+		return 0;
+	}
+	l->tokens--;
+	if (l->dropped > 0) {
+		sg_warn("%s: %u log lines dropped (too many)", who, l->dropped);
+		l->dropped = 0;
+	}
+	sg_log(level, "%s: %s", who, text);
+	return 0;
+}
+
 int
 mon_vm(struct mon *m, struct sg_vm_host **ret, char **ret_err)
 {
@@ -149,7 +202,7 @@ open_listener(const char *listen_spec, int *ret_fd)
 		goto out;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
 		r = -errno;
 		close(fd);
 		goto out;

@@ -35,6 +35,11 @@ struct sg_mon_cfg {
 	uint32_t uid_first, uid_last;	/* [gateway] uid_range: shims */
 	const char *shim_program;
 	uint64_t auth_delay_ms;
+	/* pre-authentication limits, like sshd's */
+	unsigned startups_start, startups_rate, startups_full;
+	unsigned per_source_max;	/* unauthenticated per source block */
+	unsigned block_v4, block_v6;	/* prefix lengths of a source block */
+	unsigned kex_timeout_s, login_grace_s;
 	/* [network] */
 	uint32_t pool_net;		/* host byte order */
 	unsigned pool_prefix;

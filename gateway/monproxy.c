@@ -14,12 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/confine.h"
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "common/pxfeed.h"
@@ -41,11 +43,9 @@ rdv_path(struct mon *m, char *buf, size_t size)
 /* The feed failed, or the proxy broke it: a proxy that does not read
  * its feed or is gone is killed; reaping (or, for one we adopted, the
  * next timer) starts a new one, and the new one gets everything again. */
-void
-mon_proxy_failed(struct mon *m, const char *what, int r)
+static void
+proxy_end(struct mon *m)
 {
-	sg_err("cannot hand %s to sandgate-proxy: %s: restarting it", what,
-	    strerror(-r));
 	if (m->px_pid > 0)
 		kill(m->px_pid, SIGKILL);
 	if (m->px_fd >= 0)
@@ -58,6 +58,14 @@ mon_proxy_failed(struct mon *m, const char *what, int r)
 		m->px_pid = 0;
 		m->px_restart_ms = sg_mono_ms() + PX_RESTART_MS;
 	}
+}
+
+void
+mon_proxy_failed(struct mon *m, const char *what, int r)
+{
+	sg_err("cannot hand %s to sandgate-proxy: %s: restarting it", what,
+	    strerror(-r));
+	proxy_end(m);
 }
 
 int
@@ -220,6 +228,16 @@ mon_proxy_read(struct mon *m)
 				m->px_restart_ms = sg_mono_ms() + PX_RESTART_MS;
 			}
 			return;	/* a child is restarted when reaped */
+		}
+		if (sg_buf_data(m->msg)[0] == SG_CONFINE_REPORT) {
+			struct mon_loglimit l = { 0, 0, 0 };
+
+			if (fd >= 0)
+				close(fd);
+			(void)mon_child_note(&l, "sandgate-proxy",
+			    sg_buf_data(m->msg), (size_t)n);
+			proxy_end(m);	/* restarted as after a crash */
+			return;
 		}
 		if (!m->px_ready) {
 			r = proxy_ready(m, fd);
@@ -412,8 +430,27 @@ mon_proxy_poll(struct mon *m, int64_t *timeout)
 void
 mon_proxy_reaped(struct mon *m, int status)
 {
-	sg_err("sandgate-proxy exited (status %d): restarting it; open HTTP "
-	    "connections of sandboxes end", status);
+	int64_t delay = PX_RESTART_MS;
+	char how[64];
+
+	/* one that cannot start (its CA unreadable, its program broken)
+	 * is tried again less and less often, up to once a minute */
+	if (!m->px_ready)
+		m->px_fails++;
+	else
+		m->px_fails = 0;
+	if (m->px_fails > 0)
+		delay = m->px_fails >= 7 ? 60000 : PX_RESTART_MS << m->px_fails;
+	if (delay > 60000)
+		delay = 60000;
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "was killed by signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "exited with status %d",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : status);
+	sg_err("sandgate-proxy %s: restarting it in %lld s; open HTTP "
+	    "connections of sandboxes end", how, (long long)(delay / 1000));
 	if (m->px_fd >= 0)
 		close(m->px_fd);
 	m->px_fd = -1;
@@ -422,5 +459,5 @@ mon_proxy_reaped(struct mon *m, int status)
 	m->px_ready = 0;
 	sg_mpq_free(m->pxq);
 	m->pxq = NULL;
-	m->px_restart_ms = sg_mono_ms() + PX_RESTART_MS;
+	m->px_restart_ms = sg_mono_ms() + delay;
 }

@@ -505,6 +505,23 @@ mon_shim_read(struct mon *m, struct sbx *s)
 			mon_shim_gone(m, s, "it exited");
 			return;
 		}
+		{
+			char who[48];
+
+			snprintf(who, sizeof(who), "shim of sandbox %s", s->id);
+			r = mon_child_note(&s->shim_logl, who, sg_buf_data(m->msg),
+			    (size_t)n);
+			if (r == 0)
+				continue;
+			if (r < 0) {
+				if (s->shim_pid > 0)
+					kill(s->shim_pid, SIGKILL);
+				mon_shim_gone(m, s, r == -2 ? "its system call "
+				    "filter stopped it" : "it sent a bad request");
+				return;
+			}
+			r = 0;
+		}
 		sg_cur_init(&c, sg_buf_data(m->msg) + 1, (size_t)n - 1);
 		switch (sg_buf_data(m->msg)[0]) {
 		case SG_MP_SHIM_STATE:

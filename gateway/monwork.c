@@ -7,18 +7,22 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/confine.h"
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "gateway/mon.h"
+#include "gateway/srclimit.h"
 #include "gateway/worker.h"
 
 void
@@ -212,6 +216,10 @@ mon_worker_reaped(struct mon *m, struct mworker *w, int status)
 	    WTERMSIG(status) != SIGALRM)
 		sg_warn("%s: worker %ld died of signal %d", w->peer,
 		    (long)w->pid, WTERMSIG(status));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == SG_CONFINE_EXIT &&
+	    !w->filtered)
+		sg_warn("%s: worker %ld was stopped by its system call filter",
+		    w->peer, (long)w->pid);
 	worker_gone(m, w);
 }
 
@@ -237,6 +245,23 @@ mon_worker_read(struct mon *m, struct mworker *w)
 	}
 	type = sg_buf_data(m->msg)[0];
 	p = sg_buf_data(m->msg) + 1;
+	{
+		char who[32];
+
+		snprintf(who, sizeof(who), "worker %ld", (long)w->pid);
+		r = mon_child_note(&w->logl, who, sg_buf_data(m->msg),
+		    (size_t)n);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			w->filtered = r == -2;
+			kill(w->pid, SIGKILL);
+			close(w->fd);
+			w->fd = -1;
+			return;
+		}
+		r = -EPROTO;
+	}
 	switch (type) {
 	case SG_MP_AUTH_PASSWORD:
 	case SG_MP_AUTH_KEY:
@@ -263,6 +288,31 @@ mon_worker_read(struct mon *m, struct mworker *w)
 	}
 }
 
+/* A refused connection is logged at most once a second (a flood must not
+ * flood the log too); the next line says how many went unlogged. */
+static void __attribute__((format(printf, 2, 3)))
+refused(struct mon *m, const char *fmt, ...)
+{
+	char line[512];
+	int64_t now = sg_mono_ms();
+	va_list ap;
+
+	if (m->refused_ms != 0 && now - m->refused_ms < 1000) {
+		m->refused_quiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (m->refused_quiet > 0)
+		sg_warn("%s (and %u more refused in the last %lld ms)", line,
+		    m->refused_quiet, (long long)(now - m->refused_ms));
+	else
+		sg_warn("%s", line);
+	m->refused_ms = now;
+	m->refused_quiet = 0;
+}
+
 void
 mon_accept_client(struct mon *m)
 {
@@ -277,7 +327,7 @@ mon_accept_client(struct mon *m)
 	if (fd < 0)
 		return;
 	if (m->nworkers >= MON_MAX_WORKERS) {
-		sg_warn("refusing a connection: %u connections already open",
+		refused(m, "refusing a connection: %u connections already open",
 		    m->nworkers);
 		close(fd);
 		return;
@@ -290,23 +340,40 @@ mon_accept_client(struct mon *m)
 	if (getnameinfo((struct sockaddr *)&ss, sl, w->addr, sizeof(w->addr),
 	    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(w->addr, sizeof(w->addr), "?");
-	/* Like sshd's MaxStartups: unauthenticated connections are cheap to
-	 * open and each costs a process, so they are capped. */
+	/* Like sshd's MaxStartups and PerSourceMaxStartups: unauthenticated
+	 * connections are cheap to open and each costs a process. */
+	if (sg_srclimit_block((struct sockaddr *)&ss, m->cfg->block_v4,
+	    m->cfg->block_v6, w->block, sizeof(w->block)) < 0)
+		snprintf(w->block, sizeof(w->block), "%s", w->addr);
 	{
 		struct mworker *o;
-		unsigned total = 0, same = 0;
+		unsigned total = 0, same = 0, rnd = 0;
 
 		for (o = m->workers; o != NULL; o = o->next) {
 			if (o->state != W_PREAUTH)
 				continue;
 			total++;
-			if (strcmp(o->addr, w->addr) == 0)
+			if (strcmp(o->block, w->block) == 0)
 				same++;
 		}
-		if (total >= MON_MAX_PREAUTH || same >= MON_MAX_PREAUTH_PER_ADDR) {
-			sg_warn("refusing a connection from %s: %u connections "
-			    "from it (%u in all) are still authenticating",
-			    w->addr, same, total);
+		if (same >= m->cfg->per_source_max) {
+			refused(m, "refusing a connection from %s: %u connections "
+			    "from %s are still authenticating "
+			    "([gateway] per_source_max_startups)", w->addr,
+			    same, w->block);
+			free(w);
+			close(fd);
+			return;
+		}
+		if (total >= m->cfg->startups_start &&
+		    getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) !=
+		    (ssize_t)sizeof(rnd))
+			rnd = (unsigned)sg_mono_ms();
+		if (sg_srclimit_drop(m->cfg->startups_start,
+		    m->cfg->startups_rate, m->cfg->startups_full, total, rnd)) {
+			refused(m, "refusing a connection from %s: %u connections "
+			    "are still authenticating ([gateway] max_startups)",
+			    w->addr, total);
 			free(w);
 			close(fd);
 			return;
@@ -341,7 +408,8 @@ mon_accept_client(struct mon *m)
 		p.uid = m->uid;
 		p.gid = m->gid;
 		p.chroot_dir = m->empty_dir;
-		p.login_grace_s = MON_LOGIN_GRACE_S;
+		p.kex_timeout_s = m->cfg->kex_timeout_s;
+		p.login_grace_s = m->cfg->login_grace_s;
 		p.max_auth_tries = 6;
 		p.peer = w->peer;
 		p.control_user = m->cfg->control_user;

@@ -120,6 +120,13 @@ main(int argc, char **argv)
 		}
 	}
 	mc.auth_delay_ms = sg_conf_num(conf, SG_CONF_AUTH_DELAY) * 1000;
+	sg_conf_startups(conf, &mc.startups_start, &mc.startups_rate,
+	    &mc.startups_full);
+	mc.per_source_max = (unsigned)sg_conf_num(conf,
+	    SG_CONF_PER_SOURCE_MAX_STARTUPS);
+	sg_conf_net_block(conf, &mc.block_v4, &mc.block_v6);
+	mc.kex_timeout_s = (unsigned)sg_conf_num(conf, SG_CONF_KEX_TIMEOUT);
+	mc.login_grace_s = (unsigned)sg_conf_num(conf, SG_CONF_LOGIN_GRACE_TIME);
 	mc.pool_net = sg_conf_pool_addr(conf);
 	mc.pool_prefix = sg_conf_pool_prefix(conf);
 	mc.dns = sg_conf_str(conf, SG_CONF_DNS);

@@ -19,11 +19,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/vm_sockets.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -32,6 +35,7 @@
 #include "common/allow.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/confine.h"
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "common/proto.h"
@@ -92,6 +96,7 @@ mon_lost(struct shim *s, const char *why)
 	    s->init.id, why);
 	close(s->mon_fd);
 	s->mon_fd = -1;
+	sg_confine_report_to(-1);
 	sg_mpq_free(s->monq);
 	s->monq = NULL;
 	for (i = 0; i < s->npend; i++)
@@ -490,6 +495,7 @@ rdv_accept(struct shim *s)
 		return;
 	}
 	s->mon_fd = fd;
+	sg_confine_report_to(fd);
 	sg_info("shim: sandbox %s: a monitor connected (pid %ld)", s->init.id,
 	    (long)cred.pid);
 	send_state(s);
@@ -537,13 +543,58 @@ fail:
 	return r;
 }
 
-static void
-limit(int res, rlim_t v)
-{
-	struct rlimit rl = { v, v };
+/* --- the box (confine.h) --- */
 
-	if (setrlimit(res, &rl) < 0) {
-		sg_err("shim: cannot set a resource limit: %s", strerror(errno));
+/* What the relay, the DNS resolver (c-ares, its upstream queries) and the
+ * monitor requests call once the guest's bytes flow: I/O on the
+ * descriptors it holds, accept on its rendezvous and DNS listeners, new
+ * sockets for upstream DNS (IPv4, IPv6) and the agent (vsock) only,
+ * memory, time. No open (EACCES: it is chrooted anyway), fork, exec,
+ * kill or ptrace. */
+static const struct sg_confine_rule shim_rules[] = {
+	SG_CF("read"), SG_CF("readv"), SG_CF("writev"),
+	SG_CF("recvfrom"), SG_CF("recvmsg"), SG_CF("sendmsg"),
+	SG_CF("sendmmsg"), SG_CF("recvmmsg"),
+	SG_CF("poll"), SG_CF("ppoll"), SG_CF("close"), SG_CF("shutdown"),
+	SG_CF("accept4"), SG_CF("accept"), SG_CF("listen"),
+	SG_CF_IF("socket", 0, ~0u, AF_INET), SG_CF_IF("socket", 0, ~0u, AF_INET6),
+	SG_CF_IF("socket", 0, ~0u, AF_VSOCK),
+	SG_CF("connect"), SG_CF("bind"), SG_CF("getsockopt"),
+	SG_CF("setsockopt"), SG_CF("getsockname"), SG_CF("getpeername"),
+	SG_CF_IF("fcntl", 1, ~0u, F_GETFL), SG_CF_IF("fcntl", 1, ~0u, F_SETFL),
+	SG_CF_IF("fcntl", 1, ~0u, F_GETFD), SG_CF_IF("fcntl", 1, ~0u, F_SETFD),
+	SG_CF_IF("ioctl", 1, ~0u, FIONBIO), SG_CF_IF("ioctl", 1, ~0u, FIONREAD),
+	SG_CF_BASE,
+	SG_CF_DENY("openat", EACCES), SG_CF_DENY("open", EACCES),
+	SG_CF_DENY("uname", EPERM),
+};
+
+static void
+confine(struct shim *s)
+{
+	const char *what;
+	char *err = NULL;
+	int r;
+
+	/* descriptors: links, the agent, DNS; no processes, no core. No
+	 * RLIMIT_FSIZE: while no monitor runs its log lines go to its
+	 * stderr, which may be the log file (it opens no file: its filter) */
+	r = sg_confine_limits(1024, 0, &what);
+	if (r < 0) {
+		sg_err("shim: sandbox %s: cannot set %s: %s", s->init.id, what,
+		    strerror(-r));
+		_exit(1);
+	}
+	sg_privsep_drop(s->init.uid, s->init.gid, s->init.root);
+	/* its log lines go through its monitor while it has one (counted
+	 * and rate-limited there), to stderr while none runs */
+	s->mon_fd = SHIM_MON_FD;
+	sg_mp_log_via(&s->mon_fd);
+	r = sg_confine_filter("sandgate-shim", shim_rules,
+	    sizeof(shim_rules) / sizeof(shim_rules[0]), SHIM_MON_FD, &err);
+	if (r < 0) {
+		sg_err("shim: sandbox %s: %s", s->init.id, err ? err :
+		    strerror(-r));
 		_exit(1);
 	}
 }
@@ -646,11 +697,7 @@ main(int argc, char **argv)
 	}
 	s.expires = s.init.expires;
 	s.idle_since_ms = sg_mono_ms();
-	/* Descriptors: links, the agent, DNS; no processes, no core. */
-	limit(RLIMIT_NOFILE, 1024);
-	limit(RLIMIT_NPROC, 0);
-	limit(RLIMIT_CORE, 0);
-	sg_privsep_drop(s.init.uid, s.init.gid, s.init.root);
+	confine(&s);
 	/* From here on the guest's bytes. */
 	if (listen(SHIM_RDV_FD, 4) < 0) {
 		sg_err("shim: sandbox %s: cannot listen for a new monitor: %s",

@@ -12,17 +12,25 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
+#include "common/confine.h"
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "gateway/bridge.h"
@@ -45,6 +53,64 @@ die(const char *what)
 {
 	sg_err("%s", what);
 	_exit(1);
+}
+
+/* --- the box (confine.h) --- */
+
+/* Descriptors: stdio, the client, the monitor, the shim's link, and a
+ * few for libssh. */
+#define WORKER_NOFILE	32
+
+/* What libssh (with OpenSSL's libcrypto), the bridge and the control
+ * session call, from before the key exchange to the end: I/O on the
+ * descriptors it was given, memory, time, signals it set up before. No
+ * socket, connect, bind, open (a library that tries gets EACCES), fork,
+ * exec, kill or ptrace. */
+static const struct sg_confine_rule worker_rules[] = {
+	SG_CF("read"), SG_CF("readv"), SG_CF("writev"),
+	SG_CF("recvfrom"), SG_CF("recvmsg"), SG_CF("sendmsg"),
+	SG_CF("poll"), SG_CF("ppoll"), SG_CF("close"),
+	SG_CF("shutdown"), SG_CF("getsockopt"), SG_CF("getpeername"),
+	SG_CF("getsockname"),
+	SG_CF_IF("setsockopt", 1, ~0u, IPPROTO_TCP),
+	SG_CF_IF("fcntl", 1, ~0u, F_GETFL), SG_CF_IF("fcntl", 1, ~0u, F_SETFL),
+	SG_CF_IF("fcntl", 1, ~0u, F_GETFD), SG_CF_IF("fcntl", 1, ~0u, F_SETFD),
+	SG_CF_BASE, SG_CF("alarm"),
+	SG_CF_DENY("openat", EACCES), SG_CF_DENY("open", EACCES),
+	SG_CF_DENY("ioctl", ENOTTY), SG_CF_DENY("uname", EPERM),
+};
+
+/* Before the first byte from the client: a network namespace of its own
+ * (no new connection could reach anything), no root, limits, and the
+ * system call filter. Ends the process when any of it fails. */
+static void
+confine(const struct sg_worker_params *p)
+{
+	const char *what;
+	char *err = NULL;
+	int r;
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		sg_err("%s: cannot give the worker a network namespace: %s",
+		    p->peer, strerror(errno));
+		_exit(1);
+	}
+	sg_privsep_drop(p->uid, p->gid, p->chroot_dir);
+	/* its log lines go through the monitor: its stderr may be the log
+	 * file, which RLIMIT_FSIZE keeps it from writing */
+	sg_mp_log_via(&p->mon_fd);
+	r = sg_confine_limits(WORKER_NOFILE, 1, &what);
+	if (r < 0) {
+		sg_err("%s: cannot set %s for the worker: %s", p->peer, what,
+		    strerror(-r));
+		_exit(1);
+	}
+	r = sg_confine_filter("sandgated worker", worker_rules,
+	    sizeof(worker_rules) / sizeof(worker_rules[0]), p->mon_fd, &err);
+	if (r < 0) {
+		sg_err("%s: %s", p->peer, err ? err : strerror(-r));
+		_exit(1);
+	}
 }
 
 /* --- monitor requests (blocking: the worker has nothing else to do) --- */
@@ -285,6 +351,7 @@ sg_worker_run(const struct sg_worker_params *p)
 {
 	struct sg_bridge_params bp;
 	struct worker w;
+	int64_t start_ms;
 
 	memset(&w, 0, sizeof(w));
 	w.p = p;
@@ -295,18 +362,28 @@ sg_worker_run(const struct sg_worker_params *p)
 	w.session = ssh_new();
 	if (w.mon_in == NULL || w.session == NULL)
 		die("out of memory");
-	/* The whole pre-authentication phase is bounded, like sshd's
-	 * LoginGraceTime: SIGALRM's default action ends the worker. */
-	alarm(p->login_grace_s);
+	/* The pre-authentication phase is bounded twice, like sshd's
+	 * LoginGraceTime: a short deadline for the key exchange, then the
+	 * rest of the grace time for the authentication dialogue. SIGALRM's
+	 * default action ends the worker. */
+	start_ms = sg_mono_ms();
+	alarm(p->kex_timeout_s < p->login_grace_s ? p->kex_timeout_s :
+	    p->login_grace_s);
 	if (ssh_bind_accept_fd(p->bind, w.session, p->client_fd) != SSH_OK) {
 		sg_warn("%s: %s", p->peer, ssh_get_error(p->bind));
 		_exit(1);
 	}
-	sg_privsep_drop(p->uid, p->gid, p->chroot_dir);
+	confine(p);
 	if (ssh_handle_key_exchange(w.session) != SSH_OK) {
 		sg_info("%s: key exchange failed: %s", p->peer,
 		    ssh_get_error(w.session));
 		_exit(1);
+	}
+	{
+		int64_t left = (int64_t)p->login_grace_s * 1000 -
+		    (sg_mono_ms() - start_ms);
+
+		alarm(left < 1000 ? 1 : (unsigned)(left / 1000));
 	}
 	if (authenticate(&w) < 0) {
 		ssh_disconnect(w.session);

@@ -19,6 +19,7 @@ struct sg_worker_params {
 	uid_t uid;		/* unprivileged identity to switch to */
 	gid_t gid;
 	const char *chroot_dir;	/* empty root-owned dir, or NULL */
+	unsigned kex_timeout_s;	/* until key exchange completes */
 	unsigned login_grace_s;	/* whole pre-auth phase */
 	unsigned max_auth_tries;
 	const char *peer;	/* "ADDR port PORT" for logs */

@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +31,7 @@
 #include <openssl/x509.h>
 
 #include "common/buf.h"
+#include "common/confine.h"
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "common/allow.h"
@@ -663,6 +667,7 @@ feed_read(evutil_socket_t fd, short what, void *arg)
 			px->feed_ev = NULL;
 			close(px->feed_fd);
 			px->feed_fd = -1;
+			sg_confine_report_to(-1);
 			return;
 		}
 		if (n == 0) {
@@ -718,6 +723,7 @@ rdv_read(evutil_socket_t fd, short what, void *arg)
 	if (px->feed_fd >= 0)
 		close(px->feed_fd);
 	px->feed_fd = nfd;
+	sg_confine_report_to(nfd);
 	px->feed_ev = event_new(px->base, nfd, EV_READ | EV_PERSIST,
 	    feed_read, px);
 	if (px->feed_ev == NULL || event_add(px->feed_ev, NULL) < 0) {
@@ -767,6 +773,69 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	sg_info("signal %d: exiting", (int)sig);
 	event_base_loopexit(arg, NULL);
+}
+
+/* --- the box (confine.h) --- */
+
+/* Read-only opens: OpenSSL reads trust anchors (the host's store, the
+ * feed's extra CAs) as it meets them. */
+#define PX_RDONLY_MASK	((uint64_t)(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | \
+			    (O_TMPFILE & ~O_DIRECTORY)))
+
+/* What libevent (epoll, its resolver), OpenSSL and the proxy call once
+ * guests connect: accept, upstream sockets (IPv4, IPv6 only), I/O,
+ * memory, time, read-only opens. No write or
+ * create of a file, fork, exec, kill or ptrace. */
+static const struct sg_confine_rule px_rules[] = {
+	SG_CF("read"), SG_CF("readv"), SG_CF("writev"), SG_CF("pread64"),
+	SG_CF("recvfrom"), SG_CF("recvmsg"), SG_CF("sendmsg"),
+	SG_CF("close"), SG_CF("shutdown"),
+	SG_CF("accept4"), SG_CF("accept"), SG_CF("listen"),
+	SG_CF_IF("socket", 0, ~0u, AF_INET), SG_CF_IF("socket", 0, ~0u, AF_INET6),
+	SG_CF("connect"), SG_CF("bind"), SG_CF("getsockopt"),
+	SG_CF("setsockopt"), SG_CF("getsockname"), SG_CF("getpeername"),
+	SG_CF("socketpair"),
+	SG_CF("epoll_create1"), SG_CF("epoll_ctl"), SG_CF("epoll_wait"),
+	SG_CF("epoll_pwait"), SG_CF("poll"), SG_CF("ppoll"), SG_CF("select"),
+	SG_CF("pselect6"),
+	SG_CF_IF("fcntl", 1, ~0u, F_GETFL), SG_CF_IF("fcntl", 1, ~0u, F_SETFL),
+	SG_CF_IF("fcntl", 1, ~0u, F_GETFD), SG_CF_IF("fcntl", 1, ~0u, F_SETFD),
+	SG_CF_IF("ioctl", 1, ~0u, FIONBIO), SG_CF_IF("ioctl", 1, ~0u, FIONREAD),
+	SG_CF_IF("openat", 2, PX_RDONLY_MASK, 0),
+	SG_CF_IF("open", 1, PX_RDONLY_MASK, 0),
+	SG_CF("lseek"), SG_CF("getdents64"),
+	SG_CF_BASE,
+	SG_CF("mlock"), SG_CF("munlock"), SG_CF("rt_sigaction"),
+	SG_CF("gettid"), SG_CF("getuid"), SG_CF("geteuid"),
+	SG_CF("getgid"), SG_CF("getegid"),
+	SG_CF_DENY("uname", EPERM),
+};
+
+/* Installed once the CA is loaded and the sockets are set up, before
+ * the first guest or feed byte is read. */
+static int
+px_confine(void)
+{
+	struct rlimit rl;
+	const char *what;
+	char *err = NULL;
+	int r;
+
+	/* as many descriptors as it was given; its log is its stderr */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		rl.rlim_cur = 1024;
+	r = sg_confine_limits(rl.rlim_cur, 0, &what);
+	if (r < 0) {
+		sg_err("cannot set %s: %s", what, strerror(-r));
+		return r;
+	}
+	r = sg_confine_filter("sandgate-proxy", px_rules,
+	    sizeof(px_rules) / sizeof(px_rules[0]), PX_FEED_FD, &err);
+	if (r < 0) {
+		sg_err("%s", err ? err : strerror(-r));
+		free(err);
+	}
+	return r;
 }
 
 static void
@@ -897,6 +966,8 @@ main(int argc, char **argv)
 	for (c = 0; c < 3; c++)
 		if (sigs[c] == NULL || event_add(sigs[c], NULL) < 0)
 			goto out;
+	if (px_confine() < 0)
+		goto out;
 	event_base_dispatch(px.base);
 	rc = px.failed ? 1 : 0;
 out:

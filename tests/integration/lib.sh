@@ -100,6 +100,7 @@ SG_PID=
 SG_EXTRA_PIDS=
 SG_EXTRA_TABLES=
 SG_EXTRA_LINKS=
+SG_EXTRA_MOUNTS=
 sg_cleanup() {
 	set +e
 	for p in $SG_EXTRA_PIDS; do sg_kill_job "$p"; done
@@ -119,6 +120,7 @@ sg_cleanup() {
 	fi
 	sg_destroy_domains
 	sg_destroy_network
+	for mnt in $SG_EXTRA_MOUNTS; do umount "$mnt" >/dev/null 2>&1; done
 	for t in $SG_EXTRA_TABLES; do nft delete table inet "$t" >/dev/null 2>&1; done
 	for l in $SG_EXTRA_LINKS; do ip link delete "$l" >/dev/null 2>&1; done
 	if [ -n "$SG_TESTNS" ]; then
@@ -236,6 +238,7 @@ sg_setup() {
 		echo "state_dir = $SG_T/state"
 		echo "control_socket = $SG_T/control.sock"
 		echo "audit_log = $SG_T/audit.jsonl"
+		[ -n "${SG_TEST_GATEWAY:-}" ] && printf '%s\n' "$SG_TEST_GATEWAY"
 		echo "[libvirt]"
 		echo "uri = ${SG_LIBVIRT_URI:-qemu:///system}"
 		echo "domain_type = qemu"
@@ -267,6 +270,9 @@ sg_setup() {
 		for l in "$@"; do echo "$l"; done
 	} >"$SG_T/sandgate.conf"
 	SG_TOKEN=$(sg_ctl token create t1) || fail "token create"
+	# SG_PRE_START: a command run before sandgated starts (a test that
+	# mounts a filesystem on its state dir)
+	[ -n "${SG_PRE_START:-}" ] && $SG_PRE_START
 	sg_start
 }
 
@@ -275,7 +281,8 @@ sg_ctl() { "$SANDGATECTL" --config "$SG_T/sandgate.conf" "$@"; }
 # Starts sandgated and waits for its port.
 sg_start() {
 	before=$(grep -c "listening on" "$SG_T/log" 2>/dev/null) || before=0
-	"$SANDGATED" --foreground --config "$SG_T/sandgate.conf" \
+	# SG_WRAP: a command to run it under (ip netns exec NS)
+	${SG_WRAP:-} "$SANDGATED" --foreground --config "$SG_T/sandgate.conf" \
 		>>"$SG_T/log" 2>&1 &
 	SG_PID=$!
 	_sg_i=0
@@ -307,9 +314,16 @@ EOF
 sg_ssh() {
 	tok=$SG_TOKEN
 	if [ "${1:-}" = "-T" ]; then tok=$2; shift 2; fi
-	sg_askpass "$tok"
-	SSH_ASKPASS=$SG_T/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
-	ssh -p "$SG_PORT" -o StrictHostKeyChecking=no \
+	# one helper per token: concurrent calls may use different tokens
+	_ap=$SG_T/askpass.$(printf '%s' "$tok" | cksum | cut -d' ' -f1)
+	if [ ! -x "$_ap" ]; then
+		_apt=$(mktemp "$SG_T/ap.XXXXXX")
+		printf '#!/bin/sh\necho '"'%s'"'\n' "$tok" >"$_apt"
+		chmod 700 "$_apt"
+		mv -f "$_apt" "$_ap"
+	fi
+	SSH_ASKPASS=$_ap SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+	${SG_WRAP:-} ssh -p "$SG_PORT" -o StrictHostKeyChecking=no \
 		-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
 		-o PreferredAuthentications=password,keyboard-interactive \
 		-o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
@@ -333,6 +347,31 @@ sg_wait_for() {
 		[ $_sg_i -lt 150 ] || return 1
 		sleep 0.2
 	done
+}
+
+# sg_wait_long CMD...: retries CMD for up to 6 minutes (many VMs at once
+# under TCG).
+sg_wait_long() {
+	_sg_i=0
+	until "$@"; do
+		_sg_i=$((_sg_i + 1))
+		[ $_sg_i -lt 1800 ] || return 1
+		sleep 0.2
+	done
+}
+
+# The monitor's resident memory, in kB.
+sg_rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SG_PID/status"; }
+
+# Fails when the log shows a child that crashed or that its system call
+# filter stopped.
+sg_no_crash() {
+	_sg_bad="died of signal\|stopped by its\|forbidden system call"
+	if grep -q "$_sg_bad" "$SG_T/log"; then
+		grep "$_sg_bad" "$SG_T/log" | head -n 5
+		fail "a process crashed or was stopped by its filter"
+	fi
+	kill -0 "$SG_PID" 2>/dev/null || fail "sandgated is gone"
 }
 
 sg_no_leftovers() {

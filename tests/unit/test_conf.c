@@ -69,6 +69,26 @@ static struct sg_conf *parse_ok(const char *text)
 	return c;
 }
 
+/* [gateway] max_startups and the rest of the accept limits, unset. */
+static void check_limit_defaults(const struct sg_conf *c)
+{
+	unsigned a = 0, b = 0, f = 0;
+
+	sg_conf_startups(c, &a, &b, &f);
+	assert_int_equal(a, 10);
+	assert_int_equal(b, 30);
+	assert_int_equal(f, 100);
+	assert_string_equal(sg_conf_str(c, SG_CONF_MAX_STARTUPS), "10:30:100");
+	assert_int_equal(sg_conf_num(c, SG_CONF_PER_SOURCE_MAX_STARTUPS), 10);
+	sg_conf_net_block(c, &a, &b);
+	assert_int_equal(a, 32);
+	assert_int_equal(b, 64);
+	assert_string_equal(sg_conf_str(c, SG_CONF_PER_SOURCE_NET_BLOCK), "32:64");
+	assert_int_equal(sg_conf_num(c, SG_CONF_KEX_TIMEOUT), 10);
+	assert_int_equal(sg_conf_num(c, SG_CONF_LOGIN_GRACE_TIME), 60);
+	assert_int_equal(sg_conf_line(c, SG_CONF_MAX_STARTUPS), 0);
+}
+
 static void check_defaults(const struct sg_conf *c)
 {
 	assert_string_equal(sg_conf_str(c, SG_CONF_LISTEN), "0.0.0.0:2222");
@@ -104,6 +124,7 @@ static void check_defaults(const struct sg_conf *c)
 	assert_null(sg_conf_str(c, SG_CONF_EXTRA_CA));
 	assert_null(sg_conf_str(c, SG_CONF_RESOLVE));
 	assert_int_equal(sg_conf_line(c, SG_CONF_LISTEN), 0);
+	check_limit_defaults(c);
 }
 
 static void test_defaults_empty(void **state)
@@ -380,6 +401,162 @@ static void test_durations(void **state)
 		     "1s and 1m");
 }
 
+static void test_accept_limits(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned start, rate, full, v4, v6;
+	} ok[] = {
+		{ "max_startups = 1:100:1\n", 1, 100, 1, 32, 64 },
+		{ "max_startups = 5:1:10000\n", 5, 1, 10000, 32, 64 },
+		{ "max_startups = 10000:50:10000\n", 10000, 50, 10000, 32, 64 },
+		{ "max_startups = 20:30:60   ; sshd's own\n", 20, 30, 60, 32, 64 },
+		{ "per_source_net_block = 24:48\n", 10, 30, 100, 24, 48 },
+		{ "per_source_net_block = 1:1\n", 10, 30, 100, 1, 1 },
+		{ "per_source_net_block = 32:128\n", 10, 30, 100, 32, 128 },
+	};
+	unsigned a, b, f;
+	struct sg_conf *c;
+	char text[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "[gateway]\n%s", ok[i].text);
+		c = parse_ok(text);
+		sg_conf_startups(c, &a, &b, &f);
+		if (a != ok[i].start || b != ok[i].rate || f != ok[i].full)
+			fail_msg("for %s: startups %u:%u:%u", ok[i].text, a, b, f);
+		sg_conf_net_block(c, &a, &b);
+		if (a != ok[i].v4 || b != ok[i].v6)
+			fail_msg("for %s: net block %u:%u", ok[i].text, a, b);
+		sg_conf_free(c);
+	}
+
+	c = parse_ok("[gateway]\nlisten = 0.0.0.0:22\nmax_startups = 3:50:9\n"
+		     "per_source_max_startups = 1\nper_source_net_block = 24:56\n"
+		     "kex_timeout = 1s\nlogin_grace_time = 2m\n");
+	sg_conf_startups(c, &a, &b, &f);
+	assert_int_equal(a, 3);
+	assert_int_equal(b, 50);
+	assert_int_equal(f, 9);
+	assert_string_equal(sg_conf_str(c, SG_CONF_MAX_STARTUPS), "3:50:9");
+	assert_int_equal(sg_conf_line(c, SG_CONF_MAX_STARTUPS), 3);
+	assert_int_equal(sg_conf_num(c, SG_CONF_PER_SOURCE_MAX_STARTUPS), 1);
+	sg_conf_net_block(c, &a, &b);
+	assert_int_equal(a, 24);
+	assert_int_equal(b, 56);
+	assert_int_equal(sg_conf_num(c, SG_CONF_KEX_TIMEOUT), 1);
+	assert_int_equal(sg_conf_num(c, SG_CONF_LOGIN_GRACE_TIME), 120);
+	assert_int_equal(sg_conf_line(c, SG_CONF_LOGIN_GRACE_TIME), 7);
+	assert_string_equal(sg_conf_key_name(SG_CONF_KEX_TIMEOUT), "[gateway] kex_timeout");
+	sg_conf_free(c);
+
+	/* the upper bounds */
+	c = parse_ok("[gateway]\nper_source_max_startups = 10000\nkex_timeout = 10m\n"
+		     "login_grace_time = 1h\n");
+	assert_int_equal(sg_conf_num(c, SG_CONF_PER_SOURCE_MAX_STARTUPS), 10000);
+	assert_int_equal(sg_conf_num(c, SG_CONF_KEX_TIMEOUT), 600);
+	assert_int_equal(sg_conf_num(c, SG_CONF_LOGIN_GRACE_TIME), 3600);
+	sg_conf_free(c);
+
+	/* one key set leaves the others at their defaults */
+	c = parse_ok("[gateway]\nkex_timeout = 30\n");
+	assert_int_equal(sg_conf_num(c, SG_CONF_KEX_TIMEOUT), 30);
+	assert_int_equal(sg_conf_num(c, SG_CONF_LOGIN_GRACE_TIME), 60);
+	sg_conf_startups(c, &a, &b, &f);
+	assert_int_equal(a, 10);
+	assert_int_equal(f, 100);
+	sg_conf_free(c);
+}
+
+#define STARTUPS_WHY ": must be START:RATE:FULL with 1 <= START <= FULL <= 10000 " \
+	"and RATE a percentage 1..100 (e.g. 10:30:100)"
+#define NETBLOCK_WHY ": must be V4:V6 prefix lengths, 1..32 and 1..128 (e.g. 32:64)"
+
+static void test_accept_limits_bad(void **state)
+{
+	static const char *const startups[] = {
+		"10:30", "10:0:100", "10:101:100", "100:30:10", "a:b:c", "10:30:100:5",
+		"0:30:100", "0:30:0", "10:30:10001", "10::100", ":30:100", "10:30:",
+		"10:30:100:", "-1:30:100", "+10:30:100", "10:30:1e3", "10 : 30 : 100",
+		"10", "::", "10,30,100", "99999999999999999999:30:100",
+		"10:30:100000", "010:30:100",
+	};
+	static const char *const blocks[] = {
+		"33:64", "24:129", "24", "0:64", "24:0", "24:64:1", "a:64", "24:", ":64",
+		"24/64", "24:0x40",
+	};
+	char text[256], expect[512];
+	size_t i;
+
+	(void)state;
+	/* each names file, line, key and value, and what is allowed */
+	for (i = 0; i < sizeof(startups) / sizeof(startups[0]); i++) {
+		snprintf(text, sizeof(text), "[gateway]\nmax_startups = %s\n", startups[i]);
+		snprintf(expect, sizeof(expect), "t.conf:2: [gateway] max_startups = %s"
+			 STARTUPS_WHY, startups[i]);
+		expect_error(text, expect);
+	}
+	for (i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+		snprintf(text, sizeof(text), "[gateway]\nper_source_net_block = %s\n", blocks[i]);
+		snprintf(expect, sizeof(expect), "t.conf:2: [gateway] per_source_net_block = %s"
+			 NETBLOCK_WHY, blocks[i]);
+		expect_error(text, expect);
+	}
+	/* the line of the bad key, not of the section */
+	expect_error("[gateway]\nlisten = 0.0.0.0:22\n\nmax_startups = 10:30\n",
+		     "t.conf:4: [gateway] max_startups = 10:30" STARTUPS_WHY);
+	expect_error("[gateway]\nper_source_max_startups = 0\n",
+		     "t.conf:2: [gateway] per_source_max_startups = 0: must be between 1 and 10000");
+	expect_error("[gateway]\nper_source_max_startups = 10001\n",
+		     "t.conf:2: [gateway] per_source_max_startups = 10001: must be between 1 "
+		     "and 10000");
+	expect_error("[gateway]\nper_source_max_startups = ten\n",
+		     "t.conf:2: [gateway] per_source_max_startups = ten: must be a whole number "
+		     "between 1 and 10000");
+	expect_error("[gateway]\nkex_timeout = 0s\n",
+		     "t.conf:2: [gateway] kex_timeout = 0s: must be between 1s and 10m");
+	expect_error("[gateway]\nkex_timeout = 601\n",
+		     "t.conf:2: [gateway] kex_timeout = 601: must be between 1s and 10m");
+	expect_error("[gateway]\nkex_timeout = soon\n",
+		     "t.conf:2: [gateway] kex_timeout = soon: must be a duration: a number with an "
+		     "optional unit s, m, h or d (e.g. 30s, 10m, 2h, 1d)");
+	expect_error("[gateway]\nlogin_grace_time = 0\n",
+		     "t.conf:2: [gateway] login_grace_time = 0: must be between 1s and 1h");
+	expect_error("[gateway]\nlogin_grace_time = 61m\n",
+		     "t.conf:2: [gateway] login_grace_time = 61m: must be between 1s and 1h");
+	expect_error("[gateway]\nmax_startups =\n",
+		     "t.conf:2: [gateway] max_startups: empty value: give a value or remove the "
+		     "line to use the default");
+	expect_error("[gateway]\nmax_startups = 10:30:100\nmax_startups = 10:30:100\n",
+		     "t.conf:3: [gateway] max_startups: set twice (first at line 2): keep one");
+	expect_error("[sandbox]\nkex_timeout = 10s\n",
+		     "t.conf:2: [sandbox] kex_timeout: unknown key in [sandbox]: kex_timeout "
+		     "belongs in [gateway]");
+	/* '#' is no comment: the value is wrong, and the message says why */
+	expect_error_prefix("[gateway]\nmax_startups = 10:30:100 # sshd\n",
+			    "t.conf:2: [gateway] max_startups = 10:30:100 # sshd: must be "
+			    "START:RATE:FULL");
+	/* a misspelt key lists the keys of [gateway], the new ones too */
+	{
+		static const char head[] = "t.conf:2: [gateway] maxstartups: unknown key "
+			"(the keys of [gateway] are: ";
+		struct sg_conf *c;
+		char *err;
+
+		assert_int_equal(parse("[gateway]\nmaxstartups = 10:30:100\n", &c, &err),
+				 -EINVAL);
+		assert_null(c);
+		assert_non_null(err);
+		if (strncmp(err, head, sizeof(head) - 1) != 0 ||
+		    !strstr(err, ", max_startups, per_source_max_startups, "
+			    "per_source_net_block, kex_timeout, login_grace_time"))
+			fail_msg("got: %s", err);
+		free(err);
+	}
+}
+
 static void test_enums_and_names(void **state)
 {
 	char text[512];
@@ -602,6 +779,8 @@ int main(void)
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_accept_limits),
+		cmocka_unit_test(test_accept_limits_bad),
 		cmocka_unit_test(test_enums_and_names),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_network),

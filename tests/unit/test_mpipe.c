@@ -1,13 +1,17 @@
 /* Unit tests for the monitor's requests to and from workers and shims
  * (common/mpipe.c): the monitor decodes them from an untrusted worker or
- * shim; and the send queue that keeps the monitor from waiting. */
+ * shim; the send queue that keeps the monitor from waiting; the log
+ * lines a boxed process sends instead of writing stderr, and the log
+ * sink (common/log.c) that sends them. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +20,7 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/mpipe.h"
 #include "common/proto.h"
 
@@ -304,6 +309,327 @@ test_queue(void **state)
 	sg_buf_free(in);
 }
 
+/* Sends text at level as a LOG line on pair sp, receives it as the
+ * monitor does and decodes it into *level and out (SG_MP_LOG_MAX + 1
+ * bytes). Returns the size of the datagram. */
+static ssize_t
+log_round_trip(int sp[2], int level, const char *text, int *ret_level,
+    char *out)
+{
+	struct sg_buf *in = sg_buf_new(SG_MP_MAX);
+	ssize_t n;
+	int fd = -1;
+
+	assert_non_null(in);
+	assert_int_equal(sg_mp_send_log(sp[0], level, text), 0);
+	n = sg_mp_recv(sp[1], in, &fd);
+	assert_true(n >= 1);
+	assert_int_equal(fd, -1);
+	assert_int_equal(sg_buf_data(in)[0], SG_MP_LOG);
+	assert_int_equal(sg_mp_parse_log(sg_buf_data(in) + 1, (size_t)n - 1,
+	    ret_level, out), 0);
+	sg_buf_free(in);
+	return n;
+}
+
+static void
+test_log_round_trip(void **state)
+{
+	char out[SG_MP_LOG_MAX + 1];
+	int sp[2], level = -1;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sp), 0);
+	/* type, level, u32 length, the text */
+	assert_int_equal(log_round_trip(sp, SG_LOG_WARNING,
+	    "client 192.0.2.7: bad packet length", &level, out), 6 + 35);
+	assert_int_equal(level, SG_LOG_WARNING);
+	assert_string_equal(out, "client 192.0.2.7: bad packet length");
+	assert_int_equal(log_round_trip(sp, SG_LOG_DEBUG, "", &level, out), 6);
+	assert_int_equal(level, SG_LOG_DEBUG);
+	assert_string_equal(out, "");
+	/* bytes past ASCII are text (UTF-8), not control characters */
+	log_round_trip(sp, SG_LOG_INFO, "caf\xc3\xa9 \xe2\x9c\x93", &level, out);
+	assert_int_equal(level, SG_LOG_INFO);
+	assert_string_equal(out, "caf\xc3\xa9 \xe2\x9c\x93");
+	close(sp[0]);
+	close(sp[1]);
+}
+
+static void
+test_log_long_line(void **state)
+{
+	char text[3000], out[SG_MP_LOG_MAX + 1];
+	int sp[2], level;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sp), 0);
+	memset(text, 'a', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	text[SG_MP_LOG_MAX - 1] = 'z';
+	/* cut to SG_MP_LOG_MAX bytes */
+	assert_int_equal(log_round_trip(sp, SG_LOG_ERR, text, &level, out),
+	    6 + SG_MP_LOG_MAX);
+	assert_int_equal(strlen(out), SG_MP_LOG_MAX);
+	assert_int_equal(out[SG_MP_LOG_MAX - 1], 'z');
+	/* exactly SG_MP_LOG_MAX: whole; one less: whole */
+	text[SG_MP_LOG_MAX] = '\0';
+	assert_int_equal(log_round_trip(sp, SG_LOG_ERR, text, &level, out),
+	    6 + SG_MP_LOG_MAX);
+	assert_string_equal(out, text);
+	text[SG_MP_LOG_MAX - 1] = '\0';
+	assert_int_equal(log_round_trip(sp, SG_LOG_ERR, text, &level, out),
+	    6 + SG_MP_LOG_MAX - 1);
+	assert_string_equal(out, text);
+	close(sp[0]);
+	close(sp[1]);
+}
+
+static void
+test_log_masked(void **state)
+{
+	/* level, length 9, "a\tb\nc\x1b" "\x7f" "\0" "d" */
+	static const uint8_t raw[] = { SG_LOG_INFO, 0, 0, 0, 9,
+	    'a', '\t', 'b', '\n', 'c', 0x1b, 0x7f, 0x00, 'd' };
+	char out[SG_MP_LOG_MAX + 1];
+	int sp[2], level;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sp), 0);
+	/* one line stays one line in the monitor's log: no newline, no
+	 * terminal escape, no carriage return from a worker */
+	log_round_trip(sp, SG_LOG_WARNING, "a\tb\r\nc\x1b[2Jd\x7f\x01", &level,
+	    out);
+	assert_string_equal(out, "a?b??c?[2Jd??");
+	/* a NUL inside the text (which sg_mp_send_log cannot send) too */
+	assert_int_equal(sg_mp_parse_log(raw, sizeof(raw), &level, out), 0);
+	assert_int_equal(level, SG_LOG_INFO);
+	assert_int_equal(strlen(out), 9);
+	assert_string_equal(out, "a?b?c???d");
+	close(sp[0]);
+	close(sp[1]);
+}
+
+static void
+test_log_level_clamped(void **state)
+{
+	static const struct { int sent, got; } cases[] = {
+		{ SG_LOG_ERR, SG_LOG_ERR }, { SG_LOG_WARNING, SG_LOG_WARNING },
+		{ SG_LOG_INFO, SG_LOG_INFO }, { SG_LOG_DEBUG, SG_LOG_DEBUG },
+		/* emergencies from a worker are errors, chatter is debug */
+		{ 0, SG_LOG_ERR }, { 1, SG_LOG_ERR }, { 2, SG_LOG_ERR },
+		{ 8, SG_LOG_DEBUG }, { 255, SG_LOG_DEBUG }, { -1, SG_LOG_DEBUG },
+	};
+	char out[SG_MP_LOG_MAX + 1];
+	uint8_t raw[6] = { 0, 0, 0, 0, 1, 'x' };
+	int sp[2], level;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sp), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		log_round_trip(sp, cases[i].sent, "x", &level, out);
+		if (level != cases[i].got)
+			fail_msg("level %d arrived as %d, not %d", cases[i].sent,
+			    level, cases[i].got);
+	}
+	for (i = 0; i < 256; i++) {
+		raw[0] = (uint8_t)i;
+		assert_int_equal(sg_mp_parse_log(raw, sizeof(raw), &level, out),
+		    0);
+		assert_true(level >= SG_LOG_ERR && level <= SG_LOG_DEBUG);
+	}
+	close(sp[0]);
+	close(sp[1]);
+}
+
+static void
+test_log_malformed(void **state)
+{
+	static uint8_t raw[6 + SG_MP_LOG_MAX + 2];
+	char out[SG_MP_LOG_MAX + 1];
+	int level;
+	size_t i;
+
+	(void)state;
+	/* level 6, length 3, "abc" */
+	memcpy(raw, "\x06\x00\x00\x00\x03" "abc", 8);
+	assert_int_equal(sg_mp_parse_log(raw, 8, &level, out), 0);
+	assert_string_equal(out, "abc");
+	/* every truncation, and a trailing byte */
+	for (i = 0; i < 8; i++)
+		assert_int_equal(sg_mp_parse_log(raw, i, &level, out), -EPROTO);
+	raw[8] = 'd';
+	assert_int_equal(sg_mp_parse_log(raw, 9, &level, out), -EPROTO);
+	/* a length that says more, or less, than is there */
+	raw[4] = 4;
+	assert_int_equal(sg_mp_parse_log(raw, 8, &level, out), -EPROTO);
+	raw[4] = 2;
+	assert_int_equal(sg_mp_parse_log(raw, 8, &level, out), -EPROTO);
+	memcpy(raw + 1, "\xff\xff\xff\xff", 4);
+	assert_int_equal(sg_mp_parse_log(raw, 8, &level, out), -EPROTO);
+	memcpy(raw + 1, "\x80\x00\x00\x03", 4);
+	assert_int_equal(sg_mp_parse_log(raw, 8, &level, out), -EPROTO);
+	/* SG_MP_LOG_MAX bytes fit, one more is refused even when there */
+	memset(raw + 5, 'y', SG_MP_LOG_MAX + 1);
+	raw[1] = 0;
+	raw[2] = 0;
+	raw[3] = (uint8_t)(SG_MP_LOG_MAX >> 8);
+	raw[4] = (uint8_t)SG_MP_LOG_MAX;
+	assert_int_equal(sg_mp_parse_log(raw, 5 + SG_MP_LOG_MAX, &level, out), 0);
+	assert_int_equal(strlen(out), SG_MP_LOG_MAX);
+	raw[4] = (uint8_t)(SG_MP_LOG_MAX + 1);
+	assert_int_equal(sg_mp_parse_log(raw, 5 + SG_MP_LOG_MAX + 1, &level,
+	    out), -EPROTO);
+}
+
+static void
+test_log_no_wait(void **state)
+{
+	int sp[2], r = 0, i;
+
+	(void)state;
+	/* a blocking socket the monitor does not read: lines are refused
+	 * with -EAGAIN once it is full, never waited for */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sp), 0);
+	for (i = 0; i < 1000000; i++) {
+		r = sg_mp_send_log(sp[0], SG_LOG_INFO, "a line nobody reads");
+		if (r != 0)
+			break;
+	}
+	assert_int_equal(r, -EAGAIN);
+	/* the monitor gone: an error (and no SIGPIPE) */
+	close(sp[1]);
+	r = sg_mp_send_log(sp[0], SG_LOG_INFO, "late");
+	assert_true(r < 0 && r != -EAGAIN);
+	close(sp[0]);
+}
+
+/* What the sink under test was given, and what it answers. */
+static struct {
+	int calls;
+	int level[8];
+	char text[8][256];
+	int answer;
+	int fd;		/* >= 0: forward with sg_mp_send_log, as a worker */
+} sink;
+
+static int
+sink_fn(int level, const char *text)
+{
+	if (sink.calls < 8) {
+		sink.level[sink.calls] = level;
+		snprintf(sink.text[sink.calls], sizeof(sink.text[0]), "%s", text);
+	}
+	sink.calls++;
+	if (sink.fd >= 0)
+		return sg_mp_send_log(sink.fd, level, text) == 0 ? 0 : -1;
+	return sink.answer;
+}
+
+static void
+test_log_sink(void **state)
+{
+	char err[512], want[512];
+	char path[] = "/tmp/sg-test-mpipe.XXXXXX";
+	int saved, tfd, hidden_calls;
+	ssize_t n;
+
+	(void)state;
+	memset(&sink, 0, sizeof(sink));
+	sink.fd = -1;
+	tfd = mkostemp(path, O_CLOEXEC);
+	assert_true(tfd >= 0);
+	unlink(path);
+	fflush(stderr);
+	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	assert_true(saved >= 0);
+
+	/* stderr goes to the file until restored: no assertion in between,
+	 * or its message would go there too */
+	assert_true(dup2(tfd, STDERR_FILENO) == STDERR_FILENO);
+	sg_log_init("test_mpipe", SG_LOG_DEBUG);
+	sg_log_set_sink(sink_fn);
+	sg_warn("disk %d%% full", 91);
+	sg_info("hello");
+	sg_debug("details");
+	sg_err("a\tb\nc");
+	/* below the level: not even the sink */
+	sg_log_init("test_mpipe", SG_LOG_INFO);
+	sg_debug("hidden");
+	hidden_calls = sink.calls;
+	/* a sink that cannot take the line: stderr as usual */
+	sink.answer = -1;
+	sg_err("fallback %d", 1);
+	/* no sink: stderr */
+	sg_log_set_sink(NULL);
+	sg_warn("plain");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	sg_log_init("sandgate", SG_LOG_INFO);
+
+	/* the sink got level and text, without "prog[pid]: level: ", with
+	 * control characters masked */
+	assert_int_equal(hidden_calls, 4);
+	assert_int_equal(sink.calls, 5);
+	assert_int_equal(sink.level[0], SG_LOG_WARNING);
+	assert_string_equal(sink.text[0], "disk 91% full");
+	assert_int_equal(sink.level[1], SG_LOG_INFO);
+	assert_string_equal(sink.text[1], "hello");
+	assert_int_equal(sink.level[2], SG_LOG_DEBUG);
+	assert_string_equal(sink.text[2], "details");
+	assert_int_equal(sink.level[3], SG_LOG_ERR);
+	assert_string_equal(sink.text[3], "a?b?c");
+	assert_int_equal(sink.level[4], SG_LOG_ERR);
+	assert_string_equal(sink.text[4], "fallback 1");
+	/* stderr has only the two lines no sink took, prefix and all */
+	n = pread(tfd, err, sizeof(err) - 1, 0);
+	close(tfd);
+	assert_true(n >= 0);
+	err[n] = '\0';
+	snprintf(want, sizeof(want), "test_mpipe[%ld]: error: fallback 1\n"
+	    "test_mpipe[%ld]: warning: plain\n", (long)getpid(),
+	    (long)getpid());
+	assert_string_equal(err, want);
+}
+
+static void
+test_log_sink_to_monitor(void **state)
+{
+	struct sg_buf *in = sg_buf_new(SG_MP_MAX);
+	char out[SG_MP_LOG_MAX + 1];
+	int sp[2], level, fd;
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(in);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sp), 0);
+	/* as a worker: sg_log's lines become LOG messages to the monitor */
+	memset(&sink, 0, sizeof(sink));
+	sink.fd = sp[0];
+	sg_log_set_sink(sink_fn);
+	sg_warn("client %s: %s", "192.0.2.7", "too slow");
+	sg_log_set_sink(NULL);
+	assert_int_equal(sink.calls, 1);
+	n = sg_mp_recv(sp[1], in, &fd);
+	assert_true(n > 1);
+	assert_int_equal(sg_buf_data(in)[0], SG_MP_LOG);
+	assert_int_equal(sg_mp_parse_log(sg_buf_data(in) + 1, (size_t)n - 1,
+	    &level, out), 0);
+	assert_int_equal(level, SG_LOG_WARNING);
+	assert_string_equal(out, "client 192.0.2.7: too slow");
+	close(sp[0]);
+	close(sp[1]);
+	sg_buf_free(in);
+}
+
 int
 main(void)
 {
@@ -315,6 +641,14 @@ main(void)
 		cmocka_unit_test(test_shim_init_round_trip),
 		cmocka_unit_test(test_shim_state),
 		cmocka_unit_test(test_queue),
+		cmocka_unit_test(test_log_round_trip),
+		cmocka_unit_test(test_log_long_line),
+		cmocka_unit_test(test_log_masked),
+		cmocka_unit_test(test_log_level_clamped),
+		cmocka_unit_test(test_log_malformed),
+		cmocka_unit_test(test_log_no_wait),
+		cmocka_unit_test(test_log_sink),
+		cmocka_unit_test(test_log_sink_to_monitor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
