@@ -22,6 +22,10 @@
 #define LINK_OUT_MAX		(16u << 20)	/* 32 x 256 KiB windows + frames */
 #define AGENT_OUT_MAX		(16u << 20)
 #define HELLO_INTERVAL_MS	250
+/* A ready agent that sends part of a frame and no more for this long is
+ * taken as broken: an agent writes whole frames, and the guest is not
+ * left to hold its sessions with half a message. */
+#define PARTIAL_FRAME_MS	10000
 
 enum ag_state { AG_IDLE, AG_CONNECT, AG_HELLO, AG_CONFIG, AG_READY, AG_DOWN };
 
@@ -56,6 +60,7 @@ struct sg_relay {
 	uint64_t nonce;
 	uint16_t version;	/* the agent's: POWEROFF from 2 on */
 	int64_t next_hello_ms, deadline_ms;
+	int64_t partial_ms;	/* AG_READY: since when part of a frame waits */
 	uint32_t next_aid;
 	struct rmap *maps;
 	struct rlink *links;
@@ -455,6 +460,10 @@ agent_read(struct sg_relay *r)
 			return;
 		sg_buf_consume(r->in, SG_PROTO_HDR_LEN + m.len);
 	}
+	if (sg_buf_len(r->in) == 0)
+		r->partial_ms = 0;
+	else if (r->partial_ms == 0)
+		r->partial_ms = sg_mono_ms();
 }
 
 /* --- the relay --- */
@@ -706,6 +715,16 @@ sg_relay_pollfds(struct sg_relay *r, struct pollfd *pfd, size_t max,
 				*ret_timeout_ms = r->next_hello_ms - now;
 			if (r->deadline_ms - now < *ret_timeout_ms)
 				*ret_timeout_ms = r->deadline_ms - now;
+		}
+	}
+	if (r->st == AG_READY && r->partial_ms != 0) {
+		if (now - r->partial_ms >= PARTIAL_FRAME_MS) {
+			sg_warn("shim: sandbox %s: the guest agent sent part of "
+			    "a message and stopped", r->id);
+			agent_down(r, "the guest agent broke the protocol");
+		} else if (r->partial_ms + PARTIAL_FRAME_MS - now <
+		    *ret_timeout_ms) {
+			*ret_timeout_ms = r->partial_ms + PARTIAL_FRAME_MS - now;
 		}
 	}
 	/* Flush what is queued. */
