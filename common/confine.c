@@ -140,7 +140,7 @@ named(const struct sg_confine_rule *rules, size_t n, const char *name)
 static int
 add_rule(scmp_filter_ctx ctx, const struct sg_confine_rule *r)
 {
-	struct scmp_arg_cmp cmp;
+	struct scmp_arg_cmp cmp[2];
 	uint32_t action;
 	int nr;
 
@@ -151,11 +151,17 @@ add_rule(scmp_filter_ctx ctx, const struct sg_confine_rule *r)
 	    SCMP_ACT_ALLOW;
 	if (r->arg < 0)
 		return seccomp_rule_add(ctx, action, nr, 0);
-	cmp.arg = (unsigned)r->arg;
-	cmp.op = SCMP_CMP_MASKED_EQ;
-	cmp.datum_a = r->mask;
-	cmp.datum_b = r->value;
-	return seccomp_rule_add_array(ctx, action, nr, 1, &cmp);
+	cmp[0].arg = (unsigned)r->arg;
+	cmp[0].op = SCMP_CMP_MASKED_EQ;
+	cmp[0].datum_a = r->mask;
+	cmp[0].datum_b = r->value;
+	if (r->also <= 0)
+		return seccomp_rule_add_array(ctx, action, nr, 1, cmp);
+	cmp[1].arg = (unsigned)(r->also - 1);
+	cmp[1].op = SCMP_CMP_MASKED_EQ;
+	cmp[1].datum_a = r->mask2;
+	cmp[1].datum_b = r->value2;
+	return seccomp_rule_add_array(ctx, action, nr, 2, cmp);
 }
 
 int

@@ -32,7 +32,8 @@ enum sg_confine_action {
 };
 
 /* One rule. With arg >= 0 it applies only when
- * (argument[arg] & mask) == value; several rules for one call are
+ * (argument[arg] & mask) == value, and with also > 0 only when, as well,
+ * (argument[also - 1] & mask2) == value2; several rules for one call are
  * alternatives. A call no rule names stops the process. */
 struct sg_confine_rule {
 	const char *name;	/* as libseccomp names it: "openat" */
@@ -41,11 +42,16 @@ struct sg_confine_rule {
 	int arg;		/* -1: any arguments */
 	uint64_t mask;
 	uint64_t value;
+	int also;		/* 0: no second condition; else index + 1 */
+	uint64_t mask2;
+	uint64_t value2;
 };
 
-#define SG_CF(n)		{ (n), SG_CF_ALLOW, 0, -1, 0, 0 }
-#define SG_CF_IF(n, i, m, v)	{ (n), SG_CF_ALLOW, 0, (i), (m), (v) }
-#define SG_CF_DENY(n, e)	{ (n), SG_CF_FAIL, (e), -1, 0, 0 }
+#define SG_CF(n)		{ (n), SG_CF_ALLOW, 0, -1, 0, 0, 0, 0, 0 }
+#define SG_CF_IF(n, i, m, v)	{ (n), SG_CF_ALLOW, 0, (i), (m), (v), 0, 0, 0 }
+#define SG_CF_DENY(n, e)	{ (n), SG_CF_FAIL, (e), -1, 0, 0, 0, 0, 0 }
+#define SG_CF_IF2(n, i, m, v, j, m2, v2) \
+	{ (n), SG_CF_ALLOW, 0, (i), (m), (v), (j) + 1, (m2), (v2) }
 
 /* What every boxed process needs besides its I/O: memory that is never
  * executable, randomness, locks, clocks and sleeps, its signal mask, its
@@ -58,7 +64,10 @@ struct sg_confine_rule {
 	SG_CF("clock_gettime"), SG_CF("gettimeofday"), SG_CF("time"), \
 	SG_CF("nanosleep"), SG_CF("clock_nanosleep"), \
 	SG_CF("restart_syscall"), SG_CF("rt_sigprocmask"), \
-	SG_CF("getpid"), SG_CF("fstat"), SG_CF("newfstatat")
+	SG_CF("getpid"), SG_CF("fstat"), SG_CF("newfstatat"), \
+	SG_CF("stat"), SG_CF("lstat"), SG_CF("statx"), \
+	/* glibc's qsort asks how much memory there is */ \
+	SG_CF("sysinfo")
 
 /* Sets RLIMIT_CORE 0, RLIMIT_NPROC 0 (no fork, no threads),
  * RLIMIT_NOFILE nofile and, when no_files, RLIMIT_FSIZE 0 (a write to a

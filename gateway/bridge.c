@@ -26,6 +26,7 @@
 
 #include "common/clock.h"
 #include "common/buf.h"
+#include "common/confine.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/mpipe.h"
@@ -1073,6 +1074,8 @@ mon_read(struct bridge *w)
 		/* The monitor restarted: this connection goes on through
 		 * its link to the shim, which the new monitor adopts. */
 		ssh_event_remove_fd(w->ev, w->mon_fd);
+		sg_mp_log_via(NULL);
+		sg_confine_report_to(-1);
 		close(w->mon_fd);
 		w->mon_fd = -1;
 		if (w->ag == AG_NONE && w->token != NULL && w->sbx_id == NULL) {

@@ -69,7 +69,7 @@ static const struct key_def keys[SG_CONF_KEY_COUNT_] = {
 						1, 10000, NULL),
 	[SG_CONF_PER_SOURCE_NET_BLOCK] = KEY("gateway", "per_source_net_block", K_NETBLOCK, "32:64",
 					     0, 0, NULL),
-	[SG_CONF_KEX_TIMEOUT] = KEY("gateway", "kex_timeout", K_DURATION, "10s", 1, 600, NULL),
+	[SG_CONF_KEX_TIMEOUT] = KEY("gateway", "kex_timeout", K_DURATION, "30s", 1, 600, NULL),
 	[SG_CONF_LOGIN_GRACE_TIME] = KEY("gateway", "login_grace_time", K_DURATION, "60s", 1, 3600,
 					 NULL),
 	[SG_CONF_SHIM_PROGRAM] = KEY("gateway", "shim_program", K_PATH,

@@ -41,7 +41,7 @@ enum sg_conf_key {
 	SG_CONF_MAX_STARTUPS,    /* "10:30:100"; START:RATE:FULL, see sg_conf_startups */
 	SG_CONF_PER_SOURCE_MAX_STARTUPS, /* 10, 1..10000: unauthenticated per source block */
 	SG_CONF_PER_SOURCE_NET_BLOCK,    /* "32:64"; V4:V6 prefix lengths of a source */
-	SG_CONF_KEX_TIMEOUT,     /* 10s, 1s..10m: until the key exchange completes */
+	SG_CONF_KEX_TIMEOUT,     /* 30s, 1s..10m: until the key exchange completes */
 	SG_CONF_LOGIN_GRACE_TIME, /* 60s, 1s..1h: until authentication completes */
 	/* [libvirt] */
 	SG_CONF_LIBVIRT_URI,     /* "qemu:///system" */

@@ -14,6 +14,7 @@
 #include <libssh/server.h>
 
 #include "common/buf.h"
+#include "common/confine.h"
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "gateway/ctlsess.h"
@@ -337,6 +338,8 @@ mon_read(struct csess *s)
 		/* a new monitor does not know this session: the command
 		 * that ran is reported lost, later ones refused */
 		ssh_event_remove_fd(s->ev, s->mon_fd);
+		sg_mp_log_via(NULL);
+		sg_confine_report_to(-1);
 		close(s->mon_fd);
 		s->mon_fd = -1;
 		s->mon_gone = 1;

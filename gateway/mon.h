@@ -185,6 +185,7 @@ struct mon {
 	uid_t uid;
 	gid_t gid;
 	char *empty_dir;
+	int netns_fd;			/* an empty network namespace for workers */
 	uint32_t uid_next;		/* where the search for a free shim uid starts */
 	/* libvirt: used by jobs, under vm_lock */
 	pthread_mutex_t vm_lock;
@@ -206,6 +207,7 @@ struct mon {
 	char *px_ca;			/* the CA guests trust (PEM) */
 	int64_t px_restart_ms;
 	unsigned px_fails;		/* exits since it was last ready */
+	int px_was_ready;		/* the running one said READY */
 	int quit;
 };
 

@@ -15,6 +15,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,56 @@ mon_now(void)
 /* The libvirt connection, for jobs (any thread): made again when it
  * died (libvirtd restarted). Handles replaced stay allocated until the
  * monitor exits, as another job may still use one. */
+/* An empty network namespace (only a loopback, down) held open for the
+ * workers, which join it before their first byte (monwork.c): one is
+ * made here, once, by a child that leaves it at once, rather than one
+ * per connection (a new namespace costs milliseconds; joining, none). */
+static int
+empty_netns(int *ret_fd)
+{
+	char path[64];
+	int p[2], fd, r = 0, status;
+	pid_t pid;
+	char c = 0;
+
+	*ret_fd = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		c = unshare(CLONE_NEWNET) < 0 ? (char)errno : 0;
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		/* held until the parent has the namespace open and closes
+		 * its end */
+		_exit(read(p[1], &c, 1) < 0);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1)
+		r = -EIO;
+	else if (c != 0)
+		r = -(int)(unsigned char)c;
+	if (r == 0) {
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			r = -errno;
+		else
+			*ret_fd = fd;
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
 #define CHILD_LOG_BURST		50
 #define CHILD_LOG_PER_S		10
 
@@ -93,7 +144,7 @@ mon_child_note(struct mon_loglimit *l, const char *who, const uint8_t *p,
 
 		l->tokens = add >= CHILD_LOG_BURST || l->tokens + add >=
 		    CHILD_LOG_BURST ? CHILD_LOG_BURST : l->tokens + (unsigned)add;
-		l->at_ms = now;
+		l->at_ms += add * 1000 / CHILD_LOG_PER_S;
 	}
 	if (l->tokens == 0) {
 		l->dropped++;
@@ -471,6 +522,13 @@ setup(struct mon *m)
 	if (r < 0)
 		return r;
 	m->table_lock_fd = fd;
+	r = empty_netns(&m->netns_fd);
+	if (r < 0) {
+		sg_err("cannot make a network namespace for the workers: %s "
+		    "(sandgated needs CAP_SYS_ADMIN and a kernel with network "
+		    "namespaces)", strerror(-r));
+		return r;
+	}
 	if (asprintf(&m->empty_dir, "%s/empty", cfg->state_dir) < 0)
 		return -ENOMEM;
 	if (mkdir(m->empty_dir, 0755) < 0 && errno != EEXIST) {
@@ -694,6 +752,8 @@ mon_free(struct mon *m)
 	sg_buf_free(m->msg);
 	free(m->tokens_base);
 	free(m->empty_dir);
+	if (m->netns_fd >= 0)
+		close(m->netns_fd);
 	free(m->run_dir);
 	free(m->vm_err);
 	if (m->lock_fd >= 0)
@@ -760,7 +820,7 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
 	m.listen_fd = m.ctl_fd = m.sig_fd = m.ino_fd = -1;
-	m.lock_fd = m.table_lock_fd = -1;
+	m.lock_fd = m.table_lock_fd = m.netns_fd = -1;
 	m.px_fd = m.px_listen = -1;
 	pthread_mutex_init(&m.vm_lock, NULL);
 	m.msg = sg_buf_new(SG_MP_MAX);

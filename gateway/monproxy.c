@@ -155,6 +155,8 @@ proxy_ready(struct mon *m, int fd)
 		m->px_listen = fd;
 	}
 	m->px_ready = 1;
+	m->px_was_ready = 1;
+	m->px_fails = 0;
 	m->px_deadline_ms = 0;
 	/* sandboxes that waited for the CA get their shims now */
 	for (s = m->sbxs; s != NULL; s = s->next) {
@@ -435,10 +437,9 @@ mon_proxy_reaped(struct mon *m, int status)
 
 	/* one that cannot start (its CA unreadable, its program broken)
 	 * is tried again less and less often, up to once a minute */
-	if (!m->px_ready)
+	if (!m->px_was_ready)
 		m->px_fails++;
-	else
-		m->px_fails = 0;
+	m->px_was_ready = 0;
 	if (m->px_fails > 0)
 		delay = m->px_fails >= 7 ? 60000 : PX_RESTART_MS << m->px_fails;
 	if (delay > 60000)

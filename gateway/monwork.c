@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -400,6 +401,12 @@ mon_accept_client(struct mon *m)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* no network of its own: the empty namespace (monitor.c) */
+		if (setns(m->netns_fd, CLONE_NEWNET) < 0) {
+			sg_err("%s: cannot enter the workers' network "
+			    "namespace: %s", w->peer, strerror(errno));
+			_exit(1);
+		}
 		mon_close_except(fd, sp[1]);
 		memset(&p, 0, sizeof(p));
 		p.client_fd = fd;

@@ -429,7 +429,7 @@ agent_read(struct sg_relay *r)
 {
 	struct sg_msg m;
 	ssize_t n;
-	int k;
+	int k, progressed = 0;
 
 	n = sg_buf_read_fd(r->in, r->fd, 0);
 	if (n == -EAGAIN)
@@ -459,10 +459,13 @@ agent_read(struct sg_relay *r)
 		if (r->st == AG_DOWN)
 			return;
 		sg_buf_consume(r->in, SG_PROTO_HDR_LEN + m.len);
+		progressed = 1;
 	}
+	/* the timer runs from the last whole frame: a stream of large
+	 * frames may never leave the buffer empty */
 	if (sg_buf_len(r->in) == 0)
 		r->partial_ms = 0;
-	else if (r->partial_ms == 0)
+	else if (r->partial_ms == 0 || progressed)
 		r->partial_ms = sg_mono_ms();
 }
 

@@ -22,8 +22,10 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <libssh/libssh.h>
 #include <libssh/server.h>
@@ -72,16 +74,19 @@ static const struct sg_confine_rule worker_rules[] = {
 	SG_CF("poll"), SG_CF("ppoll"), SG_CF("close"),
 	SG_CF("shutdown"), SG_CF("getsockopt"), SG_CF("getpeername"),
 	SG_CF("getsockname"),
-	SG_CF_IF("setsockopt", 1, ~0u, IPPROTO_TCP),
+	/* TCP_NODELAY only (libssh may set it); not TCP_ULP or filters */
+	SG_CF_IF2("setsockopt", 1, ~0u, IPPROTO_TCP, 2, ~0u, TCP_NODELAY),
 	SG_CF_IF("fcntl", 1, ~0u, F_GETFL), SG_CF_IF("fcntl", 1, ~0u, F_SETFL),
 	SG_CF_IF("fcntl", 1, ~0u, F_GETFD), SG_CF_IF("fcntl", 1, ~0u, F_SETFD),
 	SG_CF_BASE, SG_CF("alarm"),
+	/* alarm(3) where the kernel has no alarm(2) (arm64) or libc uses
+	 * setitimer (musl) */
+	SG_CF_IF("setitimer", 0, ~0u, ITIMER_REAL),
 	SG_CF_DENY("openat", EACCES), SG_CF_DENY("open", EACCES),
 	SG_CF_DENY("ioctl", ENOTTY), SG_CF_DENY("uname", EPERM),
 };
 
-/* Before the first byte from the client: a network namespace of its own
- * (no new connection could reach anything), no root, limits, and the
+/* Before the first byte from the client: no root, limits, and the
  * system call filter. Ends the process when any of it fails. */
 static void
 confine(const struct sg_worker_params *p)
@@ -90,11 +95,8 @@ confine(const struct sg_worker_params *p)
 	char *err = NULL;
 	int r;
 
-	if (unshare(CLONE_NEWNET) < 0) {
-		sg_err("%s: cannot give the worker a network namespace: %s",
-		    p->peer, strerror(errno));
-		_exit(1);
-	}
+	/* (the monitor has put it in an empty network namespace: no new
+	 * connection could reach anything) */
 	sg_privsep_drop(p->uid, p->gid, p->chroot_dir);
 	/* its log lines go through the monitor: its stderr may be the log
 	 * file, which RLIMIT_FSIZE keeps it from writing */

@@ -811,16 +811,47 @@ static const struct sg_confine_rule px_rules[] = {
 	SG_CF_DENY("uname", EPERM),
 };
 
+static void
+warm_done(int err, struct evutil_addrinfo *res, void *arg)
+{
+	(void)err;
+	(void)arg;
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+}
+
+/* libevent looks at the host's interfaces (getifaddrs: a netlink socket)
+ * at its first lookup with EVUTIL_AI_ADDRCONFIG, and keeps the answer:
+ * that lookup is made here, before the filter, which allows no netlink
+ * socket. A numeric name answers at once, without a resolver. */
+static void
+warm_addrconfig(struct event_base *base)
+{
+	struct evutil_addrinfo hints;
+	struct evdns_base *d;
+
+	d = evdns_base_new(base, 0);
+	if (d == NULL)
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	(void)evdns_getaddrinfo(d, "127.0.0.1", NULL, &hints, warm_done, NULL);
+	evdns_base_free(d, 1);
+}
+
 /* Installed once the CA is loaded and the sockets are set up, before
  * the first guest or feed byte is read. */
 static int
-px_confine(void)
+px_confine(struct event_base *base)
 {
 	struct rlimit rl;
 	const char *what;
 	char *err = NULL;
 	int r;
 
+	warm_addrconfig(base);
 	/* as many descriptors as it was given; its log is its stderr */
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		rl.rlim_cur = 1024;
@@ -966,7 +997,7 @@ main(int argc, char **argv)
 	for (c = 0; c < 3; c++)
 		if (sigs[c] == NULL || event_add(sigs[c], NULL) < 0)
 			goto out;
-	if (px_confine() < 0)
+	if (px_confine(px.base) < 0)
 		goto out;
 	event_base_dispatch(px.base);
 	rc = px.failed ? 1 : 0;

@@ -120,7 +120,8 @@ sg_cleanup() {
 	fi
 	sg_destroy_domains
 	sg_destroy_network
-	for mnt in $SG_EXTRA_MOUNTS; do umount "$mnt" >/dev/null 2>&1; done
+	# lazily: a helper that has not exited yet may still hold it
+	for mnt in $SG_EXTRA_MOUNTS; do umount -l "$mnt" >/dev/null 2>&1; done
 	for t in $SG_EXTRA_TABLES; do nft delete table inet "$t" >/dev/null 2>&1; done
 	for l in $SG_EXTRA_LINKS; do ip link delete "$l" >/dev/null 2>&1; done
 	if [ -n "$SG_TESTNS" ]; then

@@ -60,6 +60,9 @@ s1=$(starts)
 kill -9 "$p1"
 sg_wait_for sh -c "[ \$(grep -c 'sandgate-proxy started (pid' '$SG_T/log') -gt $s1 ]" ||
 	fail "the proxy was not restarted"
+# one that had been ready is restarted at once, not with a back-off
+grep -q "sandgate-proxy was killed by signal 9: restarting it in 1 s" "$SG_T/log" ||
+	fail "the proxy killed after it was ready was not restarted in 1 s"
 keep_alive
 note "proxy $p1 killed: restarted as $(proxy_pid), keep goes on"
 

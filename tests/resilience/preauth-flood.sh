@@ -21,17 +21,21 @@ if [ "${SG_LONG:-0}" = 1 ]; then FLOOD=2000 NSRC=400; else FLOOD=500 NSRC=100; f
 FLOOD=${SG_FLOOD:-$FLOOD}
 NSRC=${SG_FLOOD_SOURCES:-$NSRC}
 
+# the namespace is made once sg_setup's cleanup is in place
 SG_TESTNS=sgr$$
-ip netns add "$SG_TESTNS" || fail "ip netns add"
-ip netns exec "$SG_TESTNS" ip link set lo up || fail "lo up"
-i=1
-while [ $i -le 12 ]; do
-	ip netns exec "$SG_TESTNS" ip -6 addr add "2001:db8:5a:1::$i/128" \
-	    dev lo nodad || fail "ip -6 addr add"
-	i=$((i + 1))
-done
-ip netns exec "$SG_TESTNS" ip -6 addr add 2001:db8:5a:2::1/128 dev lo nodad ||
-	fail "ip -6 addr add"
+make_ns() {
+	ip netns add "$SG_TESTNS" || fail "ip netns add"
+	ip netns exec "$SG_TESTNS" ip link set lo up || fail "lo up"
+	i=1
+	while [ $i -le 12 ]; do
+		ip netns exec "$SG_TESTNS" ip -6 addr add "2001:db8:5a:1::$i/128" \
+		    dev lo nodad || fail "ip -6 addr add"
+		i=$((i + 1))
+	done
+	ip netns exec "$SG_TESTNS" ip -6 addr add 2001:db8:5a:2::1/128 dev lo \
+	    nodad || fail "ip -6 addr add"
+}
+SG_PRE_START=make_ns
 SG_WRAP="ip netns exec $SG_TESTNS"
 SG_TEST_LISTEN='[::]'
 SG_TEST_GATEWAY='kex_timeout = 4s
@@ -93,7 +97,7 @@ note "per source: $(head -n 1 "$SG_T/one.out")"
 [ "$(field one refused)" = 5 ] || fail "one source: $(field one refused) refused, want 5"
 grep -q "refusing a connection from ::ffff:127.0.0.9: 10 connections from 127.0.0.9/32 are still authenticating (\[gateway\] per_source_max_startups)" \
     "$SG_T/log" || fail "no per-source refusal in the log"
-# a held worker is boxed: its own network namespace, not root, a
+# a held worker is boxed: not the monitor's network namespace, not root, a
 # seccomp filter (mode 2), no new privileges, no processes, no files
 wpid=$(pgrep -P "$SG_PID" | head -n 1)
 [ -n "$wpid" ] || fail "no worker to look at"
@@ -105,7 +109,7 @@ grep -q '^NoNewPrivs:[[:space:]]*1$' "$st" || fail "worker $wpid: no_new_privs n
 	fail "worker $wpid shares the monitor's network namespace"
 grep -q '^Max processes  *0  *0 ' "/proc/$wpid/limits" || fail "worker $wpid: RLIMIT_NPROC is not 0"
 grep -q '^Max file size  *0  *0 ' "/proc/$wpid/limits" || fail "worker $wpid: RLIMIT_FSIZE is not 0"
-note "worker $wpid: seccomp filter, own netns, uid $(awk '/^Uid:/ {print $2}' "$st"), NPROC 0, FSIZE 0"
+note "worker $wpid: seccomp filter, empty netns, uid $(awk '/^Uid:/ {print $2}' "$st"), NPROC 0, FSIZE 0"
 unflood one >/dev/null
 sg_wait_for no_workers || fail "workers left after the per-source case"
 

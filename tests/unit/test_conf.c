@@ -84,7 +84,7 @@ static void check_limit_defaults(const struct sg_conf *c)
 	assert_int_equal(a, 32);
 	assert_int_equal(b, 64);
 	assert_string_equal(sg_conf_str(c, SG_CONF_PER_SOURCE_NET_BLOCK), "32:64");
-	assert_int_equal(sg_conf_num(c, SG_CONF_KEX_TIMEOUT), 10);
+	assert_int_equal(sg_conf_num(c, SG_CONF_KEX_TIMEOUT), 30);
 	assert_int_equal(sg_conf_num(c, SG_CONF_LOGIN_GRACE_TIME), 60);
 	assert_int_equal(sg_conf_line(c, SG_CONF_MAX_STARTUPS), 0);
 }

@@ -288,6 +288,44 @@ test_mmap_exec(void **state)
 	expect_stopped(&r, SYS_mmap, "mmap");
 }
 
+/* two conditions: both must hold (getpriority(PRIO_PROCESS, 0) passes,
+ * getpriority(PRIO_PROCESS, 1) and getpriority(PRIO_USER, 0) do not) */
+static int
+child_two_conditions(int fd, const void *arg)
+{
+	static const struct sg_confine_rule rules[] = {
+		BASE_RULES,
+		SG_CF_IF2("getpriority", 0, ~0u, PRIO_PROCESS, 1, ~0u, 0),
+	};
+	int which = *(const int *)arg;
+
+	if (install(rules, N(rules), fd) < 0)
+		return 10;
+	errno = 0;
+	if (syscall(SYS_getpriority, PRIO_PROCESS, 0) < 0 && errno != 0)
+		return 11;
+	if (which == 1)
+		syscall(SYS_getpriority, PRIO_PROCESS, 1);
+	else
+		syscall(SYS_getpriority, PRIO_USER, 0);
+	return CHILD_RAN;
+}
+
+static void
+test_two_conditions(void **state)
+{
+	struct run r;
+	int which;
+
+	(void)state;
+	which = 1;
+	run_child(child_two_conditions, &which, &r);
+	expect_stopped(&r, SYS_getpriority, "getpriority");
+	which = 2;
+	run_child(child_two_conditions, &which, &r);
+	expect_stopped(&r, SYS_getpriority, "getpriority");
+}
+
 /* without a report socket the child is stopped all the same */
 static int
 child_no_report(int fd, const void *arg)
@@ -477,6 +515,7 @@ main(void)
 		cmocka_unit_test(test_allowed_and_denied),
 		cmocka_unit_test(test_forbidden),
 		cmocka_unit_test(test_mmap_exec),
+		cmocka_unit_test(test_two_conditions),
 		cmocka_unit_test(test_no_report_fd),
 		cmocka_unit_test(test_bad_rules),
 		cmocka_unit_test(test_limits),
