@@ -5,7 +5,7 @@
  *
  * The same payload also goes to the decoders of the shim messages: the
  * monitor's of SHIM_STATE (a shim's guest may have taken it over) and the
- * shim's of SHIM_INIT. */
+ * shim's of SHIM_INIT, and to the monitor's of LOG lines. */
 #include "config.h"
 
 #include <stdint.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/mpipe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,6 +49,26 @@ shim_state(const uint8_t *p, size_t n)
 	    st.version == SG_MP_SHIM_VERSION ? 0 : 4);
 	sg_buf_free(b);
 	sg_mp_shim_state_clear(&st);
+}
+
+/* LOG (worker or shim): a line decodes to printable text within bounds
+ * and a level the monitor's log knows. */
+static void
+log_line(const uint8_t *p, size_t n)
+{
+	char text[SG_MP_LOG_MAX + 1];
+	int level = -1;
+	size_t i, len;
+
+	if (sg_mp_parse_log(p, n, &level, text) != 0)
+		return;
+	len = strlen(text);
+	if (len > SG_MP_LOG_MAX || n != 5 + len ||
+	    level < SG_LOG_ERR || level > SG_LOG_DEBUG)
+		abort();
+	for (i = 0; i < len; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			abort();
 }
 
 /* SHIM_INIT: only the current version decodes; it re-encodes whole. */
@@ -96,5 +117,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	shim_state(data + 1, size - 1);
 	shim_init(data + 1, size - 1);
+	log_line(data + 1, size - 1);
 	return 0;
 }
