@@ -103,11 +103,13 @@ printf '%s' "$out" | grep -qi "could not be started\|cannot\|space\|disk" ||
 	fail "no reason given to the client: $out"
 grep -qi "no space left on device" "$SG_T/log" || fail "the log does not say the disk is full"
 keep_alive
-# nothing of the refused sandbox is left: the only sandbox dir is keep's
-nsb=$(ls "$SG_T/state/sandboxes" | wc -l)
-[ "$nsb" = 1 ] || fail "$nsb sandbox directories in state_dir: $(ls "$SG_T/state/sandboxes")"
-nnet=$(ls "$SG_T/state/net" | wc -l)
-[ "$nnet" = 1 ] || fail "$nnet network records in state_dir"
+# nothing of the refused sandbox is left: the only sandbox dir and
+# network record are keep's (waited for: the removal is a job)
+only_keep() {
+	[ "$(ls "$SG_T/state/sandboxes" | wc -l)" = 1 ] &&
+	    [ "$(ls "$SG_T/state/net" | wc -l)" = 1 ]
+}
+sg_wait_for only_keep || fail "left in state_dir: $(ls "$SG_T/state/sandboxes" "$SG_T/state/net")"
 [ "$(sg_domain_count)" = 1 ] || fail "$(sg_domain_count) domains running, want keep's only"
 rm -f "$SG_T/state/filler"
 out=$(sg_ssh sandbox@127.0.0.1 'echo fresh' 2>&1) || fail "no sandbox once space was free: $out"

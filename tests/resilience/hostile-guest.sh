@@ -105,6 +105,9 @@ for m in $MODES; do
 	sg_wait_for gone "h-$m" || fail "$m: still listed: $(sg_ctl list)"
 	why=$(sed -n "s/.*shim: sandbox $id: \(the guest agent [^(]*\).*/\1/p" "$SG_T/log" | head -n 1)
 	[ -n "$why" ] || fail "$m: its shim did not say what the agent did"
+	# its removal (a job) is done when the monitor says so
+	sg_wait_for grep -q "sandbox $id destroyed" "$SG_T/log" ||
+		fail "$m: the monitor did not finish destroying it"
 	[ ! -e "$SG_T/state/sandboxes/$id" ] || fail "$m: its state is left behind"
 	ip link show "sg-$id" >/dev/null 2>&1 && fail "$m: its tap is left behind"
 	note "$m: session ended after $((t1 - t0)) s with: $(printf '%s' "$out" | tail -n 1); shim: $why"
