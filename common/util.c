@@ -57,60 +57,91 @@ int sg_util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
+/* The units of a duration, largest first: a composite duration uses them
+ * in this order, each at most once. */
+static const struct {
+	char unit;
+	uint64_t seconds;
+} duration_units[] = {
+	{ 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 },
+};
+#define N_DURATION_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
+
+/* Returns the index of unit ch among duration_units[from..], or -1 when ch
+ * is no unit or not smaller than the units already used. */
+static int duration_unit(char ch, size_t from)
+{
+	size_t i;
+
+	for (i = from; i < N_DURATION_UNITS; i++)
+		if (duration_units[i].unit == ch)
+			return (int)i;
+	return -1;
+}
+
 int sg_util_parse_duration(const char *s, uint64_t *ret_seconds)
 {
-	uint64_t v, mult = 1;
-	int range;
-	const char *end;
+	uint64_t total = 0, v, mult;
+	size_t next = 0;
+	int range, over = 0, u;
+	const char *p = s, *end;
 
 	if (!s)
 		return -EINVAL;
-	end = parse_digits(s, UINT64_MAX, &v, &range);
-	if (!end)
-		return -EINVAL;
-	switch (*end) {
-	case '\0':
-		break;
-	case 's':
-		end++;
-		break;
-	case 'm':
-		mult = 60;
-		end++;
-		break;
-	case 'h':
-		mult = 3600;
-		end++;
-		break;
-	case 'd':
-		mult = 86400;
-		end++;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end != '\0')
-		return -EINVAL;
-	if (range || v > SG_UTIL_DURATION_MAX / mult)
+	do {
+		end = parse_digits(p, UINT64_MAX, &v, &range);
+		if (!end)
+			return -EINVAL;
+		if (*end == '\0') {
+			/* a bare number is seconds, but only as the whole
+			 * string: "1h30" is more likely a slip than 1h30s */
+			if (p != s)
+				return -EINVAL;
+			mult = 1;
+		} else {
+			u = duration_unit(*end, next);
+			if (u < 0)
+				return -EINVAL;
+			mult = duration_units[u].seconds;
+			next = (size_t)u + 1;
+			end++;
+		}
+		/* keep scanning after an overflow: a malformed string is
+		 * -EINVAL even when it also overflows */
+		if (range || v > SG_UTIL_DURATION_MAX / mult ||
+		    v * mult > SG_UTIL_DURATION_MAX - total)
+			over = 1;
+		else
+			total += v * mult;
+		p = end;
+	} while (*p != '\0');
+	if (over)
 		return -ERANGE;
-	*ret_seconds = v * mult;
+	*ret_seconds = total;
 	return 0;
 }
 
 int sg_util_format_duration(uint64_t seconds, char *buf, size_t size)
 {
+	size_t off = 0, i;
+	uint64_t q;
 	int n;
 
-	if (seconds != 0 && seconds % 86400 == 0)
-		n = snprintf(buf, size, "%llud", (unsigned long long)(seconds / 86400));
-	else if (seconds != 0 && seconds % 3600 == 0)
-		n = snprintf(buf, size, "%lluh", (unsigned long long)(seconds / 3600));
-	else if (seconds != 0 && seconds % 60 == 0)
-		n = snprintf(buf, size, "%llum", (unsigned long long)(seconds / 60));
-	else
-		n = snprintf(buf, size, "%llus", (unsigned long long)seconds);
-	if (n < 0 || (size_t)n >= size)
-		return -ENOBUFS;
+	if (seconds == 0) {
+		n = snprintf(buf, size, "0s");
+		return n < 0 || (size_t)n >= size ? -ENOBUFS : 0;
+	}
+	for (i = 0; i < N_DURATION_UNITS; i++) {
+		q = seconds / duration_units[i].seconds;
+		if (q == 0)
+			continue;
+		seconds %= duration_units[i].seconds;
+		n = snprintf(buf + off, size - off, "%llu%c", (unsigned long long)q,
+			     duration_units[i].unit);
+		if (n < 0 || (size_t)n >= size - off)
+			return -ENOBUFS;
+		off += (size_t)n;
+	}
 	return 0;
 }
 
@@ -174,5 +205,19 @@ int sg_util_random(void *p, size_t n)
 		b += r;
 		n -= (size_t)r;
 	}
+	return 0;
+}
+
+int
+sg_util_parent_dir(const char *path, char *out, size_t size)
+{
+	const char *sl = strrchr(path, '/');
+
+	if (sl == NULL || (size_t)(sl - path) >= size)
+		return -EINVAL;
+	if (sl == path)
+		snprintf(out, size, "/");
+	else
+		snprintf(out, size, "%.*s", (int)(sl - path), path);
 	return 0;
 }

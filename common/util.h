@@ -14,17 +14,31 @@
 /* Largest duration accepted anywhere: 100 years, in seconds. */
 #define SG_UTIL_DURATION_MAX (100ULL * 365 * 24 * 3600)
 
-/* Parses a duration: decimal digits followed by an optional unit
- * ("s" seconds, "m" minutes, "h" hours, "d" days); no unit means seconds.
- * Examples: "30", "30s", "10m", "2h", "1d". Fills *ret_seconds on success.
- * Returns 0, -EINVAL for a malformed string, -ERANGE above
- * SG_UTIL_DURATION_MAX. Zero is accepted; callers check their own range. */
+/* Parses a duration: one or more groups of decimal digits and a unit
+ * ("d" days, "h" hours, "m" minutes, "s" seconds), the units in that
+ * order and each at most once, or decimal digits alone for seconds.
+ * Examples: "30", "30s", "10m", "1h30m", "2d3h", "1d2h3m4s". Refused
+ * (-EINVAL): units out of order or repeated ("30m1h", "1h1h"), digits
+ * without a unit after a group ("1h30"), a unit without digits, leading
+ * zeros ("05m"), signs, spaces, upper case. Fills *ret_seconds on
+ * success. Returns 0, -EINVAL for a malformed string, -ERANGE when the
+ * total is above SG_UTIL_DURATION_MAX. Zero is accepted; callers check
+ * their own range. */
 int sg_util_parse_duration(const char *s, uint64_t *ret_seconds);
 
-/* Writes a duration in the largest units that keep it exact, e.g. 90 ->
- * "90s", 600 -> "10m", 7200 -> "2h", 5400 -> "90m", into buf (always
- * NUL-terminated when size > 0). The output parses back with
- * sg_util_parse_duration(). Returns 0 or -ENOBUFS if it did not fit. */
+/* For messages about a malformed duration: what one looks like. */
+#define SG_UTIL_DURATION_HINT "a number with a unit s, m, h or d, or several " \
+	"from the largest unit down (e.g. 30s, 10m, 1h30m, 2d), or seconds alone"
+
+/* A buffer this large holds any formatted duration. */
+#define SG_UTIL_DURATION_BUFSZ 32
+
+/* Writes a duration exactly, largest units first and zero groups left
+ * out: 0 -> "0s", 90 -> "1m30s", 600 -> "10m", 5400 -> "1h30m",
+ * 86400 -> "1d", 90061 -> "1d1h1m1s"; into buf (always NUL-terminated
+ * when size > 0). Up to SG_UTIL_DURATION_MAX, the output parses back to
+ * seconds with sg_util_parse_duration(). Returns 0 or -ENOBUFS if it did
+ * not fit (SG_UTIL_DURATION_BUFSZ bytes always do). */
 int sg_util_format_duration(uint64_t seconds, char *buf, size_t size);
 
 /* Parses a plain decimal unsigned integer (digits only, no sign, no
@@ -48,5 +62,10 @@ int sg_util_hex_decode(const char *s, void *out, size_t n);
 /* Fills n bytes at p from getrandom(2), retrying on EINTR and short reads,
  * blocking until the kernel's pool is initialised. Returns 0 or -errno. */
 int sg_util_random(void *p, size_t n);
+
+/* Copies the directory part of path ("/a/b" for "/a/b/c", "/" for "/c")
+ * into out. Returns 0, or -EINVAL when path has no '/' or out is too
+ * small. */
+int sg_util_parent_dir(const char *path, char *out, size_t size);
 
 #endif

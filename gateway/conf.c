@@ -242,7 +242,7 @@ static int parse_listen(struct sg_conf *c, const struct key_def *d, const char *
 
 		colon = strrchr(v, ':');
 		if (!colon)
-			return bad_value(ret_msg, d, v, "expected HOST:PORT, e.g. 0.0.0.0:2222 or [::]:2222");
+			return bad_value(ret_msg, d, v, "expected ADDRESS:PORT, e.g. 0.0.0.0:2222 or [::]:2222");
 		host = strndup(v, (size_t)(colon - v));
 		if (!host)
 			return -ENOMEM;
@@ -250,8 +250,12 @@ static int parse_listen(struct sg_conf *c, const struct key_def *d, const char *
 			r = bad_value(ret_msg, d, v, "put an IPv6 address in brackets, e.g. [::]:2222");
 			goto fail;
 		}
-		if (inet_pton(AF_INET, host, &a4) != 1 && !valid_hostname(host)) {
-			r = bad_value(ret_msg, d, v, "\"%s\" is neither an IPv4 address nor a host name", host);
+		/* an address, as sshd's ListenAddress is in practice: a
+		 * name's addresses can change under a running gateway */
+		if (inet_pton(AF_INET, host, &a4) != 1) {
+			r = bad_value(ret_msg, d, v, "\"%s\" is not an IPv4 address: give the "
+				      "address to listen on, e.g. 127.0.0.1:2222, 0.0.0.0:2222 or "
+				      "[::]:2222", host);
 			goto fail;
 		}
 		port = colon + 1;
@@ -406,7 +410,7 @@ fail:
 static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char **ret_msg)
 {
 	const struct key_def *d = &keys[k];
-	char *copy = NULL, lo[32], hi[32];
+	char *copy = NULL, lo[SG_UTIL_DURATION_BUFSZ], hi[SG_UTIL_DURATION_BUFSZ];
 	uint64_t num = 0;
 	size_t i;
 	int r;
@@ -475,8 +479,7 @@ static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char 
 			return -EINVAL;
 		r = sg_util_parse_duration(v, &num);
 		if (r == -EINVAL)
-			return bad_value(ret_msg, d, v, "must be a duration: a number with an optional unit "
-					 "s, m, h or d (e.g. 30s, 10m, 2h, 1d)");
+			return bad_value(ret_msg, d, v, "must be a duration: " SG_UTIL_DURATION_HINT);
 		if (r < 0 || num < d->min || num > d->max)
 			return bad_value(ret_msg, d, v, "must be between %s and %s", lo, hi);
 		break;
@@ -822,6 +825,51 @@ void sg_conf_free(struct sg_conf *c)
 	free(c->listen_host);
 	free(c->file);
 	free(c);
+}
+
+/* ---- printing (sandgated -T) ---- */
+
+/* Writes key k as "name = value" lines that load back to its value. */
+static void print_key(const struct sg_conf *c, enum sg_conf_key k, FILE *f)
+{
+	const struct key_def *d = &keys[k];
+	char dur[SG_UTIL_DURATION_BUFSZ];
+	size_t i;
+
+	if (d->kind == K_RESOLVE) {
+		for (i = 0; i < c->n_resolve; i++) {
+			int v6 = c->resolve[i].family == AF_INET6;
+
+			fprintf(f, "%s = %s:%s%s%s\n", d->name, c->resolve[i].name,
+				v6 ? "[" : "", c->resolve[i].addr, v6 ? "]" : "");
+		}
+		if (c->n_resolve == 0)
+			fprintf(f, "# %s is unset\n", d->name);
+	} else if (!c->str[k]) {
+		fprintf(f, "# %s is unset\n", d->name);
+	} else if (d->kind == K_DURATION &&
+		   sg_util_format_duration(c->num[k], dur, sizeof(dur)) == 0) {
+		fprintf(f, "%s = %s\n", d->name, dur);
+	} else {
+		fprintf(f, "%s = %s\n", d->name, c->str[k]);
+	}
+}
+
+int sg_conf_print(const struct sg_conf *c, FILE *f)
+{
+	const char *section = NULL;
+	size_t k;
+
+	for (k = 0; k < SG_CONF_KEY_COUNT_; k++) {
+		if (!section || strcmp(section, keys[k].section) != 0) {
+			fprintf(f, "%s[%s]\n", section ? "\n" : "", keys[k].section);
+			section = keys[k].section;
+		}
+		print_key(c, (enum sg_conf_key)k, f);
+	}
+	if (fflush(f) != 0 || ferror(f))
+		return -EIO;
+	return 0;
 }
 
 const char *sg_conf_str(const struct sg_conf *c, enum sg_conf_key k)

@@ -27,7 +27,7 @@ struct sg_conf;
 
 enum sg_conf_key {
 	/* [gateway] */
-	SG_CONF_LISTEN,          /* "0.0.0.0:2222"; HOST:PORT or [IPv6]:PORT */
+	SG_CONF_LISTEN,          /* "0.0.0.0:2222"; IPV4:PORT or [IPv6]:PORT */
 	SG_CONF_HOST_KEY,        /* STATE_DIR "/ssh_host_ed25519_key" */
 	SG_CONF_TOKENS,          /* SG_SYSCONFDIR "/sandgate/tokens.conf" */
 	SG_CONF_STATE_DIR,       /* SG_LOCALSTATEDIR "/lib/sandgate" */
@@ -114,6 +114,15 @@ int sg_conf_parse(const char *label, const char *data, size_t len,
 
 /* Frees c; NULL is accepted. */
 void sg_conf_free(struct sg_conf *c);
+
+/* Writes c to f as a sandgate.conf that loads back to the same values:
+ * the sections in the order of enum sg_conf_key, each key once as
+ * "key = value" with defaults (derived ones too) filled in, durations as
+ * sg_util_format_duration() writes them, [network] resolve once per
+ * entry, and "# key is unset" for an unset optional key. No file or line
+ * is named, so printing the printed file gives the same text. Returns 0
+ * or -EIO when writing failed. */
+int sg_conf_print(const struct sg_conf *c, FILE *f);
 
 /* The value of k as text (see the top of this file). The string belongs
  * to c. */

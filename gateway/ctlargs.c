@@ -221,7 +221,7 @@ sg_ctla_help_text(int root)
 	    "  create NAME [OPTIONS]   a named sandbox; then ssh NAME@host\n"
 	    "      --image I  --memory MB  --vcpus N  --lifetime D\n"
 	    "      --idle-timeout D  --allow-net LIST  --secret NAME,...\n"
-	    "      --env KEY=VALUE   (durations: 90s, 30m, 2h, 1d)\n"
+	    "      --env KEY=VALUE   (durations: 90s, 30m, 1h30m, 1d)\n"
 	    "  info NAME               one sandbox\n"
 	    "  extend NAME DURATION    push its end back\n"
 	    "  kill NAME               destroy it\n"
@@ -343,7 +343,7 @@ opt_duration(const char *opt, const char *v, uint64_t *ret, char **ret_err)
 {
 	if (sg_util_parse_duration(v, ret) < 0 || *ret == 0)
 		return sg_fail(ret_err, -EINVAL, "%s '%.40s': write a duration "
-		    "such as 90s, 30m, 2h or 1d", opt, v);
+		    "such as 90s, 30m, 1h30m or 1d", opt, v);
 	return 0;
 }
 

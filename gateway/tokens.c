@@ -654,8 +654,8 @@ static int parse_dur(struct sg_token *tok, const char *key, const char *value,
 	if (sg_util_format_duration(SG_CONF_LIFETIME_MAX, hi, sizeof(hi)) < 0)
 		return -EINVAL;
 	if (r == -EINVAL)
-		return tok_bad(ret_msg, tok, key, value, "must be a duration: a number with an "
-			       "optional unit s, m, h or d (e.g. 30s, 10m, 2h, 1d)");
+		return tok_bad(ret_msg, tok, key, value, "must be a duration: %s",
+			       SG_UTIL_DURATION_HINT);
 	if (r < 0 || *ret == 0 || *ret > SG_CONF_LIFETIME_MAX)
 		return tok_bad(ret_msg, tok, key, value, "must be between 1s and %s", hi);
 	return 0;

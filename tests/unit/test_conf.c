@@ -1,6 +1,7 @@
 /* Unit tests of gateway/conf.c: defaults, every validation error (with
  * file, line and key), unknown and repeated keys and sections, the ini
- * reader (long lines, comments, indentation), file checks. */
+ * reader (long lines, comments, indentation), file checks, and
+ * sg_conf_print's round trip. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -315,13 +316,18 @@ static void test_listen(void **state)
 	assert_string_equal(sg_conf_listen_host(c), "::");
 	assert_int_equal(sg_conf_listen_port(c), 22);
 	sg_conf_free(c);
-	c = parse_ok("[gateway]\nlisten = localhost:65535\n");
-	assert_string_equal(sg_conf_listen_host(c), "localhost");
+	c = parse_ok("[gateway]\nlisten = 127.0.0.1:65535\n");
+	assert_string_equal(sg_conf_listen_host(c), "127.0.0.1");
 	assert_int_equal(sg_conf_listen_port(c), 65535);
 	sg_conf_free(c);
+	/* the monitor listens on an address: a name is refused at load */
+	expect_error("[gateway]\nlisten = localhost:2222\n",
+		     "t.conf:2: [gateway] listen = localhost:2222: \"localhost\" is not an IPv4 "
+		     "address: give the address to listen on, e.g. 127.0.0.1:2222, 0.0.0.0:2222 "
+		     "or [::]:2222");
 
 	expect_error("[gateway]\nlisten = 0.0.0.0\n",
-		     "t.conf:2: [gateway] listen = 0.0.0.0: expected HOST:PORT, e.g. 0.0.0.0:2222 "
+		     "t.conf:2: [gateway] listen = 0.0.0.0: expected ADDRESS:PORT, e.g. 0.0.0.0:2222 "
 		     "or [::]:2222");
 	expect_error("[gateway]\nlisten = 0.0.0.0:0\n",
 		     "t.conf:2: [gateway] listen = 0.0.0.0:0: the port must be a number between "
@@ -340,11 +346,12 @@ static void test_listen(void **state)
 	expect_error("[gateway]\nlisten = [1.2.3.4]:22\n",
 		     "t.conf:2: [gateway] listen = [1.2.3.4]:22: \"1.2.3.4\" is not an IPv6 address");
 	expect_error("[gateway]\nlisten = bad!host:22\n",
-		     "t.conf:2: [gateway] listen = bad!host:22: \"bad!host\" is neither an IPv4 "
-		     "address nor a host name");
+		     "t.conf:2: [gateway] listen = bad!host:22: \"bad!host\" is not an IPv4 "
+		     "address: give the address to listen on, e.g. 127.0.0.1:2222, 0.0.0.0:2222 "
+		     "or [::]:2222");
 	expect_error("[gateway]\nlisten = :22\n",
-		     "t.conf:2: [gateway] listen = :22: \"\" is neither an IPv4 address nor a "
-		     "host name");
+		     "t.conf:2: [gateway] listen = :22: \"\" is not an IPv4 address: give the "
+		     "address to listen on, e.g. 127.0.0.1:2222, 0.0.0.0:2222 or [::]:2222");
 }
 
 static void test_numbers(void **state)
@@ -379,6 +386,20 @@ static void test_durations(void **state)
 	assert_int_equal(sg_conf_num(c, SG_CONF_AUTH_DELAY), 60);
 	assert_string_equal(sg_conf_str(c, SG_CONF_MAX_LIFETIME), "45");
 	sg_conf_free(c);
+	c = parse_ok("[sandbox]\nmax_lifetime = 1h30m\nidle_timeout = 364d23h59m59s\n"
+		     "boot_timeout = 59m60s\n");
+	assert_int_equal(sg_conf_num(c, SG_CONF_MAX_LIFETIME), 5400);
+	assert_int_equal(sg_conf_num(c, SG_CONF_IDLE_TIMEOUT), 365 * 86400 - 1);
+	assert_int_equal(sg_conf_num(c, SG_CONF_BOOT_TIMEOUT), 3600);
+	sg_conf_free(c);
+	expect_error("[sandbox]\nmax_lifetime = 30m1h\n",
+		     "t.conf:2: [sandbox] max_lifetime = 30m1h: must be a duration: a number with a "
+		     "unit s, m, h or d, or several from the largest unit down (e.g. 30s, 10m, "
+		     "1h30m, 2d), or seconds alone");
+	expect_error("[sandbox]\nboot_timeout = 1h1s\n",
+		     "t.conf:2: [sandbox] boot_timeout = 1h1s: must be between 1s and 1h");
+	expect_error("[sandbox]\nmax_lifetime = 365d1s\n",
+		     "t.conf:2: [sandbox] max_lifetime = 365d1s: must be between 1s and 365d");
 
 	expect_error("[sandbox]\nmax_lifetime = 0\n",
 		     "t.conf:2: [sandbox] max_lifetime = 0: must be between 1s and 365d");
@@ -387,11 +408,13 @@ static void test_durations(void **state)
 	expect_error("[sandbox]\nmax_lifetime = 366d\n",
 		     "t.conf:2: [sandbox] max_lifetime = 366d: must be between 1s and 365d");
 	expect_error("[sandbox]\nmax_lifetime = 10x\n",
-		     "t.conf:2: [sandbox] max_lifetime = 10x: must be a duration: a number with an "
-		     "optional unit s, m, h or d (e.g. 30s, 10m, 2h, 1d)");
+		     "t.conf:2: [sandbox] max_lifetime = 10x: must be a duration: a number with a "
+		     "unit s, m, h or d, or several from the largest unit down (e.g. 30s, 10m, "
+		     "1h30m, 2d), or seconds alone");
 	expect_error("[sandbox]\nidle_timeout = -1m\n",
-		     "t.conf:2: [sandbox] idle_timeout = -1m: must be a duration: a number with an "
-		     "optional unit s, m, h or d (e.g. 30s, 10m, 2h, 1d)");
+		     "t.conf:2: [sandbox] idle_timeout = -1m: must be a duration: a number with a "
+		     "unit s, m, h or d, or several from the largest unit down (e.g. 30s, 10m, "
+		     "1h30m, 2d), or seconds alone");
 	expect_error("[sandbox]\nboot_timeout = 2h\n",
 		     "t.conf:2: [sandbox] boot_timeout = 2h: must be between 1s and 1h");
 	expect_error("[gateway]\nauth_delay = 61\n",
@@ -520,8 +543,9 @@ static void test_accept_limits_bad(void **state)
 	expect_error("[gateway]\nkex_timeout = 601\n",
 		     "t.conf:2: [gateway] kex_timeout = 601: must be between 1s and 10m");
 	expect_error("[gateway]\nkex_timeout = soon\n",
-		     "t.conf:2: [gateway] kex_timeout = soon: must be a duration: a number with an "
-		     "optional unit s, m, h or d (e.g. 30s, 10m, 2h, 1d)");
+		     "t.conf:2: [gateway] kex_timeout = soon: must be a duration: a number with a "
+		     "unit s, m, h or d, or several from the largest unit down (e.g. 30s, 10m, "
+		     "1h30m, 2d), or seconds alone");
 	expect_error("[gateway]\nlogin_grace_time = 0\n",
 		     "t.conf:2: [gateway] login_grace_time = 0: must be between 1s and 1h");
 	expect_error("[gateway]\nlogin_grace_time = 61m\n",
@@ -757,6 +781,217 @@ static void test_syntax(void **state)
 	free(big);
 }
 
+/* ---- sg_conf_print ---- */
+
+/* c printed into a new string. */
+static char *print_conf(const struct sg_conf *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(sg_conf_print(c, f), 0);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+static int is_duration(enum sg_conf_key k)
+{
+	return k == SG_CONF_AUTH_DELAY || k == SG_CONF_KEX_TIMEOUT ||
+	       k == SG_CONF_LOGIN_GRACE_TIME || k == SG_CONF_MAX_LIFETIME ||
+	       k == SG_CONF_IDLE_TIMEOUT || k == SG_CONF_BOOT_TIMEOUT;
+}
+
+/* Asserts that a and b hold the same configuration. Durations are
+ * compared as seconds: "90" prints as "1m30s". */
+static void assert_same_conf(const struct sg_conf *a, const struct sg_conf *b)
+{
+	unsigned x[3], y[3];
+	size_t k, i;
+
+	for (k = 0; k < SG_CONF_KEY_COUNT_; k++) {
+		const char *sa = sg_conf_str(a, (enum sg_conf_key)k);
+		const char *sb = sg_conf_str(b, (enum sg_conf_key)k);
+
+		assert_int_equal(sg_conf_num(a, (enum sg_conf_key)k),
+				 sg_conf_num(b, (enum sg_conf_key)k));
+		if (is_duration((enum sg_conf_key)k))
+			continue;
+		if (!sa || !sb)
+			assert_ptr_equal(sa, sb);
+		else
+			assert_string_equal(sa, sb);
+	}
+	assert_string_equal(sg_conf_listen_host(a), sg_conf_listen_host(b));
+	assert_int_equal(sg_conf_listen_port(a), sg_conf_listen_port(b));
+	assert_int_equal(sg_conf_pool_addr(a), sg_conf_pool_addr(b));
+	assert_int_equal(sg_conf_pool_prefix(a), sg_conf_pool_prefix(b));
+	assert_int_equal(sg_conf_uid_first(a), sg_conf_uid_first(b));
+	assert_int_equal(sg_conf_uid_last(a), sg_conf_uid_last(b));
+	sg_conf_startups(a, &x[0], &x[1], &x[2]);
+	sg_conf_startups(b, &y[0], &y[1], &y[2]);
+	assert_memory_equal(x, y, sizeof(x));
+	sg_conf_net_block(a, &x[0], &x[1]);
+	sg_conf_net_block(b, &y[0], &y[1]);
+	assert_memory_equal(x, y, 2 * sizeof(x[0]));
+	assert_int_equal(sg_conf_resolve_count(a), sg_conf_resolve_count(b));
+	for (i = 0; i < sg_conf_resolve_count(a); i++) {
+		assert_string_equal(sg_conf_resolve_name(a, i), sg_conf_resolve_name(b, i));
+		assert_string_equal(sg_conf_resolve_addr(a, i), sg_conf_resolve_addr(b, i));
+		assert_int_equal(sg_conf_resolve_family(a, i), sg_conf_resolve_family(b, i));
+	}
+}
+
+/* Prints text's configuration, loads the print and prints that: the
+ * same values, the same text. Returns the text printed (free it). */
+static char *round_trip(const char *text)
+{
+	struct sg_conf *a = parse_ok(text), *b;
+	char *pa = print_conf(a), *pb;
+
+	b = parse_ok(pa);
+	assert_same_conf(a, b);
+	pb = print_conf(b);
+	assert_string_equal(pa, pb);
+	free(pb);
+	sg_conf_free(a);
+	sg_conf_free(b);
+	return pa;
+}
+
+static void assert_has(const char *text, const char *want)
+{
+	if (!strstr(text, want))
+		fail_msg("expected \"%s\" in:\n%s", want, text);
+}
+
+static void test_print_defaults(void **state)
+{
+	char *t;
+	const char *g, *l, *s, *n, *p;
+
+	(void)state;
+	t = round_trip("");
+	assert_has(t, "[gateway]\nlisten = 0.0.0.0:2222\nhost_key = " SG_LOCALSTATEDIR
+		   "/lib/sandgate/ssh_host_ed25519_key\n");
+	assert_has(t, "\nimage_dir = " SG_LOCALSTATEDIR "/lib/sandgate/images\n");
+	assert_has(t, "\nmax_lifetime = 30m\nidle_timeout = 10m\n");
+	assert_has(t, "\nauth_delay = 1s\n");
+	assert_has(t, "\nlogin_grace_time = 1m\n");
+	assert_has(t, "\nboot_timeout = 1m\n");
+	assert_has(t, "\n# resolve is unset\n# dns is unset\ntable = sandgate\n");
+	assert_has(t, "\n[proxy]\n# extra_ca is unset\nport = 3128\n");
+	assert_has(t, "\nmax_startups = 10:30:100\n");
+	assert_has(t, "\nuid_range = " SG_CONF_UID_RANGE_DEFAULT "\n");
+	/* sections in the order of the key enum, each once */
+	g = strstr(t, "[gateway]\n");
+	l = strstr(t, "\n\n[libvirt]\n");
+	s = strstr(t, "\n\n[sandbox]\n");
+	n = strstr(t, "\n\n[network]\n");
+	p = strstr(t, "\n\n[proxy]\n");
+	assert_true(g == t && g < l && l < s && s < n && n < p);
+	assert_null(strstr(g + 1, "[gateway]"));
+	assert_int_equal(t[strlen(t) - 1], '\n');
+	free(t);
+}
+
+static void test_print_full(void **state)
+{
+	char *t;
+
+	(void)state;
+	t = round_trip(
+		"[proxy]\n"
+		"extra_ca = /etc/ssl/test-ca.pem\n"
+		"port = 0\n"
+		"user = px\n"
+		"program = /opt/sg/proxy\n"
+		"max_connections = 4096\n"
+		"[gateway]\n"
+		"listen = [::1]:2200\n"
+		"host_key = /srv/sg/key\n"
+		"tokens = /srv/sg/tokens.conf\n"
+		"state_dir = /srv/sg/state/\n"
+		"control_socket = /run/sg.sock\n"
+		"audit_log = /var/log/sg.jsonl\n"
+		"user = _sandgate\n"
+		"auth_delay = 59\n"
+		"uid_range = 100000-100015\n"
+		"shim_program = /opt/sg/shim\n"
+		"control_user = ctl\n"
+		"max_startups = 1:100:1\n"
+		"per_source_max_startups = 3\n"
+		"per_source_net_block = 24:48\n"
+		"kex_timeout = 90\n"
+		"login_grace_time = 59m60s\n"
+		"[libvirt]\n"
+		"uri = qemu+unix:///system?socket=/run/libvirt/libvirt-sock\n"
+		"domain_type = qemu            ; no KVM here\n"
+		"[sandbox]\n"
+		"image = minimal\n"
+		"image_dir = /srv/images\n"
+		"memory_mb = 768\n"
+		"vcpus = 64\n"
+		"disk_gb = 20\n"
+		"max_lifetime = 90061\n"
+		"idle_timeout = 1d\n"
+		"transport = virtio-serial\n"
+		"boot_timeout = 3599\n"
+		"max_sandboxes = 1000\n"
+		"[network]\n"
+		"pool = 10.0.0.0/8\n"
+		"resolve = API.example.com:192.0.2.10\n"
+		"resolve = api.example.com:[2001:db8::1]\n"
+		"resolve = db.example.com:2001:db8::2\n"
+		"dns = 192.0.2.53, 192.0.2.54:5353\n"
+		"table = sg_test\n");
+	assert_has(t, "[gateway]\nlisten = [::1]:2200\nhost_key = /srv/sg/key\n");
+	assert_has(t, "\nstate_dir = /srv/sg/state\n");
+	assert_has(t, "\nauth_delay = 59s\n");
+	assert_has(t, "\nkex_timeout = 1m30s\nlogin_grace_time = 1h\n");
+	assert_has(t, "\ndomain_type = qemu\n");
+	assert_has(t, "\nmax_lifetime = 1d1h1m1s\nidle_timeout = 1d\n");
+	assert_has(t, "\nboot_timeout = 59m59s\n");
+	assert_has(t, "\nresolve = api.example.com:192.0.2.10\n"
+		   "resolve = api.example.com:[2001:db8::1]\n"
+		   "resolve = db.example.com:[2001:db8::2]\n"
+		   "dns = 192.0.2.53, 192.0.2.54:5353\n");
+	assert_has(t, "\n[proxy]\nextra_ca = /etc/ssl/test-ca.pem\nport = 0\nuser = px\n");
+	assert_null(strstr(t, "unset"));
+	free(t);
+}
+
+static void test_print_derived(void **state)
+{
+	char *t;
+
+	(void)state;
+	/* host_key and image_dir follow state_dir when unset, and print
+	 * as their values */
+	t = round_trip("[gateway]\nstate_dir = /srv/sg//\n");
+	assert_has(t, "\nhost_key = /srv/sg/ssh_host_ed25519_key\n");
+	assert_has(t, "\nstate_dir = /srv/sg\n");
+	assert_has(t, "\nimage_dir = /srv/sg/images\n");
+	free(t);
+}
+
+static void test_print_write_error(void **state)
+{
+	struct sg_conf *c = parse_ok("");
+	FILE *f;
+
+	(void)state;
+	f = fopen("/dev/full", "w");
+	if (!f) {
+		sg_conf_free(c);
+		skip();
+	}
+	assert_int_equal(sg_conf_print(c, f), -EIO);
+	fclose(f);
+	sg_conf_free(c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -786,6 +1021,10 @@ int main(void)
 		cmocka_unit_test(test_network),
 		cmocka_unit_test(test_unknown_and_repeated),
 		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_print_defaults),
+		cmocka_unit_test(test_print_full),
+		cmocka_unit_test(test_print_derived),
+		cmocka_unit_test(test_print_write_error),
 	};
 
 	umask(022);

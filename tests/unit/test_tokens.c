@@ -389,8 +389,19 @@ static void test_errors(void **state)
 	expect_error("[a]\nhash = " H1 "\nmax_sandboxes = 0\n",
 		     "tok.conf:3: [a] max_sandboxes = 0: must be between 1 and 1000");
 	expect_error("[a]\nhash = " H1 "\nmax_lifetime = 30 min\n",
-		     "tok.conf:3: [a] max_lifetime = 30 min: must be a duration: a number with an "
-		     "optional unit s, m, h or d (e.g. 30s, 10m, 2h, 1d)");
+		     "tok.conf:3: [a] max_lifetime = 30 min: must be a duration: a number with a "
+		     "unit s, m, h or d, or several from the largest unit down (e.g. 30s, 10m, "
+		     "1h30m, 2d), or seconds alone");
+	/* the composite form */
+	{
+		struct sg_tokens *t = NULL;
+		char *err = NULL;
+		const char *f = "[a]\nhash = " H1 "\nmax_lifetime = 1h30m\n";
+
+		assert_int_equal(sg_tokens_parse("tok.conf", f, strlen(f), &t, &err), 0);
+		assert_int_equal(sg_tokens_max_lifetime(sg_tokens_at(t, 0)), 5400);
+		sg_tokens_free(t);
+	}
 	expect_error("[a]\nhash = " H1 "\nidle_timeout = 0\n",
 		     "tok.conf:3: [a] idle_timeout = 0: must be between 1s and 365d");
 	expect_error("[a]\nhash = " H1 "\nvcpus = 2\nvcpus = 2\n",
