@@ -13,8 +13,12 @@ enum sg_log_level {
 };
 
 /* Sets the program name shown in each line and the most verbose level
- * printed (SG_LOG_INFO unless changed). */
+ * printed (SG_LOG_INFO unless changed). When stderr is the stream systemd
+ * named in JOURNAL_STREAM, each line starts with "<N>", its priority, for
+ * journald (sd-daemon(3)); elsewhere lines are plain. */
 void sg_log_init(const char *progname, int max_level);
+/* The max_level given to sg_log_init(). */
+int sg_log_level(void);
 void sg_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +15,15 @@
 #include "gateway/audit.h"
 
 static int audit_fd = -1;
+static char *audit_path;
+
+static int
+audit_openfd(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
 
 int
 sg_audit_open(const char *path)
@@ -23,10 +33,30 @@ sg_audit_open(const char *path)
 	sg_audit_close();
 	if (path == NULL || path[0] == '\0')
 		return 0;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	fd = audit_openfd(path);
 	if (fd < 0)
-		return -errno;
+		return fd;
+	audit_path = strdup(path);
+	if (audit_path == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
 	audit_fd = fd;
+	return 0;
+}
+
+int
+sg_audit_reopen(void)
+{
+	int fd;
+
+	if (audit_path == NULL)
+		return 0;
+	fd = audit_openfd(audit_path);
+	if (fd < 0)
+		return fd;	/* the old file goes on */
+	dup3(fd, audit_fd, O_CLOEXEC);
+	close(fd);
 	return 0;
 }
 
@@ -36,6 +66,8 @@ sg_audit_close(void)
 	if (audit_fd >= 0)
 		close(audit_fd);
 	audit_fd = -1;
+	free(audit_path);
+	audit_path = NULL;
 }
 
 void

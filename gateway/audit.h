@@ -8,6 +8,10 @@
 /* Opens (creating, mode 0600) the audit log at path; NULL or "" turns
  * auditing off. Returns 0 or -errno. */
 int sg_audit_open(const char *path);
+/* Opens the path given to sg_audit_open() again, in place of the open
+ * file (SIGHUP, after logrotate renamed it). On failure (-errno) the old
+ * file stays in use. */
+int sg_audit_reopen(void);
 void sg_audit_close(void);
 /* Writes {"time":..., "event":event, k1:v1, ...}; the variadic list is
  * key, value pairs of strings ending with NULL. NULL values are skipped. */

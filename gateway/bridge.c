@@ -28,6 +28,7 @@
 #include "common/buf.h"
 #include "common/confine.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "common/proto.h"
 #include "common/mpipe.h"
 #include "gateway/bridge.h"
@@ -545,13 +546,14 @@ chan_start(struct wchan *c)
 	c->state = CH_OPENING;
 	if (c->pty && c->cmd == NULL && c->kind == SG_OPEN_PROCESS) {
 		int64_t left = w->sbx_expires - (int64_t)time(NULL);
+		char dur[SG_UTIL_DURATION_BUFSZ];
 
-		if (left < 0)
-			left = 0;
+		if (sg_util_format_duration((uint64_t)(left > 0 ? left : 0),
+		    dur, sizeof(dur)) < 0)
+			snprintf(dur, sizeof(dur), "?");
 		snprintf(banner, sizeof(banner),
-		    "sandgate: sandbox %s, image %s, %lld min %02lld s left",
-		    w->sbx_id, w->sbx_image, (long long)(left / 60),
-		    (long long)(left % 60));
+		    "sandgate: sandbox %s, image %s, %s left", w->sbx_id,
+		    w->sbx_image, dur);
 		chan_write_stderr(c, banner);
 	}
 }

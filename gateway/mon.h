@@ -238,6 +238,10 @@ int mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt,
 int64_t mon_sbx_timers(struct mon *m);
 void mon_sbx_adopt(struct mon *m);
 uint64_t mon_sbx_idle(struct mon *m, struct sbx *s);
+/* When s ends if nothing changes (Unix seconds): its lifetime's end, or
+ * earlier its idle end while a named sandbox has no connection. *ret_idle
+ * (when not NULL) is set to 1 when the idle end is the one. */
+int64_t mon_sbx_end(struct mon *m, struct sbx *s, int *ret_idle);
 int mon_sbx_set_expires(struct mon *m, struct sbx *s, int64_t expires);
 
 /* monstart.c */

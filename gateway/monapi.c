@@ -12,6 +12,7 @@
 
 #include "common/allow.h"
 #include "common/buf.h"
+#include "common/json.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -87,45 +88,6 @@ call_finish(struct mon *m, struct mon_call *c, int status)
 
 /* --- JSON --- */
 
-/* A JSON string: ASCII as is (escaped where JSON says), other bytes as
- * '?' (names and messages here are ASCII; nothing else is promised). */
-static void
-json_str(struct sg_buf *b, const char *s)
-{
-	const unsigned char *p;
-
-	if (s == NULL) {
-		sg_buf_putf(b, "null");
-		return;
-	}
-	sg_buf_put(b, "\"", 1);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			sg_buf_putf(b, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			sg_buf_putf(b, "\\u%04x", *p);
-		else if (*p >= 0x80)
-			sg_buf_put(b, "?", 1);
-		else
-			sg_buf_put(b, p, 1);
-	}
-	sg_buf_put(b, "\"", 1);
-}
-
-static void
-json_strv(struct sg_buf *b, char *const *v, size_t n)
-{
-	size_t i;
-
-	sg_buf_put(b, "[", 1);
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			sg_buf_put(b, ", ", 2);
-		json_str(b, v[i]);
-	}
-	sg_buf_put(b, "]", 1);
-}
-
 /* --- errors --- */
 
 static void call_fail(struct mon *m, struct mon_call *c, const char *code,
@@ -146,7 +108,7 @@ call_fail(struct mon *m, struct mon_call *c, const char *code,
 	if (c->json) {
 		sg_buf_putf(c->err, "{\"error\": {\"code\": \"%s\", "
 		    "\"message\": ", code);
-		json_str(c->err, msg);
+		sg_json_str(c->err, msg);
 		sg_buf_putf(c->err, "}}\n");
 	} else {
 		sg_buf_putf(c->err, "sandgate: %s\n", msg);
@@ -182,19 +144,26 @@ static void
 sbx_json(struct mon *m, struct sg_buf *b, struct sbx *s)
 {
 	int64_t now = mon_now();
-	int named = s->name[0] != '\0';
+	int named = s->name[0] != '\0', by_idle;
+	int64_t end = mon_sbx_end(m, s, &by_idle);
 
 	sg_buf_putf(b, "{\"id\": \"%s\", \"name\": ", s->id);
-	json_str(b, named ? s->name : NULL);
+	sg_json_str(b, named ? s->name : NULL);
 	sg_buf_putf(b, ", \"token\": ");
-	json_str(b, s->token);
+	sg_json_str(b, s->token);
 	sg_buf_putf(b, ", \"image\": ");
-	json_str(b, s->image);
+	sg_json_str(b, s->image);
 	sg_buf_putf(b, ", \"state\": \"%s\", \"memory_mb\": %u, \"vcpus\": %u, "
 	    "\"created\": %lld, \"ends\": %lld, \"ends_in\": %lld, "
-	    "\"idle_timeout\": ", sbx_state(s), s->memory_mb, s->vcpus,
-	    (long long)s->created, (long long)s->expires,
-	    (long long)(s->expires > now ? s->expires - now : 0));
+	    "\"left\": %lld, \"idle_ends\": ", sbx_state(s), s->memory_mb,
+	    s->vcpus, (long long)s->created, (long long)s->expires,
+	    (long long)(s->expires > now ? s->expires - now : 0),
+	    (long long)(end > now ? end - now : 0));
+	if (by_idle)
+		sg_buf_putf(b, "%lld", (long long)end);
+	else
+		sg_buf_putf(b, "null");
+	sg_buf_putf(b, ", \"idle_timeout\": ");
 	if (named)
 		sg_buf_putf(b, "%llu", (unsigned long long)mon_sbx_idle(m, s));
 	else
@@ -205,9 +174,9 @@ sbx_json(struct mon *m, struct sg_buf *b, struct sbx *s)
 	else
 		sg_buf_putf(b, "null");
 	sg_buf_putf(b, ", \"connections\": %u, \"allow_net\": ", s->nconn);
-	json_strv(b, s->allow_ent, s->nallow);
+	sg_json_strv(b, s->allow_ent, s->nallow);
 	sg_buf_putf(b, ", \"secrets\": ");
-	json_strv(b, s->ph_name, s->nph);
+	sg_json_strv(b, s->ph_name, s->nph);
 	sg_buf_putf(b, ", \"dropped\": %llu}",
 	    (unsigned long long)sbx_dropped(m, s));
 }
@@ -220,32 +189,43 @@ table_head(struct sg_buf *b)
 	    "DROPPED", "MEMORY", "VCPUS", "CONN");
 }
 
+/* Time until s ends, as a duration ("9m59s"). */
+static void
+left(struct mon *m, struct sbx *s, char *out, size_t size, int *ret_idle)
+{
+	int64_t now = mon_now(), end = mon_sbx_end(m, s, ret_idle);
+
+	if (sg_util_format_duration((uint64_t)(end > now ? end - now : 0), out,
+	    size) < 0)
+		snprintf(out, size, "?");
+}
+
 static void
 table_row(struct mon *m, struct sg_buf *b, struct sbx *s)
 {
-	int64_t now = mon_now();
+	char dur[SG_UTIL_DURATION_BUFSZ];
 
-	sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %7llds  %-10s  %7llu  %6u  "
+	left(m, s, dur, sizeof(dur), NULL);
+	sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %8s  %-10s  %7llu  %6u  "
 	    "%5u  %4u\n", s->id, s->token, s->name[0] ? s->name : "-",
-	    s->image, (long long)(s->expires > now ? s->expires - now : 0),
-	    sbx_state(s), (unsigned long long)sbx_dropped(m, s), s->memory_mb,
-	    s->vcpus, s->nconn);
+	    s->image, dur, sbx_state(s), (unsigned long long)sbx_dropped(m, s),
+	    s->memory_mb, s->vcpus, s->nconn);
 }
 
 static void
 sbx_text(struct mon *m, struct sg_buf *b, struct sbx *s)
 {
-	char dur[32];
+	char dur[SG_UTIL_DURATION_BUFSZ];
+	int by_idle;
 	size_t i;
 
 	sg_buf_putf(b, "id:          %s\nname:        %s\ntoken:       %s\n"
 	    "image:       %s\nstate:       %s\nmemory_mb:   %u\nvcpus:       %u\n",
 	    s->id, s->name[0] ? s->name : "-", s->token, s->image,
 	    sbx_state(s), s->memory_mb, s->vcpus);
-	if (sg_util_format_duration((uint64_t)(s->expires > mon_now() ?
-	    s->expires - mon_now() : 0), dur, sizeof(dur)) < 0)
-		snprintf(dur, sizeof(dur), "?");
-	sg_buf_putf(b, "ends in:     %s\nconnections: %u\nallow_net:   ", dur,
+	left(m, s, dur, sizeof(dur), &by_idle);
+	sg_buf_putf(b, "ends in:     %s (%s)\nconnections: %u\nallow_net:   ",
+	    dur, by_idle ? "idle_timeout: no connection" : "max_lifetime",
 	    s->nconn);
 	for (i = 0; i < s->nallow; i++)
 		sg_buf_putf(b, "%s%s", i ? ", " : "", s->allow_ent[i]);
@@ -357,11 +337,11 @@ cmd_help(struct mon *m, struct mon_call *c)
 	for (i = 0; i < sg_ctla_ncommands(); i++) {
 		sg_ctla_command(i, c->token == NULL, &name, &usage, &summary);
 		sg_buf_putf(c->out, "%s{\"name\": ", i ? ", " : "");
-		json_str(c->out, name);
+		sg_json_str(c->out, name);
 		sg_buf_putf(c->out, ", \"usage\": ");
-		json_str(c->out, usage);
+		sg_json_str(c->out, usage);
 		sg_buf_putf(c->out, ", \"summary\": ");
-		json_str(c->out, summary);
+		sg_json_str(c->out, summary);
 		sg_buf_putf(c->out, "}");
 	}
 	sg_buf_putf(c->out, "]}\n");
@@ -397,22 +377,22 @@ cmd_whoami(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 		}
 	if (c->json) {
 		sg_buf_putf(c->out, "{\"token\": ");
-		json_str(c->out, sg_tokens_name(tok));
+		sg_json_str(c->out, sg_tokens_name(tok));
 		sg_buf_putf(c->out, ", \"limits\": {\"max_sandboxes\": %u, "
 		    "\"memory_mb\": %u, \"vcpus\": %u, \"max_lifetime\": %llu, "
 		    "\"idle_timeout\": %llu, \"image\": ", l.max_sandboxes,
 		    l.memory_mb, l.vcpus, (unsigned long long)l.lifetime_s,
 		    (unsigned long long)l.idle_s);
-		json_str(c->out, l.image);
+		sg_json_str(c->out, l.image);
 		sg_buf_putf(c->out, ", \"allow_net\": [");
 		for (i = 0; i < sg_tokens_allow_net_count(tok); i++) {
 			sg_buf_putf(c->out, "%s", i ? ", " : "");
-			json_str(c->out, sg_tokens_allow_net_at(tok, i));
+			sg_json_str(c->out, sg_tokens_allow_net_at(tok, i));
 		}
 		sg_buf_putf(c->out, "], \"secrets\": [");
 		for (i = 0; i < sg_tokens_secret_count(tok); i++) {
 			sg_buf_putf(c->out, "%s", i ? ", " : "");
-			json_str(c->out, sg_tokens_secret_name(tok, i));
+			sg_json_str(c->out, sg_tokens_secret_name(tok, i));
 		}
 		sg_buf_putf(c->out, "]}, \"usage\": {\"sandboxes\": %u, "
 		    "\"memory_mb\": %u, \"vcpus\": %u}}\n", n, mem, cpus);
@@ -535,7 +515,7 @@ killed_json(struct sg_buf *b, const struct sbx *s, int first)
 {
 	sg_buf_putf(b, "%s{\"id\": \"%s\", \"name\": ", first ? "" : ", ",
 	    s->id);
-	json_str(b, s->name[0] ? s->name : NULL);
+	sg_json_str(b, s->name[0] ? s->name : NULL);
 	sg_buf_putf(b, "}");
 }
 

@@ -37,12 +37,15 @@
 #include "common/clock.h"
 #include "common/confine.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "common/mpipe.h"
 #include "gateway/audit.h"
+#include "gateway/hostkey.h"
 #include "gateway/jobs.h"
 #include "gateway/kvmprobe.h"
 #include "gateway/mon.h"
 #include "gateway/monitor.h"
+#include "gateway/notify.h"
 #include "gateway/tokens.h"
 #include "gateway/vm.h"
 
@@ -286,54 +289,28 @@ mkdir_parents(const char *path, mode_t mode)
 	return 0;
 }
 
-static int
-parent_dir(const char *path, char *out, size_t outsz)
-{
-	const char *sl = strrchr(path, '/');
 
-	if (sl == NULL || (size_t)(sl - path) >= outsz)
-		return -EINVAL;
-	if (sl == path)
-		snprintf(out, outsz, "/");
-	else
-		snprintf(out, outsz, "%.*s", (int)(sl - path), path);
-	return 0;
-}
-
-/* Loads the host key, creating an ed25519 key (0600) if the file does not
- * exist yet. */
+/* Loads the host key (made at the first start) and says its
+ * fingerprint, which users compare with what ssh shows them. */
 static int
 load_host_key(struct mon *m)
 {
 	const char *path = m->cfg->host_key;
-	char dir[PATH_MAX];
 	ssh_key key = NULL;
-	mode_t old;
-	int r;
+	char fp[128], *err = NULL;
+	int created, r;
 
-	if (access(path, F_OK) != 0) {
-		if (parent_dir(path, dir, sizeof(dir)) == 0)
-			mkdir_parents(dir, 0755);
-		if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK) {
-			sg_err("cannot generate an ed25519 host key");
-			return -EIO;
-		}
-		old = umask(077);
-		r = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path);
-		umask(old);
-		if (r != SSH_OK) {
-			sg_err("cannot write the host key %s: check that its "
-			    "directory is writable by root", path);
-			ssh_key_free(key);
-			return -EIO;
-		}
-		sg_info("created a new ed25519 host key in %s", path);
-	} else if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL,
-	    &key) != SSH_OK) {
-		sg_err("cannot read the host key %s: check [gateway] host_key, "
-		    "or remove the file to have a new key made", path);
-		return -EIO;
+	r = sg_hostkey_load(path, &key, &created, &err);
+	if (r < 0) {
+		sg_err("%s", err ? err : strerror(-r));
+		free(err);
+		return r;
 	}
+	if (sg_hostkey_fingerprint(key, fp, sizeof(fp)) < 0)
+		snprintf(fp, sizeof(fp), "(unknown)");
+	sg_info("%s host key %s %s (%s; public key in %s.pub)",
+	    created ? "created a new" : "using the", fp,
+	    sg_hostkey_type(key), path, path);
 	m->bind = ssh_bind_new();
 	if (m->bind == NULL ||
 	    ssh_bind_options_set(m->bind, SSH_BIND_OPTIONS_IMPORT_KEY, key) < 0) {
@@ -414,6 +391,37 @@ reload_tokens(struct mon *m, const char *why)
 	m->tokens = t;
 	sg_info("tokens reloaded from %s (%s): %zu tokens", m->cfg->tokens,
 	    why, sg_tokens_count(t));
+}
+
+/* One line for `systemctl status`. */
+static const char *
+mon_status(struct mon *m)
+{
+	static char line[128];
+	unsigned n = 0;
+	struct sbx *s;
+
+	for (s = m->sbxs; s != NULL; s = s->next)
+		n++;
+	snprintf(line, sizeof(line), "%u sandboxes, %u connections", n,
+	    m->nworkers);
+	return line;
+}
+
+/* SIGHUP: the tokens file again, and a new audit log file (logrotate
+ * renamed the old one), as sshd and syslog daemons do. */
+static void
+hangup(struct mon *m)
+{
+	int r;
+
+	sg_notify_reloading();
+	reload_tokens(m, "SIGHUP");
+	r = sg_audit_reopen();
+	if (r < 0)
+		sg_err("cannot reopen the audit log %s: %s; still writing to the "
+		    "file opened before", m->cfg->audit_log, strerror(-r));
+	sg_notify_ready(mon_status(m));
 }
 
 static void
@@ -505,7 +513,7 @@ setup(struct mon *m)
 		return r;
 	}
 	/* rendezvous sockets live beside the control socket (root only) */
-	if (parent_dir(cfg->control_socket, dir, sizeof(dir)) < 0 ||
+	if (sg_util_parent_dir(cfg->control_socket, dir, sizeof(dir)) < 0 ||
 	    (m->run_dir = strdup(dir)) == NULL)
 		return -ENOMEM;
 	mkdir_parents(m->run_dir, 0755);
@@ -535,7 +543,7 @@ setup(struct mon *m)
 		sg_err("cannot create %s: %s", m->empty_dir, strerror(errno));
 		return -errno;
 	}
-	if (parent_dir(cfg->audit_log, dir, sizeof(dir)) == 0)
+	if (sg_util_parent_dir(cfg->audit_log, dir, sizeof(dir)) == 0)
 		mkdir_parents(dir, 0750);
 	r = sg_audit_open(cfg->audit_log);
 	if (r < 0) {
@@ -614,7 +622,7 @@ setup(struct mon *m)
 	if (m->sig_fd < 0)
 		return -errno;
 	m->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (m->ino_fd >= 0 && parent_dir(cfg->tokens, dir, sizeof(dir)) == 0) {
+	if (m->ino_fd >= 0 && sg_util_parent_dir(cfg->tokens, dir, sizeof(dir)) == 0) {
 		m->tokens_base = strdup(strrchr(cfg->tokens, '/') + 1);
 		if (m->tokens_base == NULL ||
 		    inotify_add_watch(m->ino_fd, dir, IN_CLOSE_WRITE |
@@ -669,7 +677,7 @@ handle_signals(struct mon *m)
 			chld = 1;
 			break;
 		case SIGHUP:
-			reload_tokens(m, "SIGHUP");
+			hangup(m);
 			break;
 		default:
 			m->quit = 1;
@@ -835,6 +843,7 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sg_notify_init();
 	/* Detached, the process that sets up is the one that runs: the job
 	 * threads, the proxy and the shims are its own (a fork after setup
 	 * would leave them to a parent that exits), and the lock holds its
@@ -850,6 +859,7 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 		close(ready_fd);
 		ready_fd = -1;
 	}
+	sg_notify_ready(mon_status(&m));
 	while (!m.quit) {
 		timeout = mon_sbx_timers(&m);
 		{
@@ -857,7 +867,11 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 
 			if (t < timeout)
 				timeout = t;
+			t = sg_notify_watchdog(sg_mono_ms());
+			if (t >= 0 && t < timeout)
+				timeout = t;
 		}
+		sg_notify_status(mon_status(&m));
 		mon_proxy_poll(&m, &timeout);
 		if (!m.adopted) {
 			mon_sbx_adopt(&m);
@@ -982,6 +996,7 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 			}
 		}
 	}
+	sg_notify_stopping();
 	sg_info("stopping; %u connections and their sandboxes go on and are "
 	    "adopted at the next start", m.nworkers);
 	r = 0;

@@ -326,6 +326,7 @@ proxy_spawn(struct mon *m)
 	pc.pool_prefix = m->cfg->pool_prefix;
 	pc.ov = m->cfg->ov;
 	pc.nov = m->cfg->nov;
+	pc.debug = sg_log_level() >= SG_LOG_DEBUG;
 	r = sg_pxc_spawn(&pc, m->px_listen, rdv, &m->px_pid, &m->px_fd, &err);
 	close(rdv);
 	if (r < 0) {

@@ -407,6 +407,24 @@ mon_sbx_idle(struct mon *m, struct sbx *s)
 	return m->cfg->idle_timeout_s;
 }
 
+int64_t
+mon_sbx_end(struct mon *m, struct sbx *s, int *ret_idle)
+{
+	int64_t end = s->expires, idle;
+
+	if (ret_idle != NULL)
+		*ret_idle = 0;
+	if (s->name[0] != '\0' && s->nconn == 0 && s->shim_known) {
+		idle = s->idle_since + (int64_t)mon_sbx_idle(m, s);
+		if (idle < end) {
+			end = idle;
+			if (ret_idle != NULL)
+				*ret_idle = 1;
+		}
+	}
+	return end;
+}
+
 /* --- the new expiry of an extended sandbox, recorded in libvirt --- */
 
 struct expires_job {
@@ -583,8 +601,16 @@ adopt_one(struct mon *m, const struct sg_vm_info *v)
 		if (m->net != NULL)
 			sg_net_del(m->net, s->id);
 	}
-	sg_info("sandbox %s adopted (token %s, expires in %llds)", s->id,
-	    s->token, (long long)(s->expires - mon_now()));
+	{
+		char dur[SG_UTIL_DURATION_BUFSZ];
+		int64_t left = s->expires - mon_now();
+
+		if (sg_util_format_duration((uint64_t)(left > 0 ? left : 0),
+		    dur, sizeof(dur)) < 0)
+			snprintf(dur, sizeof(dur), "?");
+		sg_info("sandbox %s adopted (token %s, ends in %s)", s->id,
+		    s->token, dur);
+	}
 	sg_audit("sandbox_adopted", "sandbox", s->id, "token", s->token, NULL);
 	if (mon_shim_adopt(m, s) == 0)
 		return;

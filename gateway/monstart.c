@@ -91,6 +91,40 @@ mon_start_fail_waiting(struct mon *m, struct sbx *s, const char *why)
 
 /* --- a new sandbox --- */
 
+/* What the client hears of a start that failed on the host: the detail
+ * (host paths, what the operator should fix) is the log's; the client
+ * gets the kind of failure and the sandbox id to quote to the operator. */
+static void
+client_reason(const char *id, int r, char *out, size_t size)
+{
+	const char *why;
+
+	switch (r) {
+	case -ENOENT:
+		why = "its image is not installed on this gateway";
+		break;
+	case -ETIMEDOUT:
+		why = "it did not boot in time";
+		break;
+	case -ENOSPC:
+	case -EDQUOT:
+		why = "the gateway is out of disk space";
+		break;
+	case -ENOMEM:
+		why = "the gateway is out of memory";
+		break;
+	case -ECONNREFUSED:
+	case -ENOTCONN:
+		why = "the gateway cannot reach libvirt";
+		break;
+	default:
+		why = "the gateway could not start it";
+		break;
+	}
+	snprintf(out, size, "%s (sandbox %s: the gateway's log has the "
+	    "details)", why, id);
+}
+
 struct create_job {
 	struct mon *m;
 	struct sbx *s;
@@ -157,8 +191,9 @@ create_done(void *arg, int cancelled)
 		goto out;
 	}
 	if (j->r < 0) {
-		snprintf(reason, sizeof(reason), "%s", j->err ? j->err :
-		    strerror(-j->r));
+		sg_err("sandbox %s could not be started: %s", s->id,
+		    j->err ? j->err : strerror(-j->r));
+		client_reason(s->id, j->r, reason, sizeof(reason));
 		mon_start_fail_waiting(m, s, reason);
 		if (s->has_net) {
 			sg_net_del(m->net, s->id);
@@ -279,8 +314,11 @@ mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
 	s->creating = 1;
 	r = mon_sbx_net_setup(m, s, 0, o, &err);
 	if (r < 0) {
-		snprintf(reason, reasonsz, "cannot set up the sandbox's network: "
-		    "%s", err ? err : strerror(-r));
+		sg_err("sandbox %s: cannot set up its network: %s", s->id,
+		    err ? err : strerror(-r));
+		snprintf(reason, reasonsz, "the gateway could not set up its "
+		    "network (sandbox %s: the gateway's log has the details)",
+		    s->id);
 		free(err);
 		goto fail;
 	}
@@ -356,9 +394,10 @@ mon_handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 	reason[0] = '\0';
 	w->state = W_WAITING;
 	if (!m->adopted) {
-		/* libvirt was unreachable when we last tried */
-		start_fail(m, w, m->vm_err != NULL ? m->vm_err : "the gateway "
-		    "cannot reach libvirt yet: try again in a few seconds");
+		/* libvirt was unreachable when we last tried (the log has
+		 * m->vm_err, which names the host's URI and fixes) */
+		start_fail(m, w, "the gateway cannot reach libvirt yet: try "
+		    "again in a few seconds");
 		return 0;
 	}
 	tok = sg_tokens_find(m->tokens, w->token);

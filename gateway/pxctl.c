@@ -165,16 +165,105 @@ sg_pxc_ready(const uint8_t *p, size_t n, char **ret_ca)
 	return sg_feed_get_ready(p + 1, n - 1, ret_ca);
 }
 
+/* What the child of sg_pxc_spawn() reports when it cannot run the
+ * program: the step and errno, on the close-on-exec pipe. */
+enum { SPAWN_FDS = 1, SPAWN_USER, SPAWN_EXEC };
+
+static void __attribute__((noreturn))
+spawn_fail(int efd, int step)
+{
+	int msg[2] = { step, errno };
+
+	(void)!write(efd, msg, sizeof(msg));
+	_exit(step == SPAWN_EXEC ? 127 : 126);
+}
+
+/* In the forked child: async-signal-safe calls only (the monitor has
+ * threads). fds: listener, feed, rendezvous (they become 3, 4, 5) and
+ * the error pipe. jenv: "JOURNAL_STREAM=..." or "". */
+static void __attribute__((noreturn))
+spawn_child(const struct sg_pxc_cfg *c, const struct passwd *pw,
+    const char *ca_dir, const char *jenv, const int fds[4])
+{
+	char *argv[] = { (char *)"sandgate-proxy", (char *)"--ca-dir",
+	    (char *)ca_dir, NULL, NULL };
+	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+	    NULL, NULL };
+	sigset_t none;
+	int a, f, v, e;
+
+	if (c->debug)
+		argv[3] = (char *)"--debug";
+	/* its log lines keep their priority under journald (sg_log) */
+	if (jenv[0] != '\0')
+		envp[1] = (char *)jenv;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	a = fcntl(fds[0], F_DUPFD, 10);
+	f = fcntl(fds[1], F_DUPFD, 10);
+	v = fcntl(fds[2], F_DUPFD, 10);
+	e = fcntl(fds[3], F_DUPFD_CLOEXEC, 10);
+	if (e < 0)
+		_exit(126);
+	if (a < 0 || f < 0 || v < 0 || dup2(a, 3) < 0 ||
+	    dup2(f, 4) < 0 || dup2(v, 5) < 0)
+		spawn_fail(e, SPAWN_FDS);
+	if (e != 6 && (dup3(e, 6, O_CLOEXEC) < 0))
+		spawn_fail(e, SPAWN_FDS);
+	close_range(7, ~0U, 0);
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0 || setuid(0) == 0)
+		spawn_fail(6, SPAWN_USER);
+	execve(c->program, argv, envp);
+	spawn_fail(6, SPAWN_EXEC);
+}
+
+/* 0 once the program runs (the pipe closed on exec), or the reason the
+ * child could not run it; the child is reaped then. */
+static int
+spawn_result(int efd, const struct sg_pxc_cfg *c, pid_t pid, char **ret_err)
+{
+	int msg[2];
+	ssize_t n;
+
+	do
+		n = read(efd, msg, sizeof(msg));
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	waitpid(pid, NULL, 0);
+	if (n != (ssize_t)sizeof(msg))
+		return sg_fail(ret_err, -EIO, "its child failed before it "
+		    "could say why");
+	switch (msg[0]) {
+	case SPAWN_USER:
+		return sg_fail(ret_err, -msg[1], "cannot become user %s: %s",
+		    c->user, strerror(msg[1]));
+	case SPAWN_EXEC:
+		return sg_fail(ret_err, -msg[1], "cannot run %s as user %s: %s "
+		    "(the program and every directory above it must be "
+		    "readable and searchable by %s; check [proxy] program)",
+		    c->program, c->user, strerror(msg[1]), c->user);
+	default:
+		return sg_fail(ret_err, -msg[1], "cannot set up its descriptors: "
+		    "%s", strerror(msg[1]));
+	}
+}
+
 int
 sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, int rdv_fd,
     pid_t *ret_pid, int *ret_fd, char **ret_err)
 {
 	char dir[4096];
 	struct passwd *pw;
+	char jenv[128] = "";
+	const char *js = getenv("JOURNAL_STREAM");
 	struct stat st;
-	int sp[2], r;
+	int sp[2], ep[2], r;
 	pid_t pid;
 
+	if (js != NULL)
+		snprintf(jenv, sizeof(jenv), "JOURNAL_STREAM=%s", js);
 	pw = getpwnam(c->user);
 	if (pw == NULL || pw->pw_uid == 0)
 		return sg_fail(ret_err, -ENOENT, "[proxy] user %s %s: create it "
@@ -195,37 +284,34 @@ sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, int rdv_fd,
 		    dir, c->user, strerror(errno));
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return sg_fail(ret_err, -errno, "socketpair: %s", strerror(errno));
+	/* the child's reason, should it fail before the program runs: the
+	 * pipe closes on exec (posix_spawn's way) */
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		r = -errno;
+		close(sp[0]);
+		close(sp[1]);
+		return sg_fail(ret_err, r, "pipe: %s", strerror(-r));
+	}
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
 		close(sp[0]);
 		close(sp[1]);
+		close(ep[0]);
+		close(ep[1]);
 		return sg_fail(ret_err, r, "fork: %s", strerror(-r));
 	}
-	if (pid == 0) {
-		char *const argv[] = { (char *)"sandgate-proxy", (char *)"--ca-dir",
-		    dir, NULL };
-		char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-		    NULL };
-		sigset_t none;
-		int a, f, v;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		a = fcntl(listen_fd, F_DUPFD, 10);
-		f = fcntl(sp[1], F_DUPFD, 10);
-		v = fcntl(rdv_fd, F_DUPFD, 10);
-		if (a < 0 || f < 0 || v < 0 || dup2(a, 3) < 0 ||
-		    dup2(f, 4) < 0 || dup2(v, 5) < 0)
-			_exit(127);
-		close_range(6, ~0U, 0);
-		if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
-		    setuid(pw->pw_uid) < 0 || setuid(0) == 0)
-			_exit(126);
-		execve(c->program, argv, envp);
-		_exit(127);
-	}
+	if (pid == 0)
+		spawn_child(c, pw, dir, jenv, (int[]){ listen_fd, sp[1],
+		    rdv_fd, ep[1] });
 	close(sp[1]);
+	close(ep[1]);
+	r = spawn_result(ep[0], c, pid, ret_err);
+	close(ep[0]);
+	if (r < 0) {
+		close(sp[0]);
+		return r;
+	}
 	/* CONFIG goes into an empty socket: it never waits; READY comes
 	 * back on the monitor's loop (sg_pxc_ready) */
 	r = send_config(sp[0], c, ret_err);

@@ -36,6 +36,7 @@ struct sg_pxc_cfg {
 	unsigned pool_prefix;
 	const struct np_res_override *ov;
 	size_t nov;
+	int debug;			/* sandgate-proxy --debug */
 };
 
 /* Listens on 0.0.0.0:port (-EADDRINUSE while an old proxy holds it). */

@@ -1,7 +1,8 @@
 /* sandgatectl: administer sandgated (sandgatectl(8)).
  *
  * token create|list|revoke edit the tokens file directly (sandgated picks
- * the change up at once); images reads the image directory; every other
+ * the change up at once); images reads the image directory; hostkey the
+ * host key (or its .pub); every other
  * command (ls, info, create, extend, kill, whoami, help) goes to the
  * running sandgated over its control socket, which runs it as it runs a
  * token holder's `ssh sandgate@host COMMAND` (docs/control.md). */
@@ -18,8 +19,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <libssh/libssh.h>
+
+#include "common/buf.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "gateway/conf.h"
+#include "gateway/hostkey.h"
 #include "gateway/tokencmd.h"
 
 #define DEFAULT_CONFIG SG_SYSCONFDIR "/sandgate/sandgate.conf"
@@ -31,9 +37,10 @@ usage(FILE *f)
 	    "usage: sandgatectl [--config FILE] COMMAND [ARGS] [--json]\n"
 	    "commands:\n"
 	    "  token create NAME     make a token; prints it as the only stdout line\n"
-	    "  token list            list tokens (never their secrets)\n"
+	    "  token list [--json]   list tokens (never their secrets)\n"
 	    "  token revoke NAME     remove a token; takes effect at once\n"
-	    "  images                list the installed guest images\n"
+	    "  images [--json]       list the installed guest images\n"
+	    "  hostkey [--json]      the SSH host key's fingerprint and public key\n"
 	    "  ls [--token T]        list the sandboxes (list is the same)\n"
 	    "  info ID|NAME [--token T]\n"
 	    "  create NAME --token T [--image I] [--memory MB] [--vcpus N]\n"
@@ -158,49 +165,149 @@ control(const char *path, const char *req)
 	return (int)st;
 }
 
+/* The value of "built = ..." in an image's image.conf, or "?". */
+static void
+image_built(const char *dir, const char *name, char *out, size_t size)
+{
+	char path[4096], line[256];
+	FILE *f;
+
+	snprintf(out, size, "?");
+	snprintf(path, sizeof(path), "%s/%s/image.conf", dir, name);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "built", 5) == 0 && strchr(line, '=')) {
+			char *v = strchr(line, '=') + 1;
+
+			while (*v == ' ')
+				v++;
+			v[strcspn(v, "\n")] = '\0';
+			snprintf(out, size, "%s", v);
+		}
+	fclose(f);
+}
+
+/* Prints b on stdout; 0, or 1 when it could not be written. */
 static int
-list_images(const char *dir)
+put_out(struct sg_buf *b)
+{
+	if (fwrite(sg_buf_data(b), 1, sg_buf_len(b), stdout) != sg_buf_len(b) ||
+	    fflush(stdout) != 0) {
+		fprintf(stderr, "sandgatectl: cannot write: %s\n",
+		    strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static int
+list_images(const char *dir, int json)
 {
 	struct dirent **ents = NULL;
-	int n, i, found = 0;
+	struct sg_buf *b = sg_buf_new(1 << 20);
+	struct stat st;
+	int n, i, found = 0, status;
 
+	if (b == NULL)
+		return 1;
 	n = scandir(dir, &ents, NULL, alphasort);
 	if (n < 0) {
 		fprintf(stderr, "sandgatectl: cannot read the image directory %s: "
 		    "%s (build one with images/build-minimal)\n", dir,
 		    strerror(errno));
+		sg_buf_free(b);
 		return 1;
 	}
-	printf("%-16s  %s\n", "IMAGE", "BUILT");
+	if (json)
+		sg_buf_putf(b, "[");
+	else
+		sg_buf_putf(b, "%-16s  %s\n", "IMAGE", "BUILT");
 	for (i = 0; i < n; i++) {
-		char path[4096], line[256], built[128] = "?";
-		FILE *f;
+		char path[4096], built[128];
 
-		if (ents[i]->d_name[0] == '.')
+		snprintf(path, sizeof(path), "%s/%s/image.conf", dir,
+		    ents[i]->d_name);
+		if (ents[i]->d_name[0] == '.' || stat(path, &st) < 0)
 			goto next;
-		snprintf(path, sizeof(path), "%s/%s/image.conf", dir, ents[i]->d_name);
-		f = fopen(path, "re");
-		if (f == NULL)
-			goto next;
-		while (fgets(line, sizeof(line), f) != NULL)
-			if (strncmp(line, "built", 5) == 0 && strchr(line, '=')) {
-				char *v = strchr(line, '=') + 1;
-
-				while (*v == ' ')
-					v++;
-				v[strcspn(v, "\n")] = '\0';
-				snprintf(built, sizeof(built), "%s", v);
-			}
-		fclose(f);
-		printf("%-16s  %s\n", ents[i]->d_name, built);
+		image_built(dir, ents[i]->d_name, built, sizeof(built));
+		if (json) {
+			sg_buf_putf(b, "%s{\"name\": ", found ? ", " : "");
+			sg_json_str(b, ents[i]->d_name);
+			sg_buf_putf(b, ", \"built\": ");
+			sg_json_str(b, strcmp(built, "?") ? built : NULL);
+			sg_buf_putf(b, "}");
+		} else {
+			sg_buf_putf(b, "%-16s  %s\n", ents[i]->d_name, built);
+		}
 		found++;
 next:
 		free(ents[i]);
 	}
 	free(ents);
+	if (json)
+		sg_buf_putf(b, "]\n");
+	status = put_out(b);
+	sg_buf_free(b);
 	if (found == 0)
 		fprintf(stderr, "sandgatectl: no images in %s\n", dir);
-	return 0;
+	return status;
+}
+
+/* hostkey: what clients see at their first connection. */
+static int
+show_hostkey(const char *path, int json)
+{
+	char fp[128], pub[8192], *err = NULL;
+	struct sg_buf *b;
+	ssh_key key = NULL;
+	int r, status;
+
+	r = sg_hostkey_read_public(path, &key, &err);
+	if (r < 0) {
+		fprintf(stderr, "sandgatectl: %s\n", err ? err : strerror(-r));
+		free(err);
+		return 1;
+	}
+	b = sg_buf_new(16384);
+	if (b == NULL || sg_hostkey_fingerprint(key, fp, sizeof(fp)) < 0 ||
+	    sg_hostkey_public_line(key, pub, sizeof(pub)) < 0) {
+		fprintf(stderr, "sandgatectl: cannot encode the host key %s\n",
+		    path);
+		ssh_key_free(key);
+		sg_buf_free(b);
+		return 1;
+	}
+	if (json) {
+		sg_buf_putf(b, "{\"fingerprint\": ");
+		sg_json_str(b, fp);
+		sg_buf_putf(b, ", \"type\": ");
+		sg_json_str(b, sg_hostkey_type(key));
+		sg_buf_putf(b, ", \"public_key\": ");
+		sg_json_str(b, pub);
+		sg_buf_putf(b, ", \"file\": ");
+		sg_json_str(b, path);
+		sg_buf_putf(b, "}\n");
+	} else {
+		sg_buf_putf(b, "%s (%s)\n%s\n", fp, sg_hostkey_type(key), pub);
+	}
+	status = put_out(b);
+	ssh_key_free(key);
+	sg_buf_free(b);
+	return status;
+}
+
+/* A local command's arguments: none, or --json alone. Returns 0/1 for
+ * json, -1 for anything else. */
+static int
+json_only(int argc, char **argv)
+{
+	if (argc == 0)
+		return 0;
+	if (argc == 1 && strcmp(argv[0], "--json") == 0)
+		return 1;
+	return -1;
 }
 
 int
@@ -238,8 +345,20 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "token") == 0) {
 		status = sg_tokencmd_main(sg_conf_str(conf, SG_CONF_TOKENS),
 		    argc - optind - 1, argv + optind + 1);
-	} else if (strcmp(cmd, "images") == 0 && argc - optind == 1) {
-		status = list_images(sg_conf_str(conf, SG_CONF_IMAGE_DIR));
+	} else if (strcmp(cmd, "images") == 0 || strcmp(cmd, "hostkey") == 0) {
+		int json = json_only(argc - optind - 1, argv + optind + 1);
+
+		if (json < 0) {
+			fprintf(stderr, "sandgatectl: %s takes no argument but "
+			    "--json\n", cmd);
+			status = 2;
+		} else if (cmd[0] == 'i') {
+			status = list_images(sg_conf_str(conf,
+			    SG_CONF_IMAGE_DIR), json);
+		} else {
+			status = show_hostkey(sg_conf_str(conf,
+			    SG_CONF_HOST_KEY), json);
+		}
 	} else {
 		/* the rest is sandgated's: the same commands as ssh
 		 * sandgate@host, over every token */

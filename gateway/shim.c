@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "common/proto.h"
+#include "common/util.h"
 #include "gateway/privsep.h"
 #include "gateway/relay.h"
 #include "netpolicy/resolver.h"
@@ -284,10 +285,14 @@ run_timers(struct shim *s)
 	size_t i;
 
 	if (!s->warned && now >= s->expires - WARN_BEFORE_S && !s->ending) {
+		char dur[SG_UTIL_DURATION_BUFSZ];
+
+		if (sg_util_format_duration((uint64_t)(s->expires > now ?
+		    s->expires - now : 0), dur, sizeof(dur)) < 0)
+			snprintf(dur, sizeof(dur), "?");
 		snprintf(text, sizeof(text), "sandgate: sandbox %s will be "
-		    "destroyed in %lld s (maximum lifetime reached)",
-		    s->init.id, (long long)(s->expires > now ?
-		    s->expires - now : 0));
+		    "destroyed in %s (maximum lifetime reached)", s->init.id,
+		    dur);
 		sg_relay_notice(s->relay, SG_NOTICE_WARN, text, 0);
 		s->warned = 1;
 	}

@@ -13,13 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/ini.h"
+#include "common/json.h"
 #include "gateway/conf.h"
 #include "gateway/tokens.h"
 
 static const char usage_text[] =
 	"usage: sandgatectl [--config FILE] token create NAME\n"
-	"       sandgatectl [--config FILE] token list\n"
+	"       sandgatectl [--config FILE] token list [--json]\n"
 	"       sandgatectl [--config FILE] token revoke NAME\n";
 
 /* The tokens file being edited. */
@@ -493,18 +495,33 @@ out:
 	return r;
 }
 
-static int cmd_list(const char *path)
+/* One token as a JSON object (never its key material or secrets). */
+static void list_json_one(struct sg_buf *b, const struct sg_token *tok, int first)
+{
+	sg_buf_putf(b, "%s{\"name\": ", first ? "" : ", ");
+	sg_json_str(b, sg_tokens_name(tok));
+	sg_buf_putf(b, ", \"keys\": %zu, \"image\": ", sg_tokens_key_count(tok));
+	sg_json_str(b, sg_tokens_image(tok));
+	sg_buf_putf(b, ", \"allow_net\": ");
+	sg_json_str(b, sg_tokens_allow_net(tok));
+	sg_buf_putf(b, "}");
+}
+
+static int cmd_list(const char *path, int json)
 {
 	struct sg_tokens *t = NULL;
+	struct sg_buf *b = NULL;
 	char *err = NULL;
 	size_t i;
-	int r;
+	int r, status = 1;
 
 	r = sg_tokens_load(path, &t, &err);
 	if (r == -ENOENT) {
 		fprintf(stderr, "sandgatectl: no tokens yet: %s does not exist (create one with: "
 			"sandgatectl token create NAME)\n", path);
 		free(err);
+		if (json)
+			puts("[]");
 		return 0;
 	}
 	if (r < 0) {
@@ -512,19 +529,34 @@ static int cmd_list(const char *path)
 		free(err);
 		return 1;
 	}
+	b = sg_buf_new(1 << 22);
+	if (b == NULL)
+		goto out;
+	if (json)
+		sg_buf_putf(b, "[");
 	for (i = 0; i < sg_tokens_count(t); i++) {
 		const struct sg_token *tok = sg_tokens_at(t, i);
 
-		printf("%s\t%zu\t%s\t%s\n", sg_tokens_name(tok), sg_tokens_key_count(tok),
-		       sg_tokens_image(tok) ? sg_tokens_image(tok) : "-",
-		       sg_tokens_allow_net(tok) ? sg_tokens_allow_net(tok) : "-");
+		if (json)
+			list_json_one(b, tok, i == 0);
+		else
+			sg_buf_putf(b, "%s\t%zu\t%s\t%s\n", sg_tokens_name(tok),
+				    sg_tokens_key_count(tok),
+				    sg_tokens_image(tok) ? sg_tokens_image(tok) : "-",
+				    sg_tokens_allow_net(tok) ? sg_tokens_allow_net(tok) : "-");
 	}
-	sg_tokens_free(t);
-	if (fflush(stdout) != 0) {
+	if (json)
+		sg_buf_putf(b, "]\n");
+	if (fwrite(sg_buf_data(b), 1, sg_buf_len(b), stdout) != sg_buf_len(b) ||
+	    fflush(stdout) != 0) {
 		fprintf(stderr, "sandgatectl: cannot write the list: %s\n", strerror(errno));
-		return 1;
+		goto out;
 	}
-	return 0;
+	status = 0;
+out:
+	sg_buf_free(b);
+	sg_tokens_free(t);
+	return status;
 }
 
 int sg_tokencmd_main(const char *tokens_path, int argc, char **argv)
@@ -548,11 +580,12 @@ int sg_tokencmd_main(const char *tokens_path, int argc, char **argv)
 		return cmd[0] == 'c' ? cmd_create(tokens_path, argv[1]) : cmd_revoke(tokens_path, argv[1]);
 	}
 	if (!strcmp(cmd, "list")) {
-		if (argc != 1) {
-			fprintf(stderr, "sandgatectl: token list takes no argument\n%s", usage_text);
+		if (argc > 2 || (argc == 2 && strcmp(argv[1], "--json") != 0)) {
+			fprintf(stderr, "sandgatectl: token list takes no argument but --json\n%s",
+				usage_text);
 			return 2;
 		}
-		return cmd_list(tokens_path);
+		return cmd_list(tokens_path, argc == 2);
 	}
 	fprintf(stderr, "sandgatectl: unknown token command \"%s\"\n%s", cmd, usage_text);
 	return 2;

@@ -14,8 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +34,7 @@
 #include "common/clock.h"
 #include "common/confine.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "common/mpipe.h"
 #include "gateway/bridge.h"
 #include "gateway/ctlsess.h"
@@ -227,6 +228,33 @@ out:
 	return r;
 }
 
+/* Ends the connection of a user name that no sandbox can have, with the
+ * reason in the disconnect message, which ssh prints ("Received
+ * disconnect from HOST port N:11: ..."). */
+static void
+bad_user_name(struct worker *w, const char *user)
+{
+	char shown[SG_LOGIN_MAX + 8], msg[384];
+	size_t i, n = 0;
+
+	/* the name as the user typed it, unprintable bytes as '?' */
+	for (i = 0; user[i] != '\0' && n < SG_LOGIN_MAX + 4; i++)
+		shown[n++] = (unsigned char)user[i] < 0x20 ||
+		    (unsigned char)user[i] >= 0x7f ? '?' : user[i];
+	if (user[i] != '\0')
+		n = (size_t)snprintf(shown + SG_LOGIN_MAX, 5, "...") +
+		    SG_LOGIN_MAX;
+	shown[n] = '\0';
+	snprintf(msg, sizeof(msg), "\"%s\" cannot be a sandbox name: use "
+	    "1 to %d lowercase letters, digits and '-' (ssh NAME@host for a "
+	    "named sandbox, sandbox@host for a fresh one)", shown,
+	    SG_LOGIN_MAX);
+	sg_info("%s: user name that cannot be a sandbox (%zu bytes): told the "
+	    "client", w->p->peer, strlen(user));
+	ssh_session_set_disconnect_message(w->session, msg);
+	ssh_disconnect(w->session);
+}
+
 /* libssh 0.10 marks the message-based authentication API deprecated, but
  * it is the only one that serves keyboard-interactive on the server, and
  * one loop over it handles all three methods alike. */
@@ -264,6 +292,15 @@ authenticate(struct worker *w)
 		user = ssh_message_auth_user(msg);
 		if (user == NULL)
 			user = "";
+		/* a name that cannot be a sandbox is a typo, not an attack:
+		 * say so at once, without asking the monitor (no attempt is
+		 * counted against the address, no delay) */
+		if (!sg_valid_login(user)) {
+			bad_user_name(w, user);
+			ssh_message_free(msg);
+			free(kbd_user);
+			return -1;
+		}
 		r = 0;
 		switch (ssh_message_subtype(msg)) {
 		case SSH_AUTH_METHOD_PASSWORD:

@@ -78,6 +78,13 @@ C info c1 | grep -q "^allow_net: *198.51.100.2:8080$" || fail "info: $(C info c1
 C ls | awk -v id="$id1" '$1 == id && $3 == "c1" && $6 == "idle" { ok = 1 } END { exit !ok }' ||
 	fail "ls: $(C ls)"
 [ "$(C ls --json | J '[s["name"] for s in d["sandboxes"]]')" = "['c1']" ] || fail "ls --json"
+# idle, c1 ends at its idle_timeout (5m), not at its lifetime (20m)
+C info c1 --json >"$SG_T/c1i.json"
+[ "$(J '0 < d["left"] <= 300, d["idle_ends"] is not None, d["ends_in"] > 600' <"$SG_T/c1i.json")" = \
+	"True True True" ] || fail "idle c1's time left: $(cat "$SG_T/c1i.json")"
+C ls | awk -v id="$id1" '$1 == id && $5 ~ /^([0-4]m([0-9]+s)?|5m|[0-9]+s)$/ { ok = 1 } END { exit !ok }' ||
+	fail "ls LEFT of idle c1: $(C ls)"
+C info c1 | grep -q "^ends in: .*(idle_timeout: no connection)$" || fail "info ends in: $(C info c1)"
 
 note "extend within max_lifetime from now; beyond it is refused"
 ends=$(C info c1 --json | J 'd["ends"]')

@@ -56,7 +56,10 @@ note "sandgatectl list and extend on the adopted named sandbox"
 sg_ctl list >"$SG_T/list" || fail "sandgatectl list"
 grep -q "^$keep .*keep .*idle" "$SG_T/list" || fail "list: $(cat "$SG_T/list")"
 sg_ctl extend "$keep" 10m || fail "extend"
-sg_ctl list | grep "^$keep" | awk '{ if ($5+0 < 2000) exit 1 }' || fail "not extended"
+# its lifetime moved (LEFT is its idle end: it is idle)
+sg_ctl info "$keep" --json | python3 -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["ends_in"] > 2000 else 1)' || fail "not extended"
 sg_ctl extend nosuchid 10m 2>"$SG_T/err" && fail "extend of an unknown id worked"
 grep -q "no sandbox nosuchid" "$SG_T/err" || fail "extend error: $(cat "$SG_T/err")"
 sg_ctl kill "$keep" || fail "kill the named sandbox"
@@ -93,8 +96,12 @@ sg_start
 for i in 1 2; do
 	sg_ssh sandbox@127.0.0.1 true 2>"$SG_T/err"; st=$?
 	[ $st = 255 ] || fail "libvirt down status $st"
-	grep -q "sandbox could not be started: cannot connect to libvirt" "$SG_T/err" ||
+	grep -q "sandbox could not be started: the gateway cannot reach libvirt yet" "$SG_T/err" ||
 		fail "libvirt down message: $(cat "$SG_T/err")"
+	# the host's details (its URI, what to fix) are the log's alone
+	! grep -q "nonexistent" "$SG_T/err" || fail "the client got host details: $(cat "$SG_T/err")"
 done
+grep -q "cannot connect to libvirt at qemu+unix:///system?socket=/nonexistent" "$SG_T/log" ||
+	fail "the log lacks libvirt's details"
 kill -0 "$SG_PID" || fail "sandgated died"
 echo PASS
