@@ -30,7 +30,7 @@
 enum kind {
 	K_LISTEN, K_PATH, K_SOCKET, K_USER, K_DURATION, K_URI, K_ENUM, K_IMAGE,
 	K_UINT, K_POOL, K_RESOLVE, K_SERVERS, K_TABLE, K_UIDRANGE, K_LOGIN,
-	K_STARTUPS, K_NETBLOCK,
+	K_STARTUPS, K_NETBLOCK, K_METRICS,
 };
 
 static const char *const domain_types[] = { "auto", "kvm", "qemu", NULL };
@@ -72,6 +72,8 @@ static const struct key_def keys[SG_CONF_KEY_COUNT_] = {
 	[SG_CONF_KEX_TIMEOUT] = KEY("gateway", "kex_timeout", K_DURATION, "30s", 1, 600, NULL),
 	[SG_CONF_LOGIN_GRACE_TIME] = KEY("gateway", "login_grace_time", K_DURATION, "60s", 1, 3600,
 					 NULL),
+	[SG_CONF_METRICS] = KEY("gateway", "metrics", K_METRICS,
+				SG_RUNSTATEDIR "/sandgate/metrics.sock", 0, 0, NULL),
 	[SG_CONF_SHIM_PROGRAM] = KEY("gateway", "shim_program", K_PATH,
 				     SG_LIBEXECDIR "/sandgate-shim", 0, 0, NULL),
 	[SG_CONF_LIBVIRT_URI] = KEY("libvirt", "uri", K_URI, "qemu:///system", 0, 0, NULL),
@@ -405,6 +407,42 @@ fail:
 	return r;
 }
 
+/* [gateway] metrics: off, a unix socket path, or ADDRESS:PORT. */
+static int check_metrics(const struct key_def *d, const char *v, char **ret_msg)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon;
+	unsigned char a[sizeof(struct in6_addr)];
+	uint64_t port;
+	size_t hl;
+	int v6;
+
+	if (strcmp(v, "off") == 0)
+		return 0;
+	if (v[0] == '/') {
+		if (!sg_conf_valid_path(v) ||
+		    strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return bad_value(ret_msg, d, v, "a unix socket path must be "
+					 "absolute, without control characters, and at most "
+					 "%zu bytes", sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return 0;
+	}
+	colon = strrchr(v, ':');
+	v6 = v[0] == '[';
+	hl = colon ? (size_t)(colon - v) : 0;
+	if (!colon || hl < 1 || hl >= sizeof(host) || (v6 && (hl < 3 || v[hl - 1] != ']')))
+		goto bad;
+	memcpy(host, v + v6, hl - 2 * (size_t)v6);
+	host[hl - 2 * (size_t)v6] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, a) != 1 ||
+	    sg_util_parse_uint(colon + 1, 1, 65535, &port) < 0)
+		goto bad;
+	return 0;
+bad:
+	return bad_value(ret_msg, d, v, "expected off, a unix socket path such as "
+			 "/run/sandgate/metrics.sock, or ADDRESS:PORT such as 127.0.0.1:9222");
+}
+
 /* Validates value for key k and stores it in c. Returns 0, -EINVAL with
  * *ret_msg, or -ENOMEM. */
 static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char **ret_msg)
@@ -559,6 +597,11 @@ static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char 
 		}
 		break;
 	}
+	case K_METRICS:
+		r = check_metrics(d, v, ret_msg);
+		if (r < 0)
+			return r;
+		break;
 	case K_TABLE:
 		for (i = 0; v[i]; i++)
 			if (!((v[i] >= 'a' && v[i] <= 'z') || (i > 0 &&

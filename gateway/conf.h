@@ -43,6 +43,8 @@ enum sg_conf_key {
 	SG_CONF_PER_SOURCE_NET_BLOCK,    /* "32:64"; V4:V6 prefix lengths of a source */
 	SG_CONF_KEX_TIMEOUT,     /* 30s, 1s..10m: until the key exchange completes */
 	SG_CONF_LOGIN_GRACE_TIME, /* 60s, 1s..1h: until authentication completes */
+	SG_CONF_METRICS,         /* SG_RUNSTATEDIR "/sandgate/metrics.sock"; "off",
+	                          * a unix socket path, or ADDRESS:PORT */
 	/* [libvirt] */
 	SG_CONF_LIBVIRT_URI,     /* "qemu:///system" */
 	SG_CONF_DOMAIN_TYPE,     /* enum sg_conf_domain_type, default auto */

@@ -27,6 +27,7 @@
 #include <libssh/server.h>
 
 #include "gateway/ctlargs.h"
+#include "gateway/metrics.h"
 #include "gateway/monapi.h"
 #include "gateway/monitor.h"
 #include "gateway/sbxnet.h"
@@ -96,6 +97,8 @@ struct sbx {
 	uid_t uid;			/* the shim's own uid, 0 before one */
 	struct sg_mpq *shimq;
 	int shim_ready;			/* the agent answered */
+	int64_t create_ms;		/* monotonic, when made here; 0 once
+					 * its agent answered, or adopted */
 	int shim_known;			/* a STATE came */
 	int64_t shim_restart_ms;	/* 0, or when to start a new shim */
 	int64_t restarts_since_ms;
@@ -162,6 +165,29 @@ struct ctlconn {
 	int running;			/* call started, not finished */
 };
 
+/* Counts by a label drawn from a small set (mon_lcount_add). */
+#define MON_LCOUNT_MAX 16
+struct mon_lcount {
+	struct { char key[24]; uint64_t n; } v[MON_LCOUNT_MAX];
+	size_t n;
+	uint64_t other;		/* keys past the table, or not [a-z_]+ */
+};
+
+/* What /metrics counts (monmetrics.c), since this sandgated started. */
+struct mon_stats {
+	uint64_t starts;		/* sandboxes begun */
+	uint64_t start_fail_create;	/* the VM could not be made */
+	uint64_t start_fail_boot;	/* its agent never answered */
+	struct sg_metrics_hist start_hist;	/* create -> agent ready */
+	struct mon_lcount destroyed;	/* by reason */
+	uint64_t logins, auth_fails, preauth_refused;
+	struct mon_lcount px_decisions;	/* proxy_request by decision */
+	uint64_t secret_subst, secret_alerts, secret_redacted;
+	uint64_t dns_refused, dns_blocked;
+};
+
+struct mconn;
+
 struct mon {
 	const struct sg_mon_cfg *cfg;
 	struct sg_tokens *tokens;
@@ -208,6 +234,12 @@ struct mon {
 	int64_t px_restart_ms;
 	unsigned px_fails;		/* exits since it was last ready */
 	int px_was_ready;		/* the running one said READY */
+	/* /metrics */
+	int metrics_fd;
+	struct mconn *mconns;
+	unsigned nmconns;
+	struct mon_stats stats;
+	int64_t started;		/* wall clock, seconds */
 	int quit;
 };
 
@@ -242,6 +274,19 @@ uint64_t mon_sbx_idle(struct mon *m, struct sbx *s);
  * earlier its idle end while a named sandbox has no connection. *ret_idle
  * (when not NULL) is set to 1 when the idle end is the one. */
 int64_t mon_sbx_end(struct mon *m, struct sbx *s, int *ret_idle);
+/* "starting", "booting", "connected", "idle" or "restarting". */
+const char *mon_sbx_state_name(const struct sbx *s);
+
+/* monmetrics.c */
+int mon_metrics_open(struct mon *m);
+void mon_metrics_close(struct mon *m);
+void mon_metrics_accept(struct mon *m);
+void mon_metrics_io(struct mon *m, struct mconn *c, short revents);
+short mon_metrics_events(const struct mconn *c);
+int mon_metrics_fd(const struct mconn *c);
+struct mconn *mon_metrics_next(const struct mconn *c);
+int64_t mon_metrics_timers(struct mon *m);	/* ms to the next deadline */
+void mon_lcount_add(struct mon_lcount *l, const char *key);
 int mon_sbx_set_expires(struct mon *m, struct sbx *s, int64_t expires);
 
 /* monstart.c */

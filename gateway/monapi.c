@@ -118,17 +118,6 @@ call_fail(struct mon *m, struct mon_call *c, const char *code,
 
 /* --- sandboxes --- */
 
-static const char *
-sbx_state(const struct sbx *s)
-{
-	if (s->state == SB_CREATING || s->wait_ca)
-		return "starting";
-	if (s->shim_fd < 0)
-		return "restarting";
-	if (!s->shim_ready)
-		return "booting";
-	return s->nconn > 0 ? "connected" : "idle";
-}
 
 static uint64_t
 sbx_dropped(struct mon *m, const struct sbx *s)
@@ -155,7 +144,7 @@ sbx_json(struct mon *m, struct sg_buf *b, struct sbx *s)
 	sg_json_str(b, s->image);
 	sg_buf_putf(b, ", \"state\": \"%s\", \"memory_mb\": %u, \"vcpus\": %u, "
 	    "\"created\": %lld, \"ends\": %lld, \"ends_in\": %lld, "
-	    "\"left\": %lld, \"idle_ends\": ", sbx_state(s), s->memory_mb,
+	    "\"left\": %lld, \"idle_ends\": ", mon_sbx_state_name(s), s->memory_mb,
 	    s->vcpus, (long long)s->created, (long long)s->expires,
 	    (long long)(s->expires > now ? s->expires - now : 0),
 	    (long long)(end > now ? end - now : 0));
@@ -208,7 +197,7 @@ table_row(struct mon *m, struct sg_buf *b, struct sbx *s)
 	left(m, s, dur, sizeof(dur), NULL);
 	sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %8s  %-10s  %7llu  %6u  "
 	    "%5u  %4u\n", s->id, s->token, s->name[0] ? s->name : "-",
-	    s->image, dur, sbx_state(s), (unsigned long long)sbx_dropped(m, s),
+	    s->image, dur, mon_sbx_state_name(s), (unsigned long long)sbx_dropped(m, s),
 	    s->memory_mb, s->vcpus, s->nconn);
 }
 
@@ -222,7 +211,7 @@ sbx_text(struct mon *m, struct sg_buf *b, struct sbx *s)
 	sg_buf_putf(b, "id:          %s\nname:        %s\ntoken:       %s\n"
 	    "image:       %s\nstate:       %s\nmemory_mb:   %u\nvcpus:       %u\n",
 	    s->id, s->name[0] ? s->name : "-", s->token, s->image,
-	    sbx_state(s), s->memory_mb, s->vcpus);
+	    mon_sbx_state_name(s), s->memory_mb, s->vcpus);
 	left(m, s, dur, sizeof(dur), &by_idle);
 	sg_buf_putf(b, "ends in:     %s (%s)\nconnections: %u\nallow_net:   ",
 	    dur, by_idle ? "idle_timeout: no connection" : "max_lifetime",

@@ -92,6 +92,7 @@ mon_handle_auth(struct mon *m, struct mworker *w, uint8_t type,
 			goto out;
 		}
 		w->state = W_AUTHED;
+		m->stats.logins++;
 		w->control = strcmp(user, m->cfg->control_user) == 0;
 		sg_info("%s: user %s authenticated with token %s (%s)", w->peer,
 		    user, token, type == SG_MP_AUTH_PASSWORD ? "secret" : a.keytype);
@@ -99,6 +100,7 @@ mon_handle_auth(struct mon *m, struct mworker *w, uint8_t type,
 		    user, "method", type == SG_MP_AUTH_PASSWORD ? "token" :
 		    "publickey", NULL);
 	} else if (!ok && counts) {
+		m->stats.auth_fails++;
 		f = failrec_get(m, w->addr, 1);
 		if (delay == 0) {
 			unsigned shift = f->fails < 5 ? f->fails : 5;

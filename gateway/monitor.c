@@ -612,6 +612,9 @@ setup(struct mon *m)
 		    cfg->control_socket, strerror(-r));
 		return r;
 	}
+	r = mon_metrics_open(m);
+	if (r < 0)
+		return r;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGHUP);
@@ -689,7 +692,7 @@ handle_signals(struct mon *m)
 }
 
 enum pk { PK_SIG, PK_LISTEN, PK_CTL, PK_INO, PK_JOBS, PK_PX, PK_WORKER,
-	PK_SHIM, PK_CTLCONN };
+	PK_SHIM, PK_CTLCONN, PK_METRICS, PK_MCONN };
 
 struct pslot {
 	enum pk kind;
@@ -704,6 +707,7 @@ mon_free(struct mon *m)
 	size_t i;
 
 	sg_jobs_free(m->jobs);
+	mon_metrics_close(m);
 	if (m->ctl_fd >= 0) {
 		close(m->ctl_fd);
 		unlink(m->cfg->control_socket);
@@ -819,6 +823,7 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 	struct pslot *slot = NULL;
 	struct mworker *w;
 	struct ctlconn *c;
+	struct mconn *mc;
 	struct sbx *s, *sn;
 	size_t np, cap = 0, i;
 	int64_t timeout;
@@ -830,6 +835,8 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 	m.listen_fd = m.ctl_fd = m.sig_fd = m.ino_fd = -1;
 	m.lock_fd = m.table_lock_fd = m.netns_fd = -1;
 	m.px_fd = m.px_listen = -1;
+	m.metrics_fd = -1;
+	m.started = mon_now();
 	pthread_mutex_init(&m.vm_lock, NULL);
 	m.msg = sg_buf_new(SG_MP_MAX);
 	if (m.msg == NULL) {
@@ -870,6 +877,9 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 			t = sg_notify_watchdog(sg_mono_ms());
 			if (t >= 0 && t < timeout)
 				timeout = t;
+			t = mon_metrics_timers(&m);
+			if (t < timeout)
+				timeout = t;
 		}
 		sg_notify_status(mon_status(&m));
 		mon_proxy_poll(&m, &timeout);
@@ -885,7 +895,7 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 		}
 		mon_ctl_reap(&m);
 		/* the poll set, rebuilt each round */
-		np = 6 + m.nworkers + m.nctls;
+		np = 7 + m.nworkers + m.nctls + m.nmconns;
 		for (s = m.sbxs; s != NULL; s = s->next)
 			np++;
 		if (np > cap) {
@@ -925,6 +935,10 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 		for (c = m.ctls; c != NULL; c = c->next)
 			ADD(c->fd, c->done ? POLLOUT : c->running ? 0 :
 			    POLLIN, PK_CTLCONN, c);
+		ADD(m.metrics_fd, POLLIN, PK_METRICS, NULL);
+		for (mc = m.mconns; mc != NULL; mc = mon_metrics_next(mc))
+			ADD(mon_metrics_fd(mc), mon_metrics_events(mc), PK_MCONN,
+			    mc);
 #undef ADD
 		if (m.ctls != NULL && timeout > 1000)
 			timeout = 1000;	/* their deadlines */
@@ -985,6 +999,18 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 					mon_shim_flush(&m, s);
 				if (s->shim_fd >= 0 && (rev & ~POLLOUT))
 					mon_shim_read(&m, s);
+				break;
+			case PK_METRICS:
+				mon_metrics_accept(&m);
+				break;
+			case PK_MCONN:
+				for (mc = m.mconns; mc != NULL;
+				    mc = mon_metrics_next(mc))
+					if (mc == slot[i].who &&
+					    mon_metrics_fd(mc) == pfd[i].fd)
+						break;
+				if (mc != NULL)
+					mon_metrics_io(&m, mc, rev);
 				break;
 			case PK_CTLCONN:
 				for (c = m.ctls; c != NULL; c = c->next)

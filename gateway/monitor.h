@@ -21,6 +21,7 @@ struct sg_mon_cfg {
 	const char *tokens;
 	const char *state_dir;
 	const char *control_socket;
+	const char *metrics;		/* "off", a socket path or ADDR:PORT */
 	const char *audit_log;
 	const char *libvirt_uri;
 	const char *domain_type;	/* auto | kvm | qemu */

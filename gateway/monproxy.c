@@ -205,6 +205,28 @@ mon_proxy_start(struct mon *m)
 		mon_proxy_failed(m, "the start", r);
 }
 
+/* An audit event of the proxy: written, and counted for /metrics. */
+static int
+proxy_audit(struct mon *m, const uint8_t *p, size_t n)
+{
+	struct sg_pxc_note note;
+	int r = sg_pxc_audit(p, n, &note);
+
+	if (r < 0)
+		return r;
+	if (strcmp(note.event, "proxy_request") == 0) {
+		mon_lcount_add(&m->stats.px_decisions, note.decision[0] ?
+		    note.decision : "none");
+		if (strcmp(note.decision, "allowed") == 0)
+			m->stats.secret_subst += note.nsecrets;
+	} else if (strcmp(note.event, "secret_alert") == 0) {
+		m->stats.secret_alerts++;
+	} else if (strcmp(note.event, "secret_redacted") == 0) {
+		m->stats.secret_redacted++;
+	}
+	return 0;
+}
+
 void
 mon_proxy_read(struct mon *m)
 {
@@ -245,7 +267,8 @@ mon_proxy_read(struct mon *m)
 			r = proxy_ready(m, fd);
 			fd = -1;
 		} else if (sg_buf_data(m->msg)[0] == SG_FEED_AUDIT) {
-			r = sg_pxc_audit(sg_buf_data(m->msg) + 1, (size_t)n - 1);
+			r = proxy_audit(m, sg_buf_data(m->msg) + 1,
+			    (size_t)n - 1);
 		} else {
 			r = -EPROTO;
 		}

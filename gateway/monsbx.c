@@ -153,6 +153,11 @@ mon_sbx_destroy(struct mon *m, struct sbx *s, const char *reason,
 
 	if (s->state == SB_DESTROYING)
 		return;
+	mon_lcount_add(&m->stats.destroyed, reason);
+	if (!s->shim_ready && s->create_ms != 0 &&
+	    strcmp(reason, "agent not ready") == 0)
+		m->stats.start_fail_boot++;
+	s->create_ms = 0;
 	s->reason = strdup(reason);
 	/* the sessions hear why from the shim, which then ends */
 	if (s->shim_fd >= 0) {
@@ -405,6 +410,18 @@ mon_sbx_idle(struct mon *m, struct sbx *s)
 	if (tok != NULL && sg_tokens_idle_timeout(tok) != 0)
 		return sg_tokens_idle_timeout(tok);
 	return m->cfg->idle_timeout_s;
+}
+
+const char *
+mon_sbx_state_name(const struct sbx *s)
+{
+	if (s->state == SB_CREATING || s->wait_ca)
+		return "starting";
+	if (s->shim_fd < 0)
+		return "restarting";
+	if (!s->shim_ready)
+		return "booting";
+	return s->nconn > 0 ? "connected" : "idle";
 }
 
 int64_t

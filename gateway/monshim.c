@@ -424,6 +424,7 @@ shim_allow(struct mon *m, struct sbx *s, struct sg_cur *c)
 		} else {
 			sg_warn("sandbox %s: DNS answer for %s not allowed: %s",
 			    s->id, name, err ? err : "refused");
+			m->stats.dns_blocked++;
 			sg_audit("dns_blocked", "sandbox", s->id, "token", s->token,
 			    "name", name, "reason", err ? err : "refused", NULL);
 		}
@@ -470,6 +471,10 @@ shim_state(struct mon *m, struct sbx *s, const uint8_t *p, size_t n)
 	s->nconn = st.links;
 	if (st.agent == SG_MP_AGENT_READY && !s->shim_ready) {
 		s->shim_ready = 1;
+		if (s->create_ms != 0)
+			sg_metrics_hist_add(&m->stats.start_hist,
+			    (double)(sg_mono_ms() - s->create_ms) / 1000.0);
+		s->create_ms = 0;
 		mon_api_ready(m, s);
 	}
 	if (st.agent == SG_MP_AGENT_DOWN) {
@@ -536,6 +541,7 @@ mon_shim_read(struct mon *m, struct sbx *s)
 			    sg_mp_get_str(&c, 256, &why) < 0 || c.n != 0) {
 				r = -EPROTO;
 			} else {
+				m->stats.dns_refused++;
 				sg_audit("dns_refused", "sandbox", s->id, "token",
 				    s->token, "name", name, "reason", why, NULL);
 			}

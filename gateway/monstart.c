@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mpipe.h"
 #include "common/util.h"
@@ -193,6 +194,7 @@ create_done(void *arg, int cancelled)
 	if (j->r < 0) {
 		sg_err("sandbox %s could not be started: %s", s->id,
 		    j->err ? j->err : strerror(-j->r));
+		m->stats.start_fail_create++;
 		client_reason(s->id, j->r, reason, sizeof(reason));
 		mon_start_fail_waiting(m, s, reason);
 		if (s->has_net) {
@@ -357,6 +359,8 @@ mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
 	}
 	s->next = m->sbxs;
 	m->sbxs = s;
+	s->create_ms = sg_mono_ms();
+	m->stats.starts++;
 	sg_info("sandbox %s created for token %s (%s, %s%s, image %s, %u MiB, "
 	    "%u vCPU)", s->id, s->token, o->peer, o->name[0] ? "name " :
 	    "ephemeral", o->name, s->image, s->memory_mb, s->vcpus);

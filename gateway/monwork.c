@@ -298,6 +298,7 @@ refused(struct mon *m, const char *fmt, ...)
 	int64_t now = sg_mono_ms();
 	va_list ap;
 
+	m->stats.preauth_refused++;
 	if (m->refused_ms != 0 && now - m->refused_ms < 1000) {
 		m->refused_quiet++;
 		return;

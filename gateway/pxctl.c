@@ -515,20 +515,30 @@ sg_pxc_placeholder(char *out, size_t outsz)
 }
 
 int
-sg_pxc_audit(const uint8_t *p, size_t n)
+sg_pxc_audit(const uint8_t *p, size_t n, struct sg_pxc_note *note)
 {
 	const char *kv[2 * SG_FEED_MAX_AUDIT + 3];
 	struct sg_feed_audit a;
 	size_t i, k = 0;
+	const char *v;
 	int r;
 
 	if ((r = sg_feed_get_audit(p, n, &a)) < 0)
 		return r;
+	memset(note, 0, sizeof(*note));
+	snprintf(note->event, sizeof(note->event), "%s", a.event);
 	kv[k++] = "source";
 	kv[k++] = "proxy";
 	for (i = 0; i < a.n; i++) {
 		kv[k++] = a.key[i];
 		kv[k++] = a.value[i];
+		if (strcmp(a.key[i], "decision") == 0)
+			snprintf(note->decision, sizeof(note->decision), "%s",
+			    a.value[i]);
+		else if (strcmp(a.key[i], "secrets") == 0 &&
+		    a.value[i][0] != '\0')
+			for (v = a.value[i], note->nsecrets = 1; *v; v++)
+				note->nsecrets += *v == ',';
 	}
 	kv[k] = NULL;
 	sg_audit_pairs(a.event, kv);

@@ -71,7 +71,13 @@ int sg_pxc_send_resync(int fd, struct sg_mpq *q, struct sg_buf *msg);
 int sg_pxc_placeholder(char *out, size_t outsz);
 
 /* Writes the AUDIT message p[0..n) (after the type byte) to the audit
- * log. -EPROTO for anything malformed. */
-int sg_pxc_audit(const uint8_t *p, size_t n);
+ * log. -EPROTO for anything malformed. *note gets what /metrics counts:
+ * the event, a proxy_request's decision and how many secrets it used. */
+struct sg_pxc_note {
+	char event[32];
+	char decision[32];
+	unsigned nsecrets;
+};
+int sg_pxc_audit(const uint8_t *p, size_t n, struct sg_pxc_note *note);
 
 #endif

@@ -681,3 +681,21 @@ sg_net_counters(struct sg_net *n, const char *id, uint64_t *ret_packets,
 	free(msg);
 	return r;
 }
+
+const char *const *
+sg_net_drop_reasons(void)
+{
+	return np_nft_reasons;
+}
+
+int
+sg_net_reason_counters(struct sg_net *n, const char *reason,
+    uint64_t *ret_packets, uint64_t *ret_bytes)
+{
+	char *msg = NULL;
+	int r = np_nft_reason_counters(n->nft, reason, ret_packets, ret_bytes,
+	    &msg);
+
+	free(msg);
+	return r;
+}

@@ -84,5 +84,10 @@ int sg_net_allow(struct sg_net *n, const char *id, const struct sg_allow *allow,
 /* Packets and bytes dropped from the sandbox's tap. */
 int sg_net_counters(struct sg_net *n, const char *id, uint64_t *ret_packets,
     uint64_t *ret_bytes);
+/* The reasons the policy drops packets for (NULL-terminated), and the
+ * packets and bytes dropped for one of them, over all sandboxes. */
+const char *const *sg_net_drop_reasons(void);
+int sg_net_reason_counters(struct sg_net *n, const char *reason,
+    uint64_t *ret_packets, uint64_t *ret_bytes);
 
 #endif

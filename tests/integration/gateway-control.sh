@@ -85,6 +85,12 @@ C info c1 --json >"$SG_T/c1i.json"
 C ls | awk -v id="$id1" '$1 == id && $5 ~ /^([0-4]m([0-9]+s)?|5m|[0-9]+s)$/ { ok = 1 } END { exit !ok }' ||
 	fail "ls LEFT of idle c1: $(C ls)"
 C info c1 | grep -q "^ends in: .*(idle_timeout: no connection)$" || fail "info ends in: $(C info c1)"
+# /metrics saw c1 start, boot and log in
+[ "$(sg_metrics 'm["sandgate_sandbox_starts_total"] >= 1' \
+	'm["sandgate_sandbox_start_seconds_count"] >= 1' \
+	'm.get("sandgate_sandboxes{image=\"minimal\",state=\"idle\"}")' \
+	'm["sandgate_logins_total"] >= 1' | tr '\n' ' ')" = "True True 1.0 True " ] ||
+	fail "/metrics after c1: $(grep -v '^#' "$SG_T/metrics.txt" | head -n 30)"
 
 note "extend within max_lifetime from now; beyond it is refused"
 ends=$(C info c1 --json | J 'd["ends"]')

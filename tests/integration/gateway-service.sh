@@ -137,6 +137,30 @@ grep -q "could not be started: .*image_dir" "$SG_T/log" ||
 sg_wait_for sg_no_leftovers || fail "leftovers after a failed start"
 note "missing image: the client reads \"$(head -n 1 "$SG_T/err")\""
 
+# --- /metrics: the counters of what this test did --------------------------
+out=$(sg_metrics 'm["sandgate_sandbox_starts_total"]' \
+	'm["sandgate_sandbox_start_failures_total{stage=\"create\"}"]' \
+	'm["sandgate_logins_total"]' 'm["sandgate_auth_failures_total"]' \
+	'm["sandgate_sandbox_start_seconds_count"]' 'm["sandgate_proxy_up"]' \
+	'len([k for k in m if k.startswith("sandgate_packets_dropped_total{reason=")]) >= 10' \
+	'm["sandgate_connections{phase=\"authenticated\"}"]' \
+	'm["sandgate_build_info{version=\"'"$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$SG_BUILDDIR/config.h")"'\"}"]' |
+	tr '\n' ' ') || fail "scraping /metrics: $(cat "$SG_T/metrics.txt" 2>/dev/null | head -n 5)"
+# (the bad user names above were not attempts: 0 auth failures)
+[ "$out" = "1.0 1.0 1.0 0.0 0.0 1.0 True 0.0 1.0 " ] ||
+	fail "/metrics does not count what happened: $out"
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+	--unix-socket "$SG_T/metrics.sock" "$@"; }
+[ "$(code http://localhost/other)" = 404 ] || fail "/other is not 404"
+[ "$(code -X POST http://localhost/metrics)" = 405 ] || fail "POST is not 405"
+[ "$(code --request-target '*' http://localhost/metrics)" = 400 ] || fail "GET * is not 400"
+[ "$(code -H "X-Pad: $(head -c 5000 /dev/zero | tr '\0' a)" http://localhost/metrics)" = 431 ] ||
+	fail "a 5000-byte head is not 431"
+[ "$(curl -sI --max-time 10 --unix-socket "$SG_T/metrics.sock" http://localhost/metrics |
+	head -n 1 | tr -d '\r')" = "HTTP/1.0 200 OK" ] || fail "HEAD /metrics"
+[ "$(stat -c %a "$SG_T/metrics.sock")" = 700 ] || fail "the metrics socket is not root's alone"
+note "/metrics: $(grep -c '^sandgate_' "$SG_T/metrics.txt") samples; 404, 405, 400, 431 as due"
+
 # --- SIGHUP after logrotate: a new audit log ---------------------------------
 sg_ssh -T sg_wrong_token sandbox@127.0.0.1 true >/dev/null 2>&1 || true
 sg_wait_for grep -q '"login_failed"' "$SG_T/audit.jsonl" || fail "no login_failed"
@@ -157,6 +181,8 @@ sg_wait_for grep -q '"login_failed"' "$SG_T/audit.jsonl" ||
 	fail "no event in the new audit log after SIGHUP"
 [ "$(grep -c login_failed "$SG_T/audit.jsonl.1")" = "$nold" ] ||
 	fail "the rotated file got lines after SIGHUP"
+[ "$(sg_metrics 'm["sandgate_auth_failures_total"] >= 2')" = True ] ||
+	fail "wrong tokens are not counted: $(grep auth_fail "$SG_T/metrics.txt")"
 note "logrotate + SIGHUP: the audit log goes on in a new file"
 
 # --- stopping ---------------------------------------------------------------

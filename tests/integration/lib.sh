@@ -239,6 +239,7 @@ sg_setup() {
 		echo "state_dir = $SG_T/state"
 		echo "control_socket = $SG_T/control.sock"
 		echo "audit_log = $SG_T/audit.jsonl"
+		echo "metrics = $SG_T/metrics.sock"
 		[ -n "${SG_TEST_GATEWAY:-}" ] && printf '%s\n' "$SG_TEST_GATEWAY"
 		echo "[libvirt]"
 		echo "uri = ${SG_LIBVIRT_URI:-qemu:///system}"
@@ -278,6 +279,14 @@ sg_setup() {
 }
 
 sg_ctl() { "$SANDGATECTL" --config "$SG_T/sandgate.conf" "$@"; }
+
+# sg_metrics EXPR...: scrapes the test gateway's /metrics and evaluates
+# each EXPR over it (tests/integration/promparse.py), one line each.
+sg_metrics() {
+	curl -sf --max-time 10 --unix-socket "$SG_T/metrics.sock" \
+		http://localhost/metrics >"$SG_T/metrics.txt" || return 1
+	python3 "$SG_SRCDIR/tests/integration/promparse.py" "$@" <"$SG_T/metrics.txt"
+}
 
 # Starts sandgated and waits for its port.
 sg_start() {
