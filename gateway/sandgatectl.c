@@ -215,7 +215,7 @@ list_images(const char *dir, int json)
 	n = scandir(dir, &ents, NULL, alphasort);
 	if (n < 0) {
 		fprintf(stderr, "sandgatectl: cannot read the image directory %s: "
-		    "%s (build one with images/build-minimal)\n", dir,
+		    "%s (build one with sandgate-image build default)\n", dir,
 		    strerror(errno));
 		sg_buf_free(b);
 		return 1;

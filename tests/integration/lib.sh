@@ -209,7 +209,7 @@ sg_destroy_network() {
 sg_destroy_domains() {
 	[ -n "$SG_T" ] || return 0
 	for id in $(sg_sandbox_ids); do
-		virsh -c qemu:///system destroy "sandgate-$id" >/dev/null 2>&1
+		virsh -c qemu:///system destroy "sandgate-$id" >/dev/null 2>&1 || :
 	done
 }
 
