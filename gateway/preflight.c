@@ -396,6 +396,47 @@ int sg_preflight_shim_program(const struct sg_conf *c, char *buf, size_t size)
 	return 0;
 }
 
+/* The ports sandgated will listen on must not be one another's: SSH
+ * ([gateway] listen), the proxy (0.0.0.0:[proxy] port) and, when it is
+ * an address, the metrics endpoint. The metrics socket's directory must
+ * be one sandgated can make. */
+static void check_ports(struct pf *p)
+{
+	const char *metrics = sg_conf_str(p->c, SG_CONF_METRICS);
+	const char *lhost = sg_conf_listen_host(p->c), *colon;
+	unsigned lport = sg_conf_listen_port(p->c);
+	unsigned pport = (unsigned)sg_conf_num(p->c, SG_CONF_PROXY_PORT);
+	char dir[PATH_MAX], mhost[64];
+	unsigned long mport;
+	int v6;
+
+	if (pport != 0 && pport == lport)
+		problem(p, SG_CONF_PROXY_PORT, "is also the port of [gateway] listen "
+			"(the proxy listens on every address): choose another");
+	if (!metrics || strcmp(metrics, "off") == 0)
+		return;
+	if (metrics[0] == '/') {
+		if (sg_util_parent_dir(metrics, dir, sizeof(dir)) == 0)
+			check_dir(p, SG_CONF_METRICS, dir, "the metrics socket's directory");
+		return;
+	}
+	colon = strrchr(metrics, ':');
+	v6 = metrics[0] == '[';
+	if (!colon || (size_t)(colon - metrics) - 2 * (size_t)v6 >= sizeof(mhost))
+		return;	/* the configuration checked its form */
+	snprintf(mhost, sizeof(mhost), "%.*s", (int)((colon - metrics) - 2 * v6),
+		 metrics + v6);
+	mport = strtoul(colon + 1, NULL, 10);
+	if (mport == pport)
+		problem(p, SG_CONF_METRICS, "is the proxy's port ([proxy] port): "
+			"choose another");
+	else if (mport == lport && (strcmp(mhost, lhost) == 0 ||
+		 strcmp(lhost, "0.0.0.0") == 0 || strcmp(lhost, "::") == 0 ||
+		 strcmp(mhost, "0.0.0.0") == 0 || strcmp(mhost, "::") == 0))
+		problem(p, SG_CONF_METRICS, "is also where [gateway] listen takes SSH "
+			"clients: choose another port");
+}
+
 unsigned sg_preflight_run(const struct sg_conf *c, FILE *out)
 {
 	struct pf p = { .c = c, .out = out, .n = 0 };
@@ -409,6 +450,7 @@ unsigned sg_preflight_run(const struct sg_conf *c, FILE *out)
 	check_shim(&p);
 	check_image(&p);
 	check_proxy(&p);
+	check_ports(&p);
 	fflush(out);
 	return p.n;
 }

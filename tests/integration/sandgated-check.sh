@@ -184,6 +184,20 @@ expect_bad "listen" \
 	"^$T/sandgate.conf:2: \[gateway\] listen = localhost:2222: \"localhost\" is not an IPv4 address"
 reset
 
+note "ports that clash, a metrics socket under a file"
+sed -i -e 's|^\[proxy\]$|[proxy]\nport = 2222|' "$T/sandgate.conf"
+expect_bad "proxy port" \
+	"^$T/sandgate.conf:[0-9]+: \[proxy\] port = 2222: is also the port of \[gateway\] listen"
+reset
+sed -i -e '0,/^user = nobody$/s||user = nobody\nmetrics = 0.0.0.0:2222|' "$T/sandgate.conf"
+expect_bad "metrics port" \
+	"^$T/sandgate.conf:8: \[gateway\] metrics = 0.0.0.0:2222: is also where \[gateway\] listen takes SSH clients"
+reset
+sed -i -e "0,/^user = nobody\$/s||user = nobody\nmetrics = $T/afile/m.sock|" "$T/sandgate.conf"
+expect_bad "metrics socket" \
+	"^$T/sandgate.conf:8: \[gateway\] metrics = $T/afile/m.sock: .*not a directory"
+reset
+
 note "every problem is reported, not only the first"
 rm "$T/images/default/rootfs.qcow2"
 rm "$T/bin/sandgate-proxy"
