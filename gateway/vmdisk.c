@@ -1,0 +1,432 @@
+/* sg_vm, its files: images (image.conf and what it names), the
+ * sandbox's folder, its overlay disk, and what QEMU's user may reach
+ * (vmint.h, vm.h). */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/ini.h"
+#include "common/text.h"
+#include "gateway/conf.h"
+#include "gateway/vm.h"
+#include "gateway/vmint.h"
+
+#ifndef SG_QEMU_IMG
+#define SG_QEMU_IMG "/usr/bin/qemu-img"
+#endif
+
+/* ---- images ---- */
+
+void sg_vm_image_free(struct sg_vm_image *img)
+{
+	if (!img)
+		return;
+	free(img->dir);
+	free(img->kernel);
+	free(img->initrd);
+	free(img->rootfs);
+	free(img->cmdline);
+	free(img);
+}
+
+const char *sg_vm_image_kernel(const struct sg_vm_image *img) { return img->kernel; }
+const char *sg_vm_image_initrd(const struct sg_vm_image *img) { return img->initrd; }
+const char *sg_vm_image_rootfs(const struct sg_vm_image *img) { return img->rootfs; }
+const char *sg_vm_image_cmdline(const struct sg_vm_image *img) { return img->cmdline; }
+
+/* inih callback for image.conf: keeps the four keys of [image]. */
+static int image_on_key(void *user, unsigned line, const char *section, const char *key,
+			const char *value, char **ret_msg)
+{
+	struct sg_vm_image *img = user;
+	char **slot;
+	size_t i;
+
+	(void)line;
+	if (strcmp(section, "image") != 0)
+		return 0;
+	if (strcmp(key, "kernel") == 0)
+		slot = &img->kernel;
+	else if (strcmp(key, "initrd") == 0)
+		slot = &img->initrd;
+	else if (strcmp(key, "rootfs") == 0)
+		slot = &img->rootfs;
+	else if (strcmp(key, "cmdline") == 0)
+		slot = &img->cmdline;
+	else
+		return 0;   /* build facts (name, built, kernel_version, ...) */
+	if (*slot)
+		return sg_ini_msg(ret_msg, "%s is set twice", key);
+	for (i = 0; value[i]; i++)
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+			return sg_ini_msg(ret_msg, "%s contains a control character", key);
+	if (slot != &img->cmdline && value[0] == '\0')
+		return sg_ini_msg(ret_msg, "%s is empty", key);
+	if (slot == &img->cmdline && strlen(value) > 2048)
+		return sg_ini_msg(ret_msg, "cmdline is longer than 2048 bytes");
+	if (slot != &img->cmdline && value[0] != '/') {
+		if (asprintf(slot, "%s/%s", img->dir, value) < 0) {
+			*slot = NULL;
+			*ret_msg = NULL;
+			return -ENOMEM;
+		}
+	} else {
+		*slot = strdup(value);
+		if (!*slot) {
+			*ret_msg = NULL;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Checks that path (named key in conf) is a regular file; sets ret_err. */
+static int image_file_check(const char *conf, const char *key, const char *path,
+			    char **ret_err)
+{
+	struct stat st;
+
+	if (!vm_valid_path(path))
+		return sg_fail(ret_err, -EINVAL, "%s: %s: the path is too long or contains "
+				"control characters", conf, key);
+	if (stat(path, &st) < 0)
+		return sg_fail(ret_err, -errno, "%s: %s = %s: %s (rebuild the image)", conf,
+				key, path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return sg_fail(ret_err, -EINVAL, "%s: %s = %s is not a regular file", conf, key,
+				path);
+	return 0;
+}
+
+int sg_vm_image_load(const char *image_dir, struct sg_vm_image **ret, char **ret_err)
+{
+	static const struct sg_ini_ops ops = { .on_key = image_on_key };
+	struct sg_vm_image *img = NULL;
+	char *conf = NULL;
+	FILE *f = NULL;
+	int r;
+
+	img = calloc(1, sizeof(*img));
+	if (!img)
+		return -ENOMEM;
+	img->dir = realpath(image_dir, NULL);
+	if (!img->dir) {
+		r = sg_fail(ret_err, -errno, "cannot open the image folder %s: %s (build the "
+			     "image, or fix image_dir in sandgate.conf)", image_dir, strerror(errno));
+		goto fail;
+	}
+	if (!vm_valid_path(img->dir)) {
+		r = sg_fail(ret_err, -EINVAL, "image folder %s: the path is too long or contains "
+			     "control characters", image_dir);
+		goto fail;
+	}
+	if (asprintf(&conf, "%s/image.conf", img->dir) < 0) {
+		conf = NULL;
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = sg_ini_open(conf, &f, ret_err);
+	if (r < 0)
+		goto fail;
+	r = sg_ini_parse(f, conf, &ops, img, ret_err);
+	if (r < 0)
+		goto fail;
+	if (!img->kernel || !img->initrd || !img->rootfs) {
+		r = sg_fail(ret_err, -EINVAL, "%s: [image] needs kernel, initrd and rootfs "
+			     "(rebuild the image)", conf);
+		goto fail;
+	}
+	if (!img->cmdline) {
+		img->cmdline = strdup("console=ttyS0");
+		if (!img->cmdline) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
+	r = image_file_check(conf, "kernel", img->kernel, ret_err);
+	if (r >= 0)
+		r = image_file_check(conf, "initrd", img->initrd, ret_err);
+	if (r >= 0)
+		r = image_file_check(conf, "rootfs", img->rootfs, ret_err);
+	if (r < 0)
+		goto fail;
+	fclose(f);
+	free(conf);
+	*ret = img;
+	return 0;
+fail:
+	if (f)
+		fclose(f);
+	free(conf);
+	sg_vm_image_free(img);
+	return r;
+}
+
+/* ---- files ---- */
+
+/* Returns 1 when q may use st with the permission bit perm (S_IXOTH or
+ * S_IROTH), by the usual rule: owner bits for the owner, else group bits
+ * for a member, else the other bits. */
+static int qemu_may(const struct qemu_id *q, const struct stat *st, mode_t perm)
+{
+	int i;
+
+	if (q->uid == 0)
+		return 1;
+	if (st->st_uid == q->uid)
+		return (st->st_mode & (perm << 6)) != 0;
+	if (st->st_gid == q->gid)
+		return (st->st_mode & (perm << 3)) != 0;
+	for (i = 0; i < q->ngroups; i++)
+		if (st->st_gid == q->groups[i])
+			return (st->st_mode & (perm << 3)) != 0;
+	return (st->st_mode & perm) != 0;
+}
+
+/* Checks that QEMU can search every directory from / down to and
+ * including dir, so it can open the files libvirt hands it; what names
+ * the setting for the message. */
+int vm_qemu_can_reach(const struct qemu_id *q, const char *dir, const char *what,
+			  char **ret_err)
+{
+	char *p = strdup(dir);
+	struct stat st;
+	size_t i, n;
+	int r = 0;
+
+	if (!p)
+		return -ENOMEM;
+	n = strlen(p);
+	/* each prefix of dir that ends a component, then "/" itself */
+	for (i = 1; i <= n + 1; i++) {
+		const char *path = p;
+		char save = 0;
+
+		if (i == n + 1) {
+			path = "/";
+		} else if ((i < n && p[i] != '/') || p[i - 1] == '/') {
+			continue;
+		} else {
+			save = p[i];
+			p[i] = '\0';
+		}
+		if (stat(path, &st) < 0) {
+			r = sg_fail(ret_err, -errno, "cannot use the %s %s: %s", what, path,
+				     strerror(errno));
+			goto out;
+		}
+		if (S_ISDIR(st.st_mode) && !qemu_may(q, &st, S_IXOTH)) {
+			r = sg_fail(ret_err, -EACCES, "QEMU runs as uid %u and cannot enter %s "
+				     "(mode %04o) to reach the %s %s: run chmod o+x %s, or choose "
+				     "another %s", (unsigned)q->uid, path,
+				     (unsigned)(st.st_mode & 07777), what, dir, path, what);
+			goto out;
+		}
+		if (path == p)
+			p[i] = save;
+	}
+out:
+	free(p);
+	return r;
+}
+
+/* Checks that QEMU may read the file path. */
+int vm_qemu_can_read(const struct qemu_id *q, const char *path, char **ret_err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return sg_fail(ret_err, -errno, "cannot use %s: %s", path, strerror(errno));
+	if (qemu_may(q, &st, S_IROTH))
+		return 0;
+	return sg_fail(ret_err, -EACCES, "QEMU runs as uid %u and cannot read %s (mode %04o): "
+			"run chmod a+r %s", (unsigned)q->uid, path, (unsigned)(st.st_mode & 07777),
+			path);
+}
+
+/* Makes (or fixes) directory path: ours, mode 0710, group gid. With excl,
+ * an existing directory is -EEXIST. */
+int vm_make_dir(const char *path, gid_t gid, int excl)
+{
+	struct stat st;
+	int fd, r = 0;
+
+	if (mkdir(path, 0700) < 0) {
+		if (errno != EEXIST || excl)
+			return -errno;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		r = -EPERM;
+		goto out;
+	}
+	if (st.st_gid != gid && fchown(fd, (uid_t)-1, gid) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((st.st_mode & 07777) != 0710 && fchmod(fd, 0710) < 0)
+		r = -errno;
+out:
+	close(fd);
+	return r;
+}
+
+/* Removes <state_dir>/sandboxes/<id> and the files in it (not following
+ * symlinks; subdirectories are not ours and make this fail with
+ * -ENOTEMPTY). A missing folder is success. */
+int vm_remove_sandbox_dir(const char *state_dir, const char *id)
+{
+	char *parent = vm_sb_path(state_dir, NULL, NULL);
+	struct dirent *de;
+	DIR *d = NULL;
+	int pfd = -1, fd = -1, r = 0;
+
+	if (!parent)
+		return -ENOMEM;
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0) {
+		r = errno == ENOENT ? 0 : -errno;
+		goto out;
+	}
+	fd = openat(pfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = errno == ENOENT ? 0 : -errno;
+		goto out;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		goto out;
+	}
+	fd = -1;
+	while ((errno = 0, de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT && r == 0)
+			r = -errno;
+	}
+	if (errno && r == 0)
+		r = -errno;
+	if (unlinkat(pfd, id, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+		r = -errno;
+out:
+	if (d)
+		closedir(d);
+	if (fd >= 0)
+		close(fd);
+	if (pfd >= 0)
+		close(pfd);
+	free(parent);
+	return r;
+}
+
+/* Runs qemu-img to create overlay backed by base (both absolute), with
+ * virtual size disk_gb GiB (0: the base's). No shell. */
+int vm_make_overlay(const char *base, const char *overlay, unsigned disk_gb,
+			char **ret_err)
+{
+	char size[32], errbuf[2048], *nl;
+	const char *argv[12];
+	size_t n = 0, got = 0;
+	int pfd[2] = { -1, -1 }, status, r = 0, argc = 0;
+	sigset_t all;
+	pid_t pid;
+
+	argv[argc++] = SG_QEMU_IMG;
+	argv[argc++] = "create";
+	argv[argc++] = "-q";
+	argv[argc++] = "-f";
+	argv[argc++] = "qcow2";
+	argv[argc++] = "-F";
+	argv[argc++] = "qcow2";
+	argv[argc++] = "-b";
+	argv[argc++] = base;
+	argv[argc++] = overlay;
+	if (disk_gb) {
+		snprintf(size, sizeof(size), "%uG", disk_gb);
+		argv[argc++] = size;
+	}
+	argv[argc] = NULL;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return sg_fail(ret_err, -errno, "cannot run qemu-img: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		r = sg_fail(ret_err, -errno, "cannot run qemu-img: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0)
+			_exit(127);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	pfd[1] = -1;
+	for (;;) {
+		ssize_t k = read(pfd[0], errbuf + got, sizeof(errbuf) - 1 - got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+		if (got == sizeof(errbuf) - 1) {
+			/* keep draining so qemu-img never blocks on us */
+			char sink[512];
+
+			while ((k = read(pfd[0], sink, sizeof(sink))) > 0 || (k < 0 && errno == EINTR))
+				;
+			break;
+		}
+	}
+	errbuf[got] = '\0';
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			status = -1;
+			break;
+		}
+	}
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		goto out;
+	/* the first line of qemu-img's complaint */
+	for (n = 0; n < got && (errbuf[n] == '\n' || errbuf[n] == ' '); n++)
+		;
+	nl = strchr(errbuf + n, '\n');
+	if (nl)
+		*nl = '\0';
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127 && !errbuf[n])
+		r = sg_fail(ret_err, -ENOENT, "cannot run %s: install the Debian package qemu-utils",
+			     SG_QEMU_IMG);
+	else
+		r = sg_fail(ret_err, -EIO, "cannot create the sandbox disk %s: %s", overlay,
+			     errbuf[n] ? errbuf + n : "qemu-img failed");
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	return r;
+}
+
