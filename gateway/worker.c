@@ -295,7 +295,11 @@ authenticate(struct worker *w)
 		/* a name that cannot be a sandbox is a typo, not an attack:
 		 * say so at once, without asking the monitor (no attempt is
 		 * counted against the address, no delay) */
-		if (!sg_valid_login(user)) {
+		/* (a keyboard-interactive response carries no name: its
+		 * request's was checked) */
+		if (!(ssh_message_subtype(msg) == SSH_AUTH_METHOD_INTERACTIVE &&
+		    ssh_message_auth_kbdint_is_response(msg)) &&
+		    !sg_valid_login(user)) {
 			bad_user_name(w, user);
 			ssh_message_free(msg);
 			free(kbd_user);

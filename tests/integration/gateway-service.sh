@@ -136,6 +136,25 @@ grep -q "could not be started: .*image_dir" "$SG_T/log" ||
 	fail "the log lacks the detail: $(grep 'could not be started' "$SG_T/log")"
 sg_wait_for sg_no_leftovers || fail "leftovers after a failed start"
 note "missing image: the client reads \"$(head -n 1 "$SG_T/err")\""
+# keyboard-interactive alone: its response carries no user name, and is
+# not taken for a bad one (the start then fails on the image: auth passed)
+st=0
+SSH_ASKPASS="$SG_T/askpass.$(printf '%s' "$TOK2" | cksum | cut -d' ' -f1)" \
+SSH_ASKPASS_REQUIRE=force DISPLAY=:0 ssh -p "$SG_PORT" \
+	-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+	-o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no \
+	-o NumberOfPasswordPrompts=1 -o ConnectTimeout=20 sandbox@127.0.0.1 true \
+	2>"$SG_T/err" || st=$?
+[ "$st" = 255 ] || fail "keyboard-interactive: exit $st"
+grep -q "its image is not installed" "$SG_T/err" ||
+	fail "keyboard-interactive login did not get through: $(cat "$SG_T/err")"
+# a wrong token is a plain refusal, never the bad-name message
+st=0
+sg_ssh -T sg_wrong_token_0 sandbox@127.0.0.1 true 2>"$SG_T/err" || st=$?
+[ "$st" = 255 ] && grep -q "Permission denied" "$SG_T/err" &&
+	! grep -q "cannot be a sandbox name" "$SG_T/err" ||
+	fail "a wrong token: exit $st, $(cat "$SG_T/err")"
+note "keyboard-interactive alone gets in; a wrong token reads Permission denied"
 
 # --- /metrics: the counters of what this test did --------------------------
 out=$(sg_metrics 'm["sandgate_sandbox_starts_total"]' \
@@ -146,8 +165,10 @@ out=$(sg_metrics 'm["sandgate_sandbox_starts_total"]' \
 	'm["sandgate_connections{phase=\"authenticated\"}"]' \
 	'm["sandgate_build_info{version=\"'"$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$SG_BUILDDIR/config.h")"'\"}"]' |
 	tr '\n' ' ') || fail "scraping /metrics: $(cat "$SG_T/metrics.txt" 2>/dev/null | head -n 5)"
-# (the bad user names above were not attempts: 0 auth failures)
-[ "$out" = "1.0 1.0 1.0 0.0 0.0 1.0 True 0.0 1.0 " ] ||
+# two starts (both on the missing image), two logins, and the two
+# attempts of the wrong token (password, then keyboard-interactive): the
+# bad user names above were not attempts
+[ "$out" = "2.0 2.0 2.0 2.0 0.0 1.0 True 0.0 1.0 " ] ||
 	fail "/metrics does not count what happened: $out"
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
 	--unix-socket "$SG_T/metrics.sock" "$@"; }
