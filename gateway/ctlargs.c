@@ -182,6 +182,10 @@ static const struct {
 	  "extend ID|NAME DURATION [--token T]", "push its end back" },
 	{ "kill", SG_CTLA_KILL, "kill NAME", "kill ID|NAME [--token T] | "
 	  "kill --token T", "destroy it" },
+	{ "snapshot", SG_CTLA_SNAPSHOT, "snapshot NAME SNAP | snapshot ls | "
+	  "snapshot rm SNAP", "snapshot ID|NAME SNAP [--token T] | snapshot ls "
+	  "[--token T] | snapshot rm SNAP [--token T]",
+	  "save a sandbox's disk as SNAP (then: create NAME --snapshot SNAP)" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -282,6 +286,8 @@ sg_ctla_free(struct sg_ctla *r)
 	free(r->name);
 	free(r->token);
 	free(r->image);
+	free(r->snap);
+	free(r->from_snap);
 	sg_ctla_free_words(r->allow, r->nallow);
 	sg_ctla_free_words(r->secrets, r->nsecrets);
 	sg_ctla_free_words(r->env, r->nenv);
@@ -439,6 +445,14 @@ set_option(struct sg_ctla *q, const char *opt, const char *v, char **ret_err)
 		q->image = strdup(v);
 		return q->image ? 0 : -ENOMEM;
 	}
+	if (strcmp(opt, "--snapshot") == 0) {
+		if (!sg_ctla_valid_snapshot(v))
+			return sg_fail(ret_err, -EINVAL, "--snapshot '%.40s': not "
+			    "a snapshot name (see snapshot ls)", v);
+		free(q->from_snap);
+		q->from_snap = strdup(v);
+		return q->from_snap ? 0 : -ENOMEM;
+	}
 	if (strcmp(opt, "--memory") == 0)
 		return opt_uint(opt, v, 1, 1048576, &q->memory_mb, ret_err);
 	if (strcmp(opt, "--vcpus") == 0)
@@ -463,7 +477,7 @@ known_option(const char *opt, unsigned allowed)
 {
 	static const char *const create_opts[] = { "--image", "--memory",
 	    "--vcpus", "--lifetime", "--idle-timeout", "--allow-net",
-	    "--secret", "--env" };
+	    "--secret", "--env", "--snapshot" };
 	size_t i;
 
 	if ((allowed & O_TOKEN) && strcmp(opt, "--token") == 0)
@@ -473,6 +487,54 @@ known_option(const char *opt, unsigned allowed)
 			if (strcmp(opt, create_opts[i]) == 0)
 				return 1;
 	return 0;
+}
+
+int
+sg_ctla_valid_snapshot(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= 32 || !((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || (s[i] == '-' && i > 0)))
+			return 0;
+	return i > 0;
+}
+
+/* The words after "snapshot": ls; rm SNAP; SANDBOX SNAP (a sandbox
+ * named rm or ls is reached by root's id). */
+static int
+snapshot_words(struct sg_ctla *q, const char *const *pos, size_t npos,
+    int root, char **ret_err)
+{
+	const char *usage = root ? "snapshot ID|NAME SNAP [--token T] | "
+	    "snapshot ls [--token T] | snapshot rm SNAP [--token T]" :
+	    "snapshot NAME SNAP | snapshot ls | snapshot rm SNAP";
+	const char *snap;
+
+	if (npos == 1 && strcmp(pos[0], "ls") == 0) {
+		q->cmd = SG_CTLA_SNAPSHOT_LS;
+		return 0;
+	}
+	if (npos != 2)
+		return sg_fail(ret_err, -EINVAL, "usage: %s", usage);
+	snap = pos[1];
+	if (strcmp(pos[0], "rm") == 0) {
+		q->cmd = SG_CTLA_SNAPSHOT_RM;
+	} else if (!sg_ctla_valid_name(pos[0]) &&
+	    !(root && valid_id(pos[0]))) {
+		return sg_fail(ret_err, -EINVAL, "'%.64s' is not a sandbox "
+		    "name: write lowercase letters, digits and '-' (at most 32, "
+		    "not 'sandbox')", pos[0]);
+	} else if ((q->name = strdup(pos[0])) == NULL) {
+		return -ENOMEM;
+	}
+	if (!sg_ctla_valid_snapshot(snap))
+		return sg_fail(ret_err, -EINVAL, "'%.64s' is not a snapshot "
+		    "name: write lowercase letters, digits and '-' (at most "
+		    "32)", snap);
+	q->snap = strdup(snap);
+	return q->snap ? 0 : -ENOMEM;
 }
 
 int
@@ -553,6 +615,13 @@ sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
 	}
 	if (r < 0)
 		goto fail;
+	/* snapshot ls | snapshot rm SNAP | snapshot SANDBOX SNAP */
+	if (q->cmd == SG_CTLA_SNAPSHOT) {
+		r = snapshot_words(q, pos, npos, root, ret_err);
+		if (r < 0)
+			goto fail;
+		npos = 0;
+	}
 	switch (q->cmd) {
 	case SG_CTLA_EXTEND:
 		want_min = want_max = 2;
@@ -589,6 +658,11 @@ sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
 	if (q->cmd == SG_CTLA_EXTEND &&
 	    (r = opt_duration("extend", pos[1], &q->duration_s, ret_err)) < 0)
 		goto fail;
+	if (q->from_snap != NULL && q->image != NULL) {
+		r = sg_fail(ret_err, -EINVAL, "create: --image and --snapshot "
+		    "both name a disk to start from: give one");
+		goto fail;
+	}
 	if (root && q->cmd == SG_CTLA_CREATE && q->token == NULL) {
 		r = sg_fail(ret_err, -EINVAL, "create: root must say for which "
 		    "token (--token T)");

@@ -28,6 +28,9 @@ enum sg_ctla_cmd {
 	SG_CTLA_INFO,
 	SG_CTLA_EXTEND,
 	SG_CTLA_KILL,
+	SG_CTLA_SNAPSHOT,	/* snapshot SANDBOX SNAP */
+	SG_CTLA_SNAPSHOT_LS,	/* snapshot ls */
+	SG_CTLA_SNAPSHOT_RM,	/* snapshot rm SNAP */
 };
 
 /* A parsed request. Strings are owned by it; unset options are NULL or 0
@@ -50,6 +53,8 @@ struct sg_ctla {
 	size_t nsecrets;
 	char **env;		/* KEY=VALUE */
 	size_t nenv;
+	char *snap;		/* snapshot SANDBOX SNAP, snapshot rm SNAP */
+	char *from_snap;	/* create --snapshot SNAP */
 };
 
 /* Splits a command string into words as a POSIX shell quotes them
@@ -82,5 +87,8 @@ void sg_ctla_command(size_t i, int root, const char **ret_name,
  * ([a-z0-9][a-z0-9-]{0,31}: an SSH user name sandgated accepts; not
  * "sandbox"). */
 int sg_ctla_valid_name(const char *s);
+
+/* 1 when s is a snapshot name: [a-z0-9][a-z0-9-]{0,31}. */
+int sg_ctla_valid_snapshot(const char *s);
 
 #endif

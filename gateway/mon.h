@@ -97,6 +97,9 @@ struct sbx {
 	uid_t uid;			/* the shim's own uid, 0 before one */
 	struct sg_mpq *shimq;
 	int shim_ready;			/* the agent answered */
+	char *image_dir;		/* its image's folder when not the
+					 * configured one's (a snapshot);
+					 * NULL otherwise, and when adopted */
 	int64_t create_ms;		/* monotonic, when made here; 0 once
 					 * its agent answered, or adopted */
 	int shim_known;			/* a STATE came */
@@ -135,6 +138,7 @@ struct mon_sbx_opts {
 	const char *source;		/* client address, for the audit */
 	const char *peer;		/* for the log */
 	const char *image;
+	const char *image_dir;		/* a snapshot's folder, or NULL */
 	unsigned memory_mb, vcpus;
 	uint64_t lifetime_s, idle_s;
 	int has_allow;			/* allow replaces the token's allow_net */
@@ -188,6 +192,13 @@ struct mon_stats {
 
 struct mconn;
 
+/* Snapshots being made (monsnap.c), by token and name. */
+#define MON_SNAPJOBS_MAX 8
+struct mon_snapjob {
+	char token[80];
+	char snap[40];
+};
+
 struct mon {
 	const struct sg_mon_cfg *cfg;
 	struct sg_tokens *tokens;
@@ -240,6 +251,8 @@ struct mon {
 	unsigned nmconns;
 	struct mon_stats stats;
 	int64_t started;		/* wall clock, seconds */
+	struct mon_snapjob snapjobs[MON_SNAPJOBS_MAX];
+	size_t nsnapjobs;
 	int quit;
 };
 
@@ -276,6 +289,14 @@ uint64_t mon_sbx_idle(struct mon *m, struct sbx *s);
 int64_t mon_sbx_end(struct mon *m, struct sbx *s, int *ret_idle);
 /* "starting", "booting", "connected", "idle" or "restarting". */
 const char *mon_sbx_state_name(const struct sbx *s);
+
+/* monsnap.c */
+void mon_snap_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
+    const char *source);
+/* The folder of token's snapshot snap and the image it was made of:
+ * 0, or -ENOENT when there is no such snapshot. */
+int mon_snap_find(struct mon *m, const char *token, const char *snap,
+    char *ret_dir, size_t size, char *ret_image, size_t image_size);
 
 /* monmetrics.c */
 int mon_metrics_open(struct mon *m);

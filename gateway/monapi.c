@@ -86,7 +86,22 @@ call_finish(struct mon *m, struct mon_call *c, int status)
 		c->done(m, c);
 }
 
-/* --- JSON --- */
+void
+mon_call_finish(struct mon *m, struct mon_call *c, int status)
+{
+	call_finish(m, c, status);
+}
+
+void
+mon_call_wait(struct mon *m, struct mon_call *c, enum mon_call_wait wait,
+    const char *id, int64_t ms)
+{
+	c->wait = wait;
+	snprintf(c->wait_id, sizeof(c->wait_id), "%s", id);
+	c->deadline_ms = sg_mono_ms() + ms;
+	c->next = m->calls;
+	m->calls = c;
+}
 
 /* --- errors --- */
 
@@ -114,6 +129,19 @@ call_fail(struct mon *m, struct mon_call *c, const char *code,
 		sg_buf_putf(c->err, "sandgate: %s\n", msg);
 	}
 	call_finish(m, c, strcmp(code, "usage") == 0 ? 2 : 1);
+}
+
+void
+mon_call_fail(struct mon *m, struct mon_call *c, const char *code,
+    const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	call_fail(m, c, code, "%s", msg);
 }
 
 /* --- sandboxes --- */
@@ -296,6 +324,12 @@ limits_of(struct mon *m, const struct sg_token *tok, struct limits *l)
 	l->image = sg_tokens_image(tok);
 }
 
+struct sbx *
+mon_api_lookup(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
+{
+	return lookup(m, c, q);
+}
+
 static const struct sg_token *
 caller_token(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 {
@@ -307,6 +341,17 @@ caller_token(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 		    c->token != NULL ? "the token was revoked" :
 		    "no token %s (see sandgatectl token list)", name);
 	return tok;
+}
+
+const struct sg_token *
+mon_api_token(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
+{
+	if (c->token == NULL && q->token == NULL) {
+		call_fail(m, c, "usage", "root must say for which token "
+		    "(--token T)");
+		return NULL;
+	}
+	return caller_token(m, c, q);
 }
 
 /* --- commands --- */
@@ -648,12 +693,20 @@ cmd_create(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
 	struct mon_sbx_opts o;
 	struct limits l;
 	struct sbx *s;
-	char reason[600], d[32];
+	char reason[600], d[32], snapdir[4096], snapimg[80];
 	size_t i, k;
 
 	if ((tok = caller_token(m, c, q)) == NULL)
 		return;
 	limits_of(m, tok, &l);
+	/* a snapshot of the token's own: its folder is the image */
+	if (q->from_snap != NULL && mon_snap_find(m, sg_tokens_name(tok),
+	    q->from_snap, snapdir, sizeof(snapdir), snapimg,
+	    sizeof(snapimg)) < 0) {
+		call_fail(m, c, "not_found", "no snapshot %s (see snapshot ls)",
+		    q->from_snap);
+		return;
+	}
 	if (strcmp(q->name, m->cfg->control_user) == 0) {
 		call_fail(m, c, "usage", "%s is the control interface's user "
 		    "name: choose another name", q->name);
@@ -671,6 +724,12 @@ cmd_create(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
 		call_fail(m, c, "unavailable", "%s", m->vm_err ? "the gateway "
 		    "cannot reach libvirt: try again later" : "the gateway is "
 		    "starting: try again in a few seconds");
+		return;
+	}
+	if (q->from_snap != NULL && l.image != NULL && strcmp(snapimg, l.image)) {
+		call_fail(m, c, "refused", "snapshot %s was made of image %s; "
+		    "the token may use image %s only", q->from_snap, snapimg,
+		    l.image);
 		return;
 	}
 	if (q->image != NULL && l.image != NULL && strcmp(q->image, l.image)) {
@@ -733,7 +792,8 @@ cmd_create(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
 	o.name = q->name;
 	o.source = source;
 	o.peer = source;
-	o.image = q->image;
+	o.image = q->from_snap != NULL ? snapimg : q->image;
+	o.image_dir = q->from_snap != NULL ? snapdir : NULL;
 	o.memory_mb = q->memory_mb;
 	o.vcpus = q->vcpus;
 	o.lifetime_s = q->has_lifetime ? q->lifetime_s : 0;
@@ -814,6 +874,11 @@ mon_api_run(struct mon *m, struct mon_call *c, const char *line, size_t len,
 		break;
 	case SG_CTLA_KILL:
 		cmd_kill(m, c, q);
+		break;
+	case SG_CTLA_SNAPSHOT:
+	case SG_CTLA_SNAPSHOT_LS:
+	case SG_CTLA_SNAPSHOT_RM:
+		mon_snap_cmd(m, c, q, c->source[0] ? c->source : "root");
 		break;
 	}
 out:

@@ -21,6 +21,7 @@ enum mon_call_wait {
 	CALL_NONE,
 	CALL_WAIT_READY,	/* create: its agent answers */
 	CALL_WAIT_GONE,		/* kill: it is destroyed */
+	CALL_WAIT_JOB,		/* snapshot: its job ends (wait_id: a serial) */
 };
 
 struct mon_call {
@@ -47,6 +48,23 @@ void mon_call_clear(struct mon *m, struct mon_call *c);
  * done callback runs now or once what it waits for happens. */
 void mon_api_run(struct mon *m, struct mon_call *c, const char *line,
     size_t len, int longer);
+
+/* For the commands kept in files of their own (monsnap.c). */
+struct sg_ctla;
+struct sg_token;
+void mon_call_fail(struct mon *m, struct mon_call *c, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void mon_call_finish(struct mon *m, struct mon_call *c, int status);
+/* Puts c on the waiting list until wait/id happens or ms pass. */
+void mon_call_wait(struct mon *m, struct mon_call *c, enum mon_call_wait wait,
+    const char *id, int64_t ms);
+/* The caller's sandbox q->name (root: an id, or a name with --token or
+ * of one token only); NULL after failing c. */
+struct sbx *mon_api_lookup(struct mon *m, struct mon_call *c,
+    const struct sg_ctla *q);
+/* The caller's token (root: --token); NULL after failing c. */
+const struct sg_token *mon_api_token(struct mon *m, struct mon_call *c,
+    const struct sg_ctla *q);
 
 /* Events the waiting calls hear of. */
 void mon_api_ready(struct mon *m, struct sbx *s);

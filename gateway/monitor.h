@@ -22,6 +22,8 @@ struct sg_mon_cfg {
 	const char *state_dir;
 	const char *control_socket;
 	const char *metrics;		/* "off", a socket path or ADDR:PORT */
+	unsigned max_snapshots;		/* per token */
+	uint64_t snapshot_quota_gb;	/* per token */
 	const char *audit_log;
 	const char *libvirt_uri;
 	const char *domain_type;	/* auto | kvm | qemu */

@@ -63,6 +63,7 @@ mon_sbx_free(struct sbx *s)
 	free(s->token);
 	free(s->name);
 	free(s->image);
+	free(s->image_dir);
 	free(s->reason);
 	sg_allow_free(s->allow);
 	sg_strv_free(s->allow_ent, s->nallow);

@@ -327,8 +327,22 @@ mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
 	j->m = m;
 	j->s = s;
 	j->transport = m->transport;
-	snprintf(j->imgdir, sizeof(j->imgdir), "%s/%s", m->cfg->image_dir,
-	    s->image);
+	if (o->image_dir != NULL) {
+		snprintf(j->imgdir, sizeof(j->imgdir), "%s", o->image_dir);
+		s->image_dir = strdup(o->image_dir);
+		if (s->image_dir == NULL) {
+			r = -ENOMEM;
+			snprintf(reason, reasonsz, "the gateway is out of memory");
+			if (s->has_net) {
+				sg_net_del(m->net, s->id);
+				mon_proxy_drop(m, s->id);
+			}
+			goto fail;
+		}
+	} else {
+		snprintf(j->imgdir, sizeof(j->imgdir), "%s/%s",
+		    m->cfg->image_dir, s->image);
+	}
 	if (s->has_net)
 		snprintf(j->tap, sizeof(j->tap), "%s", s->na.tap);
 	/* the job reads these; the strings live as long as s, which only

@@ -49,6 +49,8 @@ usage(FILE *f)
 	    "  extend ID|NAME DURATION [--token T]   (e.g. 30m, 2h)\n"
 	    "  kill ID|NAME [--token T] | kill --token T\n"
 	    "  whoami [--token T]    a token's limits and what is in use\n"
+	    "  snapshot ID|NAME SNAP [--token T]   save its disk as SNAP\n"
+	    "  snapshot ls [--token T] | snapshot rm SNAP --token T\n"
 	    "add --json to those run by sandgated for one JSON document\n"
 	    "(docs/control.md, sandgate-ssh(7))\n");
 }

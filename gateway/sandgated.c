@@ -61,6 +61,8 @@ mon_cfg_from_conf(const struct sg_conf *conf, const char *config,
 	mc->state_dir = sg_conf_str(conf, SG_CONF_STATE_DIR);
 	mc->control_socket = sg_conf_str(conf, SG_CONF_CONTROL_SOCKET);
 	mc->metrics = sg_conf_str(conf, SG_CONF_METRICS);
+	mc->max_snapshots = (unsigned)sg_conf_num(conf, SG_CONF_MAX_SNAPSHOTS);
+	mc->snapshot_quota_gb = sg_conf_num(conf, SG_CONF_SNAPSHOT_QUOTA_GB);
 	mc->audit_log = sg_conf_str(conf, SG_CONF_AUDIT_LOG);
 	mc->libvirt_uri = sg_conf_str(conf, SG_CONF_LIBVIRT_URI);
 	mc->domain_type = dtypes[sg_conf_domain_type(conf)];

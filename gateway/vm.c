@@ -610,3 +610,156 @@ fail:
 	return r;
 }
 
+
+/* ---- snapshots ---- */
+
+/* Removes the folder dir and the files in it (no deeper). */
+static int remove_flat_dir(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	char p[PATH_MAX];
+	int r = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= (int)sizeof(p) ||
+		    unlink(p) < 0)
+			r = -EIO;
+	}
+	closedir(d);
+	if (rmdir(dir) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+int sg_vm_snapshot_remove(const char *dest, char **ret_err)
+{
+	int r;
+
+	if (!vm_valid_path(dest))
+		return sg_fail(ret_err, -EINVAL, "invalid snapshot path");
+	r = remove_flat_dir(dest);
+	if (r < 0)
+		return sg_fail(ret_err, r, "cannot remove %s: %s", dest, strerror(-r));
+	return 0;
+}
+
+/* Makes the folders above dest that do not exist (0750, QEMU's group). */
+static int make_parents(const char *dest, gid_t gid)
+{
+	char p[PATH_MAX];
+	char *sl;
+	int r;
+
+	if (snprintf(p, sizeof(p), "%s", dest) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	sl = strrchr(p, '/');
+	if (!sl || sl == p)
+		return -EINVAL;
+	*sl = '\0';
+	sl = strrchr(p, '/');
+	if (sl && sl != p) {
+		*sl = '\0';
+		r = vm_make_dir(p, gid, 0);	/* snapshots/ */
+		*sl = '/';
+		if (r < 0)
+			return r;
+	}
+	return vm_make_dir(p, gid, 0);		/* snapshots/TOKEN */
+}
+
+int sg_vm_snapshot(struct sg_vm_host *h, const struct sg_vm_snap_spec *s, char **ret_err)
+{
+	struct sg_vm_image *img = NULL;
+	const struct qemu_id *q;
+	char *disk = NULL, *tmp = NULL, *out = NULL, *imgerr = NULL, *ferr = NULL;
+	virDomainPtr dom = NULL;
+	int r, paused = 0, made = 0;
+
+	if (!sg_vm_valid_id(s->id) || !vm_valid_path(s->state_dir) ||
+	    !vm_valid_path(s->image_dir) || !vm_valid_path(s->dest))
+		return sg_fail(ret_err, -EINVAL, "invalid snapshot request");
+	if (!h || !h->conn)
+		return sg_fail(ret_err, -ENOTCONN, "not connected to libvirt");
+	q = &h->qemu[s->domain_type == SG_VM_KVM ? 1 : 0];
+	r = sg_vm_image_load(s->image_dir, &img, &imgerr);
+	if (r < 0) {
+		r = sg_fail(ret_err, r, "the image sandbox %s was made from: %s", s->id,
+			    imgerr ? imgerr : strerror(-r));
+		goto out;
+	}
+	disk = vm_sb_path(s->state_dir, s->id, "disk.qcow2");
+	if (!disk || asprintf(&tmp, "%s.tmp", s->dest) < 0 ||
+	    asprintf(&out, "%s.tmp/rootfs.qcow2", s->dest) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = make_parents(s->dest, q->gid);
+	if (r < 0) {
+		r = sg_fail(ret_err, r, "cannot create the folder of %s: %s", s->dest,
+			    strerror(-r));
+		goto out;
+	}
+	(void)remove_flat_dir(tmp);	/* left by a sandgated that died */
+	r = vm_make_dir(tmp, q->gid, 1);
+	if (r < 0) {
+		r = sg_fail(ret_err, r, "cannot create %s: %s", tmp, strerror(-r));
+		goto out;
+	}
+	made = 1;
+	r = lookup(h, s->id, &dom, ret_err);
+	if (r < 0)
+		goto out;
+	/* paused, QEMU has drained and flushed the disk: the copy is what a
+	 * power cut would leave (the guest's page cache is not in it) */
+	if (virDomainSuspend(dom) < 0) {
+		r = sg_fail(ret_err, -EIO, "cannot pause sandbox %s: %s", s->id, lv_msg());
+		goto out;
+	}
+	paused = 1;
+	r = vm_flatten(disk, out, ret_err);
+	if (virDomainResume(dom) < 0) {
+		if (r == 0)
+			r = sg_fail(ret_err, -EIO, "cannot resume sandbox %s: %s", s->id,
+				    lv_msg());
+	} else {
+		paused = 0;
+	}
+	if (r < 0)
+		goto out;
+	if (chown(out, 0, q->gid) < 0 || chmod(out, 0640) < 0) {
+		r = sg_fail(ret_err, -errno, "cannot hand %s to QEMU's group: %s", out,
+			    strerror(errno));
+		goto out;
+	}
+	r = vm_snapshot_files(img, tmp, s->note, &ferr);
+	if (r < 0) {
+		r = sg_fail(ret_err, r, "%s", ferr ? ferr : strerror(-r));
+		goto out;
+	}
+	if (rename(tmp, s->dest) < 0) {
+		r = errno == EEXIST || errno == ENOTEMPTY ? -EEXIST : -errno;
+		r = sg_fail(ret_err, r, "cannot put the snapshot in place at %s: %s", s->dest,
+			    strerror(-r));
+		goto out;
+	}
+	made = 0;
+out:
+	if (paused)
+		(void)virDomainResume(dom);
+	if (dom)
+		virDomainFree(dom);
+	if (made)
+		(void)remove_flat_dir(tmp);
+	sg_vm_image_free(img);
+	free(imgerr);
+	free(ferr);
+	free(disk);
+	free(tmp);
+	free(out);
+	return r;
+}

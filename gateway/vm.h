@@ -201,4 +201,24 @@ int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires,
  * stops the sweep). */
 int sg_vm_cleanup_leftovers(struct sg_vm_host *h, const char *state_dir, char **ret_err);
 
+/* A snapshot: a running sandbox's disk, copied whole (no backing file)
+ * while its guest is paused, into the new folder dest with the kernel and
+ * initrd of image_dir (the image it runs) and an image.conf naming them,
+ * with note (lines "key = value\n") at its end: dest is then an image
+ * folder sg_vm_create() can start from, and stays one when the image is
+ * rebuilt. Made in dest.tmp and renamed into place; on failure nothing is
+ * left and the guest runs on. -EEXIST when dest exists, -ENOENT when
+ * there is no such sandbox, -ENOSPC when the disk is full. */
+struct sg_vm_snap_spec {
+	const char *id;
+	const char *state_dir;
+	const char *image_dir;
+	int domain_type;         /* enum sg_vm_domain_type: whose group reads it */
+	const char *dest;        /* STATE_DIR/snapshots/TOKEN/NAME */
+	const char *note;
+};
+int sg_vm_snapshot(struct sg_vm_host *h, const struct sg_vm_snap_spec *s, char **ret_err);
+/* Removes a snapshot's folder and its files. */
+int sg_vm_snapshot_remove(const char *dest, char **ret_err);
+
 #endif

@@ -338,31 +338,16 @@ out:
 
 /* Runs qemu-img to create overlay backed by base (both absolute), with
  * virtual size disk_gb GiB (0: the base's). No shell. */
-int vm_make_overlay(const char *base, const char *overlay, unsigned disk_gb,
-			char **ret_err)
+/* Runs qemu-img with argv (argv[0] is SG_QEMU_IMG) and waits for it. On
+ * failure the first line of its complaint goes into *ret_err after what
+ * ("cannot create the sandbox disk X"); -ENOSPC when the disk is full. */
+static int run_qemu_img(const char *const *argv, const char *what, char **ret_err)
 {
-	char size[32], errbuf[2048], *nl;
-	const char *argv[12];
+	char errbuf[2048], *nl;
 	size_t n = 0, got = 0;
-	int pfd[2] = { -1, -1 }, status, r = 0, argc = 0;
+	int pfd[2] = { -1, -1 }, status, r = 0;
 	sigset_t all;
 	pid_t pid;
-
-	argv[argc++] = SG_QEMU_IMG;
-	argv[argc++] = "create";
-	argv[argc++] = "-q";
-	argv[argc++] = "-f";
-	argv[argc++] = "qcow2";
-	argv[argc++] = "-F";
-	argv[argc++] = "qcow2";
-	argv[argc++] = "-b";
-	argv[argc++] = base;
-	argv[argc++] = overlay;
-	if (disk_gb) {
-		snprintf(size, sizeof(size), "%uG", disk_gb);
-		argv[argc++] = size;
-	}
-	argv[argc] = NULL;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return sg_fail(ret_err, -errno, "cannot run qemu-img: %s", strerror(errno));
@@ -420,13 +405,154 @@ int vm_make_overlay(const char *base, const char *overlay, unsigned disk_gb,
 		r = sg_fail(ret_err, -ENOENT, "cannot run %s: install the Debian package qemu-utils",
 			     SG_QEMU_IMG);
 	else
-		r = sg_fail(ret_err, -EIO, "cannot create the sandbox disk %s: %s", overlay,
-			     errbuf[n] ? errbuf + n : "qemu-img failed");
+		r = sg_fail(ret_err, strstr(errbuf + n, "No space left") ? -ENOSPC : -EIO,
+			     "%s: %s", what, errbuf[n] ? errbuf + n : "qemu-img failed");
 out:
 	if (pfd[0] >= 0)
 		close(pfd[0]);
 	if (pfd[1] >= 0)
 		close(pfd[1]);
 	return r;
+}
+
+int vm_make_overlay(const char *base, const char *overlay, unsigned disk_gb,
+			char **ret_err)
+{
+	char size[32], *what = NULL;
+	const char *argv[12];
+	int argc = 0, r;
+
+	argv[argc++] = SG_QEMU_IMG;
+	argv[argc++] = "create";
+	argv[argc++] = "-q";
+	argv[argc++] = "-f";
+	argv[argc++] = "qcow2";
+	argv[argc++] = "-F";
+	argv[argc++] = "qcow2";
+	argv[argc++] = "-b";
+	argv[argc++] = base;
+	argv[argc++] = overlay;
+	if (disk_gb) {
+		snprintf(size, sizeof(size), "%uG", disk_gb);
+		argv[argc++] = size;
+	}
+	argv[argc] = NULL;
+	if (asprintf(&what, "cannot create the sandbox disk %s", overlay) < 0)
+		return -ENOMEM;
+	r = run_qemu_img(argv, what, ret_err);
+	free(what);
+	return r;
+}
+
+int vm_flatten(const char *disk, const char *out, char **ret_err)
+{
+	/* -U: QEMU holds the disk (its guest is paused: nothing moves) */
+	const char *argv[] = { SG_QEMU_IMG, "convert", "-q", "-U", "-f", "qcow2",
+	    "-O", "qcow2", disk, out, NULL };
+	char *what = NULL;
+	int r;
+
+	if (asprintf(&what, "cannot copy the disk %s", disk) < 0)
+		return -ENOMEM;
+	r = run_qemu_img(argv, what, ret_err);
+	free(what);
+	return r;
+}
+
+/* Puts src into the folder dir under the same base name: a hard link
+ * (an image rebuilt later replaces its files by renaming, so the link
+ * keeps what the snapshot was made on), else a copy. */
+static int keep_file(const char *src, const char *dir, char **ret_err)
+{
+	const char *base = strrchr(src, '/');
+	char dst[PATH_MAX], buf[65536];
+	int in = -1, out = -1, r = 0;
+	ssize_t n;
+
+	base = base ? base + 1 : src;
+	if (snprintf(dst, sizeof(dst), "%s/%s", dir, base) >= (int)sizeof(dst))
+		return sg_fail(ret_err, -ENAMETOOLONG, "%s/%s: path too long", dir, base);
+	if (link(src, dst) == 0)
+		return 0;
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	out = in < 0 ? -1 : open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (in < 0 || out < 0) {
+		r = sg_fail(ret_err, -errno, "cannot copy %s into %s: %s", src, dir,
+			    strerror(errno));
+		goto out;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			r = sg_fail(ret_err, errno == ENOSPC ? -ENOSPC : -EIO,
+				    "cannot copy %s into %s: %s", src, dir, strerror(errno));
+			goto out;
+		}
+	if (n < 0)
+		r = sg_fail(ret_err, -EIO, "cannot read %s: %s", src, strerror(errno));
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) < 0 && r == 0)
+		r = sg_fail(ret_err, -EIO, "cannot copy %s into %s: %s", src, dir,
+			    strerror(errno));
+	return r;
+}
+
+/* 1 when line sets key ("key =" or "key=", after spaces). */
+static int is_key(const char *line, const char *key)
+{
+	size_t n = strlen(key);
+
+	line += strspn(line, " \t");
+	if (strncmp(line, key, n) != 0)
+		return 0;
+	line += n;
+	line += strspn(line, " \t");
+	return *line == '=';
+}
+
+int vm_snapshot_files(const struct sg_vm_image *img, const char *dir, const char *note,
+		      char **ret_err)
+{
+	char path[PATH_MAX], line[4096];
+	const char *kbase = strrchr(img->kernel, '/'), *ibase = strrchr(img->initrd, '/');
+	FILE *in = NULL, *out = NULL;
+	int r;
+
+	if ((r = keep_file(img->kernel, dir, ret_err)) < 0 ||
+	    (r = keep_file(img->initrd, dir, ret_err)) < 0)
+		return r;
+	/* image.conf as the image has it, but for the rootfs line (the
+	 * snapshot's own disk) and a few lines of what it was made from */
+	snprintf(path, sizeof(path), "%s/image.conf", img->dir);
+	in = fopen(path, "re");
+	if (!in)
+		return sg_fail(ret_err, -errno, "cannot read %s: %s", path, strerror(errno));
+	if (snprintf(path, sizeof(path), "%s/image.conf", dir) >= (int)sizeof(path)) {
+		fclose(in);
+		return sg_fail(ret_err, -ENAMETOOLONG, "%s: path too long", dir);
+	}
+	out = fopen(path, "wxe");
+	if (!out) {
+		r = sg_fail(ret_err, -errno, "cannot write %s: %s", path, strerror(errno));
+		fclose(in);
+		return r;
+	}
+	/* the files by their names in dir; the rest of [image] as it was */
+	while (fgets(line, sizeof(line), in))
+		if (!is_key(line, "kernel") && !is_key(line, "initrd") &&
+		    !is_key(line, "rootfs"))
+			fputs(line, out);
+	fprintf(out, "kernel = %s\ninitrd = %s\nrootfs = rootfs.qcow2\n%s",
+		kbase ? kbase + 1 : img->kernel, ibase ? ibase + 1 : img->initrd, note);
+	r = ferror(in) ? -EIO : 0;
+	fclose(in);
+	if (fflush(out) != 0 || fsync(fileno(out)) < 0 || ferror(out))
+		r = -(errno ? errno : EIO);
+	if (fclose(out) != 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		return sg_fail(ret_err, r, "cannot write %s: %s", path, strerror(-r));
+	return 0;
 }
 

@@ -72,5 +72,13 @@ int vm_remove_sandbox_dir(const char *state_dir, const char *id);
 /* A qcow2 overlay of base, disk_gb in size, made by qemu-img. */
 int vm_make_overlay(const char *base, const char *overlay, unsigned disk_gb,
 		    char **ret_err);
+/* Copies the whole chain of the qcow2 disk (in use by QEMU, its guest
+ * paused) into one qcow2 file out, with no backing file. */
+int vm_flatten(const char *disk, const char *out, char **ret_err);
+/* Makes the folder dir an image folder beside its rootfs.qcow2: img's
+ * kernel and initrd (hard links, else copies) and its image.conf with
+ * those names and note (lines "key = value\n") at the end. */
+int vm_snapshot_files(const struct sg_vm_image *img, const char *dir, const char *note,
+		      char **ret_err);
 
 #endif

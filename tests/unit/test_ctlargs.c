@@ -233,6 +233,58 @@ test_parse_bad(void **state)
 	parse_fails("info w --json --json x", 0, "usage: info");
 }
 
+static void
+test_snapshot(void **state)
+{
+	struct sg_ctla *q;
+	(void)state;
+
+	q = parse("snapshot web with-deps --json", 0);
+	assert_int_equal(q->cmd, SG_CTLA_SNAPSHOT);
+	assert_string_equal(q->name, "web");
+	assert_string_equal(q->snap, "with-deps");
+	assert_int_equal(q->json, 1);
+	sg_ctla_free(q);
+	q = parse("snapshot ls", 0);
+	assert_int_equal(q->cmd, SG_CTLA_SNAPSHOT_LS);
+	assert_null(q->name);
+	sg_ctla_free(q);
+	q = parse("snapshot rm s1", 0);
+	assert_int_equal(q->cmd, SG_CTLA_SNAPSHOT_RM);
+	assert_string_equal(q->snap, "s1");
+	assert_null(q->name);
+	sg_ctla_free(q);
+	/* a sandbox named ls is snapshotted: two words after it */
+	q = parse("snapshot ls s1", 0);
+	assert_int_equal(q->cmd, SG_CTLA_SNAPSHOT);
+	assert_string_equal(q->name, "ls");
+	sg_ctla_free(q);
+	q = parse("snapshot 0123456789ab s1 --token ci", 1);
+	assert_string_equal(q->name, "0123456789ab");
+	assert_string_equal(q->token, "ci");
+	sg_ctla_free(q);
+	q = parse("snapshot rm s1 --token ci", 1);
+	assert_string_equal(q->token, "ci");
+	sg_ctla_free(q);
+	q = parse("create w --snapshot with-deps", 0);
+	assert_string_equal(q->from_snap, "with-deps");
+	assert_null(q->image);
+	sg_ctla_free(q);
+
+	parse_fails("snapshot", 0, "usage: snapshot NAME SNAP");
+	parse_fails("snapshot web", 0, "usage: snapshot NAME SNAP");
+	parse_fails("snapshot rm", 0, "usage: snapshot NAME SNAP");
+	parse_fails("snapshot ls extra more", 0, "usage");
+	parse_fails("snapshot web Bad_Name", 0, "'Bad_Name' is not a snapshot name");
+	parse_fails("snapshot web a23456789012345678901234567890123", 0, "not a snapshot name");
+	parse_fails("snapshot rm ../x", 0, "not a snapshot name");
+	parse_fails("snapshot Web s1", 0, "not a sandbox name");
+	parse_fails("snapshot ls --token ci", 0, "unknown option '--token'");
+	parse_fails("snapshot web s1 --image x", 0, "unknown option '--image'");
+	parse_fails("create w --snapshot 'a b'", 0, "--snapshot 'a b'");
+	parse_fails("create w --snapshot s1 --image default", 0, "--image and --snapshot");
+}
+
 int
 main(void)
 {
@@ -241,6 +293,7 @@ main(void)
 		cmocka_unit_test(test_split_bad),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_snapshot),
 	};
 
 	return cmocka_run_group_tests_name("ctlargs", tests, NULL, NULL);
