@@ -293,6 +293,9 @@ const char *mon_sbx_state_name(const struct sbx *s);
 /* monsnap.c */
 void mon_snap_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
     const char *source);
+/* At start: removes what a sandgated that died left of the snapshots it
+ * was making (SNAP.tmp folders). */
+void mon_snap_sweep(struct mon *m);
 /* The folder of token's snapshot snap and the image it was made of:
  * 0, or -ENOENT when there is no such snapshot. */
 int mon_snap_find(struct mon *m, const char *token, const char *snap,

@@ -615,6 +615,7 @@ setup(struct mon *m)
 	r = mon_metrics_open(m);
 	if (r < 0)
 		return r;
+	mon_snap_sweep(m);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGHUP);

@@ -189,6 +189,11 @@ sbx_record_opt(struct sbx *s, const char *line)
 	uint64_t v;
 	const char *sp = strchr(line, ' ');
 
+	/* a snapshot's folder, where its kernel is (monsnap.c) */
+	if (strncmp(line, "image_dir /", 11) == 0 && s->image_dir == NULL) {
+		s->image_dir = strdup(line + 10);
+		return;
+	}
 	if (sp == NULL || sg_util_parse_uint(sp + 1, 1, UINT32_MAX, &v) < 0)
 		return;
 	if (strncmp(line, "memory_mb ", 10) == 0)
@@ -270,7 +275,7 @@ want_secret(const struct mon_sbx_opts *o, const char *name)
 static int
 sbx_record_lines(const struct sbx *s, char ***ret, size_t *ret_n)
 {
-	char **v = calloc(s->nenv + 4, sizeof(char *));
+	char **v = calloc(s->nenv + 5, sizeof(char *));
 	size_t n = 0, i;
 
 	if (v == NULL)
@@ -283,6 +288,9 @@ sbx_record_lines(const struct sbx *s, char ***ret, size_t *ret_n)
 		goto nomem;
 	if (s->idle_s != 0 && asprintf(&v[n++], "opt idle_timeout %llu",
 	    (unsigned long long)s->idle_s) < 0)
+		goto nomem;
+	if (s->image_dir != NULL && asprintf(&v[n++], "opt image_dir %s",
+	    s->image_dir) < 0)
 		goto nomem;
 	*ret = v;
 	*ret_n = n;

@@ -504,6 +504,41 @@ mon_snap_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
 	}
 }
 
+void
+mon_snap_sweep(struct mon *m)
+{
+	struct dirent *t, *e;
+	char dir[4096], one[4096], *err = NULL;
+	DIR *top, *d;
+	size_t n;
+
+	if (snprintf(dir, sizeof(dir), "%s/snapshots", m->cfg->state_dir) >=
+	    (int)sizeof(dir) || (top = opendir(dir)) == NULL)
+		return;
+	while ((t = readdir(top)) != NULL) {
+		if (t->d_name[0] == '.' ||
+		    snprintf(one, sizeof(one), "%s/%s", dir, t->d_name) >=
+		    (int)sizeof(one) || (d = opendir(one)) == NULL)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			char tmp[4096];
+
+			n = strlen(e->d_name);
+			if (n < 5 || strcmp(e->d_name + n - 4, ".tmp") != 0 ||
+			    snprintf(tmp, sizeof(tmp), "%s/%s", one, e->d_name) >=
+			    (int)sizeof(tmp))
+				continue;
+			if (sg_vm_snapshot_remove(tmp, &err) == 0)
+				sg_info("removed %s, a snapshot a sandgated before "
+				    "did not finish", tmp);
+			free(err);
+			err = NULL;
+		}
+		closedir(d);
+	}
+	closedir(top);
+}
+
 int
 mon_snap_find(struct mon *m, const char *token, const char *snap,
     char *ret_dir, size_t size, char *ret_image, size_t image_size)

@@ -291,6 +291,10 @@ mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
 	s->name = strdup(o->name);
 	s->image = strdup(o->image ? o->image : sg_tokens_image(tok) ?
 	    sg_tokens_image(tok) : m->cfg->image);
+	if (o->image_dir != NULL && (s->image_dir = strdup(o->image_dir)) == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	if (s->token == NULL || s->name == NULL || s->image == NULL) {
 		r = -ENOMEM;
 		goto fail;
@@ -329,16 +333,6 @@ mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
 	j->transport = m->transport;
 	if (o->image_dir != NULL) {
 		snprintf(j->imgdir, sizeof(j->imgdir), "%s", o->image_dir);
-		s->image_dir = strdup(o->image_dir);
-		if (s->image_dir == NULL) {
-			r = -ENOMEM;
-			snprintf(reason, reasonsz, "the gateway is out of memory");
-			if (s->has_net) {
-				sg_net_del(m->net, s->id);
-				mon_proxy_drop(m, s->id);
-			}
-			goto fail;
-		}
 	} else {
 		snprintf(j->imgdir, sizeof(j->imgdir), "%s/%s",
 		    m->cfg->image_dir, s->image);

@@ -6,13 +6,24 @@
 # sandbox snapshotted runs on. Every bad input gives a clear error and
 # changes nothing: a name taken, a sandbox that does not exist, a bad
 # name, another token's snapshot (create and rm), over max_snapshots,
-# --image with --snapshot, root without --token. Two VM boots (minimal).
+# --image with --snapshot, root without --token. The image rebuilt (its
+# files replaced) after the snapshot: the sandbox made from the snapshot
+# still boots with its file. A snapshot a sandgated left unfinished is
+# swept at the next start. Two VM boots (minimal).
 . "${SG_SRCDIR:-.}/tests/integration/lib.sh"
 sg_require
 command -v python3 >/dev/null || skip "no python3"
 command -v qemu-img >/dev/null || skip "no qemu-img"
 
+# the image in a folder of the test's own (hard links when they can be),
+# so that it can be "rebuilt" under the snapshot
+IMG=$(mktemp -d /tmp/sgimg.XXXXXX)
+chmod 755 "$IMG"
+cp -al "$SG_IMAGE_DIR/minimal" "$IMG/minimal" 2>/dev/null ||
+	cp -a "$SG_IMAGE_DIR/minimal" "$IMG/minimal" || fail "copying the image"
+SG_IMAGE_DIR=$IMG
 sg_setup "max_snapshots = 2" "snapshot_quota_gb = 1" "idle_timeout = 10m"
+trap 'sg_cleanup; rm -rf "$IMG"' EXIT INT TERM
 TOK2=$(sg_ctl token create t2) || fail "token create t2"
 sg_wait_for grep -q "tokens reloaded.*2 tokens" "$SG_T/log" || fail "no reload"
 
@@ -52,7 +63,13 @@ qemu-img info -U "$sdir/snap1/rootfs.qcow2" >"$SG_T/info" || fail "qemu-img info
 ! grep -q "backing file" "$SG_T/info" || fail "the snapshot's disk has a backing file: $(cat "$SG_T/info")"
 grep -q "^snapshot_of = s1$" "$sdir/snap1/image.conf" || fail "image.conf: $(cat "$sdir/snap1/image.conf")"
 
-note "create s2 --snapshot snap1: the file is there"
+note "the image rebuilt: its kernel, initrd and disk replaced"
+for f in vmlinux initrd.img rootfs.qcow2; do
+	echo "not a $f" >"$IMG/minimal/$f.new" && mv -f "$IMG/minimal/$f.new" "$IMG/minimal/$f" ||
+		fail "replacing $f"
+done
+
+note "create s2 --snapshot snap1: it boots, the file is there"
 C create s2 --snapshot snap1 >"$SG_T/out" 2>"$SG_T/err" || fail "create s2: $(cat "$SG_T/err")"
 [ "$(sg_ssh s2@127.0.0.1 'cat /root/note')" = kept-by-snapshot ] || fail "s2 lacks the file"
 [ "$(C info s2 --json | J 'd["image"]')" = minimal ] || fail "s2's image"
@@ -89,6 +106,16 @@ grep -q "^snapshot snap1 removed" "$SG_T/out" || fail "rm text: $(cat "$SG_T/out
 C snapshot rm snap2 >/dev/null || fail "rm snap2"
 grep -q '"event":"snapshot_created"' "$SG_T/audit.jsonl" || fail "no snapshot_created audit"
 grep -q '"event":"snapshot_removed"' "$SG_T/audit.jsonl" || fail "no snapshot_removed audit"
+
+note "a snapshot left unfinished by a sandgated that died: swept at start"
+mkdir -p "$sdir/stale.tmp" && echo partial >"$sdir/stale.tmp/rootfs.qcow2"
+kill "$SG_PID"
+wait "$SG_PID" 2>/dev/null
+sg_start
+[ ! -e "$sdir/stale.tmp" ] || fail "stale.tmp was not swept"
+grep -q "removed $sdir/stale.tmp, a snapshot a sandgated before did not finish" "$SG_T/log" ||
+	fail "the sweep is not in the log"
+[ "$(sg_ssh s2@127.0.0.1 'cat /root/note')" = kept-by-snapshot ] || fail "s2 after the restart"
 
 note "the end: sandboxes killed, nothing left"
 C kill s1 >/dev/null && C kill s2 >/dev/null || fail "kill"

@@ -9,7 +9,8 @@
 #      readable again the proxy is back;
 #   3. state_dir full (a small loop-mounted ext4): a new sandbox is
 #      refused with a message, nothing of it is left behind, keep goes on;
-#      once space is free a new sandbox starts.
+#      a snapshot of keep is refused the same way (keep resumed, nothing
+#      of the snapshot left); once space is free a new sandbox starts.
 # Two boots of the minimal image (keep, and the one after the disk full).
 . "$SG_SRCDIR/tests/integration/lib.sh"
 
@@ -103,6 +104,15 @@ printf '%s' "$out" | grep -qi "could not be started\|cannot\|space\|disk" ||
 	fail "no reason given to the client: $out"
 grep -qi "no space left on device" "$SG_T/log" || fail "the log does not say the disk is full"
 keep_alive
+# a snapshot of keep on the full disk: refused, keep paused and resumed
+out=$(sg_ssh sandgate@127.0.0.1 snapshot keep full1 2>&1); st=$?
+[ "$st" = 1 ] || fail "a snapshot on a full disk: status $st: $out"
+printf '%s' "$out" | grep -q "snapshot full1 of keep failed: the gateway is out of disk space" ||
+	fail "the snapshot's refusal: $out"
+[ -z "$(ls -A "$SG_T/state/snapshots/t1" 2>/dev/null)" ] ||
+	fail "left of the snapshot: $(ls -A "$SG_T/state/snapshots/t1")"
+keep_alive
+note "a snapshot on the full disk: $(printf '%s' "$out" | head -n 1)"
 # nothing of the refused sandbox is left: the only sandbox dir and
 # network record are keep's (waited for: the removal is a job)
 only_keep() {
