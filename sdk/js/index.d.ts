@@ -45,6 +45,19 @@ export interface CreateOptions {
   secrets?: string[];
   /** Set in every process of the guest. */
   env?: Record<string, string>;
+  /** Start from the token's snapshot of this name instead of an image. */
+  snapshot?: string;
+}
+
+/** A SNAPSHOT document (docs/control.md). */
+export interface SnapshotInfo {
+  name: string;
+  token: string;
+  image: string;
+  from: string | null;
+  created: number;
+  size: number;
+  [field: string]: unknown;
 }
 
 export interface SandboxCreateOptions extends ClientOptions, CreateOptions {
@@ -117,6 +130,9 @@ export class Client {
   info(name: string): Promise<SandboxInfo>;
   extend(name: string, d: Duration): Promise<SandboxInfo>;
   kill(name: string): Promise<Array<{ id: string; name: string | null }>>;
+  snapshot(name: string, snap: string): Promise<SnapshotInfo>;
+  snapshots(): Promise<SnapshotInfo[]>;
+  snapshotRm(snap: string): Promise<{ removed: string }>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -189,6 +205,8 @@ export class Sandbox {
   readFile(path: string): Promise<Buffer>;
   info(): Promise<SandboxInfo>;
   extend(d: Duration): Promise<SandboxInfo>;
+  /** Saves its disk as the token's snapshot `snap`. */
+  snapshot(snap: string): Promise<SnapshotInfo>;
   /** Destroys it and closes the connections; idempotent. */
   kill(): Promise<void>;
   /** Closes the connections and leaves it running. */

@@ -269,6 +269,15 @@ export class Sandbox {
   }
 
   /**
+   * Saves its disk as the token's snapshot `snap` (run `sync` first: the
+   * copy is what a power cut would leave); returns the SNAPSHOT document.
+   * @param {string} snap
+   */
+  snapshot(snap) {
+    return this.client.snapshot(this.name, snap);
+  }
+
+  /**
    * Destroys it and closes the connections. Calling it again, or on a
    * sandbox already gone, is fine.
    * @returns {Promise<void>}

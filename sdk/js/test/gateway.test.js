@@ -100,6 +100,21 @@ class FakeGateway {
     }));
   }
 
+  snapshot(a, ok, fail) {
+    this.snaps ??= new Map();
+    if (a.length === 1 && a[0] === 'ls') return ok({ snapshots: [...this.snaps.values()] });
+    if (a.length === 2 && a[0] === 'rm') {
+      if (!this.snaps.delete(a[1])) return fail(1, 'not_found', `no snapshot ${a[1]}`);
+      return ok({ removed: a[1] });
+    }
+    const [name, snap] = a;
+    if (!this.sandboxes.has(name)) return fail(1, 'not_found', `no sandbox ${name} (see ls)`);
+    if (this.snaps.has(snap)) return fail(1, 'exists', `snapshot ${snap} exists`);
+    const doc = { name: snap, token: 'ci', image: 'default', from: name, created: 1, size: 1 };
+    this.snaps.set(snap, doc);
+    return ok(doc);
+  }
+
   async control(stream, line) {
     this.controlLines.push(line);
     this.controlMaxBusy = Math.max(this.controlMaxBusy, ++this.controlBusy);
@@ -114,6 +129,7 @@ class FakeGateway {
     };
     const [cmd, name] = w;
     const sb = this.sandboxes.get(name);
+    if (cmd === 'snapshot') return this.snapshot(w.filter((x) => x !== '--json').slice(1), ok, fail);
     switch (cmd) {
       case 'help': return ok({ commands: [{ name: 'ls', usage: 'ls', summary: 'lists' }] });
       case 'whoami': return ok({ token: 'ci', limits: {}, usage: { sandboxes: this.sandboxes.size } });
@@ -162,6 +178,26 @@ describe('against a fake gateway', () => {
       await assert.rejects(c.info('nope'), NotFound);
       await assert.rejects(c.command(['bogus', '--json']), UsageError);
     } finally {
+      await c.close();
+    }
+  });
+
+  test('snapshots: make, list, start from, remove', async () => {
+    const c = new Client(opts);
+    try {
+      await c.create('web');
+      assert.equal((await c.snapshot('web', 'with-deps')).from, 'web');
+      assert.equal(gw.controlLines.at(-1), 'snapshot web with-deps --json');
+      assert.deepEqual((await c.snapshots()).map((s) => s.name), ['with-deps']);
+      await assert.rejects(c.snapshot('web', 'with-deps'), Exists);
+      await assert.rejects(c.snapshot('nosuch', 'x'), NotFound);
+      await c.create('job', { snapshot: 'with-deps' });
+      assert.equal(gw.controlLines.at(-1), 'create job --snapshot with-deps --json');
+      assert.deepEqual(await c.snapshotRm('with-deps'), { removed: 'with-deps' });
+      assert.deepEqual(await c.snapshots(), []);
+      await assert.rejects(c.snapshotRm('with-deps'), NotFound);
+    } finally {
+      for (const n of ['web', 'job']) await c.kill(n).catch(() => {});
       await c.close();
     }
   });

@@ -21,6 +21,8 @@ CONTROL_USER = "sandgate"
 # The gateway gives up on create and kill after 180 s (unavailable).
 CREATE_TIMEOUT = 300.0
 KILL_TIMEOUT = 240.0
+# a whole disk copied (the gateway gives up after 15 minutes)
+SNAPSHOT_TIMEOUT = 960.0
 COMMAND_TIMEOUT = 60.0
 
 Duration = Union[int, float, str, datetime.timedelta]
@@ -68,7 +70,8 @@ def create_args(name: str, *, image: Optional[str] = None,
                 idle_timeout: Optional[Duration] = None,
                 allow_net: Optional[Sequence[str]] = None,
                 secrets: Optional[Sequence[str]] = None,
-                env: Optional[Mapping[str, str]] = None) -> List[str]:
+                env: Optional[Mapping[str, str]] = None,
+                snapshot: Optional[str] = None) -> List[str]:
     """The words of ``create NAME [OPTIONS] --json``.
 
     None leaves an option out (the token's value or the gateway's default
@@ -79,6 +82,8 @@ def create_args(name: str, *, image: Optional[str] = None,
     words = ["create", name]
     if image is not None:
         words += ["--image", image]
+    if snapshot is not None:
+        words += ["--snapshot", snapshot]
     if memory_mb is not None:
         words += ["--memory", str(memory_mb)]
     if vcpus is not None:
@@ -179,13 +184,15 @@ class Client:
                allow_net: Optional[Sequence[str]] = None,
                secrets: Optional[Sequence[str]] = None,
                env: Optional[Mapping[str, str]] = None,
+               snapshot: Optional[str] = None,
                timeout: Optional[float] = CREATE_TIMEOUT) -> Dict[str, Any]:
         """``create NAME``: makes a named sandbox and returns its SANDBOX
-        dict once its agent answers. Options as in :func:`create_args`."""
+        dict once its agent answers. Options as in :func:`create_args`;
+        ``snapshot`` starts it from the token's snapshot of that name."""
         words = create_args(name, image=image, memory_mb=memory_mb,
                             vcpus=vcpus, lifetime=lifetime,
                             idle_timeout=idle_timeout, allow_net=allow_net,
-                            secrets=secrets, env=env)
+                            secrets=secrets, env=env, snapshot=snapshot)
         return self.run(words, timeout=timeout)
 
     def info(self, name: str) -> Dict[str, Any]:
@@ -203,6 +210,21 @@ class Client:
         ``{"killed": [{"id", "name"}]}``."""
         return self.run(["kill", name, "--json"],
                         timeout=timeout)
+
+    def snapshot(self, name: str, snap: str,
+                 timeout: Optional[float] = SNAPSHOT_TIMEOUT) -> Dict[str, Any]:
+        """``snapshot NAME SNAP``: saves the sandbox's disk as the token's
+        snapshot ``snap`` (its guest paused meanwhile; run ``sync`` in it
+        first) and returns its SNAPSHOT dict once made."""
+        return self.run(["snapshot", name, snap, "--json"], timeout=timeout)
+
+    def snapshots(self) -> List[Dict[str, Any]]:
+        """``snapshot ls``: the token's snapshots (SNAPSHOT dicts)."""
+        return list(self.run(["snapshot", "ls", "--json"]).get("snapshots", []))
+
+    def snapshot_rm(self, snap: str) -> Dict[str, Any]:
+        """``snapshot rm SNAP``: removes it; ``{"removed": SNAP}``."""
+        return self.run(["snapshot", "rm", snap, "--json"])
 
     def close(self) -> None:
         """Closes the connection (the next command opens a new one)."""

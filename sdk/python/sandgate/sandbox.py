@@ -186,6 +186,7 @@ class Sandbox:
                allow_net: Optional[Sequence[str]] = None,
                secrets: Optional[Sequence[str]] = None,
                env: Optional[Mapping[str, str]] = None,
+               snapshot: Optional[str] = None,
                key_filename: Optional[Union[str, List[str]]] = None,
                host_key: Optional[str] = None,
                known_hosts: Optional[str] = None,
@@ -198,7 +199,8 @@ class Sandbox:
         token's values; durations are seconds or strings such as ``"30m"``;
         ``allow_net`` narrows the token's network list (``[]``: no
         network); ``secrets`` picks the token's secrets (``[]``: none);
-        ``env`` is set in every process of the guest. ``timeout`` bounds
+        ``env`` is set in every process of the guest; ``snapshot`` starts
+        it from the token's snapshot of that name. ``timeout`` bounds
         the wait for the VM (on Timeout the sandbox is killed). Connection
         arguments as for :class:`Client`.
         """
@@ -216,7 +218,8 @@ class Sandbox:
                                  vcpus=vcpus, lifetime=lifetime,
                                  idle_timeout=idle_timeout,
                                  allow_net=allow_net, secrets=secrets,
-                                 env=env, timeout=timeout)
+                                 env=env, snapshot=snapshot,
+                                 timeout=timeout)
         except Timeout:
             # It may still be booting: do not leave it behind.
             try:
@@ -271,6 +274,13 @@ class Sandbox:
         """Moves its end ``duration`` later; returns the SANDBOX document."""
         self._info = self.client.extend(self._name, duration)
         return self._info
+
+    def snapshot(self, snap: str) -> Dict[str, Any]:
+        """Saves its disk as the token's snapshot ``snap`` (run ``sync``
+        first: the copy is what a power cut would leave); returns the
+        SNAPSHOT document. ``Sandbox.create(..., snapshot=snap)`` starts
+        from it."""
+        return self.client.snapshot(self._name, snap)
 
     def _connection(self) -> paramiko.SSHClient:
         with self._lock:

@@ -151,6 +151,7 @@ class _SFTP(paramiko.SFTPServerInterface):
 class FakeGateway:
     def __init__(self):
         self.sandboxes = {}
+        self.snaps = {}
         self.lines = []  # control command strings received
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -193,6 +194,23 @@ class FakeGateway:
         chan.send_exit_status(status)
         chan.close()
 
+    def _snapshot(self, args):
+        if args == ["ls"]:
+            return {"snapshots": list(self.snaps.values())}
+        if len(args) == 2 and args[0] == "rm":
+            if args[1] not in self.snaps:
+                raise LookupError("not_found", "no snapshot %s" % args[1])
+            del self.snaps[args[1]]
+            return {"removed": args[1]}
+        name, snap = args
+        if name not in self.sandboxes:
+            raise LookupError("not_found", "no sandbox %s (see ls)" % name)
+        if snap in self.snaps:
+            raise LookupError("exists", "snapshot %s exists" % snap)
+        self.snaps[snap] = {"name": snap, "token": "fake", "from": name,
+                            "image": "default", "size": 1, "created": 1}
+        return self.snaps[snap]
+
     def _command(self, w):
         cmd, args = w[0], w[1:]
         if cmd == "whoami":
@@ -202,6 +220,8 @@ class FakeGateway:
         if cmd == "help":
             return {"commands": [{"name": "ls", "usage": "ls",
                                   "summary": "list the sandboxes"}]}
+        if cmd == "snapshot":
+            return self._snapshot(args)
         name = args[0]
         if cmd == "create":
             opts = dict(zip(args[1::2], args[2::2]))

@@ -42,6 +42,32 @@ def test_control_commands(gw, conn):
         assert c.help()["commands"][0]["name"] == "ls"
 
 
+def test_snapshots(gw, conn):
+    with sandgate.Client(**conn) as c:
+        c.create("web")
+        assert c.snapshot("web", "with-deps")["from"] == "web"
+        assert gw.lines[-1] == "snapshot web with-deps --json"
+        assert [s["name"] for s in c.snapshots()] == ["with-deps"]
+        with pytest.raises(sandgate.Exists):
+            c.snapshot("web", "with-deps")
+        with pytest.raises(sandgate.NotFound):
+            c.snapshot("nosuch", "x")
+        c.create("job", snapshot="with-deps")
+        assert gw.lines[-1] == "create job --snapshot with-deps --json"
+        assert c.snapshot_rm("with-deps") == {"removed": "with-deps"}
+        assert c.snapshots() == []
+        with pytest.raises(sandgate.NotFound):
+            c.snapshot_rm("with-deps")
+    sb = sandgate.Sandbox.create(**conn, name="from-snap")
+    try:
+        assert sb.snapshot("s2")["name"] == "s2"
+    finally:
+        sb.kill()
+    other = sandgate.Sandbox.create(**conn, name="again", snapshot="s2")
+    assert gw.lines[-1] == "create again --snapshot s2 --json"
+    other.kill()
+
+
 def test_sandbox_lifecycle(gw, conn):
     with sandgate.Sandbox.create(**conn, lifetime="10m") as sb:
         assert sb.name.startswith("sb-") and len(sb.name) == 11
