@@ -301,6 +301,10 @@ void mon_snap_sweep(struct mon *m);
 int mon_snap_find(struct mon *m, const char *token, const char *snap,
     char *ret_dir, size_t size, char *ret_image, size_t image_size);
 
+/* monctl.c: a listening unix socket at path (an old one replaced), root's
+ * alone (made under umask 077). Returns 0 and *ret_fd, or -errno. */
+int mon_unix_listen(const char *path, int backlog, int *ret_fd);
+
 /* monmetrics.c */
 int mon_metrics_open(struct mon *m);
 void mon_metrics_close(struct mon *m);

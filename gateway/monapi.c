@@ -108,17 +108,17 @@ mon_call_wait(struct mon *m, struct mon_call *c, enum mon_call_wait wait,
 static void call_fail(struct mon *m, struct mon_call *c, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+static void vcall_fail(struct mon *m, struct mon_call *c, const char *code,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
 /* Ends c with an error: code "usage" is status 2, the others 1. */
 static void
-call_fail(struct mon *m, struct mon_call *c, const char *code,
-    const char *fmt, ...)
+vcall_fail(struct mon *m, struct mon_call *c, const char *code,
+    const char *fmt, va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	sg_buf_reset(c->out);
 	if (c->json) {
 		sg_buf_putf(c->err, "{\"error\": {\"code\": \"%s\", "
@@ -131,17 +131,26 @@ call_fail(struct mon *m, struct mon_call *c, const char *code,
 	call_finish(m, c, strcmp(code, "usage") == 0 ? 2 : 1);
 }
 
+static void
+call_fail(struct mon *m, struct mon_call *c, const char *code,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vcall_fail(m, c, code, fmt, ap);
+	va_end(ap);
+}
+
 void
 mon_call_fail(struct mon *m, struct mon_call *c, const char *code,
     const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vcall_fail(m, c, code, fmt, ap);
 	va_end(ap);
-	call_fail(m, c, code, "%s", msg);
 }
 
 /* --- sandboxes --- */

@@ -29,9 +29,8 @@
 #define CTL_WAIT_MS	200000	/* for a create or kill to be done */
 
 int
-mon_ctl_open(struct mon *m)
+mon_unix_listen(const char *path, int backlog, int *ret_fd)
 {
-	const char *path = m->cfg->control_socket;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	mode_t old;
 	int fd, r;
@@ -46,13 +45,19 @@ mon_ctl_open(struct mon *m)
 	old = umask(0077);
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (r < 0 || listen(fd, 64) < 0) {
+	if (r < 0 || listen(fd, backlog) < 0) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
-	m->ctl_fd = fd;
+	*ret_fd = fd;
 	return 0;
+}
+
+int
+mon_ctl_open(struct mon *m)
+{
+	return mon_unix_listen(m->cfg->control_socket, 64, &m->ctl_fd);
 }
 
 /* The answer, framed: "out N\n" N bytes, "err N\n" N bytes, "exit S\n". */

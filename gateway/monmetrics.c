@@ -99,32 +99,6 @@ put_lcount(struct sg_buf *b, const char *name, const char *label,
 /* --- the listener --- */
 
 static int
-open_unix(const char *path, int *ret_fd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	mode_t old;
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	(void)unlink(path);
-	old = umask(0077);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0 || listen(fd, 16) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-static int
 open_inet(const char *spec, int *ret_fd)
 {
 	struct sockaddr_storage ss;
@@ -186,7 +160,7 @@ mon_metrics_open(struct mon *m)
 	if (spec[0] == '/') {
 		if (sg_util_parent_dir(spec, dir, sizeof(dir)) == 0)
 			(void)mkdir(dir, 0755);
-		r = open_unix(spec, &m->metrics_fd);
+		r = mon_unix_listen(spec, 16, &m->metrics_fd);
 	} else {
 		r = open_inet(spec, &m->metrics_fd);
 	}
