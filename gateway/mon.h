@@ -197,6 +197,7 @@ struct mconn;
 struct mon_snapjob {
 	char token[80];
 	char snap[40];
+	char sbx_id[16];
 };
 
 struct mon {

@@ -146,8 +146,22 @@ snap_busy(struct mon *m, const char *token, const char *snap)
 	return 0;
 }
 
+/* 1 while a job copies sandbox id's disk (one at a time: each pauses
+ * the guest and resumes it). */
+static int
+sbx_busy(struct mon *m, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < m->nsnapjobs; i++)
+		if (strcmp(m->snapjobs[i].sbx_id, id) == 0)
+			return 1;
+	return 0;
+}
+
 static void
-busy_set(struct mon *m, const char *token, const char *snap, int on)
+busy_set(struct mon *m, const char *token, const char *snap, const char *id,
+    int on)
 {
 	size_t i;
 
@@ -160,6 +174,8 @@ busy_set(struct mon *m, const char *token, const char *snap, int on)
 		    "%s", token);
 		snprintf(m->snapjobs[i].snap, sizeof(m->snapjobs[i].snap), "%s",
 		    snap);
+		snprintf(m->snapjobs[i].sbx_id, sizeof(m->snapjobs[i].sbx_id),
+		    "%s", id);
 		m->nsnapjobs++;
 	} else if (!on && i < m->nsnapjobs) {
 		m->snapjobs[i] = m->snapjobs[m->nsnapjobs - 1];
@@ -239,7 +255,7 @@ snap_done(void *arg, int cancelled)
 	struct snap_info si;
 	char *err = NULL;
 
-	busy_set(m, j->token, j->snap, 0);
+	busy_set(m, j->token, j->snap, j->sbx_id, 0);
 	if (cancelled)
 		goto out;
 	if (j->r < 0) {
@@ -312,6 +328,11 @@ cmd_snapshot(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 		    mon_sbx_state_name(s));
 		return;
 	}
+	if (sbx_busy(m, s->id)) {
+		mon_call_fail(m, c, "refused", "a snapshot of %s is being made: "
+		    "try again once it is", s->name[0] ? s->name : s->id);
+		return;
+	}
 	if (m->cfg->max_snapshots == 0) {
 		mon_call_fail(m, c, "refused", "snapshots are off on this "
 		    "gateway (max_snapshots = 0)");
@@ -371,7 +392,7 @@ cmd_snapshot(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 		goto nomem;
 	if (sg_jobs_submit(m->jobs, snap_run, snap_done, j) < 0)
 		goto nomem;
-	busy_set(m, j->token, j->snap, 1);
+	busy_set(m, j->token, j->snap, j->sbx_id, 1);
 	mon_call_wait(m, c, CALL_WAIT_JOB, j->serial, SNAP_WAIT_MS);
 	return;
 nomem:
