@@ -38,6 +38,8 @@ grep -q '^d /run/sandgate ' "$SG_BUILDDIR/tools/systemd/sandgate.conf" ||
 
 # --- a notification socket and a journal stream, as systemd gives ---------
 NS=$(mktemp -d /tmp/sgnotify.XXXXXX)
+SG_EXTRA_DIRS=$NS
+trap sg_cleanup EXIT INT TERM	# sg_setup sets it again, the same
 python3 "$SG_SRCDIR/tests/integration/notifysock.py" "$NS/notify" "$NS/got" &
 NPID=$!
 SG_EXTRA_PIDS="$NPID"
@@ -59,7 +61,6 @@ journal_stream() {
 	export JOURNAL_STREAM
 }
 sg_setup
-trap 'sg_cleanup; rm -rf "$NS"' EXIT INT TERM
 
 sg_wait_for has READY=1 1 || fail "no READY=1"
 grep -q '^STATUS=0 sandboxes, 0 connections' "$NS/got" ||

@@ -18,12 +18,13 @@ command -v qemu-img >/dev/null || skip "no qemu-img"
 # the image in a folder of the test's own (hard links when they can be),
 # so that it can be "rebuilt" under the snapshot
 IMG=$(mktemp -d /tmp/sgimg.XXXXXX)
+SG_EXTRA_DIRS=$IMG
+trap sg_cleanup EXIT INT TERM	# sg_setup sets it again, the same
 chmod 755 "$IMG"
 cp -al "$SG_IMAGE_DIR/minimal" "$IMG/minimal" 2>/dev/null ||
 	cp -a "$SG_IMAGE_DIR/minimal" "$IMG/minimal" || fail "copying the image"
 SG_IMAGE_DIR=$IMG
 sg_setup "max_snapshots = 2" "snapshot_quota_gb = 1" "idle_timeout = 10m"
-trap 'sg_cleanup; rm -rf "$IMG"' EXIT INT TERM
 TOK2=$(sg_ctl token create t2) || fail "token create t2"
 sg_wait_for grep -q "tokens reloaded.*2 tokens" "$SG_T/log" || fail "no reload"
 

@@ -101,6 +101,7 @@ SG_EXTRA_PIDS=
 SG_EXTRA_TABLES=
 SG_EXTRA_LINKS=
 SG_EXTRA_MOUNTS=
+SG_EXTRA_DIRS=		# folders a test made outside $SG_T
 sg_cleanup() {
 	set +e
 	for p in $SG_EXTRA_PIDS; do sg_kill_job "$p"; done
@@ -128,6 +129,7 @@ sg_cleanup() {
 		ip link delete "sgv$$" >/dev/null 2>&1
 		ip netns delete "$SG_TESTNS" >/dev/null 2>&1
 	fi
+	for d in $SG_EXTRA_DIRS; do rm -rf "$d"; done
 	[ -n "$SG_T" ] && rm -rf "$SG_T"
 }
 
