@@ -13,6 +13,7 @@
 
 #include "agent/conf.h"
 #include "agent/net.h"
+#include "agent/vol.h"
 #include "common/log.h"
 #include "common/proto.h"
 
@@ -448,6 +449,12 @@ conf_apply_system(const char *key, const char *value, int *first, char *msg,
 			conf_fail(first, msg, msglen, -r,
 			    "cannot write %s for \"%s\": %s", AG_CONF_RESOLV,
 			    value, strerror(-r));
+	} else if (strcmp(key, "volume") == 0) {
+		char vmsg[400];
+
+		r = ag_vol_mount(value, vmsg, sizeof(vmsg));
+		if (r < 0)
+			conf_fail(first, msg, msglen, -r, "%s", vmsg);
 	} else if (strcmp(key, "ca") == 0) {
 		r = conf_install_ca(value);
 		if (r < 0)

@@ -5,7 +5,8 @@
  * NAME=VALUE per item, repeatable), sandbox_id and image (for the log), ip
  * (A.B.C.D/N on eth0), gateway (A.B.C.D), dns (addresses separated by
  * commas or spaces), ca (PEM of the proxy CA), home (working directory
- * and HOME). Unknown keys are ignored. Each CONFIG describes the whole sandbox: the locked
+ * and HOME), volume (SERIAL ro|rw PATH: agent/vol.h, repeatable). Unknown
+ * keys are ignored. Each CONFIG describes the whole sandbox: the locked
  * environment and home are rebuilt from the defaults plus what it holds. */
 #ifndef AG_CONF_H
 #define AG_CONF_H

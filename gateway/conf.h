@@ -61,6 +61,8 @@ enum sg_conf_key {
 	SG_CONF_MAX_SANDBOXES,   /* 5, 1..1000: default per token */
 	SG_CONF_MAX_SNAPSHOTS,   /* 10, 0..1000: snapshots a token may keep */
 	SG_CONF_SNAPSHOT_QUOTA_GB, /* 20, 1..100000: GiB of them, per token */
+	SG_CONF_MAX_VOLUMES,     /* 10, 0..1000: volumes a token may keep */
+	SG_CONF_VOLUME_QUOTA_GB, /* 50, 1..100000: GiB of their sizes, per token */
 	/* [network] */
 	SG_CONF_POOL,            /* "10.200.0.0/16"; IPv4 CIDR, prefix 8..30 */
 	SG_CONF_RESOLVE,         /* repeatable NAME:ADDR; see sg_conf_resolve_* */

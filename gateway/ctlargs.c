@@ -174,7 +174,8 @@ static const struct {
 	{ "ls", SG_CTLA_LS, "ls", "ls [--token T]", "list the sandboxes" },
 	{ "create", SG_CTLA_CREATE, "create NAME [--image I] [--memory MB] "
 	  "[--vcpus N] [--lifetime D] [--idle-timeout D] [--allow-net LIST] "
-	  "[--secret NAME,...] [--env K=V]", "create NAME --token T [OPTIONS]",
+	  "[--secret NAME,...] [--env K=V] [--snapshot SNAP] "
+	  "[--volume VOL:/path[:ro]]...", "create NAME --token T [OPTIONS]",
 	  "make a named sandbox (then: ssh NAME@host)" },
 	{ "info", SG_CTLA_INFO, "info NAME", "info ID|NAME [--token T]",
 	  "one sandbox" },
@@ -186,6 +187,11 @@ static const struct {
 	  "snapshot rm SNAP", "snapshot ID|NAME SNAP [--token T] | snapshot ls "
 	  "[--token T] | snapshot rm SNAP [--token T]",
 	  "save a sandbox's disk as SNAP (then: create NAME --snapshot SNAP)" },
+	{ "volume", SG_CTLA_VOLUME_CREATE, "volume create VOL SIZE [--from SNAP] "
+	  "| volume ls | volume rm VOL", "volume create VOL SIZE --token T "
+	  "[--from SNAP] | volume ls [--token T] | volume rm VOL [--token T]",
+	  "a disk that outlives sandboxes (then: create NAME --volume "
+	  "VOL:/path)" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -217,7 +223,11 @@ sg_ctla_help_text(int root)
 		    "  extend ID|NAME DURATION [--token T]  push its end back\n"
 		    "  kill ID|NAME [--token T]           destroy it\n"
 		    "  kill --token T                     destroy all of T's\n"
-		    "  whoami [--token T]                 a token's limits and use\n";
+		    "  whoami [--token T]                 a token's limits and use\n"
+		    "  snapshot ID|NAME SNAP [--token T]  save its disk as SNAP\n"
+		    "  snapshot ls | snapshot rm SNAP     [--token T]\n"
+		    "  volume create VOL SIZE --token T [--from SNAP]\n"
+		    "  volume ls | volume rm VOL          [--token T]\n";
 	return
 	    "commands (add --json to any for one JSON document):\n"
 	    "  whoami                  the token, its limits, what is in use\n"
@@ -226,9 +236,14 @@ sg_ctla_help_text(int root)
 	    "      --image I  --memory MB  --vcpus N  --lifetime D\n"
 	    "      --idle-timeout D  --allow-net LIST  --secret NAME,...\n"
 	    "      --env KEY=VALUE   (durations: 90s, 30m, 1h30m, 1d)\n"
+	    "      --snapshot SNAP  --volume VOL:/path[:ro]\n"
 	    "  info NAME               one sandbox\n"
 	    "  extend NAME DURATION    push its end back\n"
 	    "  kill NAME               destroy it\n"
+	    "  snapshot NAME SNAP      save its disk as SNAP\n"
+	    "  snapshot ls | snapshot rm SNAP\n"
+	    "  volume create VOL SIZE [--from SNAP]   a disk that lasts (10G)\n"
+	    "  volume ls | volume rm VOL\n"
 	    "  help                    this list\n"
 	    "see sandgate-ssh(7)\n";
 }
@@ -288,6 +303,12 @@ sg_ctla_free(struct sg_ctla *r)
 	free(r->image);
 	free(r->snap);
 	free(r->from_snap);
+	free(r->vol);
+	for (size_t i = 0; i < r->nvols; i++) {
+		free(r->vols[i].name);
+		free(r->vols[i].path);
+	}
+	free(r->vols);
 	sg_ctla_free_words(r->allow, r->nallow);
 	sg_ctla_free_words(r->secrets, r->nsecrets);
 	sg_ctla_free_words(r->env, r->nenv);
@@ -427,9 +448,89 @@ opt_env(struct sg_ctla *q, const char *v, char **ret_err)
 	return 0;
 }
 
+/* create --volume VOL:/path[:ro|:rw] */
+static int
+opt_volume(struct sg_ctla *q, const char *v, char **ret_err)
+{
+	const char *c1 = strchr(v, ':'), *c2;
+	struct sg_ctla_vol *nv, *o;
+	char *name = NULL, *path = NULL;
+	size_t i, pl;
+	int ro = 0;
+
+	if (c1 == NULL || c1[1] != '/')
+		return sg_fail(ret_err, -EINVAL, "--volume '%.64s': write "
+		    "VOL:/path or VOL:/path:ro", v);
+	c2 = strchr(c1 + 1, ':');
+	if (c2 != NULL) {
+		if (strcmp(c2, ":ro") == 0)
+			ro = 1;
+		else if (strcmp(c2, ":rw") != 0)
+			return sg_fail(ret_err, -EINVAL, "--volume '%.64s': after "
+			    "the path write :ro or :rw, or nothing", v);
+	}
+	name = strndup(v, (size_t)(c1 - v));
+	pl = c2 != NULL ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1);
+	path = strndup(c1 + 1, pl);
+	if (name == NULL || path == NULL)
+		goto nomem;
+	if (!sg_ctla_valid_volume(name)) {
+		sg_msg(ret_err, "--volume '%.64s': '%.40s' is not a volume name "
+		    "(see volume ls)", v, name);
+		goto inval;
+	}
+	if (!sg_ctla_valid_mount(path)) {
+		sg_msg(ret_err, "--volume %s: '%.64s' cannot be mounted on: "
+		    "write an absolute path of letters, digits and ._@+-, not "
+		    "/ and not in a system folder such as /etc or /usr", name,
+		    path);
+		goto inval;
+	}
+	for (i = 0; i < q->nvols; i++) {
+		o = &q->vols[i];
+		pl = strlen(o->path) < strlen(path) ? strlen(o->path) :
+		    strlen(path);
+		if (strcmp(o->name, name) == 0) {
+			sg_msg(ret_err, "--volume %s: given twice (a sandbox "
+			    "mounts a volume once)", name);
+			goto inval;
+		}
+		if (strncmp(o->path, path, pl) == 0 && (o->path[pl] == '\0' ||
+		    o->path[pl] == '/') && (path[pl] == '\0' || path[pl] == '/')) {
+			sg_msg(ret_err, "--volume %s: %s and %s's %s overlap: "
+			    "give each volume its own folder", name, path,
+			    o->name, o->path);
+			goto inval;
+		}
+	}
+	if (q->nvols >= SG_CTLA_VOLUMES_MAX) {
+		sg_msg(ret_err, "--volume: more than %d volumes",
+		    SG_CTLA_VOLUMES_MAX);
+		goto inval;
+	}
+	nv = realloc(q->vols, (q->nvols + 1) * sizeof(*nv));
+	if (nv == NULL)
+		goto nomem;
+	q->vols = nv;
+	nv[q->nvols].name = name;
+	nv[q->nvols].path = path;
+	nv[q->nvols].ro = ro;
+	q->nvols++;
+	return 0;
+inval:
+	free(name);
+	free(path);
+	return -EINVAL;
+nomem:
+	free(name);
+	free(path);
+	return -ENOMEM;
+}
+
 /* Options each command takes (besides --json). */
 #define O_TOKEN		0x01
 #define O_CREATE	0x02
+#define O_VOLUME	0x04
 
 static int
 set_option(struct sg_ctla *q, const char *opt, const char *v, char **ret_err)
@@ -453,6 +554,16 @@ set_option(struct sg_ctla *q, const char *opt, const char *v, char **ret_err)
 		q->from_snap = strdup(v);
 		return q->from_snap ? 0 : -ENOMEM;
 	}
+	if (strcmp(opt, "--from") == 0) {
+		if (!sg_ctla_valid_snapshot(v))
+			return sg_fail(ret_err, -EINVAL, "--from '%.40s': not "
+			    "a snapshot name (see snapshot ls)", v);
+		free(q->from_snap);
+		q->from_snap = strdup(v);
+		return q->from_snap ? 0 : -ENOMEM;
+	}
+	if (strcmp(opt, "--volume") == 0)
+		return opt_volume(q, v, ret_err);
 	if (strcmp(opt, "--memory") == 0)
 		return opt_uint(opt, v, 1, 1048576, &q->memory_mb, ret_err);
 	if (strcmp(opt, "--vcpus") == 0)
@@ -477,7 +588,7 @@ known_option(const char *opt, unsigned allowed)
 {
 	static const char *const create_opts[] = { "--image", "--memory",
 	    "--vcpus", "--lifetime", "--idle-timeout", "--allow-net",
-	    "--secret", "--env", "--snapshot" };
+	    "--secret", "--env", "--snapshot", "--volume" };
 	size_t i;
 
 	if ((allowed & O_TOKEN) && strcmp(opt, "--token") == 0)
@@ -486,6 +597,8 @@ known_option(const char *opt, unsigned allowed)
 		for (i = 0; i < sizeof(create_opts) / sizeof(*create_opts); i++)
 			if (strcmp(opt, create_opts[i]) == 0)
 				return 1;
+	if ((allowed & O_VOLUME) && strcmp(opt, "--from") == 0)
+		return 1;
 	return 0;
 }
 
@@ -499,6 +612,106 @@ sg_ctla_valid_snapshot(const char *s)
 		    (s[i] >= '0' && s[i] <= '9') || (s[i] == '-' && i > 0)))
 			return 0;
 	return i > 0;
+}
+
+int
+sg_ctla_valid_volume(const char *s)
+{
+	return sg_ctla_valid_snapshot(s);
+}
+
+int
+sg_ctla_valid_mount(const char *s)
+{
+	static const char *const sys[] = { "bin", "boot", "dev", "etc", "lib",
+	    "lib64", "proc", "run", "sbin", "sys", "usr" };
+	const char *c, *e;
+	size_t n, i, first = 0;
+
+	if (s == NULL || s[0] != '/' || strlen(s) > SG_CTLA_MOUNT_MAX ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._@+-/") != strlen(s))
+		return 0;
+	for (c = s + 1;; c = e + 1) {
+		e = strchr(c, '/');
+		n = e != NULL ? (size_t)(e - c) : strlen(c);
+		if (n == 0 || (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		if (first++ == 0)
+			for (i = 0; i < sizeof(sys) / sizeof(*sys); i++)
+				if (strlen(sys[i]) == n &&
+				    memcmp(sys[i], c, n) == 0)
+					return 0;
+		if (e == NULL)
+			return 1;
+	}
+}
+
+int
+sg_ctla_parse_size(const char *s, uint64_t *ret)
+{
+	static const struct { const char *sfx; unsigned shift; } u[] = {
+		{ "", 30 }, { "G", 30 }, { "GiB", 30 }, { "M", 20 },
+		{ "MiB", 20 }, { "T", 40 }, { "TiB", 40 },
+	};
+	char num[24];
+	size_t d = strspn(s, "0123456789"), i;
+	uint64_t v;
+
+	if (d == 0 || d >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, d);
+	num[d] = '\0';
+	for (i = 0; i < sizeof(u) / sizeof(*u); i++) {
+		if (strcmp(s + d, u[i].sfx) != 0)
+			continue;
+		if (sg_util_parse_uint(num, 1, SG_CTLA_VOLUME_MAX >> u[i].shift,
+		    &v) < 0 || (v << u[i].shift) < SG_CTLA_VOLUME_MIN)
+			return -EINVAL;
+		*ret = v << u[i].shift;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The words after "volume": create VOL SIZE; ls; rm VOL. */
+static int
+volume_words(struct sg_ctla *q, const char *const *pos, size_t npos,
+    int root, char **ret_err)
+{
+	const char *usage = root ? "volume create VOL SIZE --token T [--from "
+	    "SNAP] | volume ls [--token T] | volume rm VOL [--token T]" :
+	    "volume create VOL SIZE [--from SNAP] | volume ls | volume rm VOL";
+
+	if (npos == 1 && strcmp(pos[0], "ls") == 0)
+		q->cmd = SG_CTLA_VOLUME_LS;
+	else if (npos == 2 && strcmp(pos[0], "rm") == 0)
+		q->cmd = SG_CTLA_VOLUME_RM;
+	else if (npos == 3 && strcmp(pos[0], "create") == 0)
+		q->cmd = SG_CTLA_VOLUME_CREATE;
+	else
+		return sg_fail(ret_err, -EINVAL, "usage: %s", usage);
+	if (q->from_snap != NULL && q->cmd != SG_CTLA_VOLUME_CREATE)
+		return sg_fail(ret_err, -EINVAL, "--from is for volume create "
+		    "(usage: %s)", usage);
+	if (q->cmd == SG_CTLA_VOLUME_LS)
+		return 0;
+	if (!sg_ctla_valid_volume(pos[1]))
+		return sg_fail(ret_err, -EINVAL, "'%.64s' is not a volume name: "
+		    "write lowercase letters, digits and '-' (at most 32)",
+		    pos[1]);
+	if (q->cmd == SG_CTLA_VOLUME_CREATE) {
+		if (sg_ctla_parse_size(pos[2], &q->vol_bytes) < 0)
+			return sg_fail(ret_err, -EINVAL, "volume create: size "
+			    "'%.40s': write a whole number of GiB such as 10 or "
+			    "10G, or 512M, from 16M to 16T", pos[2]);
+		if (root && q->token == NULL)
+			return sg_fail(ret_err, -EINVAL, "volume create: root "
+			    "must say for which token (--token T)");
+	}
+	q->vol = strdup(pos[1]);
+	return q->vol ? 0 : -ENOMEM;
 }
 
 /* The words after "snapshot": ls; rm SNAP; SANDBOX SNAP (a sandbox
@@ -542,7 +755,7 @@ sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
     char **ret_err)
 {
 	struct sg_ctla *q;
-	const char *pos[2] = { NULL, NULL };
+	const char *pos[3] = { NULL, NULL, NULL };
 	size_t i, npos = 0, want_min, want_max, c;
 	unsigned allowed;
 	int r = 0, opts_done = 0;
@@ -563,12 +776,14 @@ sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
 	allowed = root && q->cmd != SG_CTLA_HELP ? O_TOKEN : 0;
 	if (q->cmd == SG_CTLA_CREATE)
 		allowed |= O_CREATE;
+	if (q->cmd == SG_CTLA_VOLUME_CREATE)
+		allowed |= O_VOLUME;
 	for (i = 1; i < argc && r == 0; i++) {
 		const char *a = argv[i], *v, *eq;
 		char opt[32];
 
 		if (opts_done || a[0] != '-' || a[1] == '\0') {
-			if (npos == 2) {
+			if (npos == (q->cmd == SG_CTLA_VOLUME_CREATE ? 3 : 2)) {
 				r = sg_fail(ret_err, -EINVAL, "%s: unexpected "
 				    "argument '%.40s' (usage: %s)", cmds[c].name,
 				    a, root ? cmds[c].root_usage : cmds[c].usage);
@@ -618,6 +833,11 @@ sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
 	/* snapshot ls | snapshot rm SNAP | snapshot SANDBOX SNAP */
 	if (q->cmd == SG_CTLA_SNAPSHOT) {
 		r = snapshot_words(q, pos, npos, root, ret_err);
+		if (r < 0)
+			goto fail;
+		npos = 0;
+	} else if (q->cmd == SG_CTLA_VOLUME_CREATE) {
+		r = volume_words(q, pos, npos, root, ret_err);
 		if (r < 0)
 			goto fail;
 		npos = 0;

@@ -19,6 +19,10 @@
 #define SG_CTLA_ENV_VALUE_MAX	1024
 #define SG_CTLA_ALLOW_MAX	64	/* --allow-net entries */
 #define SG_CTLA_SECRETS_MAX	64
+#define SG_CTLA_VOLUMES_MAX	8	/* --volume per sandbox */
+#define SG_CTLA_MOUNT_MAX	200	/* bytes of a volume's mount path */
+#define SG_CTLA_VOLUME_MIN	(16ull << 20)	/* volume create SIZE */
+#define SG_CTLA_VOLUME_MAX	(16ull << 40)
 
 enum sg_ctla_cmd {
 	SG_CTLA_HELP,
@@ -31,6 +35,16 @@ enum sg_ctla_cmd {
 	SG_CTLA_SNAPSHOT,	/* snapshot SANDBOX SNAP */
 	SG_CTLA_SNAPSHOT_LS,	/* snapshot ls */
 	SG_CTLA_SNAPSHOT_RM,	/* snapshot rm SNAP */
+	SG_CTLA_VOLUME_CREATE,	/* volume create VOL SIZE [--from SNAP] */
+	SG_CTLA_VOLUME_LS,	/* volume ls */
+	SG_CTLA_VOLUME_RM,	/* volume rm VOL */
+};
+
+/* One create --volume VOL:/path[:ro|:rw]. */
+struct sg_ctla_vol {
+	char *name;
+	char *path;
+	int ro;
 };
 
 /* A parsed request. Strings are owned by it; unset options are NULL or 0
@@ -54,7 +68,11 @@ struct sg_ctla {
 	char **env;		/* KEY=VALUE */
 	size_t nenv;
 	char *snap;		/* snapshot SANDBOX SNAP, snapshot rm SNAP */
-	char *from_snap;	/* create --snapshot SNAP */
+	char *from_snap;	/* create --snapshot SNAP, volume create --from */
+	char *vol;		/* volume create VOL SIZE, volume rm VOL */
+	uint64_t vol_bytes;	/* volume create: SIZE, a multiple of 1 MiB */
+	struct sg_ctla_vol *vols;	/* create --volume */
+	size_t nvols;
 };
 
 /* Splits a command string into words as a POSIX shell quotes them
@@ -90,5 +108,20 @@ int sg_ctla_valid_name(const char *s);
 
 /* 1 when s is a snapshot name: [a-z0-9][a-z0-9-]{0,31}. */
 int sg_ctla_valid_snapshot(const char *s);
+
+/* 1 when s is a volume name (as a snapshot's). */
+int sg_ctla_valid_volume(const char *s);
+
+/* 1 when s is a path a volume may be mounted on in the guest: absolute,
+ * at most SG_CTLA_MOUNT_MAX bytes of [A-Za-z0-9._@+-] and '/', no empty,
+ * "." or ".." component, no trailing '/', and neither / nor a system
+ * folder (/bin /boot /dev /etc /lib /lib64 /proc /run /sbin /sys /usr)
+ * nor anything under one. */
+int sg_ctla_valid_mount(const char *s);
+
+/* Parses a volume size: a whole number of GiB ("10", "10G", "10GiB"),
+ * MiB ("512M", "512MiB") or TiB ("1T", "1TiB"), from SG_CTLA_VOLUME_MIN
+ * to SG_CTLA_VOLUME_MAX. Returns 0 and *ret bytes, or -EINVAL. */
+int sg_ctla_parse_size(const char *s, uint64_t *ret);
 
 #endif

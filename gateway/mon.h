@@ -76,6 +76,13 @@ struct mworker {
 	int filtered;		/* its filter's report came */
 };
 
+/* A volume a sandbox mounts (create --volume), recorded with its policy. */
+struct mon_vol {
+	char name[40];
+	char path[SG_CTLA_MOUNT_MAX + 1];
+	int ro;
+};
+
 enum sbx_state {
 	SB_CREATING,		/* a job makes its domain */
 	SB_RUNNING,		/* its domain runs */
@@ -127,6 +134,9 @@ struct sbx {
 	uint64_t idle_s;		/* its own idle timeout; 0: its token's */
 	char **env;			/* KEY=VALUE for its guest (create --env) */
 	size_t nenv;
+	struct mon_vol vols[SG_CTLA_VOLUMES_MAX];	/* its token's */
+	size_t nvols;
+	int poweroff_sent;		/* its guest was told to sync and stop */
 };
 
 /* What a new sandbox is made with: token and name, and the settings of a
@@ -149,6 +159,8 @@ struct mon_sbx_opts {
 	size_t nsecrets;
 	char *const *env;
 	size_t nenv;
+	const struct sg_ctla_vol *vols;	/* checked by mon_vol_check */
+	size_t nvols;
 };
 
 struct failrec {
@@ -254,6 +266,9 @@ struct mon {
 	int64_t started;		/* wall clock, seconds */
 	struct mon_snapjob snapjobs[MON_SNAPJOBS_MAX];
 	size_t nsnapjobs;
+	struct mon_snapjob voljobs[MON_SNAPJOBS_MAX];	/* volumes being
+					 * made (monvol.c): token, name */
+	size_t nvoljobs;
 	int quit;
 };
 
@@ -301,6 +316,54 @@ void mon_snap_sweep(struct mon *m);
  * 0, or -ENOENT when there is no such snapshot. */
 int mon_snap_find(struct mon *m, const char *token, const char *snap,
     char *ret_dir, size_t size, char *ret_image, size_t image_size);
+
+/* monstore.c: what snapshots and volumes share */
+/* STATE_DIR/KIND/TOKEN[/NAME] into out: 0 or -ENAMETOOLONG. */
+int mon_store_path(struct mon *m, const char *kind, const char *token,
+    const char *name, char *out, size_t size);
+/* Calls fn with the path and name of each well-named entry of
+ * STATE_DIR/KIND/TOKEN, sorted by name; returns how many it took (0). */
+size_t mon_store_each(struct mon *m, const char *kind, const char *token,
+    int (*fn)(const char *dir, const char *name, void *arg), void *arg);
+/* At start: removes with rm the NAME.tmp folders a sandgated that died
+ * left under STATE_DIR/KIND, logging each as what ("a snapshot"). */
+void mon_store_sweep(struct mon *m, const char *kind,
+    int (*rm)(const char *path, char **ret_err), const char *what);
+/* For ls: calls fn for each token the caller may see (a token holder:
+ * its own; root: every one, or --token's). -1 when that token is gone
+ * (c has failed). */
+int mon_store_tokens(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
+    void (*fn)(struct mon *m, const char *token, void *arg), void *arg);
+/* The table of names being made: is token's name in it; add or remove
+ * it (with the sandbox id a snapshot copies, or NULL). */
+int mon_store_busy(const struct mon_snapjob *v, size_t n, const char *token,
+    const char *name);
+void mon_store_busy_set(struct mon_snapjob *v, size_t *n, const char *token,
+    const char *name, const char *id, int on);
+
+/* monvol.c */
+void mon_vol_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q);
+/* At start: removes the VOL.tmp folders a sandgated that died left. */
+void mon_vol_sweep(struct mon *m);
+/* 0 when token's sandbox may mount vols as asked: each exists, is not
+ * being made, and no other sandbox writes it (nor reads it, for one that
+ * writes); else -1 and an answer's kind ("not_found", "refused") and
+ * text. */
+int mon_vol_check(struct mon *m, const char *token,
+    const struct sg_ctla_vol *vols, size_t n, const char **ret_kind,
+    char *why, size_t whysz);
+/* The file of token's volume vol into buf. */
+int mon_vol_file(struct mon *m, const char *token, const char *vol,
+    char *buf, size_t size);
+/* s is gone: its volumes that no other sandbox mounts are root's again. */
+void mon_vol_release(struct mon *m, struct sbx *s);
+/* 1 when s writes a volume (its guest must sync before it is stopped). */
+int mon_vol_writes(const struct sbx *s);
+/* The serial of a sandbox's i-th volume disk ("sgvol0"...), which its
+ * agent finds it by (CONFIG "volume"). */
+void mon_vol_serial(size_t i, char *buf, size_t size);
+/* Reads a recorded "volume NAME ro|rw PATH" into s; 0 or -EINVAL. */
+int mon_vol_record_parse(struct sbx *s, const char *line);
 
 /* monctl.c: a listening unix socket at path (an old one replaced), root's
  * alone (made under umask 077). Returns 0 and *ret_fd, or -errno. */

@@ -203,7 +203,15 @@ sbx_json(struct mon *m, struct sg_buf *b, struct sbx *s)
 	sg_json_strv(b, s->allow_ent, s->nallow);
 	sg_buf_putf(b, ", \"secrets\": ");
 	sg_json_strv(b, s->ph_name, s->nph);
-	sg_buf_putf(b, ", \"dropped\": %llu}",
+	sg_buf_putf(b, ", \"volumes\": [");
+	for (size_t i = 0; i < s->nvols; i++) {
+		sg_buf_putf(b, "%s{\"volume\": ", i ? ", " : "");
+		sg_json_str(b, s->vols[i].name);
+		sg_buf_putf(b, ", \"path\": ");
+		sg_json_str(b, s->vols[i].path);
+		sg_buf_putf(b, ", \"ro\": %s}", s->vols[i].ro ? "true" : "false");
+	}
+	sg_buf_putf(b, "], \"dropped\": %llu}",
 	    (unsigned long long)sbx_dropped(m, s));
 }
 
@@ -258,7 +266,11 @@ sbx_text(struct mon *m, struct sg_buf *b, struct sbx *s)
 	sg_buf_putf(b, "%s\nsecrets:     ", s->nallow ? "" : "(none)");
 	for (i = 0; i < s->nph; i++)
 		sg_buf_putf(b, "%s%s", i ? ", " : "", s->ph_name[i]);
-	sg_buf_putf(b, "%s\n", s->nph ? "" : "(none)");
+	sg_buf_putf(b, "%s\nvolumes:     ", s->nph ? "" : "(none)");
+	for (i = 0; i < s->nvols; i++)
+		sg_buf_putf(b, "%s%s:%s%s", i ? ", " : "", s->vols[i].name,
+		    s->vols[i].path, s->vols[i].ro ? ":ro" : "");
+	sg_buf_putf(b, "%s\n", s->nvols ? "" : "(none)");
 }
 
 static int
@@ -331,6 +343,17 @@ limits_of(struct mon *m, const struct sg_token *tok, struct limits *l)
 	l->idle_s = sg_tokens_idle_timeout(tok) ?
 	    sg_tokens_idle_timeout(tok) : cfg->idle_timeout_s;
 	l->image = sg_tokens_image(tok);
+}
+
+struct mon_call *
+mon_call_job(struct mon *m, const char *serial)
+{
+	struct mon_call *c;
+
+	for (c = m->calls; c != NULL; c = c->next)
+		if (c->wait == CALL_WAIT_JOB && strcmp(c->wait_id, serial) == 0)
+			return c;
+	return NULL;
 }
 
 struct sbx *
@@ -703,6 +726,7 @@ cmd_create(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
 	struct limits l;
 	struct sbx *s;
 	char reason[600], d[32], snapdir[4096], snapimg[80];
+	const char *kind = NULL;
 	size_t i, k;
 
 	if ((tok = caller_token(m, c, q)) == NULL)
@@ -796,6 +820,11 @@ cmd_create(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
 				return;
 			}
 		}
+	if (q->nvols > 0 && mon_vol_check(m, sg_tokens_name(tok), q->vols,
+	    q->nvols, &kind, reason, sizeof(reason)) < 0) {
+		call_fail(m, c, kind, "%s", reason);
+		return;
+	}
 	memset(&o, 0, sizeof(o));
 	o.token = sg_tokens_name(tok);
 	o.name = q->name;
@@ -815,6 +844,8 @@ cmd_create(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
 	o.nsecrets = q->nsecrets;
 	o.env = q->env;
 	o.nenv = q->nenv;
+	o.vols = q->vols;
+	o.nvols = q->nvols;
 	reason[0] = '\0';
 	if (mon_sbx_create(m, &o, &s, reason, sizeof(reason)) < 0) {
 		call_fail(m, c, strstr(reason, "max_sandboxes") ? "limit" :
@@ -888,6 +919,11 @@ mon_api_run(struct mon *m, struct mon_call *c, const char *line, size_t len,
 	case SG_CTLA_SNAPSHOT_LS:
 	case SG_CTLA_SNAPSHOT_RM:
 		mon_snap_cmd(m, c, q, c->source[0] ? c->source : "root");
+		break;
+	case SG_CTLA_VOLUME_CREATE:
+	case SG_CTLA_VOLUME_LS:
+	case SG_CTLA_VOLUME_RM:
+		mon_vol_cmd(m, c, q);
 		break;
 	}
 out:

@@ -55,6 +55,9 @@ struct sg_token;
 void mon_call_fail(struct mon *m, struct mon_call *c, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void mon_call_finish(struct mon *m, struct mon_call *c, int status);
+/* The call that waits for the job of serial (CALL_WAIT_JOB), or NULL
+ * (its client left). */
+struct mon_call *mon_call_job(struct mon *m, const char *serial);
 /* Puts c on the waiting list until wait/id happens or ms pass. */
 void mon_call_wait(struct mon *m, struct mon_call *c, enum mon_call_wait wait,
     const char *id, int64_t ms);

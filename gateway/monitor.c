@@ -616,6 +616,7 @@ setup(struct mon *m)
 	if (r < 0)
 		return r;
 	mon_snap_sweep(m);
+	mon_vol_sweep(m);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGHUP);

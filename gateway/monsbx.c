@@ -75,10 +75,13 @@ mon_sbx_free(struct sbx *s)
 
 /* --- destruction --- */
 
+#define DESTROY_GRACE_MS 10000	/* a guest's sync of its volumes */
+
 struct destroy_job {
 	struct mon *m;
 	struct sbx *s;
 	char id[16];
+	int grace;		/* its guest syncs and powers off: wait a bit */
 	int r;
 	char *err;
 };
@@ -90,6 +93,8 @@ destroy_run(void *arg)
 	struct sg_vm_host *h = NULL;
 
 	j->r = mon_vm(j->m, &h, &j->err);
+	if (j->r == 0 && j->grace)
+		(void)sg_vm_wait_gone(h, j->id, DESTROY_GRACE_MS);
 	if (j->r == 0)
 		j->r = sg_vm_destroy(h, j->id, j->m->cfg->state_dir, &j->err);
 }
@@ -110,6 +115,7 @@ destroy_done(void *arg, int cancelled)
 		s->reason = strdup("?");
 	if (s->has_net)
 		sg_net_del(m->net, s->id);
+	mon_vol_release(m, s);
 	sg_info("sandbox %s destroyed (%s)", s->id, s->reason);
 	sg_audit("sandbox_destroyed", "sandbox", s->id, "token", s->token,
 	    "reason", s->reason, NULL);
@@ -135,6 +141,7 @@ mon_sbx_destroy_job(struct mon *m, struct sbx *s)
 	if (j != NULL) {
 		j->m = m;
 		j->s = s;
+		j->grace = s->poweroff_sent;
 		snprintf(j->id, sizeof(j->id), "%s", s->id);
 	}
 	if (j == NULL || sg_jobs_submit(m->jobs, destroy_run, destroy_done,
@@ -167,6 +174,14 @@ mon_sbx_destroy(struct mon *m, struct sbx *s, const char *reason,
 		    sg_buf_put_u8(m->msg, kind) == 0 &&
 		    sg_mp_put_str(m->msg, text) == 0)
 			(void)mon_shim_send(m, s, m->msg, -1);
+		/* what it wrote to a volume must reach the disk: its agent
+		 * syncs and powers off, the job waits for that a moment */
+		if (s->shim_ready && mon_vol_writes(s)) {
+			sg_buf_reset(m->msg);
+			if (sg_buf_put_u8(m->msg, SG_MP_SHIM_POWEROFF) == 0 &&
+			    mon_shim_send(m, s, m->msg, -1) == 0)
+				s->poweroff_sent = 1;
+		}
 	}
 	mon_start_fail_waiting(m, s, text);
 	for (w = m->workers; w != NULL; w = w->next)
@@ -192,6 +207,13 @@ sbx_record_opt(struct sbx *s, const char *line)
 	/* a snapshot's folder, where its kernel is (monsnap.c) */
 	if (strncmp(line, "image_dir /", 11) == 0 && s->image_dir == NULL) {
 		s->image_dir = strdup(line + 10);
+		return;
+	}
+	/* a volume it mounts (monvol.c) */
+	if (strncmp(line, "volume ", 7) == 0) {
+		if (mon_vol_record_parse(s, line) < 0)
+			sg_warn("sandbox %s: a recorded volume is not valid: %.80s",
+			    s->id, line);
 		return;
 	}
 	if (sp == NULL || sg_util_parse_uint(sp + 1, 1, UINT32_MAX, &v) < 0)
@@ -275,7 +297,7 @@ want_secret(const struct mon_sbx_opts *o, const char *name)
 static int
 sbx_record_lines(const struct sbx *s, char ***ret, size_t *ret_n)
 {
-	char **v = calloc(s->nenv + 5, sizeof(char *));
+	char **v = calloc(s->nenv + s->nvols + 5, sizeof(char *));
 	size_t n = 0, i;
 
 	if (v == NULL)
@@ -292,6 +314,10 @@ sbx_record_lines(const struct sbx *s, char ***ret, size_t *ret_n)
 	if (s->image_dir != NULL && asprintf(&v[n++], "opt image_dir %s",
 	    s->image_dir) < 0)
 		goto nomem;
+	for (i = 0; i < s->nvols; i++)
+		if (asprintf(&v[n++], "opt volume %s %s %s", s->vols[i].name,
+		    s->vols[i].ro ? "ro" : "rw", s->vols[i].path) < 0)
+			goto nomem;
 	*ret = v;
 	*ret_n = n;
 	return 0;

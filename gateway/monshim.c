@@ -226,6 +226,15 @@ shim_config(struct mon *m, struct sbx *s, struct sg_config **ret)
 	/* what create --env asked for */
 	for (i = 0; r == 0 && i < s->nenv; i++)
 		r = sg_config_add(c, "env", s->env[i]);
+	/* its volumes: the disk with this serial, mounted there */
+	for (i = 0; r == 0 && i < s->nvols; i++) {
+		char serial[16], v[SG_CTLA_MOUNT_MAX + 32];
+
+		mon_vol_serial(i, serial, sizeof(serial));
+		snprintf(v, sizeof(v), "%s %s %s", serial, s->vols[i].ro ? "ro" :
+		    "rw", s->vols[i].path);
+		r = sg_config_add(c, "volume", v);
+	}
 	/* each secret's placeholder, in the locked environment */
 	for (i = 0; r == 0 && i < s->nph; i++) {
 		char ev[SG_PXC_PH_LEN + 160];

@@ -9,7 +9,6 @@
  * keep [sandbox] max_snapshots of them, snapshot_quota_gb together. */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,11 +62,7 @@ static int
 snap_dir(struct mon *m, const char *token, const char *snap, char *out,
     size_t size)
 {
-	int n = snap ? snprintf(out, size, "%s/snapshots/%s/%s",
-	    m->cfg->state_dir, token, snap) : snprintf(out, size,
-	    "%s/snapshots/%s", m->cfg->state_dir, token);
-
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	return mon_store_path(m, "snapshots", token, snap, out, size);
 }
 
 /* Reads a snapshot folder's image.conf and disk into *si (name set). */
@@ -104,46 +99,53 @@ snap_read(const char *dir, struct snap_info *si)
 	return si->image[0] ? 0 : -EINVAL;
 }
 
+struct snap_acc {
+	struct snap_info *list;
+	size_t k, max;
+	const char *token;
+};
+
+static int
+snap_one(const char *dir, const char *name, void *arg)
+{
+	struct snap_acc *a = arg;
+	struct snap_info *si = &a->list[a->k];
+
+	if (a->k >= a->max)
+		return -1;
+	memset(si, 0, sizeof(*si));
+	snprintf(si->name, sizeof(si->name), "%.32s", name);
+	snprintf(si->token, sizeof(si->token), "%s", a->token);
+	if (snap_read(dir, si) < 0)
+		return -1;
+	a->k++;
+	return 0;
+}
+
 /* The snapshots of token, sorted by name, into *ret (at most max). */
 static size_t
 snap_list(struct mon *m, const char *token, struct snap_info *ret, size_t max)
 {
-	struct dirent **ents = NULL;
-	char dir[4096], one[4096];
-	size_t k = 0;
-	int n, i;
+	struct snap_acc a = { ret, 0, max, token };
 
-	if (snap_dir(m, token, NULL, dir, sizeof(dir)) < 0)
-		return 0;
-	n = scandir(dir, &ents, NULL, alphasort);
-	for (i = 0; i < n; i++) {
-		const char *e = ents[i]->d_name;
+	return mon_store_each(m, "snapshots", token, snap_one, &a);
+}
 
-		if (k < max && sg_ctla_valid_snapshot(e) &&
-		    snprintf(one, sizeof(one), "%s/%s", dir, e) < (int)sizeof(one)) {
-			memset(&ret[k], 0, sizeof(ret[k]));
-			snprintf(ret[k].name, sizeof(ret[k].name), "%.32s", e);
-			snprintf(ret[k].token, sizeof(ret[k].token), "%s", token);
-			if (snap_read(one, &ret[k]) == 0)
-				k++;
-		}
-		free(ents[i]);
-	}
-	free(ents);
-	return k;
+/* Adds token's snapshots to the struct snap_acc arg. */
+static void
+snap_list_more(struct mon *m, const char *token, void *arg)
+{
+	struct snap_acc *a = arg;
+
+	a->token = token;
+	(void)mon_store_each(m, "snapshots", token, snap_one, a);
 }
 
 /* 1 while a job makes token's snap. */
 static int
 snap_busy(struct mon *m, const char *token, const char *snap)
 {
-	size_t i;
-
-	for (i = 0; i < m->nsnapjobs; i++)
-		if (strcmp(m->snapjobs[i].token, token) == 0 &&
-		    strcmp(m->snapjobs[i].snap, snap) == 0)
-			return 1;
-	return 0;
+	return mon_store_busy(m->snapjobs, m->nsnapjobs, token, snap);
 }
 
 /* 1 while a job copies sandbox id's disk (one at a time: each pauses
@@ -163,35 +165,7 @@ static void
 busy_set(struct mon *m, const char *token, const char *snap, const char *id,
     int on)
 {
-	size_t i;
-
-	for (i = 0; i < m->nsnapjobs; i++)
-		if (strcmp(m->snapjobs[i].token, token) == 0 &&
-		    strcmp(m->snapjobs[i].snap, snap) == 0)
-			break;
-	if (on && i == m->nsnapjobs && i < MON_SNAPJOBS_MAX) {
-		snprintf(m->snapjobs[i].token, sizeof(m->snapjobs[i].token),
-		    "%s", token);
-		snprintf(m->snapjobs[i].snap, sizeof(m->snapjobs[i].snap), "%s",
-		    snap);
-		snprintf(m->snapjobs[i].sbx_id, sizeof(m->snapjobs[i].sbx_id),
-		    "%s", id);
-		m->nsnapjobs++;
-	} else if (!on && i < m->nsnapjobs) {
-		m->snapjobs[i] = m->snapjobs[m->nsnapjobs - 1];
-		m->nsnapjobs--;
-	}
-}
-
-static struct mon_call *
-call_of(struct mon *m, const char *serial)
-{
-	struct mon_call *c;
-
-	for (c = m->calls; c != NULL; c = c->next)
-		if (c->wait == CALL_WAIT_JOB && strcmp(c->wait_id, serial) == 0)
-			return c;
-	return NULL;
+	mon_store_busy_set(m->snapjobs, &m->nsnapjobs, token, snap, id, on);
 }
 
 static void
@@ -250,7 +224,7 @@ snap_done(void *arg, int cancelled)
 {
 	struct snap_job *j = arg;
 	struct mon *m = j->m;
-	struct mon_call *c = cancelled ? NULL : call_of(m, j->serial);
+	struct mon_call *c = cancelled ? NULL : mon_call_job(m, j->serial);
 	uint64_t quota = m->cfg->snapshot_quota_gb << 30, used;
 	struct snap_info si;
 	char *err = NULL;
@@ -411,23 +385,14 @@ static void
 cmd_snapshot_ls(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 {
 	static struct snap_info list[SNAP_LIST_MAX];
+	struct snap_acc a = { list, 0, SNAP_LIST_MAX, NULL };
 	struct sg_buf *b = c->out;
-	const char *only = c->token != NULL ? c->token : q->token;
-	size_t n = 0, k, t;
+	size_t n, k;
 	uint64_t used = 0;
 
-	if (only != NULL && sg_tokens_find(m->tokens, only) == NULL) {
-		mon_call_fail(m, c, c->token ? "refused" : "not_found",
-		    c->token ? "the token was revoked" : "no token %s", only);
+	if (mon_store_tokens(m, c, q, snap_list_more, &a) < 0)
 		return;
-	}
-	for (t = 0; t < sg_tokens_count(m->tokens); t++) {
-		const char *name = sg_tokens_name(sg_tokens_at(m->tokens, t));
-
-		if (only != NULL && strcmp(name, only) != 0)
-			continue;
-		n += snap_list(m, name, list + n, SNAP_LIST_MAX - n);
-	}
+	n = a.k;
 	for (k = 0; k < n; k++)
 		used += list[k].bytes;
 	if (c->json) {
@@ -528,36 +493,7 @@ mon_snap_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
 void
 mon_snap_sweep(struct mon *m)
 {
-	struct dirent *t, *e;
-	char dir[4096], one[4096], *err = NULL;
-	DIR *top, *d;
-	size_t n;
-
-	if (snprintf(dir, sizeof(dir), "%s/snapshots", m->cfg->state_dir) >=
-	    (int)sizeof(dir) || (top = opendir(dir)) == NULL)
-		return;
-	while ((t = readdir(top)) != NULL) {
-		if (t->d_name[0] == '.' ||
-		    snprintf(one, sizeof(one), "%s/%s", dir, t->d_name) >=
-		    (int)sizeof(one) || (d = opendir(one)) == NULL)
-			continue;
-		while ((e = readdir(d)) != NULL) {
-			char tmp[4096];
-
-			n = strlen(e->d_name);
-			if (n < 5 || strcmp(e->d_name + n - 4, ".tmp") != 0 ||
-			    snprintf(tmp, sizeof(tmp), "%s/%s", one, e->d_name) >=
-			    (int)sizeof(tmp))
-				continue;
-			if (sg_vm_snapshot_remove(tmp, &err) == 0)
-				sg_info("removed %s, a snapshot a sandgated before "
-				    "did not finish", tmp);
-			free(err);
-			err = NULL;
-		}
-		closedir(d);
-	}
-	closedir(top);
+	mon_store_sweep(m, "snapshots", sg_vm_snapshot_remove, "a snapshot");
 }
 
 int

@@ -133,6 +133,9 @@ struct create_job {
 	char imgdir[PATH_MAX];
 	char tap[16];
 	int transport;
+	struct sg_vm_volume vols[SG_VM_VOLUMES_MAX];
+	char vfile[SG_VM_VOLUMES_MAX][PATH_MAX];
+	char vserial[SG_VM_VOLUMES_MAX][8];
 	/* results */
 	int r;
 	char *err;
@@ -299,6 +302,18 @@ mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
 		r = -ENOMEM;
 		goto fail;
 	}
+	if (o->nvols > SG_VM_VOLUMES_MAX) {
+		r = -EINVAL;
+		goto fail;
+	}
+	for (i = 0; i < o->nvols; i++) {
+		snprintf(s->vols[i].name, sizeof(s->vols[i].name), "%s",
+		    o->vols[i].name);
+		snprintf(s->vols[i].path, sizeof(s->vols[i].path), "%s",
+		    o->vols[i].path);
+		s->vols[i].ro = o->vols[i].ro;
+	}
+	s->nvols = o->nvols;
 	if (o->nenv > 0) {
 		s->env = calloc(o->nenv, sizeof(char *));
 		if (s->env == NULL) {
@@ -356,9 +371,25 @@ mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
 	j->spec.expires = s->expires;
 	j->spec.owner_pid = (int)getpid();
 	j->spec.tap = s->has_net ? j->tap : NULL;
+	for (i = 0; i < s->nvols; i++) {
+		if (mon_vol_file(m, s->token, s->vols[i].name, j->vfile[i],
+		    sizeof(j->vfile[i])) < 0) {
+			r = -ENAMETOOLONG;
+			snprintf(reason, reasonsz, "the path of volume %s is too "
+			    "long", s->vols[i].name);
+			goto fail_net;
+		}
+		mon_vol_serial(i, j->vserial[i], sizeof(j->vserial[i]));
+		j->vols[i].file = j->vfile[i];
+		j->vols[i].serial = j->vserial[i];
+		j->vols[i].ro = s->vols[i].ro;
+	}
+	j->spec.volumes = j->vols;
+	j->spec.nvolumes = s->nvols;
 	r = sg_jobs_submit(m->jobs, create_run, create_done, j);
 	if (r < 0) {
 		snprintf(reason, reasonsz, "the gateway is out of memory");
+fail_net:
 		if (s->has_net) {
 			sg_net_del(m->net, s->id);
 			mon_proxy_drop(m, s->id);

@@ -367,8 +367,17 @@ agent_frame(struct sg_relay *r, const struct sg_msg *m)
 	if (r->st == AG_CONFIG) {
 		if (m->type != SG_MSG_CONFIG_ACK)
 			return 0;
-		if (sg_proto_get_config_ack(m, &u32, &str, &slen) < 0 || u32 != 0)
+		if (sg_proto_get_config_ack(m, &u32, &str, &slen) < 0)
 			return -1;
+		if (u32 != 0) {
+			/* a volume that does not mount, say: the client's why */
+			char why[600];
+
+			snprintf(why, sizeof(why), "the sandbox could not be set "
+			    "up: %.*s", (int)(slen > 400 ? 400 : slen), str);
+			agent_down(r, why);
+			return 0;
+		}
 		r->st = AG_READY;
 		sg_config_free(r->cfg);
 		r->cfg = NULL;
@@ -619,6 +628,12 @@ sg_relay_notice(struct sg_relay *r, uint8_t kind, const char *text, int end)
 	}
 	if (end)
 		r->ending = 1;
+}
+
+int
+sg_relay_pending(const struct sg_relay *r)
+{
+	return r->fd >= 0 && r->st != AG_DOWN && sg_buf_len(r->out) > 0;
 }
 
 int

@@ -68,6 +68,9 @@ void sg_relay_notice(struct sg_relay *r, uint8_t kind, const char *text,
 
 /* Queues POWEROFF(seconds) to the agent (when connected). */
 int sg_relay_poweroff(struct sg_relay *r, uint32_t seconds);
+/* 1 while bytes for the agent wait to be written (a POWEROFF, say): a
+ * shim that ends waits for them, or for the agent connection to end. */
+int sg_relay_pending(const struct sg_relay *r);
 
 /* Poll integration: sg_relay_pollfds fills up to max entries (returning
  * how many it needs) and sets *ret_timeout_ms to the longest the caller

@@ -45,12 +45,15 @@ usage(FILE *f)
 	    "  info ID|NAME [--token T]\n"
 	    "  create NAME --token T [--image I] [--memory MB] [--vcpus N]\n"
 	    "        [--lifetime D] [--idle-timeout D] [--allow-net LIST]\n"
-	    "        [--secret NAME,...] [--env KEY=VALUE]\n"
+	    "        [--secret NAME,...] [--env KEY=VALUE] [--snapshot SNAP]\n"
+	    "        [--volume VOL:/path[:ro]]...\n"
 	    "  extend ID|NAME DURATION [--token T]   (e.g. 30m, 2h)\n"
 	    "  kill ID|NAME [--token T] | kill --token T\n"
 	    "  whoami [--token T]    a token's limits and what is in use\n"
 	    "  snapshot ID|NAME SNAP [--token T]   save its disk as SNAP\n"
 	    "  snapshot ls [--token T] | snapshot rm SNAP --token T\n"
+	    "  volume create VOL SIZE --token T [--from SNAP]   a disk that lasts\n"
+	    "  volume ls [--token T] | volume rm VOL --token T\n"
 	    "add --json to those run by sandgated for one JSON document\n"
 	    "(docs/control.md, sandgate-ssh(7))\n");
 }

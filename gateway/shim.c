@@ -53,6 +53,7 @@
 #define ALLOW_WAIT_MS		10000	/* a DNS answer waits this long for a monitor */
 #define MAX_PENDING		64
 #define MAX_OVERRIDES		256
+#define DRAIN_MS		5000	/* an ending shim waits for the agent to read */
 
 struct pending {
 	uint32_t seq;
@@ -80,6 +81,8 @@ struct shim {
 	uint8_t agent;			/* enum sg_mp_agent */
 	char *why;
 	int quit;
+	int64_t drain_since_ms;	/* ending: when it began to wait for the
+				 * agent to take what is left (0: not yet) */
 };
 
 static struct shim *the_shim;	/* for the resolver's callbacks */
@@ -323,8 +326,16 @@ run_timers(struct shim *s)
 		next = (s->expires - WARN_BEFORE_S - now) * 1000;
 	if (!s->expired && (s->expires - now) * 1000 < next)
 		next = (s->expires - now) * 1000;
-	if (s->ending && sg_relay_links(s->relay) == 0)
-		s->quit = 1;
+	/* what waits for the agent (a POWEROFF) goes first, for a while */
+	if (s->ending && sg_relay_links(s->relay) == 0) {
+		if (!sg_relay_pending(s->relay) || (s->drain_since_ms != 0 &&
+		    ms - s->drain_since_ms >= DRAIN_MS))
+			s->quit = 1;
+		else if (s->drain_since_ms == 0)
+			s->drain_since_ms = ms;
+		if (next > 100)
+			next = 100;
+	}
 	return next < 0 ? 0 : next;
 }
 
@@ -423,6 +434,15 @@ mon_read(struct shim *s)
 		sg_relay_notice(s->relay, kind, text, 1);
 		s->ending = 1;
 		free(text);
+		break;
+	case SG_MP_SHIM_POWEROFF:
+		if (c.n != 0) {
+			r = -EPROTO;
+			break;
+		}
+		if (!s->powered_off && sg_relay_poweroff(s->relay, 0) == 0)
+			s->powered_off = 1;
+		s->ending = 1;
 		break;
 	case SG_MP_SHIM_DNS:
 		r = mon_dns(s, &c, fd);

@@ -240,6 +240,13 @@ int sg_vm_create(struct sg_vm_host *h, const struct sg_vm_spec *s, char **ret_er
 			     strerror(errno));
 		goto fail;
 	}
+	/* its volumes too, for as long as it runs (the caller takes them back) */
+	for (size_t i = 0; i < s->nvolumes; i++) {
+		r = sg_vm_volume_hand(h, s->volumes[i].file, s->volumes[i].ro ? 1 : 2,
+				      s->domain_type, ret_err);
+		if (r < 0)
+			goto fail;
+	}
 	r = sg_vm_domain_xml(s, img, q->have_dac ? (long)q->uid : -1,
 			     q->have_dac ? (long)q->gid : -1, &xml);
 	if (r < 0) {
@@ -331,6 +338,29 @@ int sg_vm_destroy(struct sg_vm_host *h, const char *id, const char *state_dir, c
 			     id, state_dir, strerror(-r2));
 	}
 	return r;
+}
+
+int sg_vm_wait_gone(struct sg_vm_host *h, const char *id, int ms)
+{
+	virDomainPtr dom = NULL;
+	int r, st, reason, waited;
+
+	for (waited = 0;; waited += 50) {
+		r = lookup(h, id, &dom, NULL);
+		if (r == -ENOENT)
+			return 0;
+		if (r < 0)
+			return r;
+		st = VIR_DOMAIN_NOSTATE;
+		if (virDomainGetState(dom, &st, &reason, 0) < 0)
+			st = VIR_DOMAIN_SHUTOFF;	/* gone meanwhile */
+		virDomainFree(dom);
+		if (st == VIR_DOMAIN_SHUTOFF || st == VIR_DOMAIN_CRASHED)
+			return 0;
+		if (waited >= ms)
+			return -ETIMEDOUT;
+		usleep(50 * 1000);
+	}
 }
 
 void sg_vm_info_free(struct sg_vm_info *v)
@@ -613,63 +643,16 @@ fail:
 
 /* ---- snapshots ---- */
 
-/* Removes the folder dir and the files in it (no deeper). */
-static int remove_flat_dir(const char *dir)
-{
-	struct dirent *e;
-	DIR *d = opendir(dir);
-	char p[PATH_MAX];
-	int r = 0;
-
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= (int)sizeof(p) ||
-		    unlink(p) < 0)
-			r = -EIO;
-	}
-	closedir(d);
-	if (rmdir(dir) < 0 && r == 0)
-		r = -errno;
-	return r;
-}
-
 int sg_vm_snapshot_remove(const char *dest, char **ret_err)
 {
 	int r;
 
 	if (!vm_valid_path(dest))
 		return sg_fail(ret_err, -EINVAL, "invalid snapshot path");
-	r = remove_flat_dir(dest);
+	r = vm_remove_flat_dir(dest);
 	if (r < 0)
 		return sg_fail(ret_err, r, "cannot remove %s: %s", dest, strerror(-r));
 	return 0;
-}
-
-/* Makes the folders above dest that do not exist (0750, QEMU's group). */
-static int make_parents(const char *dest, gid_t gid)
-{
-	char p[PATH_MAX];
-	char *sl;
-	int r;
-
-	if (snprintf(p, sizeof(p), "%s", dest) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	sl = strrchr(p, '/');
-	if (!sl || sl == p)
-		return -EINVAL;
-	*sl = '\0';
-	sl = strrchr(p, '/');
-	if (sl && sl != p) {
-		*sl = '\0';
-		r = vm_make_dir(p, gid, 0);	/* snapshots/ */
-		*sl = '/';
-		if (r < 0)
-			return r;
-	}
-	return vm_make_dir(p, gid, 0);		/* snapshots/TOKEN */
 }
 
 int sg_vm_snapshot(struct sg_vm_host *h, const struct sg_vm_snap_spec *s, char **ret_err)
@@ -693,23 +676,13 @@ int sg_vm_snapshot(struct sg_vm_host *h, const struct sg_vm_snap_spec *s, char *
 		goto out;
 	}
 	disk = vm_sb_path(s->state_dir, s->id, "disk.qcow2");
-	if (!disk || asprintf(&tmp, "%s.tmp", s->dest) < 0 ||
-	    asprintf(&out, "%s.tmp/rootfs.qcow2", s->dest) < 0) {
+	if (!disk || asprintf(&out, "%s.tmp/rootfs.qcow2", s->dest) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
-	r = make_parents(s->dest, q->gid);
-	if (r < 0) {
-		r = sg_fail(ret_err, r, "cannot create the folder of %s: %s", s->dest,
-			    strerror(-r));
+	r = vm_tmp_begin(s->dest, q->gid, &tmp, ret_err);
+	if (r < 0)
 		goto out;
-	}
-	(void)remove_flat_dir(tmp);	/* left by a sandgated that died */
-	r = vm_make_dir(tmp, q->gid, 1);
-	if (r < 0) {
-		r = sg_fail(ret_err, r, "cannot create %s: %s", tmp, strerror(-r));
-		goto out;
-	}
 	made = 1;
 	r = lookup(h, s->id, &dom, ret_err);
 	if (r < 0)
@@ -741,12 +714,9 @@ int sg_vm_snapshot(struct sg_vm_host *h, const struct sg_vm_snap_spec *s, char *
 		r = sg_fail(ret_err, r, "%s", ferr ? ferr : strerror(-r));
 		goto out;
 	}
-	if (rename(tmp, s->dest) < 0) {
-		r = errno == EEXIST || errno == ENOTEMPTY ? -EEXIST : -errno;
-		r = sg_fail(ret_err, r, "cannot put the snapshot in place at %s: %s", s->dest,
-			    strerror(-r));
+	r = vm_tmp_done(tmp, s->dest, "snapshot", ret_err);
+	if (r < 0)
 		goto out;
-	}
 	made = 0;
 out:
 	if (paused)
@@ -754,7 +724,7 @@ out:
 	if (dom)
 		virDomainFree(dom);
 	if (made)
-		(void)remove_flat_dir(tmp);
+		(void)vm_remove_flat_dir(tmp);
 	sg_vm_image_free(img);
 	free(imgerr);
 	free(ferr);

@@ -57,6 +57,16 @@ enum sg_vm_transport {
 	SG_VM_VSOCK = 1,
 };
 
+/* A volume a sandbox mounts: a disk after its own (vdb, vdc, ...) with a
+ * serial the agent finds it by (CONFIG "volume"). */
+#define SG_VM_VOLUMES_MAX 8
+#define SG_VM_VOLUME_FILE "volume.img"
+struct sg_vm_volume {
+	const char *file;        /* absolute: .../volumes/TOKEN/VOL/volume.img */
+	const char *serial;      /* [a-z0-9]{1,20} */
+	int ro;                  /* attached read-only */
+};
+
 /* What sg_vm_create() builds. All strings are borrowed. */
 struct sg_vm_spec {
 	const char *id;          /* 12 lowercase hex, random, made by the caller */
@@ -75,6 +85,11 @@ struct sg_vm_spec {
 	int owner_pid;           /* pid of the sandgated that made it */
 	const char *tap;         /* the host's tap for the guest's NIC, made by
 	                          * the caller ([a-z0-9-]{1,15}); NULL: no NIC */
+	const struct sg_vm_volume *volumes;	/* nvolumes, at most
+	                                 * SG_VM_VOLUMES_MAX; sg_vm_create()
+	                                 * hands each file to QEMU (see
+	                                 * sg_vm_volume_hand) */
+	size_t nvolumes;
 };
 
 /* One sandbox found by sg_vm_list(): a plain record. */
@@ -188,6 +203,11 @@ int sg_vm_list(struct sg_vm_host *h, struct sg_vm_info **ret, size_t *ret_n,
 	       char **ret_err);
 void sg_vm_info_free(struct sg_vm_info *v);
 
+/* Waits up to ms for the domain of sandbox id to end by itself (its
+ * guest powered off). Returns 0 once it is gone, -ETIMEDOUT, or another
+ * negative errno. */
+int sg_vm_wait_gone(struct sg_vm_host *h, const char *id, int ms);
+
 /* Rewrites the expiry time in the live domain's metadata. Returns 0,
  * -ENOENT when the sandbox does not run, or a negative errno. */
 int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires,
@@ -220,5 +240,32 @@ struct sg_vm_snap_spec {
 int sg_vm_snapshot(struct sg_vm_host *h, const struct sg_vm_snap_spec *s, char **ret_err);
 /* Removes a snapshot's folder and its files. */
 int sg_vm_snapshot_remove(const char *dest, char **ret_err);
+
+/* A volume: the folder dest (STATE_DIR/volumes/TOKEN/VOL) holding
+ * SG_VM_VOLUME_FILE, a sparse raw file of bytes with an ext4 filesystem
+ * labelled label, made by mkfs.ext4; or, with from (a snapshot's folder),
+ * its disk's filesystem copied and grown to bytes (-EFBIG when the
+ * snapshot's disk is larger). And volume.conf with note. Made in dest.tmp
+ * and renamed into place; on failure nothing is left. -EEXIST when dest
+ * exists, -ENOSPC when the disk is full. The file is root's (0600) until
+ * a sandbox mounts it. */
+struct sg_vm_vol_spec {
+	const char *dest;
+	uint64_t bytes;
+	const char *from;
+	const char *label;       /* at most 16 bytes */
+	int domain_type;         /* enum sg_vm_domain_type: whose group */
+	const char *note;
+};
+int sg_vm_volume_create(struct sg_vm_host *h, const struct sg_vm_vol_spec *s,
+			char **ret_err);
+/* Hands a volume's file to QEMU (how: 2 to write it, owned by QEMU's
+ * user, 0600; 1 to read it, root's and QEMU's group's, 0640) or takes it
+ * back (0: root's, 0600; h may be NULL), so that QEMU may touch a volume
+ * only while a sandbox mounts it. */
+int sg_vm_volume_hand(struct sg_vm_host *h, const char *file, int how, int domain_type,
+		      char **ret_err);
+/* Removes a volume's folder and its files. */
+int sg_vm_volume_remove(const char *dest, char **ret_err);
 
 #endif

@@ -336,12 +336,13 @@ out:
 	return r;
 }
 
-/* Runs qemu-img to create overlay backed by base (both absolute), with
- * virtual size disk_gb GiB (0: the base's). No shell. */
-/* Runs qemu-img with argv (argv[0] is SG_QEMU_IMG) and waits for it. On
- * failure the first line of its complaint goes into *ret_err after what
- * ("cannot create the sandbox disk X"); -ENOSPC when the disk is full. */
-static int run_qemu_img(const char *const *argv, const char *what, char **ret_err)
+/* Runs the program argv[0] (absolute, of the Debian package pkg) with
+ * argv, no shell, and waits for it; an exit status up to okmax is success.
+ * On failure the first line of its complaint goes into *ret_err after
+ * what ("cannot create the sandbox disk X"); -ENOSPC when the disk is
+ * full. */
+static int run_tool(const char *const *argv, const char *pkg, int okmax, const char *what,
+		    char **ret_err)
 {
 	char errbuf[2048], *nl;
 	size_t n = 0, got = 0;
@@ -350,10 +351,10 @@ static int run_qemu_img(const char *const *argv, const char *what, char **ret_er
 	pid_t pid;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return sg_fail(ret_err, -errno, "cannot run qemu-img: %s", strerror(errno));
+		return sg_fail(ret_err, -errno, "cannot run %s: %s", argv[0], strerror(errno));
 	pid = fork();
 	if (pid < 0) {
-		r = sg_fail(ret_err, -errno, "cannot run qemu-img: %s", strerror(errno));
+		r = sg_fail(ret_err, -errno, "cannot run %s: %s", argv[0], strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
@@ -378,7 +379,7 @@ static int run_qemu_img(const char *const *argv, const char *what, char **ret_er
 			break;
 		got += (size_t)k;
 		if (got == sizeof(errbuf) - 1) {
-			/* keep draining so qemu-img never blocks on us */
+			/* keep draining so the tool never blocks on us */
 			char sink[512];
 
 			while ((k = read(pfd[0], sink, sizeof(sink))) > 0 || (k < 0 && errno == EINTR))
@@ -393,20 +394,20 @@ static int run_qemu_img(const char *const *argv, const char *what, char **ret_er
 			break;
 		}
 	}
-	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) <= okmax)
 		goto out;
-	/* the first line of qemu-img's complaint */
+	/* the first line of its complaint */
 	for (n = 0; n < got && (errbuf[n] == '\n' || errbuf[n] == ' '); n++)
 		;
 	nl = strchr(errbuf + n, '\n');
 	if (nl)
 		*nl = '\0';
 	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127 && !errbuf[n])
-		r = sg_fail(ret_err, -ENOENT, "cannot run %s: install the Debian package qemu-utils",
-			     SG_QEMU_IMG);
+		r = sg_fail(ret_err, -ENOENT, "cannot run %s: install the Debian package %s",
+			     argv[0], pkg);
 	else
 		r = sg_fail(ret_err, strstr(errbuf + n, "No space left") ? -ENOSPC : -EIO,
-			     "%s: %s", what, errbuf[n] ? errbuf + n : "qemu-img failed");
+			     "%s: %s", what, errbuf[n] ? errbuf + n : "it failed");
 out:
 	if (pfd[0] >= 0)
 		close(pfd[0]);
@@ -415,6 +416,13 @@ out:
 	return r;
 }
 
+static int run_qemu_img(const char *const *argv, const char *what, char **ret_err)
+{
+	return run_tool(argv, "qemu-utils", 0, what, ret_err);
+}
+
+/* Runs qemu-img to create overlay backed by base (both absolute), with
+ * virtual size disk_gb GiB (0: the base's). No shell. */
 int vm_make_overlay(const char *base, const char *overlay, unsigned disk_gb,
 			char **ret_err)
 {
@@ -556,3 +564,267 @@ int vm_snapshot_files(const struct sg_vm_image *img, const char *dir, const char
 	return 0;
 }
 
+/* ---- folders of snapshots and volumes ---- */
+
+/* Removes the folder dir and the files in it (no deeper). */
+int vm_remove_flat_dir(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	char p[PATH_MAX];
+	int r = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= (int)sizeof(p) ||
+		    unlink(p) < 0)
+			r = -EIO;
+	}
+	closedir(d);
+	if (rmdir(dir) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+/* Makes the folders above dest that do not exist (0750, QEMU's group). */
+int vm_make_parents(const char *dest, gid_t gid)
+{
+	char p[PATH_MAX];
+	char *sl;
+	int r;
+
+	if (snprintf(p, sizeof(p), "%s", dest) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	sl = strrchr(p, '/');
+	if (!sl || sl == p)
+		return -EINVAL;
+	*sl = '\0';
+	sl = strrchr(p, '/');
+	if (sl && sl != p) {
+		*sl = '\0';
+		r = vm_make_dir(p, gid, 0);	/* snapshots/, volumes/ */
+		*sl = '/';
+		if (r < 0)
+			return r;
+	}
+	return vm_make_dir(p, gid, 0);		/* snapshots/TOKEN */
+}
+
+
+/* Makes dest.tmp (in *ret_tmp, to free), where a snapshot or a volume is
+ * made before vm_tmp_done() renames it into place: the folders above
+ * first, and what a sandgated that died left there removed. */
+int vm_tmp_begin(const char *dest, gid_t gid, char **ret_tmp, char **ret_err)
+{
+	char *tmp = NULL;
+	int r;
+
+	if (asprintf(&tmp, "%s.tmp", dest) < 0)
+		return -ENOMEM;
+	r = vm_make_parents(dest, gid);
+	if (r < 0) {
+		r = sg_fail(ret_err, r, "cannot create the folder of %s: %s", dest,
+			    strerror(-r));
+		goto fail;
+	}
+	(void)vm_remove_flat_dir(tmp);
+	r = vm_make_dir(tmp, gid, 1);
+	if (r < 0) {
+		r = sg_fail(ret_err, r, "cannot create %s: %s", tmp, strerror(-r));
+		goto fail;
+	}
+	*ret_tmp = tmp;
+	return 0;
+fail:
+	free(tmp);
+	return r;
+}
+
+int vm_tmp_done(const char *tmp, const char *dest, const char *what, char **ret_err)
+{
+	int r;
+
+	if (rename(tmp, dest) == 0)
+		return 0;
+	r = errno == EEXIST || errno == ENOTEMPTY ? -EEXIST : -errno;
+	return sg_fail(ret_err, r, "cannot put the %s in place at %s: %s", what, dest,
+		       strerror(-r));
+}
+
+/* ---- volumes ---- */
+
+#ifndef SG_MKFS_EXT4
+#define SG_MKFS_EXT4 "/sbin/mkfs.ext4"
+#endif
+#ifndef SG_E2FSCK
+#define SG_E2FSCK "/sbin/e2fsck"
+#endif
+#ifndef SG_RESIZE2FS
+#define SG_RESIZE2FS "/sbin/resize2fs"
+#endif
+
+/* A blank ext4 filesystem of bytes in the new sparse file path. */
+static int volume_blank(const char *path, uint64_t bytes, const char *label, char **ret_err)
+{
+	/* lazy_*_init keeps the file sparse: the guest's kernel zeroes the
+	 * inode tables as it goes; no discard: the file is all holes */
+	const char *argv[] = { SG_MKFS_EXT4, "-q", "-F", "-m", "0", "-L", label, "-E",
+	    "lazy_itable_init=1,lazy_journal_init=1,nodiscard", path, NULL };
+	int fd, r = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return sg_fail(ret_err, -errno, "cannot create %s: %s", path, strerror(errno));
+	if (ftruncate(fd, (off_t)bytes) < 0)
+		r = sg_fail(ret_err, -errno, "cannot size %s: %s", path, strerror(errno));
+	close(fd);
+	if (r == 0)
+		r = run_tool(argv, "e2fsprogs", 0, "cannot make the volume's filesystem", ret_err);
+	return r;
+}
+
+/* The filesystem of the snapshot folder from, copied into the new file
+ * path and grown to bytes. */
+static int volume_from(const char *path, const char *from, uint64_t bytes, char **ret_err)
+{
+	char *src = NULL;
+	const char *conv[] = { SG_QEMU_IMG, "convert", "-q", "-f", "qcow2", "-O", "raw",
+	    NULL, path, NULL };
+	const char *fsck[] = { SG_E2FSCK, "-f", "-p", path, NULL };
+	const char *grow[] = { SG_RESIZE2FS, "-f", path, NULL };
+	struct stat st;
+	int r;
+
+	if (asprintf(&src, "%s/rootfs.qcow2", from) < 0)
+		return -ENOMEM;
+	conv[7] = src;
+	r = run_qemu_img(conv, "cannot copy the snapshot's disk", ret_err);
+	free(src);
+	if (r < 0)
+		return r;
+	if (stat(path, &st) < 0)
+		return sg_fail(ret_err, -errno, "cannot read %s: %s", path, strerror(errno));
+	if ((uint64_t)st.st_size > bytes)
+		return sg_fail(ret_err, -EFBIG, "the snapshot's disk is %llu MiB: make the "
+			       "volume at least that large",
+			       (unsigned long long)((uint64_t)st.st_size >> 20));
+	if ((uint64_t)st.st_size < bytes && truncate(path, (off_t)bytes) < 0)
+		return sg_fail(ret_err, -errno, "cannot size %s: %s", path, strerror(errno));
+	/* the copy is what a power cut leaves: replay its journal (1: fixed) */
+	r = run_tool(fsck, "e2fsprogs", 1, "the snapshot's filesystem does not check out "
+		     "(is it ext4?)", ret_err);
+	if (r == 0 && (uint64_t)st.st_size < bytes)
+		r = run_tool(grow, "e2fsprogs", 0, "cannot grow the volume's filesystem",
+			     ret_err);
+	return r;
+}
+
+static int write_note(const char *path, const char *note, char **ret_err)
+{
+	size_t n = strlen(note);
+	int fd, r = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return sg_fail(ret_err, -errno, "cannot create %s: %s", path, strerror(errno));
+	if (write(fd, note, n) != (ssize_t)n || fsync(fd) < 0)
+		r = -(errno ? errno : EIO);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		return sg_fail(ret_err, r, "cannot write %s: %s", path, strerror(-r));
+	return 0;
+}
+
+int sg_vm_volume_create(struct sg_vm_host *h, const struct sg_vm_vol_spec *s, char **ret_err)
+{
+	const struct qemu_id *q;
+	char *tmp = NULL, *file = NULL, *conf = NULL;
+	struct stat st;
+	int r, made = 0;
+
+	if (!h || !vm_valid_path(s->dest) || (s->from && !vm_valid_path(s->from)) ||
+	    !s->label || !s->label[0] || strlen(s->label) > 16 || !s->note ||
+	    strspn(s->label, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(s->label) ||
+	    s->bytes < (16ull << 20) || s->bytes % (1u << 20) != 0)
+		return sg_fail(ret_err, -EINVAL, "invalid volume request");
+	q = &h->qemu[s->domain_type == SG_VM_KVM ? 1 : 0];
+	if (stat(s->dest, &st) == 0)
+		return sg_fail(ret_err, -EEXIST, "%s exists", s->dest);
+	if (asprintf(&file, "%s.tmp/" SG_VM_VOLUME_FILE, s->dest) < 0 ||
+	    asprintf(&conf, "%s.tmp/volume.conf", s->dest) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = vm_tmp_begin(s->dest, q->gid, &tmp, ret_err);
+	if (r < 0)
+		goto out;
+	made = 1;
+	r = s->from ? volume_from(file, s->from, s->bytes, ret_err) :
+	    volume_blank(file, s->bytes, s->label, ret_err);
+	if (r < 0)
+		goto out;
+	if (chown(file, 0, 0) < 0 || chmod(file, 0600) < 0) {
+		r = sg_fail(ret_err, -errno, "cannot keep %s to root: %s", file, strerror(errno));
+		goto out;
+	}
+	r = write_note(conf, s->note, ret_err);
+	if (r < 0)
+		goto out;
+	r = vm_tmp_done(tmp, s->dest, "volume", ret_err);
+	if (r < 0)
+		goto out;
+	made = 0;
+out:
+	if (made)
+		(void)vm_remove_flat_dir(tmp);
+	free(tmp);
+	free(file);
+	free(conf);
+	return r;
+}
+
+int sg_vm_volume_hand(struct sg_vm_host *h, const char *file, int how, int domain_type,
+		      char **ret_err)
+{
+	const struct qemu_id *q;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	mode_t mode = 0600;
+	int fd, r = 0;
+
+	if ((!h && how != 0) || !vm_valid_path(file) || how < 0 || how > 2)
+		return sg_fail(ret_err, -EINVAL, "invalid volume file");
+	q = h ? &h->qemu[domain_type == SG_VM_KVM ? 1 : 0] : NULL;
+	if (how == 2) {
+		uid = q->uid;
+		gid = q->gid;
+	} else if (how == 1) {
+		gid = q->gid;
+		mode = 0640;
+	}
+	fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sg_fail(ret_err, -errno, "cannot open the volume %s: %s", file,
+			       strerror(errno));
+	if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0)
+		r = sg_fail(ret_err, -errno, "cannot hand the volume %s to QEMU: %s", file,
+			    strerror(errno));
+	close(fd);
+	return r;
+}
+
+int sg_vm_volume_remove(const char *dest, char **ret_err)
+{
+	int r;
+
+	if (!vm_valid_path(dest))
+		return sg_fail(ret_err, -EINVAL, "invalid volume path");
+	r = vm_remove_flat_dir(dest);
+	if (r < 0)
+		return sg_fail(ret_err, r, "cannot remove %s: %s", dest, strerror(-r));
+	return 0;
+}

@@ -80,5 +80,16 @@ int vm_flatten(const char *disk, const char *out, char **ret_err);
  * those names and note (lines "key = value\n") at the end. */
 int vm_snapshot_files(const struct sg_vm_image *img, const char *dir, const char *note,
 		      char **ret_err);
+/* Removes the folder dir and the files in it (no deeper); 0 when there
+ * is none. */
+int vm_remove_flat_dir(const char *dir);
+/* Makes the two folders above dest (KIND/ and KIND/TOKEN/, as
+ * vm_make_dir with group gid) that do not exist. */
+int vm_make_parents(const char *dest, gid_t gid);
+/* dest.tmp made (*ret_tmp) after the folders above it, to be renamed
+ * into place as what ("snapshot") by vm_tmp_done; -EEXIST when dest is
+ * there already. */
+int vm_tmp_begin(const char *dest, gid_t gid, char **ret_tmp, char **ret_err);
+int vm_tmp_done(const char *tmp, const char *dest, const char *what, char **ret_err);
 
 #endif

@@ -129,6 +129,17 @@ int vm_spec_check(const struct sg_vm_spec *s, char **ret_err)
 				"control characters");
 	if (s->owner_pid < 0 || s->created < 0 || s->expires < 0)
 		return sg_fail(ret_err, -EINVAL, "invalid times or owner pid for sandbox %s", s->id);
+	if (s->nvolumes > SG_VM_VOLUMES_MAX || (s->nvolumes > 0 && !s->volumes))
+		return sg_fail(ret_err, -EINVAL, "sandbox %s: more than %d volumes", s->id,
+			       SG_VM_VOLUMES_MAX);
+	for (size_t i = 0; i < s->nvolumes; i++) {
+		const char *se = s->volumes[i].serial;
+
+		if (!vm_valid_path(s->volumes[i].file) || !se || !se[0] || strlen(se) > 20 ||
+		    strspn(se, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(se))
+			return sg_fail(ret_err, -EINVAL, "sandbox %s: volume %zu is not valid",
+				       s->id, i);
+	}
 	return 0;
 }
 
@@ -341,8 +352,22 @@ int sg_vm_domain_xml(const struct sg_vm_spec *s, const struct sg_vm_image *img,
 		r = put3(b, "      <source file='", dir, "/disk.qcow2'/>\n");
 	if (r >= 0)
 		r = sg_buf_putf(b, "      <target dev='vda' bus='virtio'/>\n"
-				"    </disk>\n"
-				"    <controller type='usb' model='none'/>\n"
+				"    </disk>\n");
+	/* Volumes outlive the sandbox: guest flushes reach the host disk. */
+	for (size_t i = 0; r >= 0 && i < s->nvolumes; i++) {
+		r = sg_buf_putf(b, "    <disk type='file' device='disk'>\n"
+				"      <driver name='qemu' type='raw' cache='writeback'%s/>\n",
+				s->volumes[i].ro ? "" : " discard='unmap'");
+		if (r >= 0)
+			r = put3(b, "      <source file='", s->volumes[i].file, "'/>\n");
+		if (r >= 0)
+			r = sg_buf_putf(b, "      <target dev='vd%c' bus='virtio'/>\n"
+					"      <serial>%s</serial>\n%s"
+					"    </disk>\n", (char)('b' + i), s->volumes[i].serial,
+					s->volumes[i].ro ? "      <readonly/>\n" : "");
+	}
+	if (r >= 0)
+		r = sg_buf_putf(b, "    <controller type='usb' model='none'/>\n"
 				"    <serial type='file'>\n");
 	if (r >= 0)
 		r = put3(b, "      <source path='", dir, "/console.log'/>\n");

@@ -47,6 +47,20 @@ export interface CreateOptions {
   env?: Record<string, string>;
   /** Start from the token's snapshot of this name instead of an image. */
   snapshot?: string;
+  /** The token's volumes to mount: "VOL:/path" or "VOL:/path:ro". */
+  volumes?: string[];
+}
+
+/** A VOLUME document (docs/control.md). */
+export interface VolumeInfo {
+  name: string;
+  token: string;
+  size: number;
+  used: number;
+  created: number;
+  from: string | null;
+  mounts: Array<{ sandbox: string; path: string; ro: boolean }>;
+  [field: string]: unknown;
 }
 
 /** A SNAPSHOT document (docs/control.md). */
@@ -133,6 +147,9 @@ export class Client {
   snapshot(name: string, snap: string): Promise<SnapshotInfo>;
   snapshots(): Promise<SnapshotInfo[]>;
   snapshotRm(snap: string): Promise<{ removed: string }>;
+  volumeCreate(vol: string, size: string, opts?: { from?: string }): Promise<VolumeInfo>;
+  volumes(): Promise<VolumeInfo[]>;
+  volumeRm(vol: string): Promise<{ removed: string }>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }

@@ -10,7 +10,8 @@
 #   3. state_dir full (a small loop-mounted ext4): a new sandbox is
 #      refused with a message, nothing of it is left behind, keep goes on;
 #      a snapshot of keep is refused the same way (keep resumed, nothing
-#      of the snapshot left); once space is free a new sandbox starts.
+#      of the snapshot left), and so is a new volume (nothing of it
+#      left); once space is free a new sandbox starts.
 # Two boots of the minimal image (keep, and the one after the disk full).
 . "$SG_SRCDIR/tests/integration/lib.sh"
 
@@ -113,6 +114,16 @@ printf '%s' "$out" | grep -q "snapshot full1 of keep failed: the gateway is out 
 	fail "left of the snapshot: $(ls -A "$SG_T/state/snapshots/t1")"
 keep_alive
 note "a snapshot on the full disk: $(printf '%s' "$out" | head -n 1)"
+# a volume on the full disk: refused, nothing of it left
+out=$(sg_ssh sandgate@127.0.0.1 volume create full2 64M 2>&1); st=$?
+[ "$st" = 1 ] || fail "a volume on a full disk: status $st: $out"
+printf '%s' "$out" | grep -q "volume full2 could not be made: the gateway is out of disk space" ||
+	fail "the volume's refusal: $out"
+[ -z "$(ls -A "$SG_T/state/volumes/t1" 2>/dev/null)" ] ||
+	fail "left of the volume: $(ls -A "$SG_T/state/volumes/t1")"
+sg_ssh sandgate@127.0.0.1 volume ls --json | grep -q '"volumes": \[\]' ||
+	fail "volume ls after the refusal: $(sg_ssh sandgate@127.0.0.1 volume ls --json)"
+note "a volume on the full disk: $(printf '%s' "$out" | head -n 1)"
 # nothing of the refused sandbox is left: the only sandbox dir and
 # network record are keep's (waited for: the removal is a job)
 only_keep() {

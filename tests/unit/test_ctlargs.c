@@ -285,6 +285,107 @@ test_snapshot(void **state)
 	parse_fails("create w --snapshot s1 --image default", 0, "--image and --snapshot");
 }
 
+static void
+test_volume(void **state)
+{
+	struct sg_ctla *q;
+	uint64_t b = 0;
+	(void)state;
+
+	q = parse("volume create data 10G --json", 0);
+	assert_int_equal(q->cmd, SG_CTLA_VOLUME_CREATE);
+	assert_string_equal(q->vol, "data");
+	assert_true(q->vol_bytes == 10ull << 30);
+	assert_null(q->from_snap);
+	assert_int_equal(q->json, 1);
+	sg_ctla_free(q);
+	q = parse("volume create deps 512M --from with-deps", 0);
+	assert_true(q->vol_bytes == 512ull << 20);
+	assert_string_equal(q->from_snap, "with-deps");
+	sg_ctla_free(q);
+	q = parse("volume create deps 2 --token ci --from=s1", 1);
+	assert_true(q->vol_bytes == 2ull << 30);
+	assert_string_equal(q->token, "ci");
+	sg_ctla_free(q);
+	q = parse("volume ls", 0);
+	assert_int_equal(q->cmd, SG_CTLA_VOLUME_LS);
+	assert_null(q->vol);
+	sg_ctla_free(q);
+	q = parse("volume rm data --token ci", 1);
+	assert_int_equal(q->cmd, SG_CTLA_VOLUME_RM);
+	assert_string_equal(q->vol, "data");
+	sg_ctla_free(q);
+	q = parse("create w --volume data:/data --volume deps:/root/deps:ro "
+	    "--volume=x:/srv/x:rw", 0);
+	assert_int_equal(q->nvols, 3);
+	assert_string_equal(q->vols[0].name, "data");
+	assert_string_equal(q->vols[0].path, "/data");
+	assert_int_equal(q->vols[0].ro, 0);
+	assert_string_equal(q->vols[1].path, "/root/deps");
+	assert_int_equal(q->vols[1].ro, 1);
+	assert_int_equal(q->vols[2].ro, 0);
+	sg_ctla_free(q);
+
+	assert_int_equal(sg_ctla_parse_size("1TiB", &b), 0);
+	assert_true(b == 1ull << 40);
+	assert_int_equal(sg_ctla_parse_size("16M", &b), 0);
+	assert_int_equal(sg_ctla_parse_size("15M", &b), -EINVAL);
+	assert_int_equal(sg_ctla_parse_size("0", &b), -EINVAL);
+	assert_int_equal(sg_ctla_parse_size("17T", &b), -EINVAL);
+	assert_int_equal(sg_ctla_parse_size("99999999999999999999G", &b), -EINVAL);
+	assert_int_equal(sg_ctla_parse_size("1.5G", &b), -EINVAL);
+	assert_int_equal(sg_ctla_parse_size("-1G", &b), -EINVAL);
+	assert_int_equal(sg_ctla_parse_size("G", &b), -EINVAL);
+	assert_int_equal(sg_ctla_parse_size("10g", &b), -EINVAL);
+	assert_int_equal(sg_ctla_valid_mount("/data"), 1);
+	assert_int_equal(sg_ctla_valid_mount("/root/a.b/c-d@e+f"), 1);
+	assert_int_equal(sg_ctla_valid_mount("/usrdata"), 1);
+	assert_int_equal(sg_ctla_valid_mount("/var/lib/x"), 1);
+	assert_int_equal(sg_ctla_valid_mount("/"), 0);
+	assert_int_equal(sg_ctla_valid_mount("/etc"), 0);
+	assert_int_equal(sg_ctla_valid_mount("/usr/local"), 0);
+	assert_int_equal(sg_ctla_valid_mount("/proc/1"), 0);
+	assert_int_equal(sg_ctla_valid_mount("/data/"), 0);
+	assert_int_equal(sg_ctla_valid_mount("/data//x"), 0);
+	assert_int_equal(sg_ctla_valid_mount("/data/../etc"), 0);
+	assert_int_equal(sg_ctla_valid_mount("/data/."), 0);
+	assert_int_equal(sg_ctla_valid_mount("data"), 0);
+	assert_int_equal(sg_ctla_valid_mount("/a b"), 0);
+	assert_int_equal(sg_ctla_valid_mount("/a:b"), 0);
+
+	parse_fails("volume", 0, "usage: volume create VOL SIZE");
+	parse_fails("volume create data", 0, "usage: volume create");
+	parse_fails("volume create data 10G extra", 0, "unexpected argument");
+	parse_fails("volume rm", 0, "usage: volume create");
+	parse_fails("volume data", 0, "usage");
+	parse_fails("volume create Data 1G", 0, "'Data' is not a volume name");
+	parse_fails("volume rm ../x", 0, "not a volume name");
+	parse_fails("volume create data 10X", 0, "size '10X'");
+	parse_fails("volume create data 8M", 0, "from 16M to 16T");
+	parse_fails("volume create data 1G --from 'a b'", 0, "--from 'a b'");
+	parse_fails("volume ls --from s1", 0, "--from is for volume create");
+	parse_fails("volume rm data --from s1", 0, "--from is for volume create");
+	parse_fails("volume create data 1G", 1, "--token T");
+	parse_fails("volume ls --token ci", 0, "unknown option '--token'");
+	parse_fails("create w --from s1", 0, "unknown option '--from'");
+	parse_fails("create w --volume data", 0, "write VOL:/path");
+	parse_fails("create w --volume data:rel", 0, "write VOL:/path");
+	parse_fails("create w --volume Data:/x", 0, "not a volume name");
+	parse_fails("create w --volume data:/etc", 0, "cannot be mounted on");
+	parse_fails("create w --volume data:/x/../etc", 0, "cannot be mounted on");
+	parse_fails("create w --volume data:/x:rx", 0, ":ro or :rw");
+	parse_fails("create w --volume data:/x:ro:ro", 0, ":ro or :rw");
+	parse_fails("create w --volume a:/x --volume a:/y", 0, "given twice");
+	parse_fails("create w --volume a:/x --volume b:/x/y", 0, "overlap");
+	parse_fails("create w --volume a:/x/y --volume b:/x", 0, "overlap");
+	parse_fails("create w --volume a:/1 --volume b:/2 --volume c:/3 "
+	    "--volume d:/4 --volume e:/5 --volume f:/6 --volume g:/7 "
+	    "--volume h:/8 --volume i:/9", 0, "more than 8 volumes");
+	q = parse("create w --volume a:/x --volume b:/xy", 0);
+	assert_int_equal(q->nvols, 2);
+	sg_ctla_free(q);
+}
+
 int
 main(void)
 {
@@ -294,6 +395,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_volume),
 	};
 
 	return cmocka_run_group_tests_name("ctlargs", tests, NULL, NULL);

@@ -270,6 +270,51 @@ static void test_domain_xml_vsock_kvm(void **state)
 	free(xml);
 }
 
+static void test_domain_xml_volumes(void **state)
+{
+	struct fixture *fx = *state;
+	struct sg_vm_spec s = base_spec();
+	struct sg_vm_volume v[2] = {
+		{ "/var/lib/sandgate/volumes/ci/data/volume.img", "sgvol0", 0 },
+		{ "/var/lib/sandgate/volumes/ci/deps/volume.img", "sgvol1", 1 },
+	};
+	char *xml = NULL;
+	const char *a, *b;
+
+	s.volumes = v;
+	s.nvolumes = 2;
+	assert_int_equal(sg_vm_domain_xml(&s, fx->img, -1, -1, &xml), 0);
+	a = strstr(xml, "<source file='/var/lib/sandgate/volumes/ci/data/volume.img'/>");
+	b = strstr(xml, "<source file='/var/lib/sandgate/volumes/ci/deps/volume.img'/>");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	assert_non_null(strstr(a, "<target dev='vdb' bus='virtio'/>\n"
+				  "      <serial>sgvol0</serial>\n    </disk>"));
+	assert_non_null(strstr(b, "<target dev='vdc' bus='virtio'/>\n"
+				  "      <serial>sgvol1</serial>\n      <readonly/>\n"));
+	assert_non_null(strstr(xml, "type='raw' cache='writeback' discard='unmap'/>"));
+	assert_non_null(strstr(xml, "type='raw' cache='writeback'/>"));
+	free(xml);
+
+	/* bad serials, paths and counts are refused */
+	v[0].serial = "sg-vol";
+	assert_int_equal(sg_vm_domain_xml(&s, fx->img, -1, -1, &xml), -EINVAL);
+	v[0].serial = "a23456789012345678901";
+	assert_int_equal(sg_vm_domain_xml(&s, fx->img, -1, -1, &xml), -EINVAL);
+	v[0].serial = "sgvol0";
+	v[0].file = "relative/volume.img";
+	assert_int_equal(sg_vm_domain_xml(&s, fx->img, -1, -1, &xml), -EINVAL);
+	v[0].file = "/v/a\nb";
+	assert_int_equal(sg_vm_domain_xml(&s, fx->img, -1, -1, &xml), -EINVAL);
+	v[0].file = v[1].file;
+	s.nvolumes = SG_VM_VOLUMES_MAX + 1;
+	assert_int_equal(sg_vm_domain_xml(&s, fx->img, -1, -1, &xml), -EINVAL);
+	s.volumes = NULL;
+	s.nvolumes = 1;
+	assert_int_equal(sg_vm_domain_xml(&s, fx->img, -1, -1, &xml), -EINVAL);
+}
+
 static void test_domain_xml_escaping(void **state)
 {
 	struct fixture *fx = *state;
@@ -562,6 +607,7 @@ int main(void)
 		cmocka_unit_test(test_validators),
 		cmocka_unit_test_setup_teardown(test_image_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_domain_xml_virtio_serial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domain_xml_volumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_domain_xml_vsock_kvm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_domain_xml_escaping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_domain_xml_bad_spec, setup, teardown),

@@ -54,6 +54,12 @@ export function createArgs(name, opts = {}) {
   if (opts.allowNet !== undefined) a.push('--allow-net', list(opts.allowNet, 'allowNet'));
   if (opts.secrets !== undefined) a.push('--secret', list(opts.secrets, 'secrets'));
   for (const [k, v] of Object.entries(opts.env ?? {})) a.push('--env', `${k}=${scalar(v, `env.${k}`)}`);
+  if (opts.volumes !== undefined) {
+    if (!Array.isArray(opts.volumes) || !opts.volumes.every((x) => typeof x === 'string')) {
+      throw new TypeError('volumes: an array of strings such as "data:/data" or "deps:/deps:ro"');
+    }
+    for (const v of opts.volumes) a.push('--volume', v);
+  }
   a.push('--json');
   return a;
 }
@@ -170,6 +176,34 @@ export class Client {
    */
   snapshotRm(snap) {
     return this.command(['snapshot', 'rm', snap, '--json']);
+  }
+
+  /**
+   * Makes the token's volume `vol`, a disk that outlives sandboxes, of
+   * `size` ("10G", "512M"): blank ext4, or with `{ from: SNAP }` the
+   * filesystem of a snapshot. Returns its VOLUME document once made.
+   * `create(name, { volumes: ['vol:/path'] })` mounts it.
+   * @param {string} vol
+   * @param {string} size
+   * @param {{ from?: string }} [opts]
+   */
+  volumeCreate(vol, size, opts = {}) {
+    const w = ['volume', 'create', vol, scalar(size, 'size')];
+    if (opts.from !== undefined) w.push('--from', scalar(opts.from, 'from'));
+    return this.command([...w, '--json'], { timeoutMs: SNAPSHOT_TIMEOUT_MS });
+  }
+
+  /** The token's volumes (VOLUME documents). */
+  async volumes() {
+    return (await this.command(['volume', 'ls', '--json'])).volumes;
+  }
+
+  /**
+   * Removes the token's volume `vol` (refused while a sandbox mounts it).
+   * @param {string} vol
+   */
+  volumeRm(vol) {
+    return this.command(['volume', 'rm', vol, '--json']);
   }
 
   /** Closes the control connection (it reopens on next use). */

@@ -115,6 +115,22 @@ class FakeGateway {
     return ok(doc);
   }
 
+  volume(a, ok, fail) {
+    this.vols ??= new Map();
+    if (a.length === 1 && a[0] === 'ls') return ok({ volumes: [...this.vols.values()] });
+    if (a.length === 2 && a[0] === 'rm') {
+      if (!this.vols.delete(a[1])) return fail(1, 'not_found', `no volume ${a[1]}`);
+      return ok({ removed: a[1] });
+    }
+    if (a[0] !== 'create' || (a.length !== 3 && !(a.length === 5 && a[3] === '--from'))) {
+      return fail(2, 'usage', 'usage: volume create VOL SIZE');
+    }
+    if (this.vols.has(a[1])) return fail(1, 'exists', `volume ${a[1]} exists`);
+    const doc = { name: a[1], token: 'ci', size: a[2], used: 0, created: 1, from: a[4] ?? null, mounts: [] };
+    this.vols.set(a[1], doc);
+    return ok(doc);
+  }
+
   async control(stream, line) {
     this.controlLines.push(line);
     this.controlMaxBusy = Math.max(this.controlMaxBusy, ++this.controlBusy);
@@ -130,6 +146,7 @@ class FakeGateway {
     const [cmd, name] = w;
     const sb = this.sandboxes.get(name);
     if (cmd === 'snapshot') return this.snapshot(w.filter((x) => x !== '--json').slice(1), ok, fail);
+    if (cmd === 'volume') return this.volume(w.filter((x) => x !== '--json').slice(1), ok, fail);
     switch (cmd) {
       case 'help': return ok({ commands: [{ name: 'ls', usage: 'ls', summary: 'lists' }] });
       case 'whoami': return ok({ token: 'ci', limits: {}, usage: { sandboxes: this.sandboxes.size } });
@@ -198,6 +215,28 @@ describe('against a fake gateway', () => {
       await assert.rejects(c.snapshotRm('with-deps'), NotFound);
     } finally {
       for (const n of ['web', 'job']) await c.kill(n).catch(() => {});
+      await c.close();
+    }
+  });
+
+  test('volumes: make, list, mount, remove', async () => {
+    const c = new Client(opts);
+    try {
+      assert.equal((await c.volumeCreate('data', '10G')).name, 'data');
+      assert.equal(gw.controlLines.at(-1), 'volume create data 10G --json');
+      assert.equal((await c.volumeCreate('deps', '2G', { from: 'with-deps' })).from, 'with-deps');
+      assert.equal(gw.controlLines.at(-1), 'volume create deps 2G --from with-deps --json');
+      assert.deepEqual((await c.volumes()).map((v) => v.name), ['data', 'deps']);
+      await assert.rejects(c.volumeCreate('data', '1G'), Exists);
+      await c.create('vm', { volumes: ['data:/data', 'deps:/deps:ro'] });
+      assert.equal(gw.controlLines.at(-1), 'create vm --volume data:/data --volume deps:/deps:ro --json');
+      assert.throws(() => c.create('vm2', { volumes: 'data:/data' }), TypeError);
+      assert.deepEqual(await c.volumeRm('data'), { removed: 'data' });
+      await c.volumeRm('deps');
+      assert.deepEqual(await c.volumes(), []);
+      await assert.rejects(c.volumeRm('data'), NotFound);
+    } finally {
+      await c.kill('vm').catch(() => {});
       await c.close();
     }
   });

@@ -71,13 +71,16 @@ def create_args(name: str, *, image: Optional[str] = None,
                 allow_net: Optional[Sequence[str]] = None,
                 secrets: Optional[Sequence[str]] = None,
                 env: Optional[Mapping[str, str]] = None,
-                snapshot: Optional[str] = None) -> List[str]:
+                snapshot: Optional[str] = None,
+                volumes: Optional[Sequence[str]] = None) -> List[str]:
     """The words of ``create NAME [OPTIONS] --json``.
 
     None leaves an option out (the token's value or the gateway's default
     applies). ``allow_net`` and ``secrets`` are lists; an empty list asks
-    for none (``--allow-net ''``, ``--secret ''``). Values are not checked
-    here: the gateway reports a bad one as a UsageError.
+    for none (``--allow-net ''``, ``--secret ''``). ``volumes`` is a list
+    of ``"VOL:/path"`` or ``"VOL:/path:ro"``, one ``--volume`` each.
+    Values are not checked here: the gateway reports a bad one as a
+    UsageError.
     """
     words = ["create", name]
     if image is not None:
@@ -98,6 +101,10 @@ def create_args(name: str, *, image: Optional[str] = None,
         words += ["--secret", _list_word(secrets, "secrets")]
     for key, value in (env or {}).items():
         words += ["--env", "%s=%s" % (key, value)]
+    if isinstance(volumes, str):
+        raise TypeError("volumes is a list of strings, not a string")
+    for vol in volumes or []:
+        words += ["--volume", vol]
     words.append("--json")
     return words
 
@@ -185,14 +192,18 @@ class Client:
                secrets: Optional[Sequence[str]] = None,
                env: Optional[Mapping[str, str]] = None,
                snapshot: Optional[str] = None,
+               volumes: Optional[Sequence[str]] = None,
                timeout: Optional[float] = CREATE_TIMEOUT) -> Dict[str, Any]:
         """``create NAME``: makes a named sandbox and returns its SANDBOX
         dict once its agent answers. Options as in :func:`create_args`;
-        ``snapshot`` starts it from the token's snapshot of that name."""
+        ``snapshot`` starts it from the token's snapshot of that name,
+        ``volumes`` (``["data:/data", "deps:/deps:ro"]``) mounts the
+        token's volumes."""
         words = create_args(name, image=image, memory_mb=memory_mb,
                             vcpus=vcpus, lifetime=lifetime,
                             idle_timeout=idle_timeout, allow_net=allow_net,
-                            secrets=secrets, env=env, snapshot=snapshot)
+                            secrets=secrets, env=env, snapshot=snapshot,
+                            volumes=volumes)
         return self.run(words, timeout=timeout)
 
     def info(self, name: str) -> Dict[str, Any]:
@@ -225,6 +236,28 @@ class Client:
     def snapshot_rm(self, snap: str) -> Dict[str, Any]:
         """``snapshot rm SNAP``: removes it; ``{"removed": SNAP}``."""
         return self.run(["snapshot", "rm", snap, "--json"])
+
+    def volume_create(self, vol: str, size: str, *,
+                      from_snapshot: Optional[str] = None,
+                      timeout: Optional[float] = SNAPSHOT_TIMEOUT
+                      ) -> Dict[str, Any]:
+        """``volume create VOL SIZE [--from SNAP]``: a disk of the
+        token's that outlives sandboxes (``size`` such as ``"10G"`` or
+        ``"512M"``), blank ext4 or the filesystem of a snapshot; returns
+        its VOLUME dict once made."""
+        words = ["volume", "create", vol, str(size)]
+        if from_snapshot is not None:
+            words += ["--from", from_snapshot]
+        return self.run(words + ["--json"], timeout=timeout)
+
+    def volumes(self) -> List[Dict[str, Any]]:
+        """``volume ls``: the token's volumes (VOLUME dicts)."""
+        return list(self.run(["volume", "ls", "--json"]).get("volumes", []))
+
+    def volume_rm(self, vol: str) -> Dict[str, Any]:
+        """``volume rm VOL``: removes it (refused while a sandbox mounts
+        it); ``{"removed": VOL}``."""
+        return self.run(["volume", "rm", vol, "--json"])
 
     def close(self) -> None:
         """Closes the connection (the next command opens a new one)."""

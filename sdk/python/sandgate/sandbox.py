@@ -187,6 +187,7 @@ class Sandbox:
                secrets: Optional[Sequence[str]] = None,
                env: Optional[Mapping[str, str]] = None,
                snapshot: Optional[str] = None,
+               volumes: Optional[Sequence[str]] = None,
                key_filename: Optional[Union[str, List[str]]] = None,
                host_key: Optional[str] = None,
                known_hosts: Optional[str] = None,
@@ -200,7 +201,9 @@ class Sandbox:
         ``allow_net`` narrows the token's network list (``[]``: no
         network); ``secrets`` picks the token's secrets (``[]``: none);
         ``env`` is set in every process of the guest; ``snapshot`` starts
-        it from the token's snapshot of that name. ``timeout`` bounds
+        it from the token's snapshot of that name; ``volumes``
+        (``["data:/data", "deps:/deps:ro"]``) mounts the token's volumes
+        (see :meth:`Client.volume_create`). ``timeout`` bounds
         the wait for the VM (on Timeout the sandbox is killed). Connection
         arguments as for :class:`Client`.
         """
@@ -219,7 +222,7 @@ class Sandbox:
                                  idle_timeout=idle_timeout,
                                  allow_net=allow_net, secrets=secrets,
                                  env=env, snapshot=snapshot,
-                                 timeout=timeout)
+                                 volumes=volumes, timeout=timeout)
         except Timeout:
             # It may still be booting: do not leave it behind.
             try:

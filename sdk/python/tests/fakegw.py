@@ -152,6 +152,7 @@ class FakeGateway:
     def __init__(self):
         self.sandboxes = {}
         self.snaps = {}
+        self.vols = {}
         self.lines = []  # control command strings received
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -211,6 +212,25 @@ class FakeGateway:
                             "image": "default", "size": 1, "created": 1}
         return self.snaps[snap]
 
+    def _volume(self, args):
+        if args == ["ls"]:
+            return {"volumes": list(self.vols.values())}
+        if len(args) == 2 and args[0] == "rm":
+            if args[1] not in self.vols:
+                raise LookupError("not_found", "no volume %s" % args[1])
+            del self.vols[args[1]]
+            return {"removed": args[1]}
+        if len(args) not in (3, 5) or args[0] != "create" or \
+                (len(args) == 5 and args[3] != "--from"):
+            raise LookupError("usage", "usage: volume create VOL SIZE")
+        vol = args[1]
+        if vol in self.vols:
+            raise LookupError("exists", "volume %s exists" % vol)
+        self.vols[vol] = {"name": vol, "token": "fake", "size": args[2],
+                          "used": 0, "created": 1, "mounts": [],
+                          "from": args[4] if len(args) == 5 else None}
+        return self.vols[vol]
+
     def _command(self, w):
         cmd, args = w[0], w[1:]
         if cmd == "whoami":
@@ -222,6 +242,8 @@ class FakeGateway:
                                   "summary": "list the sandboxes"}]}
         if cmd == "snapshot":
             return self._snapshot(args)
+        if cmd == "volume":
+            return self._volume(args)
         name = args[0]
         if cmd == "create":
             opts = dict(zip(args[1::2], args[2::2]))

@@ -68,6 +68,33 @@ def test_snapshots(gw, conn):
     other.kill()
 
 
+def test_volumes(gw, conn):
+    with sandgate.Client(**conn) as c:
+        v = c.volume_create("data", "10G")
+        assert gw.lines[-1] == "volume create data 10G --json"
+        assert v["name"] == "data" and v["from"] is None
+        c.volume_create("deps", "2G", from_snapshot="with-deps")
+        assert gw.lines[-1] == "volume create deps 2G --from with-deps --json"
+        assert [v["name"] for v in c.volumes()] == ["data", "deps"]
+        with pytest.raises(sandgate.Exists):
+            c.volume_create("data", "1G")
+        c.create("vm", volumes=["data:/data", "deps:/deps:ro"])
+        assert gw.lines[-1] == "create vm --volume data:/data " \
+                               "--volume deps:/deps:ro --json"
+        with pytest.raises(TypeError):
+            c.create("vm2", volumes="data:/data")
+        c.kill("vm")
+        assert c.volume_rm("data") == {"removed": "data"}
+        c.volume_rm("deps")
+        assert c.volumes() == []
+        with pytest.raises(sandgate.NotFound):
+            c.volume_rm("data")
+    sb = sandgate.Sandbox.create(**conn, name="with-vol",
+                                 volumes=["x:/x"])
+    assert gw.lines[-1] == "create with-vol --volume x:/x --json"
+    sb.kill()
+
+
 def test_sandbox_lifecycle(gw, conn):
     with sandgate.Sandbox.create(**conn, lifetime="10m") as sb:
         assert sb.name.startswith("sb-") and len(sb.name) == 11
