@@ -413,6 +413,38 @@ conf_ca_env(char **env, size_t *n)
 	return 0;
 }
 
+/* Mixes the bytes of hex into the kernel's pool (a write to /dev/urandom:
+ * no credit, but a guest resumed from a save no longer repeats what it
+ * would have drawn). */
+static int
+conf_add_entropy(const char *hex)
+{
+	unsigned char buf[256];
+	size_t n = strlen(hex), i;
+	int fd, r = 0;
+
+	if (n == 0 || n % 2 != 0 || n / 2 > sizeof(buf))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		char ch = hex[i];
+		unsigned v = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0') :
+		    ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10) : 16;
+
+		if (v == 16)
+			return -EINVAL;
+		buf[i / 2] = (unsigned char)(i % 2 ? buf[i / 2] | v : v << 4);
+	}
+	fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		r = -errno;
+	else if (write(fd, buf, n / 2) != (ssize_t)(n / 2))
+		r = -EIO;
+	if (fd >= 0)
+		close(fd);
+	memset(buf, 0, sizeof(buf));
+	return r;
+}
+
 /* Applies one system key (the machine, not the environment). */
 static void
 conf_apply_system(const char *key, const char *value, int *first, char *msg,
@@ -449,6 +481,11 @@ conf_apply_system(const char *key, const char *value, int *first, char *msg,
 			conf_fail(first, msg, msglen, -r,
 			    "cannot write %s for \"%s\": %s", AG_CONF_RESOLV,
 			    value, strerror(-r));
+	} else if (strcmp(key, "entropy") == 0) {
+		r = conf_add_entropy(value);
+		if (r < 0)
+			conf_fail(first, msg, msglen, -r,
+			    "cannot add entropy: %s", strerror(-r));
 	} else if (strcmp(key, "volume") == 0) {
 		char vmsg[400];
 

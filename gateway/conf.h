@@ -61,6 +61,9 @@ enum sg_conf_key {
 	SG_CONF_MAX_SANDBOXES,   /* 5, 1..1000: default per token */
 	SG_CONF_MAX_SNAPSHOTS,   /* 10, 0..1000: snapshots a token may keep */
 	SG_CONF_SNAPSHOT_QUOTA_GB, /* 20, 1..100000: GiB of them, per token */
+	SG_CONF_HIBERNATE_AFTER, /* 0 (off), 0..365d: a named sandbox idle so
+	                          * long is hibernated */
+	SG_CONF_MAX_HIBERNATED,  /* 7d, 1s..365d: how long one stays so */
 	SG_CONF_MAX_VOLUMES,     /* 10, 0..1000: volumes a token may keep */
 	SG_CONF_VOLUME_QUOTA_GB, /* 50, 1..100000: GiB of their sizes, per token */
 	/* [network] */

@@ -183,6 +183,9 @@ static const struct {
 	  "extend ID|NAME DURATION [--token T]", "push its end back" },
 	{ "kill", SG_CTLA_KILL, "kill NAME", "kill ID|NAME [--token T] | "
 	  "kill --token T", "destroy it" },
+	{ "hibernate", SG_CTLA_HIBERNATE, "hibernate NAME",
+	  "hibernate ID|NAME [--token T]", "save it to disk with its memory "
+	  "(ssh NAME@host resumes it)" },
 	{ "snapshot", SG_CTLA_SNAPSHOT, "snapshot NAME SNAP | snapshot ls | "
 	  "snapshot rm SNAP", "snapshot ID|NAME SNAP [--token T] | snapshot ls "
 	  "[--token T] | snapshot rm SNAP [--token T]",
@@ -223,6 +226,7 @@ sg_ctla_help_text(int root)
 		    "  extend ID|NAME DURATION [--token T]  push its end back\n"
 		    "  kill ID|NAME [--token T]           destroy it\n"
 		    "  kill --token T                     destroy all of T's\n"
+		    "  hibernate ID|NAME [--token T]      save it with its memory\n"
 		    "  whoami [--token T]                 a token's limits and use\n"
 		    "  snapshot ID|NAME SNAP [--token T]  save its disk as SNAP\n"
 		    "  snapshot ls | snapshot rm SNAP     [--token T]\n"
@@ -240,6 +244,7 @@ sg_ctla_help_text(int root)
 	    "  info NAME               one sandbox\n"
 	    "  extend NAME DURATION    push its end back\n"
 	    "  kill NAME               destroy it\n"
+	    "  hibernate NAME          save it with its memory; ssh resumes it\n"
 	    "  snapshot NAME SNAP      save its disk as SNAP\n"
 	    "  snapshot ls | snapshot rm SNAP\n"
 	    "  volume create VOL SIZE [--from SNAP]   a disk that lasts (10G)\n"
@@ -848,6 +853,7 @@ sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
 		break;
 	case SG_CTLA_CREATE:
 	case SG_CTLA_INFO:
+	case SG_CTLA_HIBERNATE:
 		want_min = want_max = 1;
 		break;
 	case SG_CTLA_KILL:

@@ -38,6 +38,7 @@ enum sg_ctla_cmd {
 	SG_CTLA_VOLUME_CREATE,	/* volume create VOL SIZE [--from SNAP] */
 	SG_CTLA_VOLUME_LS,	/* volume ls */
 	SG_CTLA_VOLUME_RM,	/* volume rm VOL */
+	SG_CTLA_HIBERNATE,	/* hibernate NAME */
 };
 
 /* One create --volume VOL:/path[:ro|:rw]. */

@@ -87,6 +87,9 @@ enum sbx_state {
 	SB_CREATING,		/* a job makes its domain */
 	SB_RUNNING,		/* its domain runs */
 	SB_DESTROYING,		/* a job removes it; invisible */
+	SB_HIBERNATING,		/* a job saves it (monhib.c) */
+	SB_HIBERNATED,		/* saved in its folder: no domain, no shim */
+	SB_RESUMING,		/* a job restores it */
 };
 
 struct sbx {
@@ -137,6 +140,7 @@ struct sbx {
 	struct mon_vol vols[SG_CTLA_VOLUMES_MAX];	/* its token's */
 	size_t nvols;
 	int poweroff_sent;		/* its guest was told to sync and stop */
+	int64_t hibernated_at;		/* SB_HIBERNATED: since when */
 };
 
 /* What a new sandbox is made with: token and name, and the settings of a
@@ -200,9 +204,11 @@ struct mon_stats {
 	struct mon_lcount px_decisions;	/* proxy_request by decision */
 	uint64_t secret_subst, secret_alerts, secret_redacted;
 	uint64_t dns_refused, dns_blocked;
+	uint64_t hibernated, resumed, resumed_cold;
 };
 
 struct mconn;
+struct sg_vm_info;
 
 /* Snapshots being made (monsnap.c), by token and name. */
 #define MON_SNAPJOBS_MAX 8
@@ -298,6 +304,10 @@ int mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt,
     const struct mon_sbx_opts *o, char **ret_err);
 int64_t mon_sbx_timers(struct mon *m);
 void mon_sbx_adopt(struct mon *m);
+/* A sandbox found at start (running, or hibernated), with its network as
+ * recorded; NULL when it is known already or out of memory. */
+struct sbx *mon_sbx_adopt_info(struct mon *m, const struct sg_vm_info *v,
+    enum sbx_state state);
 uint64_t mon_sbx_idle(struct mon *m, struct sbx *s);
 /* When s ends if nothing changes (Unix seconds): its lifetime's end, or
  * earlier its idle end while a named sandbox has no connection. *ret_idle
@@ -316,6 +326,28 @@ void mon_snap_sweep(struct mon *m);
  * 0, or -ENOENT when there is no such snapshot. */
 int mon_snap_find(struct mon *m, const char *token, const char *snap,
     char *ret_dir, size_t size, char *ret_image, size_t image_size);
+/* 1 while a snapshot of sandbox id is being made. */
+int mon_snap_copying(struct mon *m, const char *id);
+
+/* monhib.c */
+void mon_hib_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q);
+/* Hibernates s (SB_RUNNING, its agent ready) for why; c (or NULL) is
+ * answered once it is done. */
+int mon_sbx_hibernate(struct mon *m, struct sbx *s, const char *why,
+    struct mon_call *c);
+/* s resumed (monstart.c); cold: booted from its disk, why its memory
+ * was not restored. */
+void mon_hib_resumed(struct mon *m, struct sbx *s, int cold, const char *why);
+/* Hibernation's timers for s: idle long enough, asleep too long. Returns
+ * next, or less (ms). */
+int64_t mon_hib_timers(struct mon *m, struct sbx *s, int64_t now, int64_t next);
+/* hibernate_after for s (its token's, else sandgate.conf's; 0: never). */
+uint64_t mon_hib_after(struct mon *m, const struct sbx *s);
+/* s's expiry moved while it sleeps: its record follows. */
+void mon_hib_extend(struct mon *m, struct sbx *s);
+/* At start: the hibernated sandboxes found in state_dir. */
+void mon_hib_adopt(struct mon *m, const struct sg_vm_info *v, size_t n,
+    const int64_t *saved);
 
 /* monstore.c: what snapshots and volumes share */
 /* STATE_DIR/KIND/TOKEN[/NAME] into out: 0 or -ENAMETOOLONG. */
@@ -385,6 +417,10 @@ int mon_sbx_set_expires(struct mon *m, struct sbx *s, int64_t expires);
 /* A new sandbox (its domain is made by a job); reason says why not. */
 int mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o,
     struct sbx **ret, char *reason, size_t reasonsz);
+/* Resumes the hibernated s (a job; then as a new sandbox: its shim, the
+ * waiting workers linked). */
+int mon_sbx_resume(struct mon *m, struct sbx *s, char *reason,
+    size_t reasonsz);
 int mon_handle_start(struct mon *m, struct mworker *w, const uint8_t *p,
     size_t n);
 /* The sandbox's shim can take links now: hands one to each waiting worker. */

@@ -166,8 +166,8 @@ sbx_dropped(struct mon *m, const struct sbx *s)
 	return 0;
 }
 
-static void
-sbx_json(struct mon *m, struct sg_buf *b, struct sbx *s)
+void
+mon_api_sbx_json(struct mon *m, struct sg_buf *b, struct sbx *s)
 {
 	int64_t now = mon_now();
 	int named = s->name[0] != '\0', by_idle;
@@ -500,7 +500,7 @@ cmd_ls(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 			continue;
 		if (c->json) {
 			sg_buf_putf(c->out, "%s", first ? "" : ", ");
-			sbx_json(m, c->out, s);
+			mon_api_sbx_json(m, c->out, s);
 		} else {
 			table_row(m, c->out, s);
 		}
@@ -515,7 +515,7 @@ static void
 answer_sbx(struct mon *m, struct mon_call *c, struct sbx *s)
 {
 	if (c->json) {
-		sbx_json(m, c->out, s);
+		mon_api_sbx_json(m, c->out, s);
 		sg_buf_putf(c->out, "\n");
 	} else {
 		sbx_text(m, c->out, s);
@@ -557,9 +557,13 @@ cmd_extend(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 			return;
 		}
 	}
-	if (mon_sbx_set_expires(m, s, to) < 0)
+	if (s->state == SB_HIBERNATED) {
+		s->expires = to;	/* its domain comes back with it */
+		mon_hib_extend(m, s);
+	} else if (mon_sbx_set_expires(m, s, to) < 0) {
 		sg_warn("sandbox %s: could not record the new expiry in "
 		    "libvirt", s->id);
+	}
 	(void)sg_util_format_duration(q->duration_s, d, sizeof(d));
 	sg_info("sandbox %s extended by %s (%s)", s->id, d,
 	    c->token ? c->token : "root");
@@ -924,6 +928,9 @@ mon_api_run(struct mon *m, struct mon_call *c, const char *line, size_t len,
 	case SG_CTLA_VOLUME_LS:
 	case SG_CTLA_VOLUME_RM:
 		mon_vol_cmd(m, c, q);
+		break;
+	case SG_CTLA_HIBERNATE:
+		mon_hib_cmd(m, c, q);
 		break;
 	}
 out:

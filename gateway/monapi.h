@@ -58,6 +58,8 @@ void mon_call_finish(struct mon *m, struct mon_call *c, int status);
 /* The call that waits for the job of serial (CALL_WAIT_JOB), or NULL
  * (its client left). */
 struct mon_call *mon_call_job(struct mon *m, const char *serial);
+/* The SANDBOX document of s (docs/control.md) into b. */
+void mon_api_sbx_json(struct mon *m, struct sg_buf *b, struct sbx *s);
 /* Puts c on the waiting list until wait/id happens or ms pass. */
 void mon_call_wait(struct mon *m, struct mon_call *c, enum mon_call_wait wait,
     const char *id, int64_t ms);

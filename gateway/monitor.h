@@ -24,6 +24,8 @@ struct sg_mon_cfg {
 	const char *metrics;		/* "off", a socket path or ADDR:PORT */
 	unsigned max_snapshots;		/* per token */
 	uint64_t snapshot_quota_gb;	/* per token */
+	uint64_t hibernate_after_s;	/* 0: never */
+	uint64_t max_hibernated_s;
 	unsigned max_volumes;		/* per token */
 	uint64_t volume_quota_gb;	/* per token, of their sizes */
 	const char *audit_log;

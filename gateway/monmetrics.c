@@ -348,6 +348,19 @@ render(struct mon *m, struct sg_buf *b)
 	    "counter", "Sandboxes destroyed, by reason.");
 	put_lcount(b, "sandgate_sandboxes_destroyed_total", "reason",
 	    &st->destroyed);
+	put_counter(b, "sandgate_sandbox_hibernations_total", "Sandboxes "
+	    "saved to disk with their memory.", st->hibernated);
+	sg_metrics_put_family(b, "sandgate_sandbox_resumes_total", "counter",
+	    "Hibernated sandboxes resumed: with their memory (restored), or "
+	    "booted from their disk when it could not be (lost).");
+	lab[0] = "memory";
+	lab[1] = "restored";
+	lab[2] = NULL;
+	sg_metrics_put_sample(b, "sandgate_sandbox_resumes_total", lab,
+	    (double)(st->resumed - st->resumed_cold));
+	lab[1] = "lost";
+	sg_metrics_put_sample(b, "sandgate_sandbox_resumes_total", lab,
+	    (double)st->resumed_cold);
 	put_connections(m, b);
 	put_counter(b, "sandgate_logins_total", "Successful logins.",
 	    st->logins);

@@ -450,6 +450,12 @@ mon_sbx_idle(struct mon *m, struct sbx *s)
 const char *
 mon_sbx_state_name(const struct sbx *s)
 {
+	if (s->state == SB_HIBERNATING)
+		return "hibernating";
+	if (s->state == SB_HIBERNATED)
+		return "hibernated";
+	if (s->state == SB_RESUMING)
+		return "resuming";
 	if (s->state == SB_CREATING || s->wait_ca)
 		return "starting";
 	if (s->shim_fd < 0)
@@ -466,7 +472,14 @@ mon_sbx_end(struct mon *m, struct sbx *s, int *ret_idle)
 
 	if (ret_idle != NULL)
 		*ret_idle = 0;
-	if (s->name[0] != '\0' && s->nconn == 0 && s->shim_known) {
+	if (s->state == SB_HIBERNATED) {
+		idle = s->hibernated_at + (int64_t)m->cfg->max_hibernated_s;
+		return idle < end ? idle : end;
+	}
+	/* one hibernated before its idle end is not ended by it */
+	if (s->name[0] != '\0' && s->nconn == 0 && s->shim_known &&
+	    (mon_hib_after(m, s) == 0 ||
+	    mon_hib_after(m, s) >= mon_sbx_idle(m, s))) {
 		idle = s->idle_since + (int64_t)mon_sbx_idle(m, s);
 		if (idle < end) {
 			end = idle;
@@ -546,6 +559,10 @@ mon_sbx_timers(struct mon *m)
 
 	for (s = m->sbxs; s != NULL; s = nx) {
 		nx = s->next;
+		if (s->state == SB_HIBERNATED) {
+			next = mon_hib_timers(m, s, now, next);
+			continue;
+		}
 		if (s->state != SB_RUNNING)
 			continue;
 		if (now >= s->expires) {
@@ -553,6 +570,10 @@ mon_sbx_timers(struct mon *m)
 			    "expired");
 			continue;
 		}
+		/* idle for hibernate_after: saved, before idle_timeout ends it */
+		next = mon_hib_timers(m, s, now, next);
+		if (s->state != SB_RUNNING)
+			continue;
 		if (s->name[0] != '\0' && s->nconn == 0 && s->shim_known &&
 		    now >= s->idle_since + (int64_t)mon_sbx_idle(m, s)) {
 			mon_sbx_destroy(m, s, "idle_timeout", SG_NOTICE_FAILED,
@@ -585,6 +606,9 @@ struct adopt_job {
 	struct mon *m;
 	struct sg_vm_info *info;
 	size_t n;
+	struct sg_vm_info *hib;		/* hibernated ones (monhib.c) */
+	int64_t *saved;
+	size_t nhib;
 	int r, cleaned;
 	char *err, *clean_err;
 };
@@ -596,13 +620,27 @@ adopt_run(void *arg)
 	struct sg_vm_host *h = NULL;
 
 	j->r = mon_vm(j->m, &h, &j->err);
-	if (j->r == 0)
-		j->r = sg_vm_list(h, &j->info, &j->n, &j->err);
 	/* before any sandbox is started (no START is served until this
-	 * is done): a folder of a domain being made is not a leftover */
+	 * is done): a folder of a domain being made is not a leftover; and
+	 * before the listing: a save a sandgated before us began is waited
+	 * for (its domain ends), so that it is found hibernated */
 	if (j->r == 0)
 		j->cleaned = sg_vm_cleanup_leftovers(h, j->m->cfg->state_dir,
 		    &j->clean_err);
+	if (j->r == 0)
+		j->r = sg_vm_list(h, &j->info, &j->n, &j->err);
+	if (j->r == 0 && sg_vm_hibernated_list(j->m->cfg->state_dir, &j->hib,
+	    &j->nhib) == 0 && j->nhib > 0) {
+		j->saved = calloc(j->nhib, sizeof(*j->saved));
+		for (size_t i = 0; j->saved != NULL && i < j->nhib; i++) {
+			struct sg_vm_info one;
+
+			(void)sg_vm_hibernated_read(j->m->cfg->state_dir,
+			    j->hib[i].id, &one, &j->saved[i]);
+		}
+		if (j->saved == NULL)
+			j->nhib = 0;
+	}
 }
 
 static int
@@ -611,23 +649,18 @@ sbx_alive(void *arg, const char *id)
 	return mon_sbx_find(arg, id) != NULL;
 }
 
-static void
-adopt_one(struct mon *m, const struct sg_vm_info *v)
+struct sbx *
+mon_sbx_adopt_info(struct mon *m, const struct sg_vm_info *v,
+    enum sbx_state state)
 {
-	char dir[PATH_MAX], *err = NULL;
-	struct stat st;
+	char *err = NULL;
 	struct sbx *s;
 
 	if (mon_sbx_find(m, v->id) != NULL)
-		return;
-	/* Another sandgated on this host (its own state_dir) may run
-	 * sandboxes too: adopt only those whose files are ours. */
-	snprintf(dir, sizeof(dir), "%s/sandboxes/%s", m->cfg->state_dir, v->id);
-	if (stat(dir, &st) < 0)
-		return;
+		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
-		return;
+		return NULL;
 	s->shim_fd = -1;
 	s->agent_fd = -1;
 	snprintf(s->id, sizeof(s->id), "%s", v->id);
@@ -636,9 +669,9 @@ adopt_one(struct mon *m, const struct sg_vm_info *v)
 	s->image = strdup(v->image);
 	if (s->token == NULL || s->name == NULL || s->image == NULL) {
 		mon_sbx_free(s);
-		return;
+		return NULL;
 	}
-	s->state = SB_RUNNING;
+	s->state = state;
 	s->created = v->created;
 	s->expires = v->expires;
 	s->idle_since = mon_now();
@@ -649,10 +682,27 @@ adopt_one(struct mon *m, const struct sg_vm_info *v)
 		sg_warn("sandbox %s: its network: %s; it has none now",
 		    s->id, err ? err : "cannot set it up");
 		free(err);
-		err = NULL;
 		if (m->net != NULL)
 			sg_net_del(m->net, s->id);
 	}
+	return s;
+}
+
+static void
+adopt_one(struct mon *m, const struct sg_vm_info *v)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	struct sbx *s;
+
+	/* Another sandgated on this host (its own state_dir) may run
+	 * sandboxes too: adopt only those whose files are ours. */
+	snprintf(dir, sizeof(dir), "%s/sandboxes/%s", m->cfg->state_dir, v->id);
+	if (stat(dir, &st) < 0)
+		return;
+	s = mon_sbx_adopt_info(m, v, SB_RUNNING);
+	if (s == NULL)
+		return;
 	{
 		char dur[SG_UTIL_DURATION_BUFSZ];
 		int64_t left = s->expires - mon_now();
@@ -698,6 +748,7 @@ adopt_done(void *arg, int cancelled)
 	m->vm_err = NULL;
 	for (i = 0; i < j->n; i++)
 		adopt_one(m, &j->info[i]);
+	mon_hib_adopt(m, j->hib, j->nhib, j->saved);
 	if (m->net != NULL)
 		sg_net_sweep(m->net, sbx_alive, m);
 	mon_shim_sweep(m);
@@ -709,6 +760,8 @@ adopt_done(void *arg, int cancelled)
 	mon_proxy_start(m);
 out:
 	sg_vm_info_free(j->info);
+	free(j->hib);
+	free(j->saved);
 	free(j->err);
 	free(j->clean_err);
 	free(j);

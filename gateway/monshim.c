@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/allow.h"
@@ -24,6 +25,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/mpipe.h"
+#include "common/util.h"
 #include "common/proto.h"
 #include "gateway/audit.h"
 #include "gateway/jobs.h"
@@ -214,6 +216,24 @@ shim_config(struct mon *m, struct sbx *s, struct sg_config **ret)
 			r = sg_config_add(c, "dns", hostip);
 		if (r == 0 && m->px_ca != NULL)
 			r = sg_config_add(c, "ca", m->px_ca);
+	}
+	/* the host's clock and fresh entropy: a resumed guest's are the
+	 * ones it had when it was saved */
+	{
+		struct timespec ts;
+		uint8_t rnd[32];
+		char tv[48], hex[2 * sizeof(rnd) + 1];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(tv, sizeof(tv), "%lld.%09ld", (long long)ts.tv_sec,
+		    ts.tv_nsec);
+		if (r == 0)
+			r = sg_config_add(c, "time", tv);
+		if (r == 0 && sg_util_random(rnd, sizeof(rnd)) == 0 &&
+		    sg_util_hex_encode(rnd, sizeof(rnd), hex, sizeof(hex)) == 0)
+			r = sg_config_add(c, "entropy", hex);
+		explicit_bzero(rnd, sizeof(rnd));
+		explicit_bzero(hex, sizeof(hex));
 	}
 	if (r == 0)
 		r = sg_config_add(c, "hostname", hostname);
@@ -464,6 +484,12 @@ shim_state(struct mon *m, struct sbx *s, const uint8_t *p, size_t n)
 		sg_mp_shim_state_clear(&st);
 		return -EPROTO;
 	}
+	if (s->state == SB_HIBERNATING || s->state == SB_HIBERNATED) {
+		/* the shim of a sandbox being saved, on its way out: its
+		 * agent going away is the save, not a failure */
+		sg_mp_shim_state_clear(&st);
+		return 0;
+	}
 	was_known = s->shim_known;
 	before = s->nconn;
 	if (!was_known && !s->shim_child)
@@ -598,7 +624,8 @@ mon_shim_gone(struct mon *m, struct sbx *s, const char *why)
 		s->shim_pid = 0;
 	mon_shim_path(m, s->id, path, sizeof(path));
 	(void)unlink(path);
-	if (s->state == SB_DESTROYING)
+	if (s->state == SB_DESTROYING || s->state == SB_HIBERNATING ||
+	    s->state == SB_HIBERNATED || s->state == SB_RESUMING)
 		return;
 	sg_warn("sandbox %s: its shim ended (%s); its sessions ended", s->id,
 	    why);

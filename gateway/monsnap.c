@@ -41,6 +41,7 @@ struct snap_job {
 	char image[80];
 	char *dest, *image_dir, *note;
 	int domain_type;
+	int offline;			/* of a hibernated sandbox */
 	int r;
 	char *err;
 	uint64_t bytes;			/* its disk, once made */
@@ -150,8 +151,8 @@ snap_busy(struct mon *m, const char *token, const char *snap)
 
 /* 1 while a job copies sandbox id's disk (one at a time: each pauses
  * the guest and resumes it). */
-static int
-sbx_busy(struct mon *m, const char *id)
+int
+mon_snap_copying(struct mon *m, const char *id)
 {
 	size_t i;
 
@@ -202,6 +203,7 @@ snap_run(void *arg)
 	sp.domain_type = j->domain_type;
 	sp.dest = j->dest;
 	sp.note = j->note;
+	sp.offline = j->offline;
 	j->r = sg_vm_snapshot(h, &sp, &j->err);
 }
 
@@ -296,13 +298,15 @@ cmd_snapshot(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 
 	if (s == NULL)
 		return;
-	if (s->state != SB_RUNNING || !s->shim_ready || s->shim_fd < 0) {
+	if (s->state != SB_HIBERNATED && (s->state != SB_RUNNING ||
+	    !s->shim_ready || s->shim_fd < 0)) {
 		mon_call_fail(m, c, "refused", "sandbox %s is %s: a snapshot is "
-		    "made of a running sandbox", s->name[0] ? s->name : s->id,
+		    "made of a running or hibernated sandbox",
+		    s->name[0] ? s->name : s->id,
 		    mon_sbx_state_name(s));
 		return;
 	}
-	if (sbx_busy(m, s->id)) {
+	if (mon_snap_copying(m, s->id)) {
 		mon_call_fail(m, c, "refused", "a snapshot of %s is being made: "
 		    "try again once it is", s->name[0] ? s->name : s->id);
 		return;
@@ -352,6 +356,7 @@ cmd_snapshot(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 	snprintf(j->snap, sizeof(j->snap), "%s", q->snap);
 	snprintf(j->image, sizeof(j->image), "%s", s->image);
 	j->domain_type = m->vm_type;
+	j->offline = s->state == SB_HIBERNATED;
 	j->dest = strdup(dest);
 	if (s->image_dir != NULL)
 		j->image_dir = strdup(s->image_dir);

@@ -136,9 +136,13 @@ struct create_job {
 	struct sg_vm_volume vols[SG_VM_VOLUMES_MAX];
 	char vfile[SG_VM_VOLUMES_MAX][PATH_MAX];
 	char vserial[SG_VM_VOLUMES_MAX][8];
+	int resume;			/* a hibernated sandbox: restore it */
+	int64_t expires;
 	/* results */
 	int r;
 	char *err;
+	int cold;			/* resume: booted from its disk */
+	char *restore_err;		/* why its memory was not restored */
 	int agent_fd;
 	uint32_t cid;
 };
@@ -152,7 +156,21 @@ create_run(void *arg)
 	j->r = mon_vm(j->m, &h, &j->err);
 	if (j->r < 0)
 		return;
-	j->r = sg_vm_create(h, &j->spec, &j->err);
+	if (j->resume) {
+		/* its memory, else (lost, corrupted) a boot from its disk */
+		j->r = sg_vm_restore(h, j->spec.id, j->spec.state_dir,
+		    j->expires, &j->restore_err);
+		if (j->r < 0) {
+			j->cold = 1;
+			j->spec.reuse_disk = 1;
+			j->r = sg_vm_create(h, &j->spec, &j->err);
+			if (j->r == 0)
+				sg_vm_hibernated_forget(j->spec.state_dir,
+				    j->spec.id);
+		}
+	} else {
+		j->r = sg_vm_create(h, &j->spec, &j->err);
+	}
 	if (j->r < 0)
 		return;
 	if (j->transport == SG_VM_VSOCK)
@@ -160,7 +178,7 @@ create_run(void *arg)
 	else
 		j->r = sg_vm_connect_agent(h, j->spec.id, j->spec.state_dir,
 		    j->transport, &j->agent_fd, &j->err);
-	if (j->r < 0) {
+	if (j->r < 0 && !j->resume) {
 		char *e2 = NULL;
 
 		(void)sg_vm_destroy(h, j->spec.id, j->spec.state_dir, &e2);
@@ -174,6 +192,7 @@ create_free(struct create_job *j)
 	if (j->agent_fd >= 0)
 		close(j->agent_fd);
 	free(j->err);
+	free(j->restore_err);
 	free(j);
 }
 
@@ -192,6 +211,16 @@ create_done(void *arg, int cancelled)
 	if (s->state == SB_DESTROYING) {
 		/* killed while it was being made: now it can go */
 		mon_sbx_destroy_job(m, s);
+		goto out;
+	}
+	if (j->resume && j->r < 0) {
+		sg_err("sandbox %s could not be resumed: %s%s%s", s->id,
+		    j->restore_err ? j->restore_err : "", j->restore_err ?
+		    "; nor booted from its disk: " : "", j->err ? j->err :
+		    strerror(-j->r));
+		client_reason(s->id, j->r, reason, sizeof(reason));
+		mon_sbx_destroy(m, s, "could not be resumed", SG_NOTICE_FAILED,
+		    reason);
 		goto out;
 	}
 	if (j->r < 0) {
@@ -214,8 +243,12 @@ create_done(void *arg, int cancelled)
 	}
 	s->state = SB_RUNNING;
 	s->cid = j->cid;
-	sg_info("sandbox %s started (%s)", s->id,
-	    m->transport == SG_VM_VSOCK ? "vsock" : "virtio-serial");
+	if (j->resume) {
+		mon_hib_resumed(m, s, j->cold, j->restore_err);
+	} else {
+		sg_info("sandbox %s started (%s)", s->id,
+		    m->transport == SG_VM_VSOCK ? "vsock" : "virtio-serial");
+	}
 	if (mon_proxy_need_ca(m)) {
 		/* its guest must trust the proxy's CA, which READY brings */
 		s->wait_ca = 1;
@@ -240,6 +273,59 @@ out:
 
 /* A new sandbox: its record (counted from now on), its network on the
  * loop (netlink and nftables calls are quick), its domain in a job. */
+/* The job's domain spec, from what s was made with. */
+static int
+job_fill(struct mon *m, struct sbx *s, struct create_job *j, char *reason,
+    size_t reasonsz)
+{
+	size_t i;
+
+	j->m = m;
+	j->s = s;
+	j->agent_fd = -1;
+	j->transport = m->transport;
+	if (s->image_dir != NULL) {
+		snprintf(j->imgdir, sizeof(j->imgdir), "%s", s->image_dir);
+	} else {
+		snprintf(j->imgdir, sizeof(j->imgdir), "%s/%s",
+		    m->cfg->image_dir, s->image);
+	}
+	if (s->has_net)
+		snprintf(j->tap, sizeof(j->tap), "%s", s->na.tap);
+	/* the job reads these; the strings live as long as s, which only
+	 * create_done frees */
+	j->spec.id = s->id;
+	j->spec.token = s->token;
+	j->spec.name = s->name;
+	j->spec.image_dir = j->imgdir;
+	j->spec.image = s->image;
+	j->spec.memory_mb = s->memory_mb;
+	j->spec.vcpus = s->vcpus;
+	j->spec.disk_gb = m->cfg->disk_gb;
+	j->spec.domain_type = m->vm_type;
+	j->spec.transport = m->transport;
+	j->spec.state_dir = m->cfg->state_dir;
+	j->spec.created = s->created;
+	j->spec.expires = s->expires;
+	j->spec.owner_pid = (int)getpid();
+	j->spec.tap = s->has_net ? j->tap : NULL;
+	for (i = 0; i < s->nvols; i++) {
+		if (mon_vol_file(m, s->token, s->vols[i].name, j->vfile[i],
+		    sizeof(j->vfile[i])) < 0) {
+			snprintf(reason, reasonsz, "the path of volume %s is too "
+			    "long", s->vols[i].name);
+			return -ENAMETOOLONG;
+		}
+		mon_vol_serial(i, j->vserial[i], sizeof(j->vserial[i]));
+		j->vols[i].file = j->vfile[i];
+		j->vols[i].serial = j->vserial[i];
+		j->vols[i].ro = s->vols[i].ro;
+	}
+	j->spec.volumes = j->vols;
+	j->spec.nvolumes = s->nvols;
+	return 0;
+}
+
 int
 mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
     char *reason, size_t reasonsz)
@@ -277,7 +363,6 @@ mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
 	}
 	s->shim_fd = -1;
 	s->agent_fd = -1;
-	j->agent_fd = -1;
 	if (sg_util_random(rnd, sizeof(rnd)) < 0 ||
 	    sg_util_hex_encode(rnd, sizeof(rnd), s->id, sizeof(s->id)) < 0) {
 		r = -EIO;
@@ -343,49 +428,9 @@ mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
 		free(err);
 		goto fail;
 	}
-	j->m = m;
-	j->s = s;
-	j->transport = m->transport;
-	if (o->image_dir != NULL) {
-		snprintf(j->imgdir, sizeof(j->imgdir), "%s", o->image_dir);
-	} else {
-		snprintf(j->imgdir, sizeof(j->imgdir), "%s/%s",
-		    m->cfg->image_dir, s->image);
-	}
-	if (s->has_net)
-		snprintf(j->tap, sizeof(j->tap), "%s", s->na.tap);
-	/* the job reads these; the strings live as long as s, which only
-	 * create_done frees */
-	j->spec.id = s->id;
-	j->spec.token = s->token;
-	j->spec.name = s->name;
-	j->spec.image_dir = j->imgdir;
-	j->spec.image = s->image;
-	j->spec.memory_mb = s->memory_mb;
-	j->spec.vcpus = s->vcpus;
-	j->spec.disk_gb = m->cfg->disk_gb;
-	j->spec.domain_type = m->vm_type;
-	j->spec.transport = m->transport;
-	j->spec.state_dir = m->cfg->state_dir;
-	j->spec.created = s->created;
-	j->spec.expires = s->expires;
-	j->spec.owner_pid = (int)getpid();
-	j->spec.tap = s->has_net ? j->tap : NULL;
-	for (i = 0; i < s->nvols; i++) {
-		if (mon_vol_file(m, s->token, s->vols[i].name, j->vfile[i],
-		    sizeof(j->vfile[i])) < 0) {
-			r = -ENAMETOOLONG;
-			snprintf(reason, reasonsz, "the path of volume %s is too "
-			    "long", s->vols[i].name);
-			goto fail_net;
-		}
-		mon_vol_serial(i, j->vserial[i], sizeof(j->vserial[i]));
-		j->vols[i].file = j->vfile[i];
-		j->vols[i].serial = j->vserial[i];
-		j->vols[i].ro = s->vols[i].ro;
-	}
-	j->spec.volumes = j->vols;
-	j->spec.nvolumes = s->nvols;
+	r = job_fill(m, s, j, reason, reasonsz);
+	if (r < 0)
+		goto fail_net;
 	r = sg_jobs_submit(m->jobs, create_run, create_done, j);
 	if (r < 0) {
 		snprintf(reason, reasonsz, "the gateway is out of memory");
@@ -457,6 +502,11 @@ mon_handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 			    strcmp(s->name, w->user) == 0)
 				break;
 	}
+	if (s != NULL && s->state == SB_HIBERNATED &&
+	    mon_sbx_resume(m, s, reason, sizeof(reason)) < 0) {
+		start_fail(m, w, reason);
+		return 0;
+	}
 	if (s == NULL) {
 		struct mon_sbx_opts o;
 
@@ -475,5 +525,43 @@ mon_handle_start(struct mon *m, struct mworker *w, const uint8_t *p, size_t n)
 	if (s->state == SB_RUNNING && s->shim_fd >= 0)
 		link_worker(m, w, s);
 	/* else: linked when the domain runs and its shim is there */
+	return 0;
+}
+
+int
+mon_sbx_resume(struct mon *m, struct sbx *s, char *reason, size_t reasonsz)
+{
+	struct create_job *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (j == NULL) {
+		snprintf(reason, reasonsz, "the gateway is out of memory");
+		return -ENOMEM;
+	}
+	if (mon_snap_copying(m, s->id)) {
+		free(j);
+		snprintf(reason, reasonsz, "a snapshot of sandbox %s is being "
+		    "made: try again in a moment", s->name);
+		return -EBUSY;
+	}
+	/* the shim of before it slept, if it is not gone yet */
+	if (s->shim_fd >= 0)
+		mon_shim_gone(m, s, "replaced");
+	r = job_fill(m, s, j, reason, reasonsz);
+	if (r == 0) {
+		j->resume = 1;
+		j->expires = s->expires;
+		r = sg_jobs_submit(m->jobs, create_run, create_done, j);
+		if (r < 0)
+			snprintf(reason, reasonsz, "the gateway is out of memory");
+	}
+	if (r < 0) {
+		free(j);
+		return r;
+	}
+	s->state = SB_RESUMING;
+	s->creating = 1;
+	s->create_ms = 0;	/* not a start: not in the start histogram */
+	sg_info("sandbox %s: resuming", s->id);
 	return 0;
 }

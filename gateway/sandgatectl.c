@@ -52,6 +52,7 @@ usage(FILE *f)
 	    "  whoami [--token T]    a token's limits and what is in use\n"
 	    "  snapshot ID|NAME SNAP [--token T]   save its disk as SNAP\n"
 	    "  snapshot ls [--token T] | snapshot rm SNAP --token T\n"
+	    "  hibernate ID|NAME [--token T]   save it with its memory\n"
 	    "  volume create VOL SIZE --token T [--from SNAP]   a disk that lasts\n"
 	    "  volume ls [--token T] | volume rm VOL --token T\n"
 	    "add --json to those run by sandgated for one JSON document\n"

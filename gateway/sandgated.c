@@ -63,6 +63,8 @@ mon_cfg_from_conf(const struct sg_conf *conf, const char *config,
 	mc->metrics = sg_conf_str(conf, SG_CONF_METRICS);
 	mc->max_snapshots = (unsigned)sg_conf_num(conf, SG_CONF_MAX_SNAPSHOTS);
 	mc->snapshot_quota_gb = sg_conf_num(conf, SG_CONF_SNAPSHOT_QUOTA_GB);
+	mc->hibernate_after_s = sg_conf_num(conf, SG_CONF_HIBERNATE_AFTER);
+	mc->max_hibernated_s = sg_conf_num(conf, SG_CONF_MAX_HIBERNATED);
 	mc->max_volumes = (unsigned)sg_conf_num(conf, SG_CONF_MAX_VOLUMES);
 	mc->volume_quota_gb = sg_conf_num(conf, SG_CONF_VOLUME_QUOTA_GB);
 	mc->audit_log = sg_conf_str(conf, SG_CONF_AUDIT_LOG);

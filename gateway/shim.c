@@ -430,7 +430,7 @@ mon_read(struct shim *s)
 			r = -EPROTO;
 			break;
 		}
-		sg_info("shim: sandbox %s: destroyed (%s)", s->init.id, text);
+		sg_info("shim: sandbox %s: ending (%s)", s->init.id, text);
 		sg_relay_notice(s->relay, kind, text, 1);
 		s->ending = 1;
 		free(text);

@@ -44,11 +44,12 @@ struct secret {
 /* keys that may appear once per token */
 enum once {
 	ONCE_HASH, ONCE_IMAGE, ONCE_MEMORY_MB, ONCE_VCPUS, ONCE_MAX_LIFETIME,
-	ONCE_MAX_SANDBOXES, ONCE_IDLE_TIMEOUT, ONCE_COUNT_
+	ONCE_MAX_SANDBOXES, ONCE_IDLE_TIMEOUT, ONCE_HIBERNATE_AFTER, ONCE_COUNT_
 };
 
 static const char *const once_names[ONCE_COUNT_] = {
 	"hash", "image", "memory_mb", "vcpus", "max_lifetime", "max_sandboxes", "idle_timeout",
+	"hibernate_after",
 };
 
 struct sg_token {
@@ -70,6 +71,7 @@ struct sg_token {
 	uint64_t max_lifetime;
 	unsigned max_sandboxes;
 	uint64_t idle_timeout;
+	uint64_t hibernate_after;
 };
 
 struct sg_tokens {
@@ -725,6 +727,9 @@ static int tokens_on_key(void *user, unsigned line, const char *section, const c
 	case ONCE_IDLE_TIMEOUT:
 		r = parse_dur(tok, key, value, &tok->idle_timeout, ret_msg);
 		break;
+	case ONCE_HIBERNATE_AFTER:
+		r = parse_dur(tok, key, value, &tok->hibernate_after, ret_msg);
+		break;
 	default:
 		if (!strcmp(key, "authorized_key"))
 			return parse_key(t, tok, line, value, ret_msg);
@@ -733,7 +738,7 @@ static int tokens_on_key(void *user, unsigned line, const char *section, const c
 		return tok_bad(ret_msg, tok, key, NULL, "unknown key (token keys: hash, "
 			       "authorized_key, allow_net, secret.NAME, secret.NAME.hosts, "
 			       "secret.NAME.in, secret.NAME.allow_http, image, memory_mb, vcpus, "
-			       "max_lifetime, max_sandboxes, idle_timeout)");
+			       "max_lifetime, max_sandboxes, idle_timeout, hibernate_after)");
 	}
 	if (r < 0)
 		return r;
@@ -1059,6 +1064,7 @@ unsigned sg_tokens_vcpus(const struct sg_token *tok) { return tok->vcpus; }
 uint64_t sg_tokens_max_lifetime(const struct sg_token *tok) { return tok->max_lifetime; }
 unsigned sg_tokens_max_sandboxes(const struct sg_token *tok) { return tok->max_sandboxes; }
 uint64_t sg_tokens_idle_timeout(const struct sg_token *tok) { return tok->idle_timeout; }
+uint64_t sg_tokens_hibernate_after(const struct sg_token *tok) { return tok->hibernate_after; }
 
 size_t sg_tokens_key_count(const struct sg_token *tok) { return tok->n_keys; }
 

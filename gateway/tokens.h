@@ -14,6 +14,7 @@
  *   max_lifetime = 30m
  *   max_sandboxes = 5       ; 1..1000
  *   idle_timeout = 10m
+ *   hibernate_after = 5m    ; idle named sandboxes are hibernated
  *
  * Token text: "sg_" followed by 32 random bytes in base64url without
  * padding (43 characters, 256 bits), 46 characters in all. The file stores
@@ -105,6 +106,8 @@ unsigned sg_tokens_vcpus(const struct sg_token *tok);
 uint64_t sg_tokens_max_lifetime(const struct sg_token *tok);
 unsigned sg_tokens_max_sandboxes(const struct sg_token *tok);
 uint64_t sg_tokens_idle_timeout(const struct sg_token *tok);
+/* 0: unset ([sandbox] hibernate_after applies). */
+uint64_t sg_tokens_hibernate_after(const struct sg_token *tok);
 
 /* authorized_key entries; i below sg_tokens_key_count(). */
 size_t sg_tokens_key_count(const struct sg_token *tok);

@@ -33,14 +33,14 @@
 #include "gateway/vm.h"
 #include "gateway/vmint.h"
 
-static const char *lv_msg(void)
+const char *vm_lv_msg(void)
 {
 	const char *m = virGetLastErrorMessage();
 
 	return m ? m : "unknown libvirt error";
 }
 
-static int lv_code(void)
+int vm_lv_code(void)
 {
 	virErrorPtr e = virGetLastError();
 
@@ -139,7 +139,7 @@ int sg_vm_connect(const char *uri, struct sg_vm_host **ret, char **ret_err)
 	h->conn = virConnectOpen(uri);
 	if (!h->conn) {
 		int r = sg_fail(ret_err, -ECONNREFUSED, "cannot connect to libvirt at %s: %s; is "
-				 "libvirtd running? (systemctl start libvirtd)", uri, lv_msg());
+				 "libvirtd running? (systemctl start libvirtd)", uri, vm_lv_msg());
 		sg_vm_host_free(h);
 		return r;
 	}
@@ -223,17 +223,27 @@ int sg_vm_create(struct sg_vm_host *h, const struct sg_vm_spec *s, char **ret_er
 		r = sg_fail(ret_err, r, "cannot create %s: %s", sbdir, strerror(-r));
 		goto fail;
 	}
-	r = vm_make_dir(dir, q->gid, 1);
+	r = vm_make_dir(dir, q->gid, !s->reuse_disk);
 	if (r < 0) {
 		r = sg_fail(ret_err, r, r == -EEXIST ? "sandbox id %s is already in use (%s exists)"
 			     : "cannot create the folder of sandbox %s: %s", s->id,
 			     r == -EEXIST ? dir : strerror(-r));
 		goto fail;
 	}
-	made_dir = 1;
-	r = vm_make_overlay(img->rootfs, disk, s->disk_gb, ret_err);
-	if (r < 0)
-		goto fail;
+	if (s->reuse_disk) {
+		struct stat st;
+
+		if (stat(disk, &st) < 0) {
+			r = sg_fail(ret_err, -ENOENT, "sandbox %s has no disk to boot from",
+				    s->id);
+			goto fail;
+		}
+	} else {
+		made_dir = 1;
+		r = vm_make_overlay(img->rootfs, disk, s->disk_gb, ret_err);
+		if (r < 0)
+			goto fail;
+	}
 	/* the overlay belongs to QEMU's user (libvirt does not relabel) */
 	if (chown(disk, q->uid, q->gid) < 0 || chmod(disk, 0600) < 0) {
 		r = sg_fail(ret_err, -errno, "cannot hand %s to QEMU's user: %s", disk,
@@ -256,16 +266,16 @@ int sg_vm_create(struct sg_vm_host *h, const struct sg_vm_spec *s, char **ret_er
 	}
 	dom = virDomainCreateXML(h->conn, xml, VIR_DOMAIN_NONE);
 	if (!dom) {
-		int code = lv_code();
+		int code = vm_lv_code();
 
-		if (code == VIR_ERR_OPERATION_FAILED && strstr(lv_msg(), "already exists"))
+		if (code == VIR_ERR_OPERATION_FAILED && strstr(vm_lv_msg(), "already exists"))
 			r = -EEXIST;
 		else if (code == VIR_ERR_SYSTEM_ERROR || code == VIR_ERR_RPC ||
 			 code == VIR_ERR_NO_CONNECT)
 			r = -ECONNREFUSED;
 		else
 			r = -EIO;
-		r = sg_fail(ret_err, r, "libvirt refused to start the sandbox: %s", lv_msg());
+		r = sg_fail(ret_err, r, "libvirt refused to start the sandbox: %s", vm_lv_msg());
 		goto fail;
 	}
 	virDomainFree(dom);
@@ -286,7 +296,7 @@ out:
 
 /* Looks up the domain of sandbox id. Returns 0 and *ret, -ENOENT when
  * libvirt knows no such domain, or another negative errno (message set). */
-static int lookup(struct sg_vm_host *h, const char *id, virDomainPtr *ret, char **ret_err)
+int vm_lookup(struct sg_vm_host *h, const char *id, virDomainPtr *ret, char **ret_err)
 {
 	char name[sizeof(SG_VM_DOMAIN_PREFIX) + SG_VM_ID_LEN];
 	virDomainPtr dom;
@@ -298,10 +308,10 @@ static int lookup(struct sg_vm_host *h, const char *id, virDomainPtr *ret, char 
 	snprintf(name, sizeof(name), SG_VM_DOMAIN_PREFIX "%s", id);
 	dom = virDomainLookupByName(h->conn, name);
 	if (!dom) {
-		if (lv_code() == VIR_ERR_NO_DOMAIN)
+		if (vm_lv_code() == VIR_ERR_NO_DOMAIN)
 			return sg_fail(ret_err, -ENOENT, "no sandbox %s", id);
 		return sg_fail(ret_err, -EIO, "cannot look up sandbox %s in libvirt: %s", id,
-				lv_msg());
+				vm_lv_msg());
 	}
 	*ret = dom;
 	return 0;
@@ -314,7 +324,7 @@ int sg_vm_destroy(struct sg_vm_host *h, const char *id, const char *state_dir, c
 
 	if (!sg_vm_valid_id(id) || !vm_valid_path(state_dir))
 		return sg_fail(ret_err, -EINVAL, "invalid sandbox id or state_dir");
-	r = lookup(h, id, &dom, ret_err);
+	r = vm_lookup(h, id, &dom, ret_err);
 	if (r == -ENOENT) {
 		if (ret_err) {
 			free(*ret_err);
@@ -323,12 +333,12 @@ int sg_vm_destroy(struct sg_vm_host *h, const char *id, const char *state_dir, c
 		r = 0;
 	} else if (r == 0) {
 		if (virDomainDestroy(dom) < 0) {
-			int code = lv_code();
+			int code = vm_lv_code();
 
 			/* gone or stopped meanwhile: that is what we wanted */
 			if (code != VIR_ERR_NO_DOMAIN && code != VIR_ERR_OPERATION_INVALID)
 				r = sg_fail(ret_err, -EIO, "libvirt could not stop sandbox %s: %s",
-					     id, lv_msg());
+					     id, vm_lv_msg());
 		}
 		virDomainFree(dom);
 	}
@@ -346,7 +356,7 @@ int sg_vm_wait_gone(struct sg_vm_host *h, const char *id, int ms)
 	int r, st, reason, waited;
 
 	for (waited = 0;; waited += 50) {
-		r = lookup(h, id, &dom, NULL);
+		r = vm_lookup(h, id, &dom, NULL);
 		if (r == -ENOENT)
 			return 0;
 		if (r < 0)
@@ -393,7 +403,7 @@ int sg_vm_list(struct sg_vm_host *h, struct sg_vm_info **ret, size_t *ret_n, cha
 		return sg_fail(ret_err, -ENOTCONN, "not connected to libvirt");
 	nd = virConnectListAllDomains(h->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 	if (nd < 0)
-		return sg_fail(ret_err, -EIO, "cannot list libvirt domains: %s", lv_msg());
+		return sg_fail(ret_err, -EIO, "cannot list libvirt domains: %s", vm_lv_msg());
 	if (nd > 0) {
 		v = calloc((size_t)nd, sizeof(*v));
 		if (!v) {
@@ -451,16 +461,16 @@ int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires, cha
 
 	if (expires < 0)
 		return sg_fail(ret_err, -EINVAL, "invalid expiry time");
-	r = lookup(h, id, &dom, ret_err);
+	r = vm_lookup(h, id, &dom, ret_err);
 	if (r < 0)
 		return r;
 	md = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SG_VM_XMLNS,
 				  VIR_DOMAIN_AFFECT_LIVE);
 	if (!md) {
-		r = lv_code() == VIR_ERR_NO_DOMAIN ?
+		r = vm_lv_code() == VIR_ERR_NO_DOMAIN ?
 			sg_fail(ret_err, -ENOENT, "no sandbox %s", id) :
 			sg_fail(ret_err, -EIO, "cannot read the metadata of sandbox %s: %s", id,
-				 lv_msg());
+				 vm_lv_msg());
 		goto out;
 	}
 	r = sg_vm_metadata_parse(md, &v);
@@ -481,10 +491,10 @@ int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires, cha
 		goto out;
 	if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, SG_VM_XMLNS_PREFIX,
 				 SG_VM_XMLNS, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		r = lv_code() == VIR_ERR_NO_DOMAIN || lv_code() == VIR_ERR_OPERATION_INVALID ?
+		r = vm_lv_code() == VIR_ERR_NO_DOMAIN || vm_lv_code() == VIR_ERR_OPERATION_INVALID ?
 			sg_fail(ret_err, -ENOENT, "sandbox %s is not running", id) :
 			sg_fail(ret_err, -EIO, "libvirt could not update sandbox %s: %s", id,
-				 lv_msg());
+				 vm_lv_msg());
 		goto out;
 	}
 	r = 0;
@@ -523,7 +533,11 @@ int sg_vm_cleanup_leftovers(struct sg_vm_host *h, const char *state_dir, char **
 		if (!sg_vm_valid_id(de->d_name))
 			continue;
 		memcpy(id, de->d_name, sizeof(id));   /* valid: exactly 12 + NUL */
-		k = lookup(h, id, &dom, ret_err);
+		if (vm_has_hib(sbdir, id)) {
+			(void)vm_hibernated_settle(h, state_dir, id);
+			continue;	/* hibernated, or running: not a leftover */
+		}
+		k = vm_lookup(h, id, &dom, ret_err);
 		if (k == 0) {
 			virDomainFree(dom);
 			continue;
@@ -564,13 +578,13 @@ int sg_vm_agent_cid(struct sg_vm_host *h, const char *id, uint32_t *ret_cid, cha
 
 	if (!sg_vm_valid_id(id))
 		return sg_fail(ret_err, -EINVAL, "invalid sandbox id");
-	r = lookup(h, id, &dom, ret_err);
+	r = vm_lookup(h, id, &dom, ret_err);
 	if (r < 0)
 		return r;
 	xml = virDomainGetXMLDesc(dom, 0);
 	if (!xml) {
-		r = sg_fail(ret_err, lv_code() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO,
-			     "cannot read the description of sandbox %s: %s", id, lv_msg());
+		r = sg_fail(ret_err, vm_lv_code() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO,
+			     "cannot read the description of sandbox %s: %s", id, vm_lv_msg());
 		goto out;
 	}
 	r = sg_vm_parse_vsock_cid(xml, &cid);
@@ -684,13 +698,20 @@ int sg_vm_snapshot(struct sg_vm_host *h, const struct sg_vm_snap_spec *s, char *
 	if (r < 0)
 		goto out;
 	made = 1;
-	r = lookup(h, s->id, &dom, ret_err);
+	if (s->offline) {
+		/* hibernated: no QEMU holds the disk, which is as it was saved */
+		r = vm_flatten(disk, out, ret_err);
+		if (r < 0)
+			goto out;
+		goto copied;
+	}
+	r = vm_lookup(h, s->id, &dom, ret_err);
 	if (r < 0)
 		goto out;
 	/* paused, QEMU has drained and flushed the disk: the copy is what a
 	 * power cut would leave (the guest's page cache is not in it) */
 	if (virDomainSuspend(dom) < 0) {
-		r = sg_fail(ret_err, -EIO, "cannot pause sandbox %s: %s", s->id, lv_msg());
+		r = sg_fail(ret_err, -EIO, "cannot pause sandbox %s: %s", s->id, vm_lv_msg());
 		goto out;
 	}
 	paused = 1;
@@ -698,12 +719,13 @@ int sg_vm_snapshot(struct sg_vm_host *h, const struct sg_vm_snap_spec *s, char *
 	if (virDomainResume(dom) < 0) {
 		if (r == 0)
 			r = sg_fail(ret_err, -EIO, "cannot resume sandbox %s: %s", s->id,
-				    lv_msg());
+				    vm_lv_msg());
 	} else {
 		paused = 0;
 	}
 	if (r < 0)
 		goto out;
+copied:
 	if (chown(out, 0, q->gid) < 0 || chmod(out, 0640) < 0) {
 		r = sg_fail(ret_err, -errno, "cannot hand %s to QEMU's group: %s", out,
 			    strerror(errno));

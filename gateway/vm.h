@@ -90,6 +90,9 @@ struct sg_vm_spec {
 	                                 * hands each file to QEMU (see
 	                                 * sg_vm_volume_hand) */
 	size_t nvolumes;
+	int reuse_disk;          /* its folder and disk exist (a hibernated
+	                          * sandbox whose memory is lost): boot from
+	                          * them, and keep them on failure */
 };
 
 /* One sandbox found by sg_vm_list(): a plain record. */
@@ -203,6 +206,39 @@ int sg_vm_list(struct sg_vm_host *h, struct sg_vm_info **ret, size_t *ret_n,
 	       char **ret_err);
 void sg_vm_info_free(struct sg_vm_info *v);
 
+/* Hibernation (vmsave.c): the sandbox's memory and device state saved
+ * into its folder by libvirt (virDomainSave: its domain ends, its disk
+ * stays), beside what libvirt's metadata held (its <sandbox/> element, in
+ * SG_VM_HIB_FILE), so that it outlives sandgated and libvirtd. */
+#define SG_VM_SAVE_FILE "memory.save"
+#define SG_VM_HIB_FILE "hibernated.xml"
+
+/* Saves sandbox id: SG_VM_HIB_FILE first, then memory into
+ * SG_VM_SAVE_FILE ".tmp", renamed once complete. On failure the save's
+ * files are removed and the domain runs on (-ENOSPC: the disk is full;
+ * -ENOENT: no such sandbox). */
+int sg_vm_hibernate(struct sg_vm_host *h, const char *id, const char *state_dir,
+		    char **ret_err);
+/* Restores sandbox id from its SG_VM_SAVE_FILE (a new transient domain
+ * with the same guest, its expiry set to expires), then removes the
+ * save's files. -ENOENT when there is no complete save; another error
+ * when libvirt refuses it (a corrupted or truncated file): the files are
+ * left for sg_vm_create(reuse_disk) or sg_vm_destroy. */
+int sg_vm_restore(struct sg_vm_host *h, const char *id, const char *state_dir,
+		  int64_t expires, char **ret_err);
+/* Removes the save's files of sandbox id (after a boot from its disk). */
+void sg_vm_hibernated_forget(const char *state_dir, const char *id);
+/* Reads the record of a hibernated sandbox (the metadata fields of *ret;
+ * running 0, state "hibernated") and when it was saved (*ret_saved: the
+ * save's mtime, 0 when its memory is not there). -ENOENT when it has none. */
+int sg_vm_hibernated_read(const char *state_dir, const char *id, struct sg_vm_info *ret,
+			  int64_t *ret_saved);
+/* Rewrites its record (a new expiry while it sleeps). */
+int sg_vm_hibernated_write(const char *state_dir, const struct sg_vm_info *v);
+/* The hibernated sandboxes in state_dir (folders with SG_VM_HIB_FILE),
+ * as sg_vm_list gives running ones. */
+int sg_vm_hibernated_list(const char *state_dir, struct sg_vm_info **ret, size_t *ret_n);
+
 /* Waits up to ms for the domain of sandbox id to end by itself (its
  * guest powered off). Returns 0 once it is gone, -ETIMEDOUT, or another
  * negative errno. */
@@ -214,7 +250,9 @@ int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires,
 		      char **ret_err);
 
 /* Removes every <state_dir>/sandboxes/<id> folder whose domain no longer
- * exists (folders with other names are left alone). Call it while no
+ * exists and that holds no SG_VM_HIB_FILE (a hibernated sandbox's), and
+ * the leftovers of a save in the folder of one that runs (folders with
+ * other names are left alone). Call it while no
  * sg_vm_create() is under way (at start-up): a folder made a moment
  * before its domain starts looks like a leftover. Returns the number
  * removed, or a negative errno (then nothing is guessed: a libvirt error
@@ -236,6 +274,7 @@ struct sg_vm_snap_spec {
 	int domain_type;         /* enum sg_vm_domain_type: whose group reads it */
 	const char *dest;        /* STATE_DIR/snapshots/TOKEN/NAME */
 	const char *note;
+	int offline;             /* hibernated: no domain to pause */
 };
 int sg_vm_snapshot(struct sg_vm_host *h, const struct sg_vm_snap_spec *s, char **ret_err);
 /* Removes a snapshot's folder and its files. */

@@ -44,6 +44,22 @@ struct sg_vm_image {
 	char *cmdline;
 };
 
+/* vm.c */
+/* libvirt's last error: its message (never NULL) and code. */
+const char *vm_lv_msg(void);
+int vm_lv_code(void);
+/* The domain of sandbox id: 0 and *ret (virDomainFree it), -ENOENT when
+ * there is none, or another negative errno and *ret_err. */
+int vm_lookup(struct sg_vm_host *h, const char *id, virDomainPtr *ret, char **ret_err);
+
+/* vmsave.c */
+/* At start, for a folder with a hibernation record: waits for a save
+ * under way, then keeps it hibernated (1) or, its domain running, drops
+ * the save's files (0). */
+int vm_hibernated_settle(struct sg_vm_host *h, const char *state_dir, const char *id);
+/* 1 when the folder sbdir/id holds SG_VM_HIB_FILE. */
+int vm_has_hib(const char *sbdir, const char *id);
+
 /* vmxml.c */
 /* 1 when p is an absolute path without control characters. */
 int vm_valid_path(const char *p);

@@ -147,6 +147,7 @@ export class Client {
   snapshot(name: string, snap: string): Promise<SnapshotInfo>;
   snapshots(): Promise<SnapshotInfo[]>;
   snapshotRm(snap: string): Promise<{ removed: string }>;
+  hibernate(name: string): Promise<SandboxInfo>;
   volumeCreate(vol: string, size: string, opts?: { from?: string }): Promise<VolumeInfo>;
   volumes(): Promise<VolumeInfo[]>;
   volumeRm(vol: string): Promise<{ removed: string }>;
@@ -224,6 +225,8 @@ export class Sandbox {
   extend(d: Duration): Promise<SandboxInfo>;
   /** Saves its disk as the token's snapshot `snap`. */
   snapshot(snap: string): Promise<SnapshotInfo>;
+  /** Saves it with its memory; the next command resumes it. */
+  hibernate(): Promise<SandboxInfo>;
   /** Destroys it and closes the connections; idempotent. */
   kill(): Promise<void>;
   /** Closes the connections and leaves it running. */

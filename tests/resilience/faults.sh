@@ -11,7 +11,8 @@
 #      refused with a message, nothing of it is left behind, keep goes on;
 #      a snapshot of keep is refused the same way (keep resumed, nothing
 #      of the snapshot left), and so is a new volume (nothing of it
-#      left); once space is free a new sandbox starts.
+#      left) and the hibernation of keep (its session goes on); once
+#      space is free a new sandbox starts.
 # Two boots of the minimal image (keep, and the one after the disk full).
 . "$SG_SRCDIR/tests/integration/lib.sh"
 
@@ -124,6 +125,13 @@ printf '%s' "$out" | grep -q "volume full2 could not be made: the gateway is out
 sg_ssh sandgate@127.0.0.1 volume ls --json | grep -q '"volumes": \[\]' ||
 	fail "volume ls after the refusal: $(sg_ssh sandgate@127.0.0.1 volume ls --json)"
 note "a volume on the full disk: $(printf '%s' "$out" | head -n 1)"
+# hibernating keep on the full disk: refused before its sessions end
+out=$(sg_ssh sandgate@127.0.0.1 hibernate keep 2>&1); st=$?
+[ "$st" = 1 ] || fail "hibernate on a full disk: status $st: $out"
+printf '%s' "$out" | grep -q "sandbox keep cannot be hibernated: the gateway is out of disk space (.* MiB free, its memory takes up to .* MiB); it runs on" ||
+	fail "the hibernation's refusal: $out"
+keep_alive
+note "hibernate on the full disk: $(printf '%s' "$out" | head -n 1)"
 # nothing of the refused sandbox is left: the only sandbox dir and
 # network record are keep's (waited for: the removal is a job)
 only_keep() {

@@ -704,7 +704,7 @@ static void test_unknown_and_repeated(void **state)
 	expect_error("[sandbox]\nmemroy_mb = 1024\n",
 		     "t.conf:2: [sandbox] memroy_mb: unknown key (the keys of [sandbox] are: image, "
 		     "image_dir, memory_mb, vcpus, disk_gb, max_lifetime, idle_timeout, transport, "
-		     "boot_timeout, max_sandboxes, max_snapshots, snapshot_quota_gb, max_volumes, volume_quota_gb)");
+		     "boot_timeout, max_sandboxes, max_snapshots, snapshot_quota_gb, hibernate_after, max_hibernated, max_volumes, volume_quota_gb)");
 	expect_error("[sandbox]\nlisten = 0.0.0.0:22\n",
 		     "t.conf:2: [sandbox] listen: unknown key in [sandbox]: listen belongs in [gateway]");
 	expect_error("listen = 0.0.0.0:22\n",
@@ -800,7 +800,8 @@ static int is_duration(enum sg_conf_key k)
 {
 	return k == SG_CONF_AUTH_DELAY || k == SG_CONF_KEX_TIMEOUT ||
 	       k == SG_CONF_LOGIN_GRACE_TIME || k == SG_CONF_MAX_LIFETIME ||
-	       k == SG_CONF_IDLE_TIMEOUT || k == SG_CONF_BOOT_TIMEOUT;
+	       k == SG_CONF_IDLE_TIMEOUT || k == SG_CONF_BOOT_TIMEOUT ||
+	       k == SG_CONF_HIBERNATE_AFTER || k == SG_CONF_MAX_HIBERNATED;
 }
 
 /* Asserts that a and b hold the same configuration. Durations are

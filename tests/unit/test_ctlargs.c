@@ -386,6 +386,25 @@ test_volume(void **state)
 	sg_ctla_free(q);
 }
 
+static void
+test_hibernate(void **state)
+{
+	struct sg_ctla *q;
+	(void)state;
+
+	q = parse("hibernate web --json", 0);
+	assert_int_equal(q->cmd, SG_CTLA_HIBERNATE);
+	assert_string_equal(q->name, "web");
+	sg_ctla_free(q);
+	q = parse("hibernate 0123456789ab --token ci", 1);
+	assert_string_equal(q->name, "0123456789ab");
+	sg_ctla_free(q);
+	parse_fails("hibernate", 0, "usage: hibernate NAME");
+	parse_fails("hibernate a b", 0, "usage: hibernate NAME");
+	parse_fails("hibernate Web", 0, "not a sandbox name");
+	parse_fails("hibernate web --token ci", 0, "unknown option");
+}
+
 int
 main(void)
 {
@@ -396,6 +415,7 @@ main(void)
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_volume),
+		cmocka_unit_test(test_hibernate),
 	};
 
 	return cmocka_run_group_tests_name("ctlargs", tests, NULL, NULL);

@@ -410,7 +410,7 @@ static void test_errors(void **state)
 		     "tok.conf:3: [a] memroy_mb: unknown key (token keys: hash, authorized_key, "
 		     "allow_net, secret.NAME, secret.NAME.hosts, secret.NAME.in, "
 		     "secret.NAME.allow_http, image, memory_mb, vcpus, max_lifetime, max_sandboxes, "
-		     "idle_timeout)");
+		     "idle_timeout, hibernate_after)");
 	expect_error("[a]\nhash = " H1 "\nnot a key\n",
 		     "tok.conf:3: cannot parse this line: expected [section], key = value, or a comment");
 

@@ -179,6 +179,15 @@ export class Client {
   }
 
   /**
+   * Saves the sandbox to disk with its memory (its sessions end); the next
+   * connection to it resumes it. Returns its SANDBOX document.
+   * @param {string} name
+   */
+  hibernate(name) {
+    return this.command(['hibernate', name, '--json'], { timeoutMs: SNAPSHOT_TIMEOUT_MS });
+  }
+
+  /**
    * Makes the token's volume `vol`, a disk that outlives sandboxes, of
    * `size` ("10G", "512M"): blank ext4, or with `{ from: SNAP }` the
    * filesystem of a snapshot. Returns its VOLUME document once made.

@@ -278,6 +278,15 @@ export class Sandbox {
   }
 
   /**
+   * Saves it to disk with its memory and stops its VM (its sessions end);
+   * the next command resumes it. Returns the SANDBOX document.
+   */
+  async hibernate() {
+    await this._closeSession();
+    return this.client.hibernate(this.name);
+  }
+
+  /**
    * Destroys it and closes the connections. Calling it again, or on a
    * sandbox already gone, is fine.
    * @returns {Promise<void>}

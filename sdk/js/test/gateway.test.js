@@ -161,9 +161,11 @@ class FakeGateway {
       }
       case 'info':
       case 'extend':
+      case 'hibernate':
       case 'kill':
         if (!sb) return fail(1, 'not_found', `no sandbox ${name} (see ls)`);
         if (cmd === 'extend') sb.ends += Number(w[2]);
+        if (cmd === 'hibernate') sb.state = 'hibernated';
         if (cmd === 'kill') {
           this.sandboxes.delete(name);
           return ok({ killed: [{ id: sb.id, name }] });
@@ -238,6 +240,24 @@ describe('against a fake gateway', () => {
     } finally {
       await c.kill('vm').catch(() => {});
       await c.close();
+    }
+  });
+
+  test('hibernate: the sandbox sleeps, the next command wakes it', async () => {
+    const c = new Client(opts);
+    try {
+      await assert.rejects(c.hibernate('nosuch'), NotFound);
+    } finally {
+      await c.close();
+    }
+    const sb = await Sandbox.create({ ...opts, name: 'sleepy' });
+    try {
+      assert.equal((await sb.sh('echo hi')).stdout, 'hi\n');
+      assert.equal((await sb.hibernate()).state, 'hibernated');
+      assert.equal(gw.controlLines.at(-1), 'hibernate sleepy --json');
+      assert.equal((await sb.sh('echo again')).stdout, 'again\n');
+    } finally {
+      await sb.kill();
     }
   });
 

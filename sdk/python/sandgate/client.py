@@ -237,6 +237,14 @@ class Client:
         """``snapshot rm SNAP``: removes it; ``{"removed": SNAP}``."""
         return self.run(["snapshot", "rm", snap, "--json"])
 
+    def hibernate(self, name: str,
+                  timeout: Optional[float] = SNAPSHOT_TIMEOUT
+                  ) -> Dict[str, Any]:
+        """``hibernate NAME``: saves the sandbox to disk with its memory
+        (its sessions end); the next connection to it resumes it. Returns
+        its SANDBOX dict (state ``hibernated``)."""
+        return self.run(["hibernate", name, "--json"], timeout=timeout)
+
     def volume_create(self, vol: str, size: str, *,
                       from_snapshot: Optional[str] = None,
                       timeout: Optional[float] = SNAPSHOT_TIMEOUT

@@ -285,6 +285,18 @@ class Sandbox:
         from it."""
         return self.client.snapshot(self._name, snap)
 
+    def hibernate(self) -> Dict[str, Any]:
+        """Saves it to disk with its memory and stops its VM; its open
+        processes' sessions end. The next command resumes it (background
+        processes and all). Returns the SANDBOX document."""
+        with self._lock:
+            if self._ssh is not None:
+                self._ssh.close()
+            self._ssh = None
+            self._sftp = None
+        self._info = self.client.hibernate(self._name)
+        return self._info
+
     def _connection(self) -> paramiko.SSHClient:
         with self._lock:
             if self._killed:

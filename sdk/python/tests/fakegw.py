@@ -244,6 +244,12 @@ class FakeGateway:
             return self._snapshot(args)
         if cmd == "volume":
             return self._volume(args)
+        if cmd == "hibernate":
+            if args[0] not in self.sandboxes:
+                raise LookupError("not_found", "no sandbox %s (see ls)"
+                                  % args[0])
+            self.sandboxes[args[0]]["state"] = "hibernated"
+            return self.sandboxes[args[0]]
         name = args[0]
         if cmd == "create":
             opts = dict(zip(args[1::2], args[2::2]))

@@ -95,6 +95,20 @@ def test_volumes(gw, conn):
     sb.kill()
 
 
+def test_hibernate(gw, conn):
+    with sandgate.Client(**conn) as c:
+        with pytest.raises(sandgate.NotFound):
+            c.hibernate("nosuch")
+    sb = sandgate.Sandbox.create(**conn, name="sleepy")
+    try:
+        assert sb.sh("echo hi").stdout == "hi\n"
+        assert sb.hibernate()["state"] == "hibernated"
+        assert gw.lines[-1] == "hibernate sleepy --json"
+        assert sb.sh("echo again").stdout == "again\n"
+    finally:
+        sb.kill()
+
+
 def test_sandbox_lifecycle(gw, conn):
     with sandgate.Sandbox.create(**conn, lifetime="10m") as sb:
         assert sb.name.startswith("sb-") and len(sb.name) == 11
