@@ -7,8 +7,9 @@
 # (adopted from its folder); extend moves its end; it is snapshotted
 # without a domain. Bad input and faults: hibernate of one that sleeps,
 # of an unknown name, without a name; sandgated killed during a save
-# (the next one finishes what libvirt saved, or finds it running); a
-# corrupted save file (it boots again from its disk: files kept, the
+# (the next one finishes what libvirt saved, or finds it running) and
+# during a resume (found running, or still hibernated); a corrupted save
+# file (it boots again from its disk: files kept, the
 # loss said in the log, the audit and the metrics). Two VM boots
 # (minimal), the second the boot after the corrupted save.
 . "${SG_SRCDIR:-.}/tests/integration/lib.sh"
@@ -109,6 +110,22 @@ out=$(sg_ssh h1@127.0.0.1 "cat /root/note; kill -0 $pid && echo alive") || fail 
 [ "$out" = "on-disk
 alive" ] || fail "h1 after the kill: '$out'"
 [ ! -e "$dir/memory.save.tmp" ] && [ ! -e "$dir/hibernated.xml" ] || fail "left: $(ls "$dir")"
+
+note "sandgated killed during a resume: h1 is found running or hibernated"
+C hibernate h1 >/dev/null || fail "hibernate before the resume"
+n=$(grep -c "sandbox [0-9a-f]*: resuming" "$SG_T/log")
+sg_ssh h1@127.0.0.1 true >/dev/null 2>&1 &
+sg_wait_for sh -c "[ \$(grep -c 'sandbox [0-9a-f]*: resuming' '$SG_T/log') -gt $n ]" ||
+	fail "no resume began"
+kill -9 "$SG_PID"
+wait "$SG_PID" 2>/dev/null
+wait
+sg_start
+sg_wait_for sh -c "[ \$(grep -c 'sandbox .* adopted' '$SG_T/log') -ge 3 ]" || fail "h1 not adopted"
+note "after the kill h1 was $(state)"
+out=$(sg_ssh h1@127.0.0.1 "cat /root/note; kill -0 $pid && echo alive") || fail "h1 after the kill: $out"
+[ "$out" = "on-disk
+alive" ] || fail "h1 after a kill during its resume: '$out'"
 
 note "a corrupted save: it boots from its disk, its files kept"
 C hibernate h1 >/dev/null || fail "hibernate 3"

@@ -9,7 +9,9 @@
 # --image with --snapshot, root without --token. The image rebuilt (its
 # files replaced) after the snapshot: the sandbox made from the snapshot
 # still boots with its file. A snapshot a sandgated left unfinished is
-# swept at the next start. Two VM boots (minimal).
+# swept at the next start. A snapshot asked for while its sandbox is
+# being killed is made first or refused, with nothing left. Two VM boots
+# (minimal).
 . "${SG_SRCDIR:-.}/tests/integration/lib.sh"
 sg_require
 command -v python3 >/dev/null || skip "no python3"
@@ -118,8 +120,22 @@ grep -q "removed $sdir/stale.tmp, a snapshot a sandgated before did not finish" 
 	fail "the sweep is not in the log"
 [ "$(sg_ssh s2@127.0.0.1 'cat /root/note')" = kept-by-snapshot ] || fail "s2 after the restart"
 
+note "a snapshot of a sandbox being destroyed: made before, or refused"
+C kill s1 >/dev/null 2>&1 &
+kpid=$!
+if C snapshot s1 late >"$SG_T/out" 2>"$SG_T/err"; then
+	note "the snapshot came first: $(cat "$SG_T/out")"
+	C snapshot rm late >/dev/null || fail "rm late"
+else
+	grep -q -e "no sandbox s1" -e "snapshot late of s1 failed: the sandbox is gone" \
+		-e "sandbox s1 is" "$SG_T/err" || fail "snapshot during kill: $(cat "$SG_T/err")"
+	note "refused: $(cat "$SG_T/err")"
+fi
+wait "$kpid" || fail "kill s1"
+sg_wait_for sh -c "[ ! -e '$sdir/late.tmp' ] && [ ! -e '$sdir/late' ]" || fail "left: $(ls -A "$sdir")"
+
 note "the end: sandboxes killed, nothing left"
-C kill s1 >/dev/null && C kill s2 >/dev/null || fail "kill"
+C kill s2 >/dev/null || fail "kill"
 sg_wait_for sg_no_leftovers || fail "leftovers"
 [ -z "$(ls -A "$sdir")" ] || fail "left in $sdir: $(ls -A "$sdir")"
 sg_no_crash
