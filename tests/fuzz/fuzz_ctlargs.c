@@ -58,6 +58,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(q->nenv <= SG_CTLA_ENV_MAX);
 		CHECK(q->nallow <= SG_CTLA_ALLOW_MAX);
 		CHECK(root || q->token == NULL);
+		/* volumes: names and mount paths as the guest gets them */
+		CHECK(q->nvols <= SG_CTLA_VOLUMES_MAX);
+		for (i = 0; i < q->nvols; i++)
+			CHECK(sg_ctla_valid_volume(q->vols[i].name) &&
+			    sg_ctla_valid_mount(q->vols[i].path) &&
+			    strchr(q->vols[i].path, ' ') == NULL);
+		if (q->cmd == SG_CTLA_VOLUME_CREATE)
+			CHECK(sg_ctla_valid_volume(q->vol) &&
+			    q->vol_bytes >= SG_CTLA_VOLUME_MIN &&
+			    q->vol_bytes <= SG_CTLA_VOLUME_MAX &&
+			    q->vol_bytes % (1u << 20) == 0);
+		if (q->cmd == SG_CTLA_VOLUME_RM)
+			CHECK(sg_ctla_valid_volume(q->vol));
+		if (q->cmd == SG_CTLA_HIBERNATE)
+			CHECK(q->name != NULL);
 		sg_ctla_free(q);
 	}
 	sg_ctla_free_words(argv, argc);
