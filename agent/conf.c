@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
+
+#include <linux/random.h>
 #include <unistd.h>
 
 #include "agent/conf.h"
@@ -439,6 +442,11 @@ conf_add_entropy(const char *hex)
 		r = -errno;
 	else if (write(fd, buf, n / 2) != (ssize_t)(n / 2))
 		r = -EIO;
+#ifdef RNDRESEEDCRNG
+	/* and what the pool holds now reseeds the generator at once */
+	if (r == 0 && ioctl(fd, RNDRESEEDCRNG) < 0)
+		sg_debug("RNDRESEEDCRNG: %s", strerror(errno));
+#endif
 	if (fd >= 0)
 		close(fd);
 	memset(buf, 0, sizeof(buf));

@@ -22,6 +22,7 @@
 #include "agent/init.h"
 #include "common/log.h"
 #include "agent/net.h"
+#include "agent/vol.h"
 #include "agent/poll.h"
 
 #ifndef MODULE_INIT_COMPRESSED_FILE
@@ -218,47 +219,6 @@ ag_init_load_modules(const char *path)
 	return failed;
 }
 
-#ifndef EXT4_IOC_RESIZE_FS
-#define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
-#endif
-
-/* Grows the ext4 filesystem mounted on dir to the whole of its disk. The
- * image's filesystem is small and the per-sandbox overlay has the size
- * disk_gb asks for; an online resize (what resize2fs does for a mounted
- * filesystem) makes the difference usable. Already full size is a no-op. */
-static void
-init_grow_fs(const char *dir)
-{
-	struct statfs sf;
-	uint64_t bytes, blocks;
-	int dfd = -1, fd = -1;
-
-	dfd = open(AG_INIT_DISK, O_RDONLY | O_CLOEXEC);
-	if (dfd < 0 || ioctl(dfd, BLKGETSIZE64, &bytes) < 0) {
-		sg_warn("cannot read the size of %s: %s", AG_INIT_DISK,
-		    strerror(errno));
-		goto out;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fstatfs(fd, &sf) < 0 || sf.f_bsize <= 0) {
-		sg_warn("cannot read the filesystem on %s: %s", dir,
-		    strerror(errno));
-		goto out;
-	}
-	blocks = bytes / (uint64_t)sf.f_bsize;
-	if (ioctl(fd, EXT4_IOC_RESIZE_FS, &blocks) < 0)
-		sg_warn("cannot grow the filesystem on %s to %llu MiB: %s", dir,
-		    (unsigned long long)(bytes >> 20), strerror(errno));
-	else
-		sg_debug("filesystem on %s spans %llu MiB", dir,
-		    (unsigned long long)(bytes >> 20));
-out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-}
-
 /* Mounts the scratch disk on /root when the image has one and it is not
  * already the root filesystem (an image whose initramfs switched root
  * onto the disk keeps /root on it), and grows it to the disk's size. */
@@ -271,7 +231,7 @@ init_mount_disk(void)
 		return;
 	if (stat("/", &rst) == 0 && rst.st_dev == st.st_rdev) {
 		sg_debug("%s is the root filesystem", AG_INIT_DISK);
-		init_grow_fs("/");
+		ag_vol_grow(AG_INIT_DISK, "/");
 		return;
 	}
 	if (mkdir(AG_INIT_DISK_MOUNT, 0700) < 0 && errno != EEXIST) {
@@ -284,7 +244,7 @@ init_mount_disk(void)
 		    AG_INIT_DISK_MOUNT, strerror(errno));
 		return;
 	}
-	init_grow_fs(AG_INIT_DISK_MOUNT);
+	ag_vol_grow(AG_INIT_DISK, AG_INIT_DISK_MOUNT);
 }
 
 void
@@ -314,6 +274,7 @@ ag_init_poweroff(const char *why)
 {
 	sg_err("%s; powering off", why);
 	sync();
+	ag_vol_quiesce();
 	reboot(RB_POWER_OFF);
 	/* reboot() only returns without the privilege; PID 1 must not
 	 * exit, so wait for someone to stop the machine. */

@@ -6,11 +6,16 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/fs.h>
 
 #include "agent/vol.h"
 #include "common/clock.h"
@@ -84,6 +89,62 @@ ag_vol_find(const char *sys_block, const char *serial, char *dev,
 	return found ? 0 : -ENOENT;
 }
 
+#ifndef EXT4_IOC_RESIZE_FS
+#define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
+#endif
+
+void
+ag_vol_grow(const char *dev, const char *dir)
+{
+	struct statfs sf;
+	uint64_t bytes, blocks;
+	int dfd = -1, fd = -1;
+
+	dfd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (dfd < 0 || ioctl(dfd, BLKGETSIZE64, &bytes) < 0) {
+		sg_warn("cannot read the size of %s: %s", dev, strerror(errno));
+		goto out;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstatfs(fd, &sf) < 0 || sf.f_bsize <= 0) {
+		sg_warn("cannot read the filesystem on %s: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	blocks = bytes / (uint64_t)sf.f_bsize;
+	if (ioctl(fd, EXT4_IOC_RESIZE_FS, &blocks) < 0)
+		sg_warn("cannot grow the filesystem on %s to %llu MiB: %s", dir,
+		    (unsigned long long)(bytes >> 20), strerror(errno));
+	else
+		sg_debug("filesystem on %s spans %llu MiB", dir,
+		    (unsigned long long)(bytes >> 20));
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+}
+
+/* The read-write volumes mounted, for ag_vol_quiesce. */
+static char vol_rw[AG_VOL_MAX][512];
+static size_t nvol_rw;
+
+void
+ag_vol_quiesce(void)
+{
+	size_t i;
+	int fd;
+
+	for (i = 0; i < nvol_rw; i++) {
+		fd = open(vol_rw[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, FIFREEZE, 0) < 0)
+			sg_warn("cannot freeze the volume on %s: %s", vol_rw[i],
+			    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 static int
 mkdir_p(const char *path)
 {
@@ -146,5 +207,12 @@ ag_vol_mount(const char *value, char *msg, size_t msglen)
 	}
 	sg_info("volume %s (%s) mounted on %s%s", serial, dev, path,
 	    ro ? ", read-only" : "");
+	/* one made from a snapshot is as large as the snapshot's disk until
+	 * its first read-write mount grows it to the volume's size */
+	if (!ro) {
+		ag_vol_grow(dev, path);
+		if (nvol_rw < AG_VOL_MAX)
+			snprintf(vol_rw[nvol_rw++], sizeof(vol_rw[0]), "%s", path);
+	}
 	return 0;
 }

@@ -49,8 +49,8 @@ enum sg_mp_type {
 	SG_MP_SHIM_DNS_TCP = 36,	/* m->s: + fd listening on TCP :53 */
 	SG_MP_SHIM_ALLOWED = 37,	/* m->s: u32 seq, u8 ok */
 	SG_MP_SHIM_EXPIRES = 38,	/* m->s: i64 new expiry (unix seconds) */
-	SG_MP_SHIM_POWEROFF = 39,	/* m->s: (nothing) after DROP: the agent
-					 * syncs its disks and powers off now */
+	SG_MP_SHIM_POWEROFF = 39,	/* m->s: as DROP, and the agent syncs
+					 * its disks and powers off now */
 	SG_MP_SHIM_STATE = 40,		/* s->m: struct sg_mp_shim_state */
 	SG_MP_SHIM_ALLOW = 41,		/* s->m: u32 seq, str name, u32 n,
 					 * n x (4 bytes IPv4 address, u32 ttl) */

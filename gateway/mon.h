@@ -210,12 +210,16 @@ struct mon_stats {
 struct mconn;
 struct sg_vm_info;
 
+#define MON_GRACE_MAX 2		/* destroys that wait for a guest's sync */
+#define MON_HIB_MAX 2		/* hibernations at a time */
+
 /* Snapshots being made (monsnap.c), by token and name. */
 #define MON_SNAPJOBS_MAX 8
 struct mon_snapjob {
 	char token[80];
 	char snap[40];
 	char sbx_id[16];
+	uint64_t bytes;			/* a volume's size, counted meanwhile */
 };
 
 struct mon {
@@ -275,6 +279,9 @@ struct mon {
 	struct mon_snapjob voljobs[MON_SNAPJOBS_MAX];	/* volumes being
 					 * made (monvol.c): token, name */
 	size_t nvoljobs;
+	/* jobs that may take long hold few of the job threads */
+	unsigned ngrace;		/* destroys waiting for a guest's sync */
+	unsigned nhib;			/* saves under way (monhib.c) */
 	int quit;
 };
 

@@ -115,6 +115,8 @@ hib_done(void *arg, int cancelled)
 	struct mon_call *c;
 	char reason[600];
 
+	if (m->nhib > 0)
+		m->nhib--;
 	if (cancelled)
 		goto out;
 	c = j->serial[0] ? mon_call_job(m, j->serial) : NULL;
@@ -132,6 +134,7 @@ hib_done(void *arg, int cancelled)
 		sg_warn("sandbox %s could not be hibernated: %s", s->id,
 		    j->err ? j->err : strerror(-j->r));
 		s->state = SB_RUNNING;
+		s->idle_since = mon_now();	/* not again at once */
 		mon_shim_restart(m, s);
 		if (c != NULL)
 			mon_call_fail(m, c, "failed", "sandbox %s could not be "
@@ -142,6 +145,7 @@ hib_done(void *arg, int cancelled)
 	}
 	s->state = SB_HIBERNATED;
 	s->hibernated_at = mon_now();
+	mon_hib_extend(m, s);	/* extended while it was being saved */
 	sg_info("sandbox %s hibernated (%s)", s->id, j->why);
 	sg_audit("sandbox_hibernated", "sandbox", s->id, "token", s->token,
 	    "reason", j->why, NULL);
@@ -170,10 +174,13 @@ int
 mon_sbx_hibernate(struct mon *m, struct sbx *s, const char *why,
     struct mon_call *c)
 {
-	struct hib_job *j = calloc(1, sizeof(*j));
+	struct hib_job *j;
 	struct mworker *w;
 	char text[300];
 
+	if (m->nhib >= MON_HIB_MAX)
+		return -EBUSY;
+	j = calloc(1, sizeof(*j));
 	if (j == NULL || (j->why = strdup(why)) == NULL) {
 		free(j);
 		return -ENOMEM;
@@ -188,6 +195,7 @@ mon_sbx_hibernate(struct mon *m, struct sbx *s, const char *why,
 		free(j);
 		return -ENOMEM;
 	}
+	m->nhib++;
 	/* its sessions end (they hear why) and its shim goes */
 	snprintf(text, sizeof(text), "sandbox %s was hibernated (%s): ssh "
 	    "%s@HOST resumes it", label(s), why, label(s));
@@ -216,6 +224,7 @@ mon_hib_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 {
 	struct sbx *s = mon_api_lookup(m, c, q);
 	char why[200];
+	int r;
 
 	if (s == NULL)
 		return;
@@ -241,8 +250,12 @@ mon_hib_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 		    "%s; it runs on", label(s), why);
 		return;
 	}
-	if (mon_sbx_hibernate(m, s, c->token ? "hibernate by its token" :
-	    "hibernate by administrator", c) < 0)
+	r = mon_sbx_hibernate(m, s, c->token ? "hibernate by its token" :
+	    "hibernate by administrator", c);
+	if (r == -EBUSY)
+		mon_call_fail(m, c, "unavailable", "%u sandboxes are being "
+		    "hibernated: try again in a moment", m->nhib);
+	else if (r < 0)
 		mon_call_fail(m, c, "unavailable", "the gateway is out of memory");
 }
 
@@ -302,8 +315,13 @@ mon_hib_timers(struct mon *m, struct sbx *s, int64_t now, int64_t next)
 	if (now >= at) {
 		char why[200] = "out of memory";
 
-		if (has_room(m, s, why, sizeof(why)) < 0 ||
-		    mon_sbx_hibernate(m, s, "hibernate_after", NULL) < 0) {
+		int r = has_room(m, s, why, sizeof(why));
+
+		if (r == 0)
+			r = mon_sbx_hibernate(m, s, "hibernate_after", NULL);
+		if (r == -EBUSY)
+			return next < 1000 ? next : 1000;	/* soon again */
+		if (r < 0) {
 			/* tried again after as long */
 			sg_warn("sandbox %s: cannot hibernate it: %s", s->id, why);
 			s->idle_since = now;

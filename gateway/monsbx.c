@@ -82,6 +82,7 @@ struct destroy_job {
 	struct sbx *s;
 	char id[16];
 	int grace;		/* its guest syncs and powers off: wait a bit */
+	int gone;		/* grace: what the wait gave */
 	int r;
 	char *err;
 };
@@ -94,7 +95,7 @@ destroy_run(void *arg)
 
 	j->r = mon_vm(j->m, &h, &j->err);
 	if (j->r == 0 && j->grace)
-		(void)sg_vm_wait_gone(h, j->id, DESTROY_GRACE_MS);
+		j->gone = sg_vm_wait_gone(h, j->id, DESTROY_GRACE_MS);
 	if (j->r == 0)
 		j->r = sg_vm_destroy(h, j->id, j->m->cfg->state_dir, &j->err);
 }
@@ -106,8 +107,17 @@ destroy_done(void *arg, int cancelled)
 	struct mon *m = j->m;
 	struct sbx *s = j->s, **pp;
 
+	if (j->grace && m->ngrace > 0)
+		m->ngrace--;
 	if (cancelled)
 		goto out;
+	if (j->grace && j->gone == 0)
+		sg_info("sandbox %s: its guest synced its volumes and powered "
+		    "off", s->id);
+	else if (j->grace)
+		sg_warn("sandbox %s: its guest did not power off in %d s: "
+		    "stopped, what it had not written to its volumes is lost",
+		    s->id, DESTROY_GRACE_MS / 1000);
 	if (j->r < 0)
 		sg_warn("sandbox %s: could not destroy it cleanly: %s", s->id,
 		    j->err ? j->err : strerror(-j->r));
@@ -167,20 +177,26 @@ mon_sbx_destroy(struct mon *m, struct sbx *s, const char *reason,
 		m->stats.start_fail_boot++;
 	s->create_ms = 0;
 	s->reason = strdup(reason);
-	/* the sessions hear why from the shim, which then ends */
+	/* the sessions hear why from the shim, which then ends; what a
+	 * sandbox wrote to a volume must reach the disk: its agent syncs
+	 * and powers off (one message: the shim must not end between two),
+	 * and the job waits for that a moment */
 	if (s->shim_fd >= 0) {
+		int off = s->shim_ready && mon_vol_writes(s) &&
+		    m->ngrace < MON_GRACE_MAX;
+
+		if (s->shim_ready && mon_vol_writes(s) && !off)
+			sg_warn("sandbox %s: %u destroys wait for their guests "
+			    "already: its guest is not given time to sync its "
+			    "volumes", s->id, m->ngrace);
 		sg_buf_reset(m->msg);
-		if (sg_buf_put_u8(m->msg, SG_MP_SHIM_DROP) == 0 &&
+		if (sg_buf_put_u8(m->msg, off ? SG_MP_SHIM_POWEROFF :
+		    SG_MP_SHIM_DROP) == 0 &&
 		    sg_buf_put_u8(m->msg, kind) == 0 &&
-		    sg_mp_put_str(m->msg, text) == 0)
-			(void)mon_shim_send(m, s, m->msg, -1);
-		/* what it wrote to a volume must reach the disk: its agent
-		 * syncs and powers off, the job waits for that a moment */
-		if (s->shim_ready && mon_vol_writes(s)) {
-			sg_buf_reset(m->msg);
-			if (sg_buf_put_u8(m->msg, SG_MP_SHIM_POWEROFF) == 0 &&
-			    mon_shim_send(m, s, m->msg, -1) == 0)
-				s->poweroff_sent = 1;
+		    sg_mp_put_str(m->msg, text) == 0 &&
+		    mon_shim_send(m, s, m->msg, -1) >= 0 && off) {
+			s->poweroff_sent = 1;
+			m->ngrace++;
 		}
 	}
 	mon_start_fail_waiting(m, s, text);

@@ -118,6 +118,9 @@ client_reason(const char *id, int r, char *out, size_t size)
 	case -ENOTCONN:
 		why = "the gateway cannot reach libvirt";
 		break;
+	case -EAGAIN:
+		why = "libvirt could not resume it now: try again in a moment";
+		break;
 	default:
 		why = "the gateway could not start it";
 		break;
@@ -142,6 +145,7 @@ struct create_job {
 	int r;
 	char *err;
 	int cold;			/* resume: booted from its disk */
+	int made;			/* resume: its domain runs again */
 	char *restore_err;		/* why its memory was not restored */
 	int agent_fd;
 	uint32_t cid;
@@ -157,17 +161,25 @@ create_run(void *arg)
 	if (j->r < 0)
 		return;
 	if (j->resume) {
-		/* its memory, else (lost, corrupted) a boot from its disk */
+		/* its memory, else (lost, corrupted) a boot from its disk;
+		 * a libvirt that failed is tried again at the next connection */
 		j->r = sg_vm_restore(h, j->spec.id, j->spec.state_dir,
 		    j->expires, &j->restore_err);
-		if (j->r < 0) {
+		if (j->r == -ENOENT || j->r == -EIO) {
 			j->cold = 1;
 			j->spec.reuse_disk = 1;
 			j->r = sg_vm_create(h, &j->spec, &j->err);
 			if (j->r == 0)
 				sg_vm_hibernated_forget(j->spec.state_dir,
 				    j->spec.id);
+		} else if (j->r == -EEXIST) {
+			/* a restore a sandgated before us began: it runs */
+			sg_vm_hibernated_forget(j->spec.state_dir, j->spec.id);
+			j->r = 0;
 		}
+		if (j->r < 0)
+			return;
+		j->made = 1;
 	} else {
 		j->r = sg_vm_create(h, &j->spec, &j->err);
 	}
@@ -213,14 +225,26 @@ create_done(void *arg, int cancelled)
 		mon_sbx_destroy_job(m, s);
 		goto out;
 	}
-	if (j->resume && j->r < 0) {
+	if (j->resume && j->r < 0 && !j->made) {
+		/* still asleep, its files kept: the next connection tries
+		 * again (max_hibernated ends it if none ever succeeds) */
 		sg_err("sandbox %s could not be resumed: %s%s%s", s->id,
-		    j->restore_err ? j->restore_err : "", j->restore_err ?
-		    "; nor booted from its disk: " : "", j->err ? j->err :
-		    strerror(-j->r));
+		    j->restore_err ? j->restore_err : "", j->cold ?
+		    "; nor booted from its disk: " : "", j->cold && j->err ?
+		    j->err : "");
+		s->state = SB_HIBERNATED;
 		client_reason(s->id, j->r, reason, sizeof(reason));
-		mon_sbx_destroy(m, s, "could not be resumed", SG_NOTICE_FAILED,
-		    reason);
+		mon_start_fail_waiting(m, s, reason);
+		goto out;
+	}
+	if (j->resume && j->r < 0) {
+		/* it runs again, but its agent was not reached: a new shim
+		 * tries, as after a crash of one */
+		sg_warn("sandbox %s resumed, its agent not reached yet: %s",
+		    s->id, j->err ? j->err : strerror(-j->r));
+		s->state = SB_RUNNING;
+		mon_hib_resumed(m, s, j->cold, j->restore_err);
+		mon_shim_restart(m, s);
 		goto out;
 	}
 	if (j->r < 0) {
@@ -229,6 +253,7 @@ create_done(void *arg, int cancelled)
 		m->stats.start_fail_create++;
 		client_reason(s->id, j->r, reason, sizeof(reason));
 		mon_start_fail_waiting(m, s, reason);
+		mon_vol_release(m, s);	/* what sg_vm_create handed to QEMU */
 		if (s->has_net) {
 			sg_net_del(m->net, s->id);
 			mon_proxy_drop(m, s->id);
@@ -245,6 +270,9 @@ create_done(void *arg, int cancelled)
 	s->cid = j->cid;
 	if (j->resume) {
 		mon_hib_resumed(m, s, j->cold, j->restore_err);
+		/* extended while it was being resumed */
+		if (s->expires != j->expires)
+			(void)mon_sbx_set_expires(m, s, s->expires);
 	} else {
 		sg_info("sandbox %s started (%s)", s->id,
 		    m->transport == SG_VM_VSOCK ? "vsock" : "virtio-serial");

@@ -161,9 +161,30 @@ vol_busy(struct mon *m, const char *token, const char *vol)
 }
 
 static void
-busy_set(struct mon *m, const char *token, const char *vol, int on)
+busy_set(struct mon *m, const char *token, const char *vol, uint64_t bytes,
+    int on)
 {
+	size_t i;
+
 	mon_store_busy_set(m->voljobs, &m->nvoljobs, token, vol, NULL, on);
+	for (i = 0; on && i < m->nvoljobs; i++)
+		if (strcmp(m->voljobs[i].token, token) == 0 &&
+		    strcmp(m->voljobs[i].snap, vol) == 0)
+			m->voljobs[i].bytes = bytes;
+}
+
+/* Adds the volumes of token being made to *n and *bytes: the quotas count
+ * them, or parallel creates would each see room. */
+static void
+in_flight(struct mon *m, const char *token, unsigned *n, uint64_t *bytes)
+{
+	size_t i;
+
+	for (i = 0; i < m->nvoljobs; i++)
+		if (strcmp(m->voljobs[i].token, token) == 0) {
+			(*n)++;
+			*bytes += m->voljobs[i].bytes;
+		}
 }
 
 /* The sandboxes (but skip) that mount token's vol: the one that writes
@@ -403,7 +424,7 @@ vol_done(void *arg, int cancelled)
 	struct mon_call *c = cancelled ? NULL : mon_call_job(m, j->serial);
 	struct vol_info vi;
 
-	busy_set(m, j->token, j->vol, 0);
+	busy_set(m, j->token, j->vol, 0, 0);
 	if (cancelled)
 		goto out;
 	if (j->r < 0) {
@@ -481,6 +502,7 @@ cmd_volume_create(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 		return;
 	}
 	used = quota_used(m, token, &n);
+	in_flight(m, token, &n, &used);
 	if (n >= m->cfg->max_volumes) {
 		mon_call_fail(m, c, "limit", "token %s has %u volumes "
 		    "(max_volumes = %u): volume rm one first", token, n,
@@ -522,7 +544,7 @@ cmd_volume_create(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 		goto nomem;
 	if (sg_jobs_submit(m->jobs, vol_run, vol_done, j) < 0)
 		goto nomem;
-	busy_set(m, j->token, j->vol, 1);
+	busy_set(m, j->token, j->vol, j->bytes, 1);
 	mon_call_wait(m, c, CALL_WAIT_JOB, j->serial, VOL_WAIT_MS);
 	return;
 nomem:

@@ -54,6 +54,7 @@
 #define MAX_PENDING		64
 #define MAX_OVERRIDES		256
 #define DRAIN_MS		5000	/* an ending shim waits for the agent to read */
+#define MON_READ_BATCH		64	/* monitor messages read in one pass */
 
 struct pending {
 	uint32_t seq;
@@ -386,7 +387,10 @@ out:
 	return r;
 }
 
-static void
+/* Handles one message from the monitor. Returns 1 when one was read (the
+ * caller reads on: DROP and POWEROFF come together, and an ending shim
+ * must not quit between them), 0 when none waits or the monitor is gone. */
+static int
 mon_read(struct shim *s)
 {
 	struct sg_cur c;
@@ -399,15 +403,15 @@ mon_read(struct shim *s)
 
 	n = sg_mp_recv(s->mon_fd, s->msg, &fd);
 	if (n == -EAGAIN)
-		return;
+		return 0;
 	if (n == -EMSGSIZE) {
 		sg_warn("shim: sandbox %s: a request from the monitor arrived "
 		    "incomplete (out of descriptors?): ignored", s->init.id);
-		return;
+		return 1;
 	}
 	if (n <= 0) {
 		mon_lost(s, "the monitor went away");
-		return;
+		return 0;
 	}
 	sg_cur_init(&c, sg_buf_data(s->msg) + 1, (size_t)n - 1);
 	switch (sg_buf_data(s->msg)[0]) {
@@ -424,6 +428,7 @@ mon_read(struct shim *s)
 		r = 0;
 		break;
 	case SG_MP_SHIM_DROP:
+	case SG_MP_SHIM_POWEROFF:
 		kind = sg_cur_u8(&c);
 		if (c.err || kind < SG_NOTICE_WARN || kind > SG_NOTICE_FAILED ||
 		    sg_mp_get_str(&c, 1024, &text) < 0 || c.n != 0) {
@@ -432,17 +437,13 @@ mon_read(struct shim *s)
 		}
 		sg_info("shim: sandbox %s: ending (%s)", s->init.id, text);
 		sg_relay_notice(s->relay, kind, text, 1);
-		s->ending = 1;
-		free(text);
-		break;
-	case SG_MP_SHIM_POWEROFF:
-		if (c.n != 0) {
-			r = -EPROTO;
-			break;
-		}
-		if (!s->powered_off && sg_relay_poweroff(s->relay, 0) == 0)
+		/* and its guest syncs and powers off (before the shim goes:
+		 * what waits for the agent is written first) */
+		if (sg_buf_data(s->msg)[0] == SG_MP_SHIM_POWEROFF &&
+		    !s->powered_off && sg_relay_poweroff(s->relay, 0) == 0)
 			s->powered_off = 1;
 		s->ending = 1;
+		free(text);
 		break;
 	case SG_MP_SHIM_DNS:
 		r = mon_dns(s, &c, fd);
@@ -491,7 +492,9 @@ mon_read(struct shim *s)
 		sg_err("shim: sandbox %s: bad request from the monitor (type "
 		    "%u)", s->init.id, sg_buf_data(s->msg)[0]);
 		mon_lost(s, "it sent a bad request");
+		return 0;
 	}
+	return 1;
 }
 
 /* A monitor (a new sandgated) connects: root only. It takes over from
@@ -629,6 +632,7 @@ loop(struct shim *s)
 {
 	struct pollfd *pfd = NULL;
 	size_t cap = 0, np, nrel, nres, need;
+	int k;
 	int64_t timeout;
 
 	while (!s->quit) {
@@ -669,7 +673,9 @@ loop(struct shim *s)
 			rdv_accept(s);
 		if (s->mon_fd >= 0 && pfd[0].fd == s->mon_fd &&
 		    (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
-			mon_read(s);
+			for (k = 0; k < MON_READ_BATCH && s->mon_fd >= 0 &&
+			    mon_read(s); k++)
+				;
 		np_res_events(s->res, pfd + np + nrel, nres);
 		sg_relay_events(s->relay, pfd + np, nrel);
 	}

@@ -221,9 +221,11 @@ int sg_vm_hibernate(struct sg_vm_host *h, const char *id, const char *state_dir,
 		    char **ret_err);
 /* Restores sandbox id from its SG_VM_SAVE_FILE (a new transient domain
  * with the same guest, its expiry set to expires), then removes the
- * save's files. -ENOENT when there is no complete save; another error
- * when libvirt refuses it (a corrupted or truncated file): the files are
- * left for sg_vm_create(reuse_disk) or sg_vm_destroy. */
+ * save's files. -ENOENT when there is no complete save, -EIO when
+ * libvirt refuses it (a corrupted or truncated file), -EAGAIN when
+ * libvirt or the host failed (try again later), -EEXIST when the domain
+ * runs already; the files are left (for sg_vm_create(reuse_disk), a
+ * later try, or sg_vm_destroy). */
 int sg_vm_restore(struct sg_vm_host *h, const char *id, const char *state_dir,
 		  int64_t expires, char **ret_err);
 /* Removes the save's files of sandbox id (after a boot from its disk). */
@@ -282,9 +284,10 @@ int sg_vm_snapshot_remove(const char *dest, char **ret_err);
 
 /* A volume: the folder dest (STATE_DIR/volumes/TOKEN/VOL) holding
  * SG_VM_VOLUME_FILE, a sparse raw file of bytes with an ext4 filesystem
- * labelled label, made by mkfs.ext4; or, with from (a snapshot's folder),
- * its disk's filesystem copied and grown to bytes (-EFBIG when the
- * snapshot's disk is larger). And volume.conf with note. Made in dest.tmp
+ * labelled label (its first 16 bytes), made by mkfs.ext4; or, with from
+ * (a snapshot's folder), its disk copied and the file made bytes long,
+ * its filesystem left to the guest to grow (-EFBIG when the snapshot's
+ * disk is larger). And volume.conf with note. Made in dest.tmp
  * and renamed into place; on failure nothing is left. -EEXIST when dest
  * exists, -ENOSPC when the disk is full. The file is root's (0600) until
  * a sandbox mounts it. */
@@ -292,7 +295,7 @@ struct sg_vm_vol_spec {
 	const char *dest;
 	uint64_t bytes;
 	const char *from;
-	const char *label;       /* at most 16 bytes */
+	const char *label;       /* [a-z0-9-]+: the first 16 bytes are kept */
 	int domain_type;         /* enum sg_vm_domain_type: whose group */
 	const char *note;
 };

@@ -659,22 +659,18 @@ int vm_tmp_done(const char *tmp, const char *dest, const char *what, char **ret_
 #ifndef SG_MKFS_EXT4
 #define SG_MKFS_EXT4 "/sbin/mkfs.ext4"
 #endif
-#ifndef SG_E2FSCK
-#define SG_E2FSCK "/sbin/e2fsck"
-#endif
-#ifndef SG_RESIZE2FS
-#define SG_RESIZE2FS "/sbin/resize2fs"
-#endif
 
 /* A blank ext4 filesystem of bytes in the new sparse file path. */
 static int volume_blank(const char *path, uint64_t bytes, const char *label, char **ret_err)
 {
 	/* lazy_*_init keeps the file sparse: the guest's kernel zeroes the
 	 * inode tables as it goes; no discard: the file is all holes */
-	const char *argv[] = { SG_MKFS_EXT4, "-q", "-F", "-m", "0", "-L", label, "-E",
+	char lab[17];
+	const char *argv[] = { SG_MKFS_EXT4, "-q", "-F", "-m", "0", "-L", lab, "-E",
 	    "lazy_itable_init=1,lazy_journal_init=1,nodiscard", path, NULL };
 	int fd, r = 0;
 
+	snprintf(lab, sizeof(lab), "%.16s", label);	/* ext4 keeps 16 */
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sg_fail(ret_err, -errno, "cannot create %s: %s", path, strerror(errno));
@@ -686,15 +682,15 @@ static int volume_blank(const char *path, uint64_t bytes, const char *label, cha
 	return r;
 }
 
-/* The filesystem of the snapshot folder from, copied into the new file
- * path and grown to bytes. */
+/* The disk of the snapshot folder from, copied into the new file path,
+ * which is then bytes long. Its filesystem was written by a guest: the
+ * host never parses it (no e2fsck or resize2fs as root on it); the guest
+ * that mounts the volume replays its journal and grows it (agent/vol.c). */
 static int volume_from(const char *path, const char *from, uint64_t bytes, char **ret_err)
 {
 	char *src = NULL;
 	const char *conv[] = { SG_QEMU_IMG, "convert", "-q", "-f", "qcow2", "-O", "raw",
 	    NULL, path, NULL };
-	const char *fsck[] = { SG_E2FSCK, "-f", "-p", path, NULL };
-	const char *grow[] = { SG_RESIZE2FS, "-f", path, NULL };
 	struct stat st;
 	int r;
 
@@ -713,13 +709,7 @@ static int volume_from(const char *path, const char *from, uint64_t bytes, char 
 			       (unsigned long long)((uint64_t)st.st_size >> 20));
 	if ((uint64_t)st.st_size < bytes && truncate(path, (off_t)bytes) < 0)
 		return sg_fail(ret_err, -errno, "cannot size %s: %s", path, strerror(errno));
-	/* the copy is what a power cut leaves: replay its journal (1: fixed) */
-	r = run_tool(fsck, "e2fsprogs", 1, "the snapshot's filesystem does not check out "
-		     "(is it ext4?)", ret_err);
-	if (r == 0 && (uint64_t)st.st_size < bytes)
-		r = run_tool(grow, "e2fsprogs", 0, "cannot grow the volume's filesystem",
-			     ret_err);
-	return r;
+	return 0;
 }
 
 static int write_note(const char *path, const char *note, char **ret_err)
@@ -747,7 +737,7 @@ int sg_vm_volume_create(struct sg_vm_host *h, const struct sg_vm_vol_spec *s, ch
 	int r, made = 0;
 
 	if (!h || !vm_valid_path(s->dest) || (s->from && !vm_valid_path(s->from)) ||
-	    !s->label || !s->label[0] || strlen(s->label) > 16 || !s->note ||
+	    !s->label || !s->label[0] || !s->note ||
 	    strspn(s->label, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(s->label) ||
 	    s->bytes < (16ull << 20) || s->bytes % (1u << 20) != 0)
 		return sg_fail(ret_err, -EINVAL, "invalid volume request");

@@ -19,7 +19,8 @@
 #include "gateway/vmint.h"
 
 #define HIB_MAX 4096		/* bytes of a record */
-#define SAVE_JOB_WAIT_MS 120000	/* a save a sandgated before us began */
+#define SAVE_JOB_WAIT_MS 600000	/* a save a sandgated before us began
+				 * (as long as sandgated lets one take) */
 
 /* "<dir>/<file>" of sandbox id into a new string (NULL: out of memory). */
 static char *hib_path(const char *state_dir, const char *id, const char *file)
@@ -267,7 +268,18 @@ int sg_vm_restore(struct sg_vm_host *h, const char *id, const char *state_dir,
 		goto out;
 	}
 	if (virDomainRestore(h->conn, save) < 0) {
-		r = sg_fail(ret_err, -EIO, "libvirt could not restore sandbox %s: %s", id,
+		int code = vm_lv_code();
+
+		/* libvirt or the host at fault: the save may be fine, keep it */
+		if (code == VIR_ERR_SYSTEM_ERROR || code == VIR_ERR_RPC ||
+		    code == VIR_ERR_NO_CONNECT || code == VIR_ERR_NO_MEMORY ||
+		    code == VIR_ERR_OPERATION_TIMEOUT)
+			r = -EAGAIN;
+		else if (strstr(vm_lv_msg(), "already exists"))
+			r = -EEXIST;
+		else
+			r = -EIO;
+		r = sg_fail(ret_err, r, "libvirt could not restore sandbox %s: %s", id,
 			    vm_lv_msg());
 		goto out;
 	}

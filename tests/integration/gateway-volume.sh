@@ -95,8 +95,11 @@ refused 1 "would take token t1's volumes to 2112 MiB (volume_quota_gb = 2)" volu
 C volume create small 16M >/dev/null 2>"$SG_T/err" || fail "volume create small: $(cat "$SG_T/err")"
 refused 1 "token t1 has 3 volumes (max_volumes = 3): volume rm one first" volume create more 16M
 
-note "w1 killed: what it wrote is on the volume, which is root's again"
+note "w1 killed right after a write: it is on the volume, which is root's again"
+sg_ssh w1@127.0.0.1 'echo written-last >/data/last' || fail "the last write"
 C kill w1 >/dev/null || fail "kill w1"
+grep -q "sandbox .*: its guest synced its volumes and powered off" "$SG_T/log" ||
+	fail "w1's guest did not sync before it was stopped"
 sg_wait_for sh -c "[ \$(ls '$SG_T/state/sandboxes' | wc -l) = 0 ]" || fail "w1 not gone"
 sg_wait_for sh -c "[ \"\$(stat -c '%u:%g %a' '$vdir/data/volume.img')\" = '0:0 600' ]" ||
 	fail "after w1: $(owner "$vdir/data/volume.img")"
@@ -105,8 +108,9 @@ grep -q "sandbox .* destroyed (killed by its token)" "$SG_T/log" || fail "no des
 note "r1 and r2 read data; r1 also mounts the volume made from the snapshot"
 C create r1 --volume data:/data:ro --volume fromsnap:/snap >"$SG_T/out" 2>"$SG_T/err" ||
 	fail "create r1: $(cat "$SG_T/err")"
-out=$(sg_ssh r1@127.0.0.1 'cat /data/note /snap/rootnote; touch /data/x 2>&1 || echo refused; grep " /data " /proc/mounts | cut -d" " -f4 | cut -d, -f1')
+out=$(sg_ssh r1@127.0.0.1 'cat /data/note /data/last /snap/rootnote; touch /data/x 2>&1 || echo refused; grep " /data " /proc/mounts | cut -d" " -f4 | cut -d, -f1')
 [ "$out" = "kept-in-volume
+written-last
 on-root
 touch: /data/x: Read-only file system
 refused
