@@ -645,18 +645,9 @@ adopt_run(void *arg)
 		    &j->clean_err);
 	if (j->r == 0)
 		j->r = sg_vm_list(h, &j->info, &j->n, &j->err);
-	if (j->r == 0 && sg_vm_hibernated_list(j->m->cfg->state_dir, &j->hib,
-	    &j->nhib) == 0 && j->nhib > 0) {
-		j->saved = calloc(j->nhib, sizeof(*j->saved));
-		for (size_t i = 0; j->saved != NULL && i < j->nhib; i++) {
-			struct sg_vm_info one;
-
-			(void)sg_vm_hibernated_read(j->m->cfg->state_dir,
-			    j->hib[i].id, &one, &j->saved[i]);
-		}
-		if (j->saved == NULL)
-			j->nhib = 0;
-	}
+	if (j->r == 0)
+		(void)sg_vm_hibernated_list(j->m->cfg->state_dir, &j->hib,
+		    &j->saved, &j->nhib);
 }
 
 static int

@@ -123,16 +123,7 @@ snap_one(const char *dir, const char *name, void *arg)
 	return 0;
 }
 
-/* The snapshots of token, sorted by name, into *ret (at most max). */
-static size_t
-snap_list(struct mon *m, const char *token, struct snap_info *ret, size_t max)
-{
-	struct snap_acc a = { ret, 0, max, token };
-
-	return mon_store_each(m, "snapshots", token, snap_one, &a);
-}
-
-/* Adds token's snapshots to the struct snap_acc arg. */
+/* Adds token's snapshots (sorted by name) to the struct snap_acc arg. */
 static void
 snap_list_more(struct mon *m, const char *token, void *arg)
 {
@@ -211,9 +202,12 @@ static uint64_t
 used_bytes(struct mon *m, const char *token, unsigned *ret_n)
 {
 	static struct snap_info list[SNAP_LIST_MAX];
-	size_t n = snap_list(m, token, list, SNAP_LIST_MAX), i;
+	struct snap_acc a = { list, 0, SNAP_LIST_MAX, NULL };
 	uint64_t sum = 0;
+	size_t n, i;
 
+	snap_list_more(m, token, &a);
+	n = a.k;
 	for (i = 0; i < n; i++)
 		sum += list[i].bytes;
 	if (ret_n != NULL)
@@ -249,7 +243,7 @@ snap_done(void *arg, int cancelled)
 	/* over the quota once made: it goes again */
 	used = used_bytes(m, j->token, NULL);
 	if (used > quota) {
-		(void)sg_vm_snapshot_remove(j->dest, &err);
+		(void)sg_vm_folder_remove(j->dest, &err);
 		free(err);
 		if (c != NULL)
 			mon_call_fail(m, c, "limit", "snapshot %s would take token "
@@ -456,7 +450,7 @@ cmd_snapshot_rm(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 		return;
 	}
 	/* sandboxes started from it keep running: QEMU holds its disk */
-	r = sg_vm_snapshot_remove(dest, &err);
+	r = sg_vm_folder_remove(dest, &err);
 	if (r < 0) {
 		sg_warn("snapshot %s of token %s: %s", q->snap, token,
 		    err ? err : strerror(-r));
@@ -498,7 +492,7 @@ mon_snap_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q,
 void
 mon_snap_sweep(struct mon *m)
 {
-	mon_store_sweep(m, "snapshots", sg_vm_snapshot_remove, "a snapshot");
+	mon_store_sweep(m, "snapshots", sg_vm_folder_remove, "a snapshot");
 }
 
 int

@@ -134,16 +134,7 @@ vol_one(const char *dir, const char *name, void *arg)
 	return 0;
 }
 
-/* The volumes of token, sorted by name, into *ret (at most max). */
-static size_t
-vol_list(struct mon *m, const char *token, struct vol_info *ret, size_t max)
-{
-	struct vol_acc a = { ret, 0, max, token };
-
-	return mon_store_each(m, "volumes", token, vol_one, &a);
-}
-
-/* Adds token's volumes to the struct vol_acc arg. */
+/* Adds token's volumes (sorted by name) to the struct vol_acc arg. */
 static void
 vol_list_more(struct mon *m, const char *token, void *arg)
 {
@@ -385,9 +376,12 @@ static uint64_t
 quota_used(struct mon *m, const char *token, unsigned *ret_n)
 {
 	static struct vol_info list[VOL_LIST_MAX];
-	size_t n = vol_list(m, token, list, VOL_LIST_MAX), i;
+	struct vol_acc a = { list, 0, VOL_LIST_MAX, NULL };
 	uint64_t sum = 0;
+	size_t n, i;
 
+	vol_list_more(m, token, &a);
+	n = a.k;
 	for (i = 0; i < n; i++)
 		sum += list[i].size;
 	*ret_n = (unsigned)n;
@@ -641,7 +635,7 @@ cmd_volume_rm(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 		    nr + (w != NULL) > 1 ? " and others" : "");
 		return;
 	}
-	r = sg_vm_volume_remove(dest, &err);
+	r = sg_vm_folder_remove(dest, &err);
 	if (r < 0) {
 		sg_warn("volume %s of token %s: %s", q->vol, token,
 		    err ? err : strerror(-r));
@@ -681,5 +675,5 @@ mon_vol_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 void
 mon_vol_sweep(struct mon *m)
 {
-	mon_store_sweep(m, "volumes", sg_vm_volume_remove, "a volume");
+	mon_store_sweep(m, "volumes", sg_vm_folder_remove, "a volume");
 }

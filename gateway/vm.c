@@ -657,18 +657,6 @@ fail:
 
 /* ---- snapshots ---- */
 
-int sg_vm_snapshot_remove(const char *dest, char **ret_err)
-{
-	int r;
-
-	if (!vm_valid_path(dest))
-		return sg_fail(ret_err, -EINVAL, "invalid snapshot path");
-	r = vm_remove_flat_dir(dest);
-	if (r < 0)
-		return sg_fail(ret_err, r, "cannot remove %s: %s", dest, strerror(-r));
-	return 0;
-}
-
 int sg_vm_snapshot(struct sg_vm_host *h, const struct sg_vm_snap_spec *s, char **ret_err)
 {
 	struct sg_vm_image *img = NULL;

@@ -238,8 +238,10 @@ int sg_vm_hibernated_read(const char *state_dir, const char *id, struct sg_vm_in
 /* Rewrites its record (a new expiry while it sleeps). */
 int sg_vm_hibernated_write(const char *state_dir, const struct sg_vm_info *v);
 /* The hibernated sandboxes in state_dir (folders with SG_VM_HIB_FILE),
- * as sg_vm_list gives running ones. */
-int sg_vm_hibernated_list(const char *state_dir, struct sg_vm_info **ret, size_t *ret_n);
+ * as sg_vm_list gives running ones, and when each was saved (as
+ * sg_vm_hibernated_read's *ret_saved). Free both arrays. */
+int sg_vm_hibernated_list(const char *state_dir, struct sg_vm_info **ret,
+			  int64_t **ret_saved, size_t *ret_n);
 
 /* Waits up to ms for the domain of sandbox id to end by itself (its
  * guest powered off). Returns 0 once it is gone, -ETIMEDOUT, or another
@@ -279,8 +281,8 @@ struct sg_vm_snap_spec {
 	int offline;             /* hibernated: no domain to pause */
 };
 int sg_vm_snapshot(struct sg_vm_host *h, const struct sg_vm_snap_spec *s, char **ret_err);
-/* Removes a snapshot's folder and its files. */
-int sg_vm_snapshot_remove(const char *dest, char **ret_err);
+/* Removes a snapshot's or a volume's folder and its files. */
+int sg_vm_folder_remove(const char *dest, char **ret_err);
 
 /* A volume: the folder dest (STATE_DIR/volumes/TOKEN/VOL) holding
  * SG_VM_VOLUME_FILE, a sparse raw file of bytes with an ext4 filesystem
@@ -307,7 +309,5 @@ int sg_vm_volume_create(struct sg_vm_host *h, const struct sg_vm_vol_spec *s,
  * only while a sandbox mounts it. */
 int sg_vm_volume_hand(struct sg_vm_host *h, const char *file, int how, int domain_type,
 		      char **ret_err);
-/* Removes a volume's folder and its files. */
-int sg_vm_volume_remove(const char *dest, char **ret_err);
 
 #endif

@@ -337,11 +337,11 @@ out:
 }
 
 /* Runs the program argv[0] (absolute, of the Debian package pkg) with
- * argv, no shell, and waits for it; an exit status up to okmax is success.
+ * argv, no shell, and waits for it; exit status 0 is success.
  * On failure the first line of its complaint goes into *ret_err after
  * what ("cannot create the sandbox disk X"); -ENOSPC when the disk is
  * full. */
-static int run_tool(const char *const *argv, const char *pkg, int okmax, const char *what,
+static int run_tool(const char *const *argv, const char *pkg, const char *what,
 		    char **ret_err)
 {
 	char errbuf[2048], *nl;
@@ -394,7 +394,7 @@ static int run_tool(const char *const *argv, const char *pkg, int okmax, const c
 			break;
 		}
 	}
-	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) <= okmax)
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		goto out;
 	/* the first line of its complaint */
 	for (n = 0; n < got && (errbuf[n] == '\n' || errbuf[n] == ' '); n++)
@@ -418,7 +418,7 @@ out:
 
 static int run_qemu_img(const char *const *argv, const char *what, char **ret_err)
 {
-	return run_tool(argv, "qemu-utils", 0, what, ret_err);
+	return run_tool(argv, "qemu-utils", what, ret_err);
 }
 
 /* Runs qemu-img to create overlay backed by base (both absolute), with
@@ -678,7 +678,7 @@ static int volume_blank(const char *path, uint64_t bytes, const char *label, cha
 		r = sg_fail(ret_err, -errno, "cannot size %s: %s", path, strerror(errno));
 	close(fd);
 	if (r == 0)
-		r = run_tool(argv, "e2fsprogs", 0, "cannot make the volume's filesystem", ret_err);
+		r = run_tool(argv, "e2fsprogs", "cannot make the volume's filesystem", ret_err);
 	return r;
 }
 
@@ -807,12 +807,12 @@ int sg_vm_volume_hand(struct sg_vm_host *h, const char *file, int how, int domai
 	return r;
 }
 
-int sg_vm_volume_remove(const char *dest, char **ret_err)
+int sg_vm_folder_remove(const char *dest, char **ret_err)
 {
 	int r;
 
 	if (!vm_valid_path(dest))
-		return sg_fail(ret_err, -EINVAL, "invalid volume path");
+		return sg_fail(ret_err, -EINVAL, "invalid path %s", dest);
 	r = vm_remove_flat_dir(dest);
 	if (r < 0)
 		return sg_fail(ret_err, r, "cannot remove %s: %s", dest, strerror(-r));

@@ -127,15 +127,18 @@ out:
 	return r;
 }
 
-int sg_vm_hibernated_list(const char *state_dir, struct sg_vm_info **ret, size_t *ret_n)
+int sg_vm_hibernated_list(const char *state_dir, struct sg_vm_info **ret,
+			  int64_t **ret_saved, size_t *ret_n)
 {
 	char *sbdir = vm_sb_path(state_dir, NULL, NULL);
 	struct sg_vm_info *v = NULL, *nv, one;
+	int64_t *sv = NULL, *nsv, saved;
 	struct dirent *de;
 	size_t n = 0;
 	DIR *d;
 
 	*ret = NULL;
+	*ret_saved = NULL;
 	*ret_n = 0;
 	if (!sbdir)
 		return -ENOMEM;
@@ -145,19 +148,25 @@ int sg_vm_hibernated_list(const char *state_dir, struct sg_vm_info **ret, size_t
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d)) != NULL) {
 		if (!sg_vm_valid_id(de->d_name) ||
-		    sg_vm_hibernated_read(state_dir, de->d_name, &one, NULL) < 0)
+		    sg_vm_hibernated_read(state_dir, de->d_name, &one, &saved) < 0)
 			continue;
 		nv = realloc(v, (n + 1) * sizeof(*v));
-		if (!nv) {
+		if (nv)
+			v = nv;
+		nsv = nv ? realloc(sv, (n + 1) * sizeof(*sv)) : NULL;
+		if (!nsv) {
 			closedir(d);
 			free(v);
+			free(sv);
 			return -ENOMEM;
 		}
-		v = nv;
-		v[n++] = one;
+		sv = nsv;
+		v[n] = one;
+		sv[n++] = saved;
 	}
 	closedir(d);
 	*ret = v;
+	*ret_saved = sv;
 	*ret_n = n;
 	return 0;
 }
