@@ -231,6 +231,9 @@ snap_done(void *arg, int cancelled)
 	if (j->r < 0) {
 		sg_warn("snapshot %s of sandbox %s (token %s) failed: %s", j->snap,
 		    j->sbx_id, j->token, j->err ? j->err : strerror(-j->r));
+		/* killed while its disk was copied: whatever failed, that is why */
+		if (mon_sbx_find(m, j->sbx_id) == NULL)
+			j->r = -ENOENT;
 		if (c != NULL)
 			mon_call_fail(m, c, j->r == -EEXIST ? "exists" : "failed",
 			    "snapshot %s of %s failed: %s", j->snap, j->sbx_name,
