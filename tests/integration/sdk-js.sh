@@ -12,6 +12,14 @@ command -v node >/dev/null ||
 
 sg_sdk_setup
 node --test "$SG_SRCDIR/sdk/js/test/" >"$SG_T/node.out" 2>&1; st=$?
+if [ $st != 0 ]; then
+	# what failed and why, first: a CI log may keep only its head and tail
+	echo "--- failures (the whole output follows):"
+	grep -E '^ *(not ok|error:|failureType:|# (Warning|Error))' "$SG_T/node.out" |
+		grep -v -e cancelledByParent -e 'did not finish before its parent' |
+		head -n 40
+	echo "---"
+fi
 cat "$SG_T/node.out"
 [ $st = 0 ] || fail "node --test"
 # every test ran: the live ones against this gateway included

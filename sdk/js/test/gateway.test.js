@@ -37,11 +37,18 @@ class FakeGateway {
     this.server = new ssh2.Server({ hostKeys: [HOST_KEY.private] }, (conn) => this.onConn(conn, kbdOnly));
   }
 
+  // A listen that fails rejects (an 'error' nobody handles would end the
+  // file's event loop quietly, every test cancelled and the cause unsaid).
   listen() {
-    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => {
-      this.port = this.server.address().port;
-      resolve(this);
-    }));
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', () => {
+        this.server.removeListener('error', reject);
+        this.server.on('error', (err) => { this.lastError = err; });
+        this.port = this.server.address().port;
+        resolve(this);
+      });
+    });
   }
 
   close() {
