@@ -102,6 +102,7 @@ static const struct key_def keys[SG_CONF_KEY_COUNT_] = {
 	[SG_CONF_MAX_VOLUMES] = KEY("sandbox", "max_volumes", K_UINT, "10", 0, 1000, NULL),
 	[SG_CONF_VOLUME_QUOTA_GB] = KEY("sandbox", "volume_quota_gb", K_UINT, "50", 1,
 					100000, NULL),
+	[SG_CONF_WARM_POOL] = KEY("sandbox", "warm_pool", K_UINT, "0", 0, 64, NULL),
 	[SG_CONF_POOL] = KEY("network", "pool", K_POOL, "10.200.0.0/16", 0, 0, NULL),
 	[SG_CONF_RESOLVE] = KEY("network", "resolve", K_RESOLVE, NULL, 0, 0, NULL),
 	[SG_CONF_DNS] = KEY("network", "dns", K_SERVERS, NULL, 0, 0, NULL),

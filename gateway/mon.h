@@ -32,6 +32,8 @@
 #include "gateway/monitor.h"
 #include "gateway/sbxnet.h"
 
+struct sg_token;
+
 #define MON_MAX_WORKERS		512
 #define MON_MAX_FAILREC		256
 #define MON_AUTH_DELAY_CAP_MS	30000
@@ -90,6 +92,9 @@ enum sbx_state {
 	SB_HIBERNATING,		/* a job saves it (monhib.c) */
 	SB_HIBERNATED,		/* saved in its folder: no domain, no shim */
 	SB_RESUMING,		/* a job restores it */
+	SB_POOLING,		/* a pool member, agent ready: a job pauses it */
+	SB_POOLED,		/* a pool member, paused: no shim, ready to
+				 * be claimed (monpool.c) */
 };
 
 struct sbx {
@@ -141,6 +146,9 @@ struct sbx {
 	size_t nvols;
 	int poweroff_sent;		/* its guest was told to sync and stop */
 	int64_t hibernated_at;		/* SB_HIBERNATED: since when */
+	int pool;			/* a warm pool member, not claimed yet
+					 * (its token and name are "") */
+	int pool_paused;		/* SB_POOLING: its pause is done */
 };
 
 /* What a new sandbox is made with: token and name, and the settings of a
@@ -165,6 +173,7 @@ struct mon_sbx_opts {
 	size_t nenv;
 	const struct sg_ctla_vol *vols;	/* checked by mon_vol_check */
 	size_t nvols;
+	int pool;			/* a warm pool member (token "") */
 };
 
 struct failrec {
@@ -205,6 +214,8 @@ struct mon_stats {
 	uint64_t secret_subst, secret_alerts, secret_redacted;
 	uint64_t dns_refused, dns_blocked;
 	uint64_t hibernated, resumed, resumed_cold;
+	uint64_t pool_claimed, pool_missed;	/* starts of the pool's shape */
+	uint64_t pool_booted, pool_failed;	/* members made, and lost */
 };
 
 struct mconn;
@@ -212,6 +223,7 @@ struct sg_vm_info;
 
 #define MON_GRACE_MAX 2		/* destroys that wait for a guest's sync */
 #define MON_HIB_MAX 2		/* hibernations at a time */
+#define MON_POOL_BACKOFF_MS 30000	/* after a pool member failed */
 
 /* Snapshots being made (monsnap.c), by token and name. */
 #define MON_SNAPJOBS_MAX 8
@@ -282,6 +294,7 @@ struct mon {
 	/* jobs that may take long hold few of the job threads */
 	unsigned ngrace;		/* destroys waiting for a guest's sync */
 	unsigned nhib;			/* saves under way (monhib.c) */
+	int64_t pool_next_ms;		/* no pool refill before (a backoff) */
 	int quit;
 };
 
@@ -305,9 +318,11 @@ void mon_sbx_free(struct sbx *s);
 void mon_sbx_destroy(struct mon *m, struct sbx *s, const char *reason,
     uint8_t kind, const char *text);
 void mon_sbx_destroy_job(struct mon *m, struct sbx *s);
-/* Its network and policy: new from its token (and o, when not NULL), or
- * (adopt) as recorded. */
-int mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt,
+/* Its network and policy: new from its token (and o, when not NULL),
+ * (adopt) as recorded, or (claim: a pool member, which has its network)
+ * its empty policy replaced by its new token's. */
+enum { MON_NET_NEW, MON_NET_ADOPT, MON_NET_CLAIM };
+int mon_sbx_net_setup(struct mon *m, struct sbx *s, int mode,
     const struct mon_sbx_opts *o, char **ret_err);
 int64_t mon_sbx_timers(struct mon *m);
 void mon_sbx_adopt(struct mon *m);
@@ -335,6 +350,24 @@ int mon_snap_find(struct mon *m, const char *token, const char *snap,
     char *ret_dir, size_t size, char *ret_image, size_t image_size);
 /* 1 while a snapshot of sandbox id is being made. */
 int mon_snap_copying(struct mon *m, const char *id);
+
+/* monpool.c: the warm pool, [sandbox] warm_pool members of the default
+ * shape booted ahead of demand and paused. */
+/* A paused member a start with o (token tok) may take, or NULL: the
+ * configured image, memory and vCPUs, no snapshot, no volume. Counts
+ * the start as claimed or missed. */
+struct sbx *mon_pool_take(struct mon *m, const struct sg_token *tok,
+    const struct mon_sbx_opts *o);
+/* Its agent answered: its shim goes and a job pauses it. */
+void mon_pool_ready(struct mon *m, struct sbx *s);
+/* Its shim is gone (SB_POOLING): pooled once the pause is done too. */
+void mon_pool_shim_gone(struct mon *m, struct sbx *s);
+/* Boots a member when the pool is short and nothing else starts.
+ * Returns the milliseconds until it should be looked at again. */
+int64_t mon_pool_refill(struct mon *m, int64_t next);
+/* Members by state, for /metrics: booting (or being paused), ready. */
+void mon_pool_count(struct mon *m, unsigned *ret_booting,
+    unsigned *ret_ready);
 
 /* monhib.c */
 void mon_hib_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q);

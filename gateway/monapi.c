@@ -176,7 +176,7 @@ mon_api_sbx_json(struct mon *m, struct sg_buf *b, struct sbx *s)
 	sg_buf_putf(b, "{\"id\": \"%s\", \"name\": ", s->id);
 	sg_json_str(b, named ? s->name : NULL);
 	sg_buf_putf(b, ", \"token\": ");
-	sg_json_str(b, s->token);
+	sg_json_str(b, s->pool ? NULL : s->token);	/* null: the warm pool's */
 	sg_buf_putf(b, ", \"image\": ");
 	sg_json_str(b, s->image);
 	sg_buf_putf(b, ", \"state\": \"%s\", \"memory_mb\": %u, \"vcpus\": %u, "
@@ -241,7 +241,8 @@ table_row(struct mon *m, struct sg_buf *b, struct sbx *s)
 
 	left(m, s, dur, sizeof(dur), NULL);
 	sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %8s  %-10s  %7llu  %6u  "
-	    "%5u  %4u\n", s->id, s->token, s->name[0] ? s->name : "-",
+	    "%5u  %4u\n", s->id, s->pool ? "(warm pool)" : s->token,
+	    s->name[0] ? s->name : "-",
 	    s->image, dur, mon_sbx_state_name(s), (unsigned long long)sbx_dropped(m, s),
 	    s->memory_mb, s->vcpus, s->nconn);
 }
@@ -255,7 +256,8 @@ sbx_text(struct mon *m, struct sg_buf *b, struct sbx *s)
 
 	sg_buf_putf(b, "id:          %s\nname:        %s\ntoken:       %s\n"
 	    "image:       %s\nstate:       %s\nmemory_mb:   %u\nvcpus:       %u\n",
-	    s->id, s->name[0] ? s->name : "-", s->token, s->image,
+	    s->id, s->name[0] ? s->name : "-", s->pool ? "(warm pool)" :
+	    s->token, s->image,
 	    mon_sbx_state_name(s), s->memory_mb, s->vcpus);
 	left(m, s, dur, sizeof(dur), &by_idle);
 	sg_buf_putf(b, "ends in:     %s (%s)\nconnections: %u\nallow_net:   ",

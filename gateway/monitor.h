@@ -28,6 +28,7 @@ struct sg_mon_cfg {
 	uint64_t max_hibernated_s;
 	unsigned max_volumes;		/* per token */
 	uint64_t volume_quota_gb;	/* per token, of their sizes */
+	unsigned warm_pool;		/* paused members of the default shape */
 	const char *audit_log;
 	const char *libvirt_uri;
 	const char *domain_type;	/* auto | kvm | qemu */

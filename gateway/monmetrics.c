@@ -263,6 +263,47 @@ put_sandboxes(struct mon *m, struct sg_buf *b)
 	}
 }
 
+/* The warm pool: its members, and where starts of its shape came from. */
+static void
+put_pool(struct mon *m, struct sg_buf *b)
+{
+	const struct mon_stats *st = &m->stats;
+	const char *lab[] = { NULL, NULL, NULL };
+	unsigned booting, ready;
+
+	mon_pool_count(m, &booting, &ready);
+	sg_metrics_put_family(b, "sandgate_pool_target", "gauge",
+	    "Members the warm pool keeps ([sandbox] warm_pool).");
+	sg_metrics_put_sample(b, "sandgate_pool_target", NULL,
+	    (double)m->cfg->warm_pool);
+	sg_metrics_put_family(b, "sandgate_pool_members", "gauge",
+	    "Warm pool members: booting (or being paused), or ready (paused).");
+	lab[0] = "state";
+	lab[1] = "booting";
+	sg_metrics_put_sample(b, "sandgate_pool_members", lab, booting);
+	lab[1] = "ready";
+	sg_metrics_put_sample(b, "sandgate_pool_members", lab, ready);
+	sg_metrics_put_family(b, "sandgate_pool_starts_total", "counter",
+	    "Starts of the pool's shape, while it is on: from a member "
+	    "(pool), or booted because none was ready (cold).");
+	lab[0] = "from";
+	lab[1] = "pool";
+	sg_metrics_put_sample(b, "sandgate_pool_starts_total", lab,
+	    (double)st->pool_claimed);
+	lab[1] = "cold";
+	sg_metrics_put_sample(b, "sandgate_pool_starts_total", lab,
+	    (double)st->pool_missed);
+	sg_metrics_put_family(b, "sandgate_pool_boots_total", "counter",
+	    "Warm pool members booted: ready, or failed before they were.");
+	lab[0] = "result";
+	lab[1] = "ready";
+	sg_metrics_put_sample(b, "sandgate_pool_boots_total", lab,
+	    (double)st->pool_booted);
+	lab[1] = "failed";
+	sg_metrics_put_sample(b, "sandgate_pool_boots_total", lab,
+	    (double)st->pool_failed);
+}
+
 static void
 put_connections(struct mon *m, struct sg_buf *b)
 {
@@ -361,6 +402,7 @@ render(struct mon *m, struct sg_buf *b)
 	lab[1] = "lost";
 	sg_metrics_put_sample(b, "sandgate_sandbox_resumes_total", lab,
 	    (double)st->resumed_cold);
+	put_pool(m, b);
 	put_connections(m, b);
 	put_counter(b, "sandgate_logins_total", "Successful logins.",
 	    st->logins);

@@ -79,7 +79,8 @@ mon_proxy_sandbox(struct mon *m, struct sbx *s)
 {
 	int r;
 
-	if (m->px_fd < 0 || !m->px_ready || !s->has_net)
+	/* a pool member has no token: the proxy hears of it once claimed */
+	if (m->px_fd < 0 || !m->px_ready || !s->has_net || s->pool)
 		return;
 	r = sg_pxc_send_sandbox(m->px_fd, m->pxq, m->msg, s->id, s->token,
 	    s->na.guest, s->allow_ent, s->nallow, s->ph_name, s->ph_value,

@@ -127,8 +127,8 @@ destroy_done(void *arg, int cancelled)
 		sg_net_del(m->net, s->id);
 	mon_vol_release(m, s);
 	sg_info("sandbox %s destroyed (%s)", s->id, s->reason);
-	sg_audit("sandbox_destroyed", "sandbox", s->id, "token", s->token,
-	    "reason", s->reason, NULL);
+	sg_audit("sandbox_destroyed", "sandbox", s->id, "token", s->pool ?
+	    NULL : s->token, "reason", s->reason, NULL);
 	mon_api_gone(m, s->id);
 	for (pp = &m->sbxs; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == s) {
@@ -171,6 +171,14 @@ mon_sbx_destroy(struct mon *m, struct sbx *s, const char *reason,
 
 	if (s->state == SB_DESTROYING)
 		return;
+	/* a member lost on its own (not killed, not a restart's, not
+	 * expired): the pool waits before it boots the next */
+	if (s->pool && strcmp(reason, "killed by administrator") != 0 &&
+	    strcmp(reason, "pool member left by a restart") != 0 &&
+	    strcmp(reason, "max_lifetime") != 0) {
+		m->stats.pool_failed++;
+		m->pool_next_ms = sg_mono_ms() + MON_POOL_BACKOFF_MS;
+	}
 	mon_lcount_add(&m->stats.destroyed, reason);
 	if (!s->shim_ready && s->create_ms != 0 &&
 	    strcmp(reason, "agent not ready") == 0)
@@ -383,17 +391,30 @@ sbx_new_placeholders(struct sbx *s, const struct sg_token *tok,
  * gone) or the narrower list of o, then tap and rules, new or (adopt) as
  * recorded. */
 int
-mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt,
+mon_sbx_net_setup(struct mon *m, struct sbx *s, int mode,
     const struct mon_sbx_opts *o, char **ret_err)
 {
-	const struct sg_token *tok = sg_tokens_find(m->tokens, s->token);
+	const struct sg_token *tok = s->pool ? NULL :
+	    sg_tokens_find(m->tokens, s->token);
 	size_t n = tok ? sg_tokens_allow_net_count(tok) : 0, i, nx = 0;
 	char **rec = NULL, **lines = NULL, **extra = NULL;
-	int r;
+	int adopt = mode == MON_NET_ADOPT, r;
 
 	*ret_err = NULL;
 	if (m->net == NULL)
 		return 0;
+	if (mode == MON_NET_CLAIM) {
+		/* a pool member's empty policy makes way for its token's */
+		sg_allow_free(s->allow);
+		s->allow = NULL;
+		sg_strv_free(s->allow_ent, s->nallow);
+		s->allow_ent = NULL;
+		s->nallow = 0;
+		sg_strv_free(s->ph_name, s->nph);
+		sg_strv_free(s->ph_value, s->nph);
+		s->ph_name = s->ph_value = NULL;
+		s->nph = 0;
+	}
 	/* An adopted sandbox keeps the policy it was made with, not what
 	 * its token says now, and its placeholders. */
 	if (adopt && sg_net_recorded_allow(m->net, s->id, &s->allow_ent,
@@ -436,9 +457,14 @@ mon_sbx_net_setup(struct mon *m, struct sbx *s, int adopt,
 		rec[s->nallow + i] = lines[i];
 	for (i = 0; i < nx; i++)
 		rec[s->nallow + (lines != NULL ? s->nph : 0) + i] = extra[i];
-	r = sg_net_add(m->net, s->id, s->allow, (const char *const *)rec,
-	    s->nallow + (lines != NULL ? s->nph : 0) + nx, adopt, &s->na,
-	    ret_err);
+	if (mode == MON_NET_CLAIM)
+		r = sg_net_update(m->net, s->id, s->allow,
+		    (const char *const *)rec, s->nallow + (lines != NULL ?
+		    s->nph : 0) + nx, ret_err);
+	else
+		r = sg_net_add(m->net, s->id, s->allow,
+		    (const char *const *)rec, s->nallow + (lines != NULL ?
+		    s->nph : 0) + nx, adopt, &s->na, ret_err);
 	if (r == 0) {
 		s->has_net = 1;
 		mon_proxy_sandbox(m, s);
@@ -466,6 +492,8 @@ mon_sbx_idle(struct mon *m, struct sbx *s)
 const char *
 mon_sbx_state_name(const struct sbx *s)
 {
+	if (s->pool && s->state != SB_DESTROYING)
+		return s->state == SB_POOLED ? "pooled" : "pooling";
 	if (s->state == SB_HIBERNATING)
 		return "hibernating";
 	if (s->state == SB_HIBERNATED)
@@ -546,6 +574,10 @@ mon_sbx_set_expires(struct mon *m, struct sbx *s, int64_t expires)
 	struct expires_job *j;
 
 	s->expires = expires;
+	/* its create job writes the metadata now (a claim rewrites all of
+	 * it): create_done writes the new expiry once that is done */
+	if (s->state == SB_CREATING)
+		return 0;
 	sg_buf_reset(m->msg);
 	if (s->shim_fd >= 0 && sg_buf_put_u8(m->msg, SG_MP_SHIM_EXPIRES) == 0 &&
 	    sg_buf_put_u64(m->msg, (uint64_t)expires) == 0)
@@ -613,6 +645,7 @@ mon_sbx_timers(struct mon *m)
 		    (s->idle_since + (int64_t)mon_sbx_idle(m, s) - now) * 1000 < next)
 			next = (s->idle_since + (int64_t)mon_sbx_idle(m, s) - now) * 1000;
 	}
+	next = mon_pool_refill(m, next);
 	return next < 0 ? 0 : next;
 }
 
@@ -679,12 +712,13 @@ mon_sbx_adopt_info(struct mon *m, const struct sg_vm_info *v,
 		return NULL;
 	}
 	s->state = state;
+	s->pool = v->token[0] == '\0';	/* a warm pool member */
 	s->created = v->created;
 	s->expires = v->expires;
 	s->idle_since = mon_now();
 	s->next = m->sbxs;
 	m->sbxs = s;
-	if (mon_sbx_net_setup(m, s, 1, NULL, &err) < 0) {
+	if (mon_sbx_net_setup(m, s, MON_NET_ADOPT, NULL, &err) < 0) {
 		/* Fail closed: whatever is left of its network goes. */
 		sg_warn("sandbox %s: its network: %s; it has none now",
 		    s->id, err ? err : "cannot set it up");
@@ -710,6 +744,16 @@ adopt_one(struct mon *m, const struct sg_vm_info *v)
 	s = mon_sbx_adopt_info(m, v, SB_RUNNING);
 	if (s == NULL)
 		return;
+	if (s->pool) {
+		/* a warm pool member of a sandgated before us: its agent
+		 * connection went with it; the pool boots a new one */
+		sg_info("warm pool: sandbox %s of an earlier sandgated (%s): "
+		    "removed", s->id, v->state);
+		(void)mon_shim_adopt(m, s);
+		mon_sbx_destroy(m, s, "pool member left by a restart",
+		    SG_NOTICE_FAILED, "the gateway restarted");
+		return;
+	}
 	{
 		char dur[SG_UTIL_DURATION_BUFSZ];
 		int64_t left = s->expires - mon_now();

@@ -484,9 +484,11 @@ shim_state(struct mon *m, struct sbx *s, const uint8_t *p, size_t n)
 		sg_mp_shim_state_clear(&st);
 		return -EPROTO;
 	}
-	if (s->state == SB_HIBERNATING || s->state == SB_HIBERNATED) {
-		/* the shim of a sandbox being saved, on its way out: its
-		 * agent going away is the save, not a failure */
+	if (s->state == SB_HIBERNATING || s->state == SB_HIBERNATED ||
+	    s->state == SB_POOLING || s->state == SB_POOLED) {
+		/* the shim of a sandbox being saved or paused for the warm
+		 * pool, on its way out: its agent going away is not a
+		 * failure */
 		sg_mp_shim_state_clear(&st);
 		return 0;
 	}
@@ -511,6 +513,12 @@ shim_state(struct mon *m, struct sbx *s, const uint8_t *p, size_t n)
 			    (double)(sg_mono_ms() - s->create_ms) / 1000.0);
 		s->create_ms = 0;
 		mon_api_ready(m, s);
+		if (s->pool) {
+			/* booted for the warm pool: paused until claimed */
+			mon_pool_ready(m, s);
+			sg_mp_shim_state_clear(&st);
+			return 0;
+		}
 	}
 	if (st.agent == SG_MP_AGENT_DOWN) {
 		snprintf(text, sizeof(text), "%s", st.why);
@@ -624,8 +632,11 @@ mon_shim_gone(struct mon *m, struct sbx *s, const char *why)
 		s->shim_pid = 0;
 	mon_shim_path(m, s->id, path, sizeof(path));
 	(void)unlink(path);
+	if (s->state == SB_POOLING)
+		mon_pool_shim_gone(m, s);
 	if (s->state == SB_DESTROYING || s->state == SB_HIBERNATING ||
-	    s->state == SB_HIBERNATED || s->state == SB_RESUMING)
+	    s->state == SB_HIBERNATED || s->state == SB_RESUMING ||
+	    s->state == SB_POOLING || s->state == SB_POOLED)
 		return;
 	sg_warn("sandbox %s: its shim ended (%s); its sessions ended", s->id,
 	    why);

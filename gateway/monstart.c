@@ -140,6 +140,8 @@ struct create_job {
 	char vfile[SG_VM_VOLUMES_MAX][PATH_MAX];
 	char vserial[SG_VM_VOLUMES_MAX][8];
 	int resume;			/* a hibernated sandbox: restore it */
+	int claim;			/* a paused pool member: claim it */
+	char *claim_err;		/* why it could not be: booted cold */
 	int64_t expires;
 	/* results */
 	int r;
@@ -180,6 +182,21 @@ create_run(void *arg)
 		if (j->r < 0)
 			return;
 		j->made = 1;
+	} else if (j->claim) {
+		/* its new owner in its metadata, then it runs again */
+		j->r = sg_vm_claim(h, j->spec.id, j->spec.token, j->spec.name,
+		    j->spec.created, j->spec.expires, &j->claim_err);
+		if (j->r < 0) {
+			/* its QEMU died while it waited, or libvirt failed:
+			 * it goes, and the same sandbox (id, tap, policy)
+			 * boots cold instead */
+			char *e2 = NULL;
+
+			(void)sg_vm_destroy(h, j->spec.id, j->spec.state_dir,
+			    &e2);
+			free(e2);
+			j->r = sg_vm_create(h, &j->spec, &j->err);
+		}
 	} else {
 		j->r = sg_vm_create(h, &j->spec, &j->err);
 	}
@@ -205,6 +222,7 @@ create_free(struct create_job *j)
 		close(j->agent_fd);
 	free(j->err);
 	free(j->restore_err);
+	free(j->claim_err);
 	free(j);
 }
 
@@ -220,6 +238,14 @@ create_done(void *arg, int cancelled)
 	if (cancelled)
 		goto out;
 	s->creating = 0;
+	if (j->claim_err != NULL) {
+		sg_warn("sandbox %s: the warm pool member could not be claimed "
+		    "(%s): booted cold", s->id, j->claim_err);
+		m->stats.pool_claimed--;
+		m->stats.pool_missed++;
+		m->stats.pool_failed++;
+		j->claim = 0;
+	}
 	if (s->state == SB_DESTROYING) {
 		/* killed while it was being made: now it can go */
 		mon_sbx_destroy_job(m, s);
@@ -250,7 +276,12 @@ create_done(void *arg, int cancelled)
 	if (j->r < 0) {
 		sg_err("sandbox %s could not be started: %s", s->id,
 		    j->err ? j->err : strerror(-j->r));
-		m->stats.start_fail_create++;
+		if (s->pool) {
+			m->stats.pool_failed++;
+			m->pool_next_ms = sg_mono_ms() + MON_POOL_BACKOFF_MS;
+		} else {
+			m->stats.start_fail_create++;
+		}
 		client_reason(s->id, j->r, reason, sizeof(reason));
 		mon_start_fail_waiting(m, s, reason);
 		mon_vol_release(m, s);	/* what sg_vm_create handed to QEMU */
@@ -268,14 +299,17 @@ create_done(void *arg, int cancelled)
 	}
 	s->state = SB_RUNNING;
 	s->cid = j->cid;
+	/* extended while it was being made, claimed or resumed (the job
+	 * wrote the expiry it was given) */
+	if (s->expires != j->spec.expires)
+		(void)mon_sbx_set_expires(m, s, s->expires);
 	if (j->resume) {
 		mon_hib_resumed(m, s, j->cold, j->restore_err);
-		/* extended while it was being resumed */
-		if (s->expires != j->expires)
-			(void)mon_sbx_set_expires(m, s, s->expires);
 	} else {
-		sg_info("sandbox %s started (%s)", s->id,
-		    m->transport == SG_VM_VSOCK ? "vsock" : "virtio-serial");
+		sg_info("sandbox %s %s (%s)", s->id, j->claim ? "resumed from "
+		    "the warm pool" : s->pool ? "started for the warm pool" :
+		    "started", m->transport == SG_VM_VSOCK ? "vsock" :
+		    "virtio-serial");
 	}
 	if (mon_proxy_need_ca(m)) {
 		/* its guest must trust the proxy's CA, which READY brings */
@@ -354,11 +388,82 @@ job_fill(struct mon *m, struct sbx *s, struct create_job *j, char *reason,
 	return 0;
 }
 
+/* What every start of s takes from o: its environment, its times from
+ * now (life seconds), and the state of one being made. */
+static int
+take_opts(struct sbx *s, const struct mon_sbx_opts *o, uint64_t life)
+{
+	size_t i;
+
+	if (o->nenv > 0) {
+		s->env = calloc(o->nenv, sizeof(char *));
+		if (s->env == NULL)
+			return -ENOMEM;
+		for (i = 0; i < o->nenv; i++) {
+			if ((s->env[i] = strdup(o->env[i])) == NULL)
+				return -ENOMEM;
+			s->nenv++;
+		}
+	}
+	s->created = mon_now();
+	s->expires = s->created + (int64_t)life;
+	s->idle_since = s->created;
+	s->state = SB_CREATING;
+	s->creating = 1;
+	return 0;
+}
+
+/* Claims pool member s for o: its owner, times and environment, its
+ * token's policy, then a job resumes it. On error s is destroyed. */
+static int
+claim(struct mon *m, struct sbx *s, const struct mon_sbx_opts *o,
+    uint64_t life, struct create_job *j, char *reason, size_t reasonsz)
+{
+	char *token = strdup(o->token), *name = strdup(o->name), *err = NULL;
+	int r = -ENOMEM;
+
+	if (token == NULL || name == NULL)
+		goto fail;
+	free(s->token);
+	free(s->name);
+	s->token = token;
+	s->name = name;
+	token = name = NULL;
+	s->pool = 0;
+	s->idle_s = o->idle_s;
+	if ((r = take_opts(s, o, life)) < 0)
+		goto fail;
+	r = mon_sbx_net_setup(m, s, MON_NET_CLAIM, o, &err);
+	if (r < 0) {
+		sg_err("sandbox %s: cannot give it its token's network policy: "
+		    "%s", s->id, err ? err : strerror(-r));
+		free(err);
+		goto fail;
+	}
+	r = job_fill(m, s, j, reason, reasonsz);
+	if (r < 0)
+		goto fail;
+	j->claim = 1;
+	r = sg_jobs_submit(m->jobs, create_run, create_done, j);
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	free(token);
+	free(name);
+	if (reason[0] == '\0')
+		snprintf(reason, reasonsz, "the gateway could not start it "
+		    "(sandbox %s: the gateway's log has the details)", s->id);
+	s->creating = 0;
+	mon_sbx_destroy(m, s, "could not be started", SG_NOTICE_FAILED, reason);
+	return r;
+}
+
 int
 mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
     char *reason, size_t reasonsz)
 {
-	const struct sg_token *tok = sg_tokens_find(m->tokens, o->token);
+	const struct sg_token *tok = NULL;
 	struct create_job *j = NULL;
 	struct sbx *s = NULL;
 	char *err = NULL;
@@ -368,45 +473,76 @@ mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
 	size_t i;
 	int r;
 
-	if (tok == NULL) {
-		snprintf(reason, reasonsz, "the token was revoked");
-		return -EACCES;
+	if (!o->pool) {
+		tok = sg_tokens_find(m->tokens, o->token);
+		if (tok == NULL) {
+			snprintf(reason, reasonsz, "the token was revoked");
+			return -EACCES;
+		}
+		maxs = sg_tokens_max_sandboxes(tok);
+		if (maxs == 0)
+			maxs = m->cfg->max_sandboxes;
+		n = mon_sbx_count_token(m, o->token);
+		if (n >= maxs) {
+			snprintf(reason, reasonsz,
+			    "token %s already has %u running sandboxes "
+			    "(max_sandboxes = %u): close one, or ask an "
+			    "administrator to raise the limit", o->token, n,
+			    maxs);
+			return -EUSERS;
+		}
 	}
-	maxs = sg_tokens_max_sandboxes(tok);
-	if (maxs == 0)
-		maxs = m->cfg->max_sandboxes;
-	n = mon_sbx_count_token(m, o->token);
-	if (n >= maxs) {
-		snprintf(reason, reasonsz,
-		    "token %s already has %u running sandboxes (max_sandboxes "
-		    "= %u): close one, or ask an administrator to raise the "
-		    "limit", o->token, n, maxs);
-		return -EUSERS;
+	life = o->lifetime_s ? o->lifetime_s : tok != NULL &&
+	    sg_tokens_max_lifetime(tok) ? sg_tokens_max_lifetime(tok) :
+	    m->cfg->max_lifetime_s;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		snprintf(reason, reasonsz, "the gateway is out of memory");
+		return -ENOMEM;
+	}
+	/* the default shape: a paused member of the warm pool, if one is
+	 * ready (its id, disk, tap and address stay) */
+	if (!o->pool && (s = mon_pool_take(m, tok, o)) != NULL) {
+		r = claim(m, s, o, life, j, reason, reasonsz);
+		if (r < 0) {
+			free(j);
+			return r;
+		}
+		s->create_ms = sg_mono_ms();
+		m->stats.starts++;
+		sg_info("sandbox %s created for token %s (%s, %s%s, image %s, "
+		    "%u MiB, %u vCPU, from the warm pool)", s->id, s->token,
+		    o->peer, o->name[0] ? "name " : "ephemeral", o->name,
+		    s->image, s->memory_mb, s->vcpus);
+		sg_audit("sandbox_created", "sandbox", s->id, "token", s->token,
+		    "name", o->name[0] ? o->name : NULL, "source", o->source,
+		    "image", s->image, "from", "warm_pool", NULL);
+		*ret = s;
+		return 0;
 	}
 	s = calloc(1, sizeof(*s));
-	j = calloc(1, sizeof(*j));
-	if (s == NULL || j == NULL) {
+	if (s == NULL) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	s->shim_fd = -1;
 	s->agent_fd = -1;
+	s->pool = o->pool;
 	if (sg_util_random(rnd, sizeof(rnd)) < 0 ||
 	    sg_util_hex_encode(rnd, sizeof(rnd), s->id, sizeof(s->id)) < 0) {
 		r = -EIO;
 		goto fail;
 	}
-	s->memory_mb = o->memory_mb ? o->memory_mb : sg_tokens_memory_mb(tok) ?
-	    sg_tokens_memory_mb(tok) : m->cfg->memory_mb;
-	s->vcpus = o->vcpus ? o->vcpus : sg_tokens_vcpus(tok) ?
+	s->memory_mb = o->memory_mb ? o->memory_mb : tok != NULL &&
+	    sg_tokens_memory_mb(tok) ? sg_tokens_memory_mb(tok) :
+	    m->cfg->memory_mb;
+	s->vcpus = o->vcpus ? o->vcpus : tok != NULL && sg_tokens_vcpus(tok) ?
 	    sg_tokens_vcpus(tok) : m->cfg->vcpus;
-	life = o->lifetime_s ? o->lifetime_s : sg_tokens_max_lifetime(tok) ?
-	    sg_tokens_max_lifetime(tok) : m->cfg->max_lifetime_s;
 	s->idle_s = o->idle_s;
 	s->token = strdup(o->token);
 	s->name = strdup(o->name);
-	s->image = strdup(o->image ? o->image : sg_tokens_image(tok) ?
-	    sg_tokens_image(tok) : m->cfg->image);
+	s->image = strdup(o->image ? o->image : tok != NULL &&
+	    sg_tokens_image(tok) ? sg_tokens_image(tok) : m->cfg->image);
 	if (o->image_dir != NULL && (s->image_dir = strdup(o->image_dir)) == NULL) {
 		r = -ENOMEM;
 		goto fail;
@@ -427,26 +563,9 @@ mon_sbx_create(struct mon *m, const struct mon_sbx_opts *o, struct sbx **ret,
 		s->vols[i].ro = o->vols[i].ro;
 	}
 	s->nvols = o->nvols;
-	if (o->nenv > 0) {
-		s->env = calloc(o->nenv, sizeof(char *));
-		if (s->env == NULL) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		for (i = 0; i < o->nenv; i++) {
-			if ((s->env[i] = strdup(o->env[i])) == NULL) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			s->nenv++;
-		}
-	}
-	s->created = mon_now();
-	s->expires = s->created + (int64_t)life;
-	s->idle_since = s->created;
-	s->state = SB_CREATING;
-	s->creating = 1;
-	r = mon_sbx_net_setup(m, s, 0, o, &err);
+	if ((r = take_opts(s, o, life)) < 0)
+		goto fail;
+	r = mon_sbx_net_setup(m, s, MON_NET_NEW, o, &err);
 	if (r < 0) {
 		sg_err("sandbox %s: cannot set up its network: %s", s->id,
 		    err ? err : strerror(-r));
@@ -471,6 +590,13 @@ fail_net:
 	}
 	s->next = m->sbxs;
 	m->sbxs = s;
+	if (o->pool) {
+		/* not a start of anyone's: not in the start figures */
+		sg_info("warm pool: sandbox %s created (image %s, %u MiB, %u "
+		    "vCPU), booting", s->id, s->image, s->memory_mb, s->vcpus);
+		*ret = s;
+		return 0;
+	}
 	s->create_ms = sg_mono_ms();
 	m->stats.starts++;
 	sg_info("sandbox %s created for token %s (%s, %s%s, image %s, %u MiB, "

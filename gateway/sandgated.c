@@ -67,6 +67,7 @@ mon_cfg_from_conf(const struct sg_conf *conf, const char *config,
 	mc->max_hibernated_s = sg_conf_num(conf, SG_CONF_MAX_HIBERNATED);
 	mc->max_volumes = (unsigned)sg_conf_num(conf, SG_CONF_MAX_VOLUMES);
 	mc->volume_quota_gb = sg_conf_num(conf, SG_CONF_VOLUME_QUOTA_GB);
+	mc->warm_pool = (unsigned)sg_conf_num(conf, SG_CONF_WARM_POOL);
 	mc->audit_log = sg_conf_str(conf, SG_CONF_AUDIT_LOG);
 	mc->libvirt_uri = sg_conf_str(conf, SG_CONF_LIBVIRT_URI);
 	mc->domain_type = dtypes[sg_conf_domain_type(conf)];

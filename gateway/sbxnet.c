@@ -374,6 +374,27 @@ record_remove(const struct sg_net *n, const char *id)
 		unlink(path);
 }
 
+/* The literal IPv4 entries of allow, for np_nft_add_sandbox (the caller
+ * frees *ret, NULL when there are none). */
+static int
+lits_of(const struct sg_allow *allow, struct np_nft_lit **ret, size_t *ret_n)
+{
+	size_t i, nl = sg_allow_v4_count(allow);
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (nl == 0)
+		return 0;
+	*ret = calloc(nl, sizeof(**ret));
+	if (*ret == NULL)
+		return -ENOMEM;
+	for (i = 0; i < nl; i++)
+		sg_allow_v4_at(allow, i, &(*ret)[i].net, &(*ret)[i].prefix,
+		    &(*ret)[i].port);
+	*ret_n = nl;
+	return 0;
+}
+
 int
 sg_net_add(struct sg_net *n, const char *id, const struct sg_allow *allow,
     const char *const *ent, size_t nent, int adopt, struct sg_net_addr *ret,
@@ -381,7 +402,7 @@ sg_net_add(struct sg_net *n, const char *id, const struct sg_allow *allow,
 {
 	struct np_nft_lit *lits = NULL;
 	struct sg_net_addr a;
-	size_t i, nl;
+	size_t nl;
 	uint32_t k = 0;
 	char *msg = NULL;
 	int r;
@@ -431,15 +452,8 @@ sg_net_add(struct sg_net *n, const char *id, const struct sg_allow *allow,
 			    skipped > 0 ? " or on another interface" : "");
 	}
 	addr_of(n, id, k, &a);
-	nl = sg_allow_v4_count(allow);
-	if (nl > 0) {
-		lits = calloc(nl, sizeof(*lits));
-		if (lits == NULL)
-			return -ENOMEM;
-		for (i = 0; i < nl; i++)
-			sg_allow_v4_at(allow, i, &lits[i].net, &lits[i].prefix,
-			    &lits[i].port);
-	}
+	if ((r = lits_of(allow, &lits, &nl)) < 0)
+		return r;
 	r = slot_put(n, id, k);
 	if (r < 0)
 		goto out;
@@ -475,6 +489,41 @@ undo:
 	if (!adopt)
 		record_remove(n, id);
 	slot_drop(n, id);
+out:
+	free(msg);
+	free(lits);
+	return r;
+}
+
+int
+sg_net_update(struct sg_net *n, const char *id, const struct sg_allow *allow,
+    const char *const *ent, size_t nent, char **ret_err)
+{
+	struct np_nft_lit *lits = NULL;
+	struct sg_net_addr a;
+	struct slot *sl;
+	size_t nl;
+	char *msg = NULL;
+	int r;
+
+	*ret_err = NULL;
+	if (!id_ok(id) || (sl = slot_of(n, id)) == NULL)
+		return sg_fail(ret_err, -ENOENT, "sandbox %s has no network", id);
+	addr_of(n, id, sl->k, &a);
+	if ((r = lits_of(allow, &lits, &nl)) < 0)
+		return r;
+	r = record_write(n, id, sl->k, ent, nent);
+	if (r < 0) {
+		sg_fail(ret_err, r, "cannot record the network of sandbox %s in %s",
+		    id, n->dir);
+		goto out;
+	}
+	/* one transaction: its chains are flushed and filled again */
+	r = np_nft_add_sandbox(n->nft, a.tap, a.guest, a.host,
+	    sg_allow_all(allow), lits, nl, &msg);
+	if (r < 0)
+		sg_fail(ret_err, r, "cannot replace the firewall rules: %s",
+		    msg ? msg : strerror(-r));
 out:
 	free(msg);
 	free(lits);

@@ -54,6 +54,12 @@ void sg_net_close(struct sg_net *n);
 int sg_net_add(struct sg_net *n, const char *id, const struct sg_allow *allow,
     const char *const *ent, size_t nent, int adopt, struct sg_net_addr *ret,
     char **ret_err);
+/* Gives sandbox id, which has its network, another policy: its record
+ * is written again with ent and its rules replaced in one nftables
+ * transaction (a warm pool member claimed by a token). Its tap, address
+ * and slot stay. On error the caller must sg_net_del() it. */
+int sg_net_update(struct sg_net *n, const char *id, const struct sg_allow *allow,
+    const char *const *ent, size_t nent, char **ret_err);
 /* The allow_net entries recorded for sandbox id (the caller frees each
  * and the array). */
 int sg_net_recorded_allow(struct sg_net *n, const char *id, char ***ret_ent,

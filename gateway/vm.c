@@ -451,7 +451,17 @@ out:
 	return r;
 }
 
-int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires, char **ret_err)
+/* What a metadata rewrite changes: the expiry, and for a claim of a pool
+ * member (which must have no token yet) its owner and times too. */
+struct meta_change {
+	int64_t expires;
+	const char *token;	/* NULL: not a claim */
+	const char *name;
+	int64_t created;
+};
+
+static int meta_rewrite(struct sg_vm_host *h, const char *id, const struct meta_change *c,
+			char **ret_err)
 {
 	struct sg_vm_info v = { 0 };
 	virDomainPtr dom = NULL;
@@ -459,8 +469,11 @@ int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires, cha
 	char *md = NULL, *xml = NULL;
 	int r;
 
-	if (expires < 0)
-		return sg_fail(ret_err, -EINVAL, "invalid expiry time");
+	if (c->expires < 0 || c->created < 0)
+		return sg_fail(ret_err, -EINVAL, "invalid time");
+	if (c->token && (!sg_vm_valid_token(c->token) || !c->name ||
+			 (c->name[0] && !sg_vm_valid_name(c->name))))
+		return sg_fail(ret_err, -EINVAL, "invalid token or sandbox name");
 	r = vm_lookup(h, id, &dom, ret_err);
 	if (r < 0)
 		return r;
@@ -478,7 +491,17 @@ int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires, cha
 		r = sg_fail(ret_err, r, "sandbox %s carries metadata sandgate cannot read", id);
 		goto out;
 	}
-	v.expires = expires;
+	if (c->token && v.token[0]) {
+		r = sg_fail(ret_err, -EINVAL, "sandbox %s is not a pool member (token %s)", id,
+			    v.token);
+		goto out;
+	}
+	v.expires = c->expires;
+	if (c->token) {
+		snprintf(v.token, sizeof(v.token), "%s", c->token);
+		snprintf(v.name, sizeof(v.name), "%s", c->name);
+		v.created = c->created;
+	}
 	b = sg_buf_new(XML_MAX);
 	if (!b) {
 		r = -ENOMEM;
@@ -497,6 +520,13 @@ int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires, cha
 				 vm_lv_msg());
 		goto out;
 	}
+	/* a claimed pool member runs again, as its new owner's */
+	if (c->token && virDomainResume(dom) < 0) {
+		r = vm_lv_code() == VIR_ERR_NO_DOMAIN ?
+			sg_fail(ret_err, -ENOENT, "sandbox %s is gone", id) :
+			sg_fail(ret_err, -EIO, "cannot resume sandbox %s: %s", id, vm_lv_msg());
+		goto out;
+	}
 	r = 0;
 out:
 	sg_buf_free(b);
@@ -504,6 +534,41 @@ out:
 	free(md);
 	if (dom)
 		virDomainFree(dom);
+	return r;
+}
+
+int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires, char **ret_err)
+{
+	struct meta_change c = { .expires = expires };
+
+	return meta_rewrite(h, id, &c, ret_err);
+}
+
+int sg_vm_claim(struct sg_vm_host *h, const char *id, const char *token, const char *name,
+		int64_t created, int64_t expires, char **ret_err)
+{
+	struct meta_change c = { .expires = expires, .token = token, .name = name,
+				 .created = created };
+
+	if (!token)
+		return sg_fail(ret_err, -EINVAL, "no token");
+	return meta_rewrite(h, id, &c, ret_err);
+}
+
+int sg_vm_pause(struct sg_vm_host *h, const char *id, char **ret_err)
+{
+	virDomainPtr dom = NULL;
+	int r;
+
+	r = vm_lookup(h, id, &dom, ret_err);
+	if (r < 0)
+		return r;
+	r = 0;
+	if (virDomainSuspend(dom) < 0)
+		r = vm_lv_code() == VIR_ERR_NO_DOMAIN ?
+			sg_fail(ret_err, -ENOENT, "sandbox %s is gone", id) :
+			sg_fail(ret_err, -EIO, "cannot pause sandbox %s: %s", id, vm_lv_msg());
+	virDomainFree(dom);
 	return r;
 }
 

@@ -70,7 +70,7 @@ struct sg_vm_volume {
 /* What sg_vm_create() builds. All strings are borrowed. */
 struct sg_vm_spec {
 	const char *id;          /* 12 lowercase hex, random, made by the caller */
-	const char *token;       /* token name */
+	const char *token;       /* token name; "" for a pool member */
 	const char *name;        /* sandbox name, "" for an ephemeral sandbox */
 	const char *image_dir;   /* folder with image.conf (absolute path) */
 	const char *image;       /* image name, recorded in the metadata */
@@ -252,6 +252,15 @@ int sg_vm_wait_gone(struct sg_vm_host *h, const char *id, int ms);
  * -ENOENT when the sandbox does not run, or a negative errno. */
 int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires,
 		      char **ret_err);
+
+/* The warm pool ([sandbox] warm_pool): a member is a sandbox with no
+ * token yet ("" in its metadata), booted, then paused by sg_vm_pause().
+ * sg_vm_claim() gives it to token (name "" for a fresh sandbox) with new
+ * times and resumes it; -EINVAL when it has a token already, -ENOENT
+ * when it is gone, or another negative errno. */
+int sg_vm_pause(struct sg_vm_host *h, const char *id, char **ret_err);
+int sg_vm_claim(struct sg_vm_host *h, const char *id, const char *token,
+		const char *name, int64_t created, int64_t expires, char **ret_err);
 
 /* Removes every <state_dir>/sandboxes/<id> folder whose domain no longer
  * exists and that holds no SG_VM_HIB_FILE (a hibernated sandbox's), and

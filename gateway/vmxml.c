@@ -98,7 +98,8 @@ int vm_spec_check(const struct sg_vm_spec *s, char **ret_err)
 		return sg_fail(ret_err, -EINVAL, "no sandbox specification");
 	if (!sg_vm_valid_id(s->id))
 		return sg_fail(ret_err, -EINVAL, "invalid sandbox id: expected 12 lowercase hex digits");
-	if (!sg_vm_valid_token(s->token))
+	/* "": a member of the warm pool, no token's yet */
+	if (!s->token || (s->token[0] && !sg_vm_valid_token(s->token)))
 		return sg_fail(ret_err, -EINVAL, "invalid token name for sandbox %s", s->id);
 	if (!s->name || (s->name[0] && !sg_vm_valid_name(s->name)))
 		return sg_fail(ret_err, -EINVAL, "invalid sandbox name for sandbox %s", s->id);
@@ -231,7 +232,8 @@ int vm_put_metadata(struct sg_buf *b, const struct sg_vm_info *v, int with_ns)
 {
 	int r;
 
-	if (!sg_vm_valid_token(v->token) || (v->name[0] && !sg_vm_valid_name(v->name)) ||
+	if ((v->token[0] && !sg_vm_valid_token(v->token)) ||
+	    (v->name[0] && !sg_vm_valid_name(v->name)) ||
 	    !sg_vm_valid_image(v->image) || !sg_vm_transport_name(v->transport) ||
 	    v->created < 0 || v->expires < 0 || v->owner_pid < 0)
 		return -EINVAL;
@@ -649,7 +651,7 @@ int sg_vm_metadata_parse(const char *xml, struct sg_vm_info *ret)
 		goto out;
 
 	val = tag_attr(&t, "token");
-	if (!sg_vm_valid_token(val))
+	if (!val || (val[0] && !sg_vm_valid_token(val)))
 		goto out;
 	snprintf(v.token, sizeof(v.token), "%s", val);
 	val = tag_attr(&t, "name");

@@ -704,7 +704,7 @@ static void test_unknown_and_repeated(void **state)
 	expect_error("[sandbox]\nmemroy_mb = 1024\n",
 		     "t.conf:2: [sandbox] memroy_mb: unknown key (the keys of [sandbox] are: image, "
 		     "image_dir, memory_mb, vcpus, disk_gb, max_lifetime, idle_timeout, transport, "
-		     "boot_timeout, max_sandboxes, max_snapshots, snapshot_quota_gb, hibernate_after, max_hibernated, max_volumes, volume_quota_gb)");
+		     "boot_timeout, max_sandboxes, max_snapshots, snapshot_quota_gb, hibernate_after, max_hibernated, max_volumes, volume_quota_gb, warm_pool)");
 	expect_error("[sandbox]\nlisten = 0.0.0.0:22\n",
 		     "t.conf:2: [sandbox] listen: unknown key in [sandbox]: listen belongs in [gateway]");
 	expect_error("listen = 0.0.0.0:22\n",

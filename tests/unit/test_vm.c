@@ -396,6 +396,17 @@ static void test_metadata_roundtrip(void **state)
 	assert_int_equal(v.expires, 1700001800);
 	assert_int_equal(v.owner_pid, 4242);
 	free(xml);
+	xml = NULL;
+	/* a warm pool member: no token yet, no name */
+	s.token = "";
+	s.name = "";
+	assert_int_equal(sg_vm_metadata_xml(&s, &xml), 0);
+	assert_non_null(strstr(xml, " token=''"));
+	memset(&v, 0x5a, sizeof(v));
+	assert_int_equal(sg_vm_metadata_parse(xml, &v), 0);
+	assert_string_equal(v.token, "");
+	assert_string_equal(v.name, "");
+	free(xml);
 }
 
 static void test_metadata_libvirt_forms(void **state)
@@ -451,6 +462,8 @@ static void test_metadata_bad(void **state)
 		"<sandbox token='&#97;' name='' image='c' transport='vsock' created='0' expires='1' owner_pid='0'/>",
 		"<sandbox token='a&amp' name='' image='c' transport='vsock' created='0' expires='1' owner_pid='0'/>",
 		"<sandbox token='a' name='B' image='c' transport='vsock' created='0' expires='1' owner_pid='0'/>",
+		"<sandbox token='-a' name='' image='c' transport='vsock' created='0' expires='1' owner_pid='0'/>",
+		"<sandbox token='A' name='' image='c' transport='vsock' created='0' expires='1' owner_pid='0'/>",
 		"<sandbox token='a' name='' image='c' transport='tcp' created='0' expires='1' owner_pid='0'/>",
 		"<sandbox token='a' name='' image='c' transport='vsock' created='-1' expires='1' owner_pid='0'/>",
 		"<sandbox token='a' name='' image='c' transport='vsock' created='0' expires='1x' owner_pid='0'/>",
