@@ -19,6 +19,7 @@
 #include "common/hostname.h"
 #include "common/ini.h"
 #include "common/text.h"
+#include "gateway/poolspec.h"
 #include "common/util.h"
 
 #if !defined(SG_SYSCONFDIR) || !defined(SG_LOCALSTATEDIR) || !defined(SG_RUNSTATEDIR)
@@ -30,7 +31,7 @@
 enum kind {
 	K_LISTEN, K_PATH, K_SOCKET, K_USER, K_DURATION, K_URI, K_ENUM, K_IMAGE,
 	K_UINT, K_POOL, K_RESOLVE, K_SERVERS, K_TABLE, K_UIDRANGE, K_LOGIN,
-	K_STARTUPS, K_NETBLOCK, K_METRICS,
+	K_STARTUPS, K_NETBLOCK, K_METRICS, K_WARMPOOL,
 };
 
 static const char *const domain_types[] = { "auto", "kvm", "qemu", NULL };
@@ -102,7 +103,7 @@ static const struct key_def keys[SG_CONF_KEY_COUNT_] = {
 	[SG_CONF_MAX_VOLUMES] = KEY("sandbox", "max_volumes", K_UINT, "10", 0, 1000, NULL),
 	[SG_CONF_VOLUME_QUOTA_GB] = KEY("sandbox", "volume_quota_gb", K_UINT, "50", 1,
 					100000, NULL),
-	[SG_CONF_WARM_POOL] = KEY("sandbox", "warm_pool", K_UINT, "0", 0, 64, NULL),
+	[SG_CONF_WARM_POOL] = KEY("sandbox", "warm_pool", K_WARMPOOL, "0", 0, 0, NULL),
 	[SG_CONF_POOL] = KEY("network", "pool", K_POOL, "10.200.0.0/16", 0, 0, NULL),
 	[SG_CONF_RESOLVE] = KEY("network", "resolve", K_RESOLVE, NULL, 0, 0, NULL),
 	[SG_CONF_DNS] = KEY("network", "dns", K_SERVERS, NULL, 0, 0, NULL),
@@ -613,6 +614,15 @@ static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char 
 		if (r < 0)
 			return r;
 		break;
+	case K_WARMPOOL: {
+		struct sg_poolspec_ent ent[SG_POOLSPEC_IMAGES];
+		char why[160];
+		size_t ne;
+
+		if (sg_poolspec_parse(v, ent, &ne, why, sizeof(why)) < 0)
+			return bad_value(ret_msg, d, v, "%s", why);
+		break;
+	}
 	case K_TABLE:
 		for (i = 0; v[i]; i++)
 			if (!((v[i] >= 'a' && v[i] <= 'z') || (i > 0 &&

@@ -66,7 +66,7 @@ enum sg_conf_key {
 	SG_CONF_MAX_HIBERNATED,  /* 7d, 1s..365d: how long one stays so */
 	SG_CONF_MAX_VOLUMES,     /* 10, 0..1000: volumes a token may keep */
 	SG_CONF_VOLUME_QUOTA_GB, /* 50, 1..100000: GiB of their sizes, per token */
-	SG_CONF_WARM_POOL,       /* 0, 0..64: paused sandboxes booted ahead */
+	SG_CONF_WARM_POOL,       /* "0": N, IMAGE:N, ... (poolspec.h) */
 	/* [network] */
 	SG_CONF_POOL,            /* "10.200.0.0/16"; IPv4 CIDR, prefix 8..30 */
 	SG_CONF_RESOLVE,         /* repeatable NAME:ADDR; see sg_conf_resolve_* */

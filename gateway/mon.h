@@ -30,6 +30,7 @@
 #include "gateway/metrics.h"
 #include "gateway/monapi.h"
 #include "gateway/monitor.h"
+#include "gateway/poolspec.h"
 #include "gateway/sbxnet.h"
 
 struct sg_token;
@@ -294,7 +295,8 @@ struct mon {
 	/* jobs that may take long hold few of the job threads */
 	unsigned ngrace;		/* destroys waiting for a guest's sync */
 	unsigned nhib;			/* saves under way (monhib.c) */
-	int64_t pool_next_ms;		/* no pool refill before (a backoff) */
+	/* no refill of [sandbox] warm_pool's entry i before (a backoff) */
+	int64_t pool_next_ms[SG_POOLSPEC_IMAGES];
 	int quit;
 };
 
@@ -352,10 +354,10 @@ int mon_snap_find(struct mon *m, const char *token, const char *snap,
 int mon_snap_copying(struct mon *m, const char *id);
 
 /* monpool.c: the warm pool, [sandbox] warm_pool members of the default
- * shape booted ahead of demand and paused. */
-/* A paused member a start with o (token tok) may take, or NULL: the
- * configured image, memory and vCPUs, no snapshot, no volume. Counts
- * the start as claimed or missed. */
+ * shape (per image) booted ahead of demand and paused. */
+/* A paused member a start with o (token tok) may take, or NULL: an
+ * image the pool keeps, the configured memory and vCPUs, no snapshot,
+ * no volume. Counts the start as claimed or missed. */
 struct sbx *mon_pool_take(struct mon *m, const struct sg_token *tok,
     const struct mon_sbx_opts *o);
 /* Its agent answered: its shim goes and a job pauses it. */
@@ -365,9 +367,16 @@ void mon_pool_shim_gone(struct mon *m, struct sbx *s);
 /* Boots a member when the pool is short and nothing else starts.
  * Returns the milliseconds until it should be looked at again. */
 int64_t mon_pool_refill(struct mon *m, int64_t next);
-/* Members by state, for /metrics: booting (or being paused), ready. */
-void mon_pool_count(struct mon *m, unsigned *ret_booting,
+/* Members of image (NULL: all) by state: booting (or being paused),
+ * ready. */
+void mon_pool_count(struct mon *m, const char *image, unsigned *ret_booting,
     unsigned *ret_ready);
+/* The images the pool keeps members of (at most max), and how many. */
+size_t mon_pool_images(struct mon *m, const char **ret, size_t max);
+unsigned mon_pool_target(struct mon *m, const char *image);
+/* Member s failed before it was ready: counted, and its image's refills
+ * wait MON_POOL_BACKOFF_MS. */
+void mon_pool_failed(struct mon *m, const struct sbx *s);
 
 /* monhib.c */
 void mon_hib_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q);

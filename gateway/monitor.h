@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 struct np_res_override;
+struct sg_poolspec_ent;
 
 /* Everything the monitor needs, resolved from sandgate.conf by the
  * caller. Strings are borrowed for the monitor's whole run. */
@@ -28,7 +29,9 @@ struct sg_mon_cfg {
 	uint64_t max_hibernated_s;
 	unsigned max_volumes;		/* per token */
 	uint64_t volume_quota_gb;	/* per token, of their sizes */
-	unsigned warm_pool;		/* paused members of the default shape */
+	/* [sandbox] warm_pool: members kept per image ("": image) */
+	const struct sg_poolspec_ent *pool;
+	size_t npool;
 	const char *audit_log;
 	const char *libvirt_uri;
 	const char *domain_type;	/* auto | kvm | qemu */

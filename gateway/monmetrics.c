@@ -268,21 +268,33 @@ static void
 put_pool(struct mon *m, struct sg_buf *b)
 {
 	const struct mon_stats *st = &m->stats;
-	const char *lab[] = { NULL, NULL, NULL };
+	const char *lab[] = { NULL, NULL, NULL, NULL, NULL };
+	const char *images[SG_POOLSPEC_IMAGES];
 	unsigned booting, ready;
+	size_t ni, i;
 
-	mon_pool_count(m, &booting, &ready);
+	ni = mon_pool_images(m, images, SG_POOLSPEC_IMAGES);
 	sg_metrics_put_family(b, "sandgate_pool_target", "gauge",
-	    "Members the warm pool keeps ([sandbox] warm_pool).");
-	sg_metrics_put_sample(b, "sandgate_pool_target", NULL,
-	    (double)m->cfg->warm_pool);
+	    "Members the warm pool keeps ([sandbox] warm_pool), by image.");
+	lab[0] = "image";
+	for (i = 0; i < ni; i++) {
+		lab[1] = images[i];
+		sg_metrics_put_sample(b, "sandgate_pool_target", lab,
+		    (double)mon_pool_target(m, images[i]));
+	}
 	sg_metrics_put_family(b, "sandgate_pool_members", "gauge",
-	    "Warm pool members: booting (or being paused), or ready (paused).");
-	lab[0] = "state";
-	lab[1] = "booting";
-	sg_metrics_put_sample(b, "sandgate_pool_members", lab, booting);
-	lab[1] = "ready";
-	sg_metrics_put_sample(b, "sandgate_pool_members", lab, ready);
+	    "Warm pool members by image: booting (or being paused), or "
+	    "ready (paused).");
+	lab[2] = "state";
+	for (i = 0; i < ni; i++) {
+		mon_pool_count(m, images[i], &booting, &ready);
+		lab[1] = images[i];
+		lab[3] = "booting";
+		sg_metrics_put_sample(b, "sandgate_pool_members", lab, booting);
+		lab[3] = "ready";
+		sg_metrics_put_sample(b, "sandgate_pool_members", lab, ready);
+	}
+	lab[2] = NULL;
 	sg_metrics_put_family(b, "sandgate_pool_starts_total", "counter",
 	    "Starts of the pool's shape, while it is on: from a member "
 	    "(pool), or booted because none was ready (cold).");

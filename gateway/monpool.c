@@ -34,10 +34,84 @@
 #include "gateway/tokens.h"
 #include "gateway/vm.h"
 
+/* --- the targets --- */
+
+/* The image entry i of [sandbox] warm_pool keeps members of. */
+static const char *
+entry_image(const struct mon *m, size_t i)
+{
+	return m->cfg->pool[i].image[0] ? m->cfg->pool[i].image : m->cfg->image;
+}
+
+/* Members kept of image (entries that name the same image add up). */
+static unsigned
+target_of(const struct mon *m, const char *image)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < m->cfg->npool; i++)
+		if (strcmp(entry_image(m, i), image) == 0)
+			n += m->cfg->pool[i].n;
+	return n;
+}
+
+void
+mon_pool_count(struct mon *m, const char *image, unsigned *ret_booting,
+    unsigned *ret_ready)
+{
+	struct sbx *s;
+
+	*ret_booting = *ret_ready = 0;
+	for (s = m->sbxs; s != NULL; s = s->next) {
+		if (!s->pool || s->state == SB_DESTROYING ||
+		    (image != NULL && strcmp(s->image, image) != 0))
+			continue;
+		if (s->state == SB_POOLED)
+			(*ret_ready)++;
+		else
+			(*ret_booting)++;
+	}
+}
+
+size_t
+mon_pool_images(struct mon *m, const char **ret, size_t max)
+{
+	size_t i, k, n = 0;
+
+	for (i = 0; i < m->cfg->npool && n < max; i++) {
+		for (k = 0; k < n; k++)
+			if (strcmp(ret[k], entry_image(m, i)) == 0)
+				break;
+		if (k == n)
+			ret[n++] = entry_image(m, i);
+	}
+	return n;
+}
+
+unsigned
+mon_pool_target(struct mon *m, const char *image)
+{
+	return target_of(m, image);
+}
+
+void
+mon_pool_failed(struct mon *m, const struct sbx *s)
+{
+	size_t i;
+
+	m->stats.pool_failed++;
+	for (i = 0; i < m->cfg->npool && i < SG_POOLSPEC_IMAGES; i++)
+		if (strcmp(entry_image(m, i), s->image) == 0)
+			m->pool_next_ms[i] = sg_mono_ms() + MON_POOL_BACKOFF_MS;
+}
+
 /* --- a start takes a member --- */
 
-static int
-same_shape(struct mon *m, const struct sg_token *tok,
+/* The image of a start of a member's shape (the configured memory and
+ * vCPUs, no snapshot, no volume), or NULL. */
+static const char *
+shape_image(struct mon *m, const struct sg_token *tok,
     const struct mon_sbx_opts *o)
 {
 	const char *image = o->image;
@@ -51,29 +125,32 @@ same_shape(struct mon *m, const struct sg_token *tok,
 		if (cpus == 0)
 			cpus = sg_tokens_vcpus(tok);
 	}
-	return o->image_dir == NULL && o->nvols == 0 &&
-	    (image == NULL || strcmp(image, m->cfg->image) == 0) &&
-	    (mem == 0 || mem == m->cfg->memory_mb) &&
-	    (cpus == 0 || cpus == m->cfg->vcpus);
+	if (o->image_dir != NULL || o->nvols != 0 ||
+	    (mem != 0 && mem != m->cfg->memory_mb) ||
+	    (cpus != 0 && cpus != m->cfg->vcpus))
+		return NULL;
+	return image != NULL ? image : m->cfg->image;
 }
 
 struct sbx *
 mon_pool_take(struct mon *m, const struct sg_token *tok,
     const struct mon_sbx_opts *o)
 {
+	const char *image = shape_image(m, tok, o);
 	struct sbx *s, *best = NULL;
 
-	if (m->cfg->warm_pool == 0 || !same_shape(m, tok, o))
+	if (image == NULL || target_of(m, image) == 0)
 		return NULL;
 	/* the one that waited longest */
 	for (s = m->sbxs; s != NULL; s = s->next)
 		if (s->pool && s->state == SB_POOLED &&
+		    strcmp(s->image, image) == 0 &&
 		    (best == NULL || s->created < best->created))
 			best = s;
 	if (best == NULL) {
 		m->stats.pool_missed++;
-		sg_info("warm pool: empty, a cold start (the pool refills "
-		    "after it)");
+		sg_info("warm pool: no member of image %s ready, a cold start "
+		    "(the pool refills after it)", image);
 		return NULL;
 	}
 	m->stats.pool_claimed++;
@@ -95,7 +172,8 @@ pooled(struct mon *m, struct sbx *s)
 {
 	s->state = SB_POOLED;
 	m->stats.pool_booted++;
-	sg_info("warm pool: sandbox %s ready (paused)", s->id);
+	sg_info("warm pool: sandbox %s of image %s ready (paused)", s->id,
+	    s->image);
 }
 
 static void
@@ -184,37 +262,37 @@ mon_pool_shim_gone(struct mon *m, struct sbx *s)
 
 /* --- refill --- */
 
-void
-mon_pool_count(struct mon *m, unsigned *ret_booting, unsigned *ret_ready)
-{
-	struct sbx *s;
-
-	*ret_booting = *ret_ready = 0;
-	for (s = m->sbxs; s != NULL; s = s->next) {
-		if (!s->pool || s->state == SB_DESTROYING)
-			continue;
-		if (s->state == SB_POOLED)
-			(*ret_ready)++;
-		else
-			(*ret_booting)++;
-	}
-}
-
 int64_t
 mon_pool_refill(struct mon *m, int64_t next)
 {
 	struct mon_sbx_opts o;
 	unsigned booting, ready;
 	int64_t ms = sg_mono_ms();
+	const char *image = NULL;
 	char reason[600];
 	struct sbx *s;
+	size_t i;
 
-	if (m->cfg->warm_pool == 0 || !m->adopted || m->quit)
+	if (m->cfg->npool == 0 || !m->adopted || m->quit)
 		return next;
-	if (ms < m->pool_next_ms)
-		return m->pool_next_ms - ms < next ? m->pool_next_ms - ms : next;
-	mon_pool_count(m, &booting, &ready);
-	if (booting > 0 || ready >= m->cfg->warm_pool)
+	/* one member at a time */
+	mon_pool_count(m, NULL, &booting, &ready);
+	if (booting > 0)
+		return next;
+	/* the first image short of members, unless it failed a moment ago */
+	for (i = 0; i < m->cfg->npool && i < SG_POOLSPEC_IMAGES; i++) {
+		mon_pool_count(m, entry_image(m, i), &booting, &ready);
+		if (ready >= target_of(m, entry_image(m, i)))
+			continue;
+		if (ms < m->pool_next_ms[i]) {
+			if (m->pool_next_ms[i] - ms < next)
+				next = m->pool_next_ms[i] - ms;
+			continue;
+		}
+		image = entry_image(m, i);
+		break;
+	}
+	if (image == NULL)
 		return next;
 	/* never ahead of someone's start: looked at again in a second */
 	for (s = m->sbxs; s != NULL; s = s->next)
@@ -225,14 +303,16 @@ mon_pool_refill(struct mon *m, int64_t next)
 	o.pool = 1;
 	o.token = "";
 	o.name = "";
+	o.image = image;
 	o.source = "warm pool";
 	o.peer = "warm pool";
 	reason[0] = '\0';
 	if (mon_sbx_create(m, &o, &s, reason, sizeof(reason)) < 0) {
-		sg_warn("warm pool: cannot boot a member: %s (trying again in "
-		    "%d s)", reason, MON_POOL_BACKOFF_MS / 1000);
+		sg_warn("warm pool: cannot boot a member of image %s: %s "
+		    "(trying again in %d s)", image, reason,
+		    MON_POOL_BACKOFF_MS / 1000);
 		m->stats.pool_failed++;
-		m->pool_next_ms = ms + MON_POOL_BACKOFF_MS;
+		m->pool_next_ms[i] = ms + MON_POOL_BACKOFF_MS;
 	}
 	return next;
 }

@@ -176,8 +176,7 @@ mon_sbx_destroy(struct mon *m, struct sbx *s, const char *reason,
 	if (s->pool && strcmp(reason, "killed by administrator") != 0 &&
 	    strcmp(reason, "pool member left by a restart") != 0 &&
 	    strcmp(reason, "max_lifetime") != 0) {
-		m->stats.pool_failed++;
-		m->pool_next_ms = sg_mono_ms() + MON_POOL_BACKOFF_MS;
+		mon_pool_failed(m, s);
 	}
 	mon_lcount_add(&m->stats.destroyed, reason);
 	if (!s->shim_ready && s->create_ms != 0 &&

@@ -277,8 +277,7 @@ create_done(void *arg, int cancelled)
 		sg_err("sandbox %s could not be started: %s", s->id,
 		    j->err ? j->err : strerror(-j->r));
 		if (s->pool) {
-			m->stats.pool_failed++;
-			m->pool_next_ms = sg_mono_ms() + MON_POOL_BACKOFF_MS;
+			mon_pool_failed(m, s);
 		} else {
 			m->stats.start_fail_create++;
 		}

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "gateway/conf.h"
 #include "gateway/monitor.h"
+#include "gateway/poolspec.h"
 #include "gateway/preflight.h"
 #include "netpolicy/resolver.h"
 
@@ -67,7 +68,16 @@ mon_cfg_from_conf(const struct sg_conf *conf, const char *config,
 	mc->max_hibernated_s = sg_conf_num(conf, SG_CONF_MAX_HIBERNATED);
 	mc->max_volumes = (unsigned)sg_conf_num(conf, SG_CONF_MAX_VOLUMES);
 	mc->volume_quota_gb = sg_conf_num(conf, SG_CONF_VOLUME_QUOTA_GB);
-	mc->warm_pool = (unsigned)sg_conf_num(conf, SG_CONF_WARM_POOL);
+	{
+		/* checked when the file was read */
+		static struct sg_poolspec_ent pool[SG_POOLSPEC_IMAGES];
+		char why[160];
+
+		if (sg_poolspec_parse(sg_conf_str(conf, SG_CONF_WARM_POOL),
+		    pool, &mc->npool, why, sizeof(why)) < 0)
+			mc->npool = 0;
+		mc->pool = pool;
+	}
 	mc->audit_log = sg_conf_str(conf, SG_CONF_AUDIT_LOG);
 	mc->libvirt_uri = sg_conf_str(conf, SG_CONF_LIBVIRT_URI);
 	mc->domain_type = dtypes[sg_conf_domain_type(conf)];

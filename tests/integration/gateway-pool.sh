@@ -1,53 +1,59 @@
 #!/bin/sh
-# The warm pool ([sandbox] warm_pool = 1) with the real OpenSSH client: a
-# member boots with no token and waits paused (libvirt says so; root's
-# list shows it, no token sees it); `ssh sandbox@host` takes it, and the
-# guest is the token's: its id and hostname are the member's, its
-# environment, secret placeholder and network policy are the token's
-# (one test host allowed, the other refused); `create NAME --env` takes
-# the next one with its environment; another shape boots cold and leaves
-# the member alone; the pool refills after each claim. Faults: sandgated
-# killed -9 while a member boots (the next one removes it and boots
-# another, nothing left of it); a member killed by root; a member whose
-# QEMU died while it waited (the start boots the same sandbox cold).
-# Seven VM boots (six minimal, one default).
+# The warm pool ([sandbox] warm_pool = 1, default:1: one member of the
+# configured image, minimal, and one of default) with the real OpenSSH
+# client: a member boots with no token and waits paused (libvirt says
+# so; root's list shows it, no token sees it); `ssh sandbox@host` takes
+# it, and the guest is the token's: its id and hostname are the
+# member's, its environment, secret placeholder and network policy the
+# token's (one test host allowed, the other refused); `create NAME --env`
+# takes the next one with its environment; `create --image default`
+# takes the default image's member; a token whose memory differs boots
+# cold and leaves the members alone; the pool refills after each claim.
+# Faults: sandgated killed -9 while a member boots (the next one removes
+# it and boots another, nothing left of it); a member killed by root; a
+# member whose QEMU died while it waited (the start boots the same
+# sandbox cold). About a dozen VM boots, most in the background.
 . "${SG_SRCDIR:-.}/tests/integration/lib.sh"
 sg_require
 command -v python3 >/dev/null || skip "no python3"
+[ -f "$SG_IMAGE_DIR/default/image.conf" ] || skip "no default image in $SG_IMAGE_DIR"
 
-sg_setup "warm_pool = 1" "idle_timeout = 10m" "max_lifetime = 30m"
+sg_setup "warm_pool = 1, default:1" "idle_timeout = 10m" "max_lifetime = 30m"
 sg_webhosts 198.51.100.2 198.51.100.3
 cat >>"$SG_T/tokens.conf" <<EOF
 allow_net = 198.51.100.2:8080
 secret.API_KEY = sk-test-0123456789abcdef
 secret.API_KEY.hosts = 198.51.100.2
 EOF
-sg_wait_for grep -q "tokens reloaded" "$SG_T/log" || fail "no reload"
+TOK2=$(sg_ctl token create t2) || fail "token create t2"
+echo "memory_mb = 1024" >>"$SG_T/tokens.conf"	# [t2] is the last section
+sg_wait_for grep -q "tokens reloaded.*2 tokens" "$SG_T/log" || fail "no reload"
 
 C() { sg_ssh sandgate@127.0.0.1 "$@"; }
+C2() { sg_ssh -T "$TOK2" sandgate@127.0.0.1 "$@"; }
 J() {	# J EXPR: evaluates a python expression over the JSON on stdin as d
 	python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
 }
-# the id of the first member that got ready after line N of the log
-ready_after() {
-	tail -n "+$(($1 + 1))" "$SG_T/log" |
-		sed -n 's/.*warm pool: sandbox \([0-9a-f]\{12\}\) ready (paused)$/\1/p' | head -n 1
-}
-# waits for a member ready after line N and prints its id
-member() {
-	sg_wait_long sh -c "[ -n \"\$(tail -n +$(($1 + 1)) '$SG_T/log' | grep 'warm pool: sandbox .* ready (paused)$')\" ]" ||
-		fail "no member got ready: $(grep 'warm pool' "$SG_T/log" | tail -n 3)"
-	ready_after "$1"
-}
 lines() { wc -l <"$SG_T/log"; }
+# member IMAGE N: waits for a member of IMAGE ready after line N of the
+# log, and prints its id
+member() {
+	_re="warm pool: sandbox [0-9a-f]\{12\} of image $1 ready (paused)\$"
+	sg_wait_long sh -c "tail -n +$(($2 + 1)) '$SG_T/log' | grep -q '$_re'" ||
+		fail "no member of $1 got ready: $(grep 'warm pool' "$SG_T/log" | tail -n 3)"
+	tail -n "+$(($2 + 1))" "$SG_T/log" | grep "$_re" | head -n 1 |
+		sed 's/.*warm pool: sandbox \([0-9a-f]*\) .*/\1/'
+}
 domstate() { virsh -c qemu:///system domstate "sandgate-$1" 2>/dev/null | head -n 1; }
 
 note "a member boots with no token and waits paused"
-a=$(member 0)
+a=$(member minimal 0)
 [ "$(domstate "$a")" = paused ] || fail "member $a is '$(domstate "$a")' in libvirt"
-sg_ctl list | grep -q "^$a  (warm pool) .* pooled " || fail "list: $(sg_ctl list)"
+sg_ctl list | grep -q "^$a  (warm pool) .* minimal .* pooled " || fail "list: $(sg_ctl list)"
 [ "$(C ls --json | J 'd["sandboxes"]')" = "[]" ] || fail "the token sees the pool: $(C ls)"
-[ "$(sg_metrics 'm["sandgate_pool_members{state=\"ready\"}"]' 'm["sandgate_pool_target"]')" = "1.0
+[ "$(sg_metrics 'm["sandgate_pool_members{image=\"minimal\",state=\"ready\"}"]' \
+    'm["sandgate_pool_target{image=\"minimal\"}"]' 'm["sandgate_pool_target{image=\"default\"}"]')" = "1.0
+1.0
 1.0" ] || fail "metrics: $(grep pool "$SG_T/metrics.txt")"
 
 note "ssh sandbox@: the member is the token's (identity, environment, policy)"
@@ -64,7 +70,7 @@ grep -q "\"event\":\"sandbox_created\",.*\"sandbox\":\"$a\".*\"from\":\"warm_poo
 sg_wait_for sh -c "grep -q 'sandbox $a destroyed' '$SG_T/log'" || fail "$a outlived its session"
 
 note "the pool refills; create --env takes the next member with its environment"
-b=$(member "$(grep -n "sandbox $a created for token" "$SG_T/log" | cut -d: -f1)")
+b=$(member minimal "$(grep -n "sandbox $a created for token" "$SG_T/log" | cut -d: -f1)")
 [ "$b" != "$a" ] || fail "the same member twice"
 C "create p2 --env 'GREETING=hello pool' --json" >"$SG_T/p2.json" 2>"$SG_T/err" ||
 	fail "create p2: $(cat "$SG_T/err")"
@@ -77,9 +83,12 @@ True" ] || fail "metrics: $(grep pool "$SG_T/metrics.txt")"
 C kill p2 >/dev/null || fail "kill p2"
 
 note "sandgated killed -9 while a member boots: removed at the next start"
-sg_wait_for sh -c "[ \$(grep -c 'warm pool: sandbox [0-9a-f]* created' '$SG_T/log') -ge 3 ]" ||
-	fail "no third member: $(grep 'warm pool' "$SG_T/log" | tail -n 3)"
-c=$(sed -n 's/.*warm pool: sandbox \([0-9a-f]\{12\}\) created.*/\1/p' "$SG_T/log" | sed -n 3p)
+# the member made after p2 took b: booting, or paused by now
+claimed=$(grep -n "sandbox $b created for token" "$SG_T/log" | cut -d: -f1)
+sg_wait_long sh -c "tail -n +$claimed '$SG_T/log' | grep -q 'warm pool: sandbox [0-9a-f]* created'" ||
+	fail "the pool did not refill: $(grep 'warm pool' "$SG_T/log" | tail -n 3)"
+c=$(tail -n "+$claimed" "$SG_T/log" |
+	sed -n 's/.*warm pool: sandbox \([0-9a-f]\{12\}\) created.*/\1/p' | tail -n 1)
 # its domain exists (booting, or paused already: removed either way)
 sg_wait_for sh -c "[ -n \"\$(virsh -c qemu:///system domstate sandgate-$c 2>/dev/null)\" ]" ||
 	fail "member $c has no domain"
@@ -95,23 +104,30 @@ grep -q "warm pool: sandbox $c of an earlier sandgated" "$SG_T/log" || fail "no 
 	fail "files of $c left: $(ls "$SG_T/state/sandboxes" "$SG_T/state/net")"
 ! ip link show "sg-$c" >/dev/null 2>&1 || fail "the tap of $c is left"
 
-note "another shape boots cold; the member stays paused"
-d=$(member "$restart")
+note "create --image default takes the default image's member"
+d=$(member minimal "$restart")
 [ "$d" != "$c" ] || fail "the removed member came back"
-
+dd=$(member default "$restart")
 C create big --image default >/dev/null 2>"$SG_T/err" || fail "create big: $(cat "$SG_T/err")"
-id=$(C info big --json | J 'd["id"]')
-[ "$id" != "$d" ] || fail "big took the member"
-grep -q "sandbox $id created for token t1 (.*, image default, 768 MiB, 1 vCPU)$" "$SG_T/log" || fail "big: $(grep "$id" "$SG_T/log")"
-[ "$(domstate "$d")" = paused ] || fail "member $d is '$(domstate "$d")'"
+[ "$(C info big --json | J 'd["id"], d["image"]')" = "$dd default" ] || fail "big: $(C info big)"
+grep -q "sandbox $dd created for token t1 (.*, image default, 768 MiB, 1 vCPU, from the warm pool)$" "$SG_T/log" ||
+	fail "big: $(grep "$dd" "$SG_T/log")"
 C kill big >/dev/null || fail "kill big"
 
-note "root kills the member: the pool boots another"
+note "another shape (t2's memory) boots cold; the member stays paused"
+C2 create cold1 >/dev/null 2>"$SG_T/err" || fail "create cold1: $(cat "$SG_T/err")"
+id=$(C2 info cold1 --json | J 'd["id"]')
+grep -q "sandbox $id created for token t2 (.*, image minimal, 1024 MiB, 1 vCPU)$" "$SG_T/log" ||
+	fail "cold1: $(grep "$id" "$SG_T/log")"
+[ "$(domstate "$d")" = paused ] || fail "member $d is '$(domstate "$d")'"
+C2 kill cold1 >/dev/null || fail "kill cold1"
+
+note "root kills a member: the pool boots another"
 n=$(lines)
 sg_ctl kill "$d" >/dev/null || fail "sandgatectl kill $d"
-e=$(member "$n")
+e=$(member minimal "$n")
 [ "$e" != "$d" ] || fail "no new member"
-[ "$(sg_metrics 'm["sandgate_pool_members{state=\"ready\"}"]')" = "1.0" ] || fail "metrics after the kill"
+grep -q "sandbox $d destroyed (killed by administrator)" "$SG_T/log" || fail "no kill of $d"
 
 note "a member whose QEMU died while it waited: the start boots cold, same sandbox"
 qpid=$(pgrep -f "guest=sandgate-$e" | head -n 1)

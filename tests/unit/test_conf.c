@@ -365,6 +365,10 @@ static void test_numbers(void **state)
 		     "t.conf:2: [sandbox] memory_mb = 1G: must be a whole number between 768 and 4096");
 	expect_error("[sandbox]\nvcpus = 0\n", "t.conf:2: [sandbox] vcpus = 0: must be between 1 and 64");
 	expect_error("[sandbox]\nvcpus = 65\n", "t.conf:2: [sandbox] vcpus = 65: must be between 1 and 64");
+	expect_error("[sandbox]\nwarm_pool = 2, 3\n", "t.conf:2: [sandbox] warm_pool = 2, 3: "
+		     "the configured image (a bare N) appears twice");
+	expect_error("[sandbox]\nwarm_pool = Py:1\n", "t.conf:2: [sandbox] warm_pool = Py:1: "
+		     "\"Py\" is not an image name ([a-z0-9][a-z0-9._-]{0,63})");
 	expect_error("[sandbox]\ndisk_gb = 0\n",
 		     "t.conf:2: [sandbox] disk_gb = 0: must be between 1 and 1024");
 	expect_error("[sandbox]\nmax_sandboxes = 0\n",
