@@ -121,21 +121,23 @@ grep -q "removed $sdir/stale.tmp, a snapshot a sandgated before did not finish" 
 [ "$(sg_ssh s2@127.0.0.1 'cat /root/note')" = kept-by-snapshot ] || fail "s2 after the restart"
 
 note "a snapshot of a sandbox being destroyed: made before, or refused"
-C kill s1 >/dev/null 2>&1 &
+# s2, whose disk stands on snap1's (s1's image was replaced under it
+# above, so a copy of s1's disk chain cannot be read any more)
+C kill s2 >/dev/null 2>&1 &
 kpid=$!
-if C snapshot s1 late >"$SG_T/out" 2>"$SG_T/err"; then
+if C snapshot s2 late >"$SG_T/out" 2>"$SG_T/err"; then
 	note "the snapshot came first: $(cat "$SG_T/out")"
 	C snapshot rm late >/dev/null || fail "rm late"
 else
-	grep -q -e "no sandbox s1" -e "snapshot late of s1 failed: the sandbox is gone" \
-		-e "sandbox s1 is" "$SG_T/err" || fail "snapshot during kill: $(cat "$SG_T/err")"
+	grep -q -e "no sandbox s2" -e "snapshot late of s2 failed: the sandbox is gone" \
+		-e "sandbox s2 is" "$SG_T/err" || fail "snapshot during kill: $(cat "$SG_T/err")"
 	note "refused: $(cat "$SG_T/err")"
 fi
-wait "$kpid" || fail "kill s1"
+wait "$kpid" || fail "kill s2"
 sg_wait_for sh -c "[ ! -e '$sdir/late.tmp' ] && [ ! -e '$sdir/late' ]" || fail "left: $(ls -A "$sdir")"
 
 note "the end: sandboxes killed, nothing left"
-C kill s2 >/dev/null || fail "kill"
+C kill s1 >/dev/null || fail "kill"
 sg_wait_for sg_no_leftovers || fail "leftovers"
 [ -z "$(ls -A "$sdir")" ] || fail "left in $sdir: $(ls -A "$sdir")"
 sg_no_crash
