@@ -358,10 +358,26 @@ mon_call_job(struct mon *m, const char *serial)
 	return NULL;
 }
 
+/* lookup() for commands that act on a sandbox's guest or times: a warm
+ * pool member (root finds it by its id) has neither yet. */
+static struct sbx *
+lookup_owned(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
+{
+	struct sbx *s = lookup(m, c, q);
+
+	if (s != NULL && s->pool) {
+		call_fail(m, c, "refused", "sandbox %s is a warm pool member: "
+		    "only info and kill apply to it until a start takes it",
+		    s->id);
+		return NULL;
+	}
+	return s;
+}
+
 struct sbx *
 mon_api_lookup(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 {
-	return lookup(m, c, q);
+	return lookup_owned(m, c, q);
 }
 
 static const struct sg_token *
@@ -537,7 +553,7 @@ cmd_info(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 static void
 cmd_extend(struct mon *m, struct mon_call *c, const struct sg_ctla *q)
 {
-	struct sbx *s = lookup(m, c, q);
+	struct sbx *s = lookup_owned(m, c, q);
 	const struct sg_token *tok;
 	int64_t to, cap;
 	struct limits l;

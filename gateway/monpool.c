@@ -95,15 +95,22 @@ mon_pool_target(struct mon *m, const char *image)
 	return target_of(m, image);
 }
 
-void
-mon_pool_failed(struct mon *m, const struct sbx *s)
+/* No refill of image for a while (every entry that names it). */
+static void
+backoff(struct mon *m, const char *image)
 {
 	size_t i;
 
-	m->stats.pool_failed++;
 	for (i = 0; i < m->cfg->npool && i < SG_POOLSPEC_IMAGES; i++)
-		if (strcmp(entry_image(m, i), s->image) == 0)
+		if (strcmp(entry_image(m, i), image) == 0)
 			m->pool_next_ms[i] = sg_mono_ms() + MON_POOL_BACKOFF_MS;
+}
+
+void
+mon_pool_failed(struct mon *m, const struct sbx *s)
+{
+	m->stats.pool_failed++;
+	backoff(m, s->image);
 }
 
 /* --- a start takes a member --- */
@@ -153,8 +160,7 @@ mon_pool_take(struct mon *m, const struct sg_token *tok,
 		    "(the pool refills after it)", image);
 		return NULL;
 	}
-	m->stats.pool_claimed++;
-	return best;
+	return best;	/* counted as claimed when its job is done */
 }
 
 /* --- a member gets ready --- */
@@ -312,7 +318,7 @@ mon_pool_refill(struct mon *m, int64_t next)
 		    "(trying again in %d s)", image, reason,
 		    MON_POOL_BACKOFF_MS / 1000);
 		m->stats.pool_failed++;
-		m->pool_next_ms[i] = ms + MON_POOL_BACKOFF_MS;
+		backoff(m, image);
 	}
 	return next;
 }

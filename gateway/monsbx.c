@@ -574,8 +574,9 @@ mon_sbx_set_expires(struct mon *m, struct sbx *s, int64_t expires)
 
 	s->expires = expires;
 	/* its create job writes the metadata now (a claim rewrites all of
-	 * it): create_done writes the new expiry once that is done */
-	if (s->state == SB_CREATING)
+	 * it, a restore puts back what was saved): create_done writes the
+	 * new expiry once that is done */
+	if (s->state == SB_CREATING || s->state == SB_RESUMING)
 		return 0;
 	sg_buf_reset(m->msg);
 	if (s->shim_fd >= 0 && sg_buf_put_u8(m->msg, SG_MP_SHIM_EXPIRES) == 0 &&
@@ -728,6 +729,55 @@ mon_sbx_adopt_info(struct mon *m, const struct sg_vm_info *v,
 	return s;
 }
 
+/* A token's sandbox found paused at start: a snapshot's copy or a warm
+ * pool claim that the sandgated before us did not finish. It runs on. */
+struct unpause_job {
+	struct mon *m;
+	char id[16];
+	int r;
+	char *err;
+};
+
+static void
+unpause_run(void *arg)
+{
+	struct unpause_job *j = arg;
+	struct sg_vm_host *h = NULL;
+
+	j->r = mon_vm(j->m, &h, &j->err);
+	if (j->r == 0)
+		j->r = sg_vm_unpause(h, j->id, &j->err);
+}
+
+static void
+unpause_done(void *arg, int cancelled)
+{
+	struct unpause_job *j = arg;
+
+	if (!cancelled && j->r < 0)
+		sg_warn("sandbox %s: cannot resume it: %s", j->id,
+		    j->err ? j->err : strerror(-j->r));
+	else if (!cancelled)
+		sg_info("sandbox %s resumed", j->id);
+	free(j->err);
+	free(j);
+}
+
+static void
+unpause(struct mon *m, const char *id)
+{
+	struct unpause_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return;
+	j->m = m;
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	sg_info("sandbox %s was left paused (a snapshot or a claim cut short): "
+	    "resuming it", id);
+	if (sg_jobs_submit(m->jobs, unpause_run, unpause_done, j) < 0)
+		free(j);
+}
+
 static void
 adopt_one(struct mon *m, const struct sg_vm_info *v)
 {
@@ -764,6 +814,8 @@ adopt_one(struct mon *m, const struct sg_vm_info *v)
 		    s->token, dur);
 	}
 	sg_audit("sandbox_adopted", "sandbox", s->id, "token", s->token, NULL);
+	if (strcmp(v->state, "paused") == 0)
+		unpause(m, s->id);
 	if (mon_shim_adopt(m, s) == 0)
 		return;
 	/* No shim: its sessions ended while no monitor ran. A fresh

@@ -513,7 +513,7 @@ shim_state(struct mon *m, struct sbx *s, const uint8_t *p, size_t n)
 			    (double)(sg_mono_ms() - s->create_ms) / 1000.0);
 		s->create_ms = 0;
 		mon_api_ready(m, s);
-		if (s->pool) {
+		if (s->pool && s->state == SB_RUNNING) {
 			/* booted for the warm pool: paused until claimed */
 			mon_pool_ready(m, s);
 			sg_mp_shim_state_clear(&st);

@@ -146,7 +146,8 @@ struct create_job {
 	/* results */
 	int r;
 	char *err;
-	int cold;			/* resume: booted from its disk */
+	int cold;			/* resume: booted from its disk;
+					 * claim: its member was gone */
 	int made;			/* resume: its domain runs again */
 	char *restore_err;		/* why its memory was not restored */
 	int agent_fd;
@@ -186,16 +187,22 @@ create_run(void *arg)
 		/* its new owner in its metadata, then it runs again */
 		j->r = sg_vm_claim(h, j->spec.id, j->spec.token, j->spec.name,
 		    j->spec.created, j->spec.expires, &j->claim_err);
-		if (j->r < 0) {
-			/* its QEMU died while it waited, or libvirt failed:
-			 * it goes, and the same sandbox (id, tap, policy)
-			 * boots cold instead */
+		if (j->r == -ENOENT) {
+			/* its QEMU died while it waited: its folder goes, and
+			 * the same sandbox (id, tap, policy) boots cold */
 			char *e2 = NULL;
 
+			j->cold = 1;
 			(void)sg_vm_destroy(h, j->spec.id, j->spec.state_dir,
 			    &e2);
 			free(e2);
 			j->r = sg_vm_create(h, &j->spec, &j->err);
+		} else if (j->r < 0) {
+			/* libvirt failed: create_done has it destroyed by a
+			 * destroy job, which tries again at the next start */
+			j->err = j->claim_err;
+			j->claim_err = NULL;
+			return;
 		}
 	} else {
 		j->r = sg_vm_create(h, &j->spec, &j->err);
@@ -238,13 +245,14 @@ create_done(void *arg, int cancelled)
 	if (cancelled)
 		goto out;
 	s->creating = 0;
-	if (j->claim_err != NULL) {
+	if (j->claim && j->cold) {
 		sg_warn("sandbox %s: the warm pool member could not be claimed "
-		    "(%s): booted cold", s->id, j->claim_err);
-		m->stats.pool_claimed--;
+		    "(%s): booted cold", s->id, j->claim_err ? j->claim_err :
+		    "gone");
 		m->stats.pool_missed++;
-		m->stats.pool_failed++;
 		j->claim = 0;
+	} else if (j->claim && j->r == 0) {
+		m->stats.pool_claimed++;
 	}
 	if (s->state == SB_DESTROYING) {
 		/* killed while it was being made: now it can go */
@@ -259,6 +267,8 @@ create_done(void *arg, int cancelled)
 		    "; nor booted from its disk: " : "", j->cold && j->err ?
 		    j->err : "");
 		s->state = SB_HIBERNATED;
+		if (s->expires != j->spec.expires)
+			mon_hib_extend(m, s);	/* extended meanwhile */
 		client_reason(s->id, j->r, reason, sizeof(reason));
 		mon_start_fail_waiting(m, s, reason);
 		goto out;
@@ -269,8 +279,22 @@ create_done(void *arg, int cancelled)
 		sg_warn("sandbox %s resumed, its agent not reached yet: %s",
 		    s->id, j->err ? j->err : strerror(-j->r));
 		s->state = SB_RUNNING;
+		if (s->expires != j->spec.expires)
+			(void)mon_sbx_set_expires(m, s, s->expires);
 		mon_hib_resumed(m, s, j->cold, j->restore_err);
 		mon_shim_restart(m, s);
+		goto out;
+	}
+	if (j->r < 0 && j->claim) {
+		/* a member libvirt could not resume: its domain may be
+		 * there still, so a destroy job removes it */
+		sg_err("sandbox %s could not be started: the warm pool member "
+		    "could not be claimed: %s", s->id, j->err ? j->err :
+		    strerror(-j->r));
+		m->stats.start_fail_create++;
+		client_reason(s->id, j->r, reason, sizeof(reason));
+		mon_sbx_destroy(m, s, "could not be started", SG_NOTICE_FAILED,
+		    reason);
 		goto out;
 	}
 	if (j->r < 0) {

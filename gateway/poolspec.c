@@ -59,6 +59,11 @@ sg_poolspec_parse(const char *s, struct sg_poolspec_ent *ret, size_t *ret_n,
 		}
 		colon = strchr(item, ':');
 		ilen = colon != NULL ? (size_t)(colon - item) : 0;
+		/* "python : 1" reads as "python:1" */
+		while (ilen > 0 && (item[ilen - 1] == ' ' || item[ilen - 1] == '\t'))
+			ilen--;
+		while (colon != NULL && (colon[1] == ' ' || colon[1] == '\t'))
+			colon++;
 		if (colon != NULL && !image_ok(item, ilen)) {
 			snprintf(msg, msglen, "\"%.*s\" is not an image name "
 			    "([a-z0-9][a-z0-9._-]{0,63})", (int)ilen, item);

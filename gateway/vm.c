@@ -555,7 +555,7 @@ int sg_vm_claim(struct sg_vm_host *h, const char *id, const char *token, const c
 	return meta_rewrite(h, id, &c, ret_err);
 }
 
-int sg_vm_pause(struct sg_vm_host *h, const char *id, char **ret_err)
+static int vm_pause(struct sg_vm_host *h, const char *id, int pause, char **ret_err)
 {
 	virDomainPtr dom = NULL;
 	int r;
@@ -564,12 +564,23 @@ int sg_vm_pause(struct sg_vm_host *h, const char *id, char **ret_err)
 	if (r < 0)
 		return r;
 	r = 0;
-	if (virDomainSuspend(dom) < 0)
+	if ((pause ? virDomainSuspend(dom) : virDomainResume(dom)) < 0)
 		r = vm_lv_code() == VIR_ERR_NO_DOMAIN ?
 			sg_fail(ret_err, -ENOENT, "sandbox %s is gone", id) :
-			sg_fail(ret_err, -EIO, "cannot pause sandbox %s: %s", id, vm_lv_msg());
+			sg_fail(ret_err, -EIO, "cannot %s sandbox %s: %s", pause ? "pause" : "resume",
+				id, vm_lv_msg());
 	virDomainFree(dom);
 	return r;
+}
+
+int sg_vm_pause(struct sg_vm_host *h, const char *id, char **ret_err)
+{
+	return vm_pause(h, id, 1, ret_err);
+}
+
+int sg_vm_unpause(struct sg_vm_host *h, const char *id, char **ret_err)
+{
+	return vm_pause(h, id, 0, ret_err);
 }
 
 int sg_vm_cleanup_leftovers(struct sg_vm_host *h, const char *state_dir, char **ret_err)

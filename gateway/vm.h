@@ -259,6 +259,9 @@ int sg_vm_set_expires(struct sg_vm_host *h, const char *id, int64_t expires,
  * times and resumes it; -EINVAL when it has a token already, -ENOENT
  * when it is gone, or another negative errno. */
 int sg_vm_pause(struct sg_vm_host *h, const char *id, char **ret_err);
+/* Resumes a paused domain (one found paused at start: a snapshot's copy
+ * or a claim that a dead sandgated did not finish). */
+int sg_vm_unpause(struct sg_vm_host *h, const char *id, char **ret_err);
 int sg_vm_claim(struct sg_vm_host *h, const char *id, const char *token,
 		const char *name, int64_t created, int64_t expires, char **ret_err);
 

@@ -48,6 +48,12 @@ test_images(void **state)
 	assert_int_equal(e[1].n, 1);
 	assert_string_equal(e[2].image, "node-20.x");
 	assert_int_equal(e[2].n, 3);
+	/* spaces around the colon */
+	assert_int_equal(sg_poolspec_parse("python : 2", e, &n, msg,
+	    sizeof(msg)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].image, "python");
+	assert_int_equal(e[0].n, 2);
 	/* an image by name only, spaces around the items */
 	assert_int_equal(sg_poolspec_parse("  minimal:1 ", e, &n, msg,
 	    sizeof(msg)), 0);
