@@ -306,7 +306,8 @@ put_pool(struct mon *m, struct sg_buf *b)
 	sg_metrics_put_sample(b, "sandgate_pool_starts_total", lab,
 	    (double)st->pool_missed);
 	sg_metrics_put_family(b, "sandgate_pool_boots_total", "counter",
-	    "Warm pool members booted: ready, or failed before they were.");
+	    "Warm pool members booted: ready, or failed (before they were "
+	    "ready, or found dead or unusable when a start claimed them).");
 	lab[0] = "result";
 	lab[1] = "ready";
 	sg_metrics_put_sample(b, "sandgate_pool_boots_total", lab,

@@ -660,6 +660,7 @@ struct adopt_job {
 	size_t nhib;
 	int r, cleaned;
 	char *err, *clean_err;
+	int *unpaused;		/* per info: 1 resumed, -1 could not be */
 };
 
 static void
@@ -678,6 +679,27 @@ adopt_run(void *arg)
 		    &j->clean_err);
 	if (j->r == 0)
 		j->r = sg_vm_list(h, &j->info, &j->n, &j->err);
+	/* a token's sandbox left paused (a snapshot's copy, a claim or a
+	 * start that a dead sandgated did not finish) runs on: resumed
+	 * here, before any command can touch it */
+	if (j->r == 0 && j->n > 0 &&
+	    (j->unpaused = calloc(j->n, sizeof(int))) != NULL) {
+		size_t i;
+
+		for (i = 0; i < j->n; i++) {
+			char dir[PATH_MAX];
+			struct stat st;
+
+			snprintf(dir, sizeof(dir), "%s/sandboxes/%s",
+			    j->m->cfg->state_dir, j->info[i].id);
+			if (j->info[i].token[0] == '\0' ||
+			    strcmp(j->info[i].state, "paused") != 0 ||
+			    stat(dir, &st) < 0)
+				continue;
+			j->unpaused[i] = sg_vm_unpause(h, j->info[i].id,
+			    NULL) == 0 ? 1 : -1;
+		}
+	}
 	if (j->r == 0)
 		(void)sg_vm_hibernated_list(j->m->cfg->state_dir, &j->hib,
 		    &j->saved, &j->nhib);
@@ -729,57 +751,8 @@ mon_sbx_adopt_info(struct mon *m, const struct sg_vm_info *v,
 	return s;
 }
 
-/* A token's sandbox found paused at start: a snapshot's copy or a warm
- * pool claim that the sandgated before us did not finish. It runs on. */
-struct unpause_job {
-	struct mon *m;
-	char id[16];
-	int r;
-	char *err;
-};
-
 static void
-unpause_run(void *arg)
-{
-	struct unpause_job *j = arg;
-	struct sg_vm_host *h = NULL;
-
-	j->r = mon_vm(j->m, &h, &j->err);
-	if (j->r == 0)
-		j->r = sg_vm_unpause(h, j->id, &j->err);
-}
-
-static void
-unpause_done(void *arg, int cancelled)
-{
-	struct unpause_job *j = arg;
-
-	if (!cancelled && j->r < 0)
-		sg_warn("sandbox %s: cannot resume it: %s", j->id,
-		    j->err ? j->err : strerror(-j->r));
-	else if (!cancelled)
-		sg_info("sandbox %s resumed", j->id);
-	free(j->err);
-	free(j);
-}
-
-static void
-unpause(struct mon *m, const char *id)
-{
-	struct unpause_job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL)
-		return;
-	j->m = m;
-	snprintf(j->id, sizeof(j->id), "%s", id);
-	sg_info("sandbox %s was left paused (a snapshot or a claim cut short): "
-	    "resuming it", id);
-	if (sg_jobs_submit(m->jobs, unpause_run, unpause_done, j) < 0)
-		free(j);
-}
-
-static void
-adopt_one(struct mon *m, const struct sg_vm_info *v)
+adopt_one(struct mon *m, const struct sg_vm_info *v, int unpaused)
 {
 	char dir[PATH_MAX];
 	struct stat st;
@@ -814,8 +787,12 @@ adopt_one(struct mon *m, const struct sg_vm_info *v)
 		    s->token, dur);
 	}
 	sg_audit("sandbox_adopted", "sandbox", s->id, "token", s->token, NULL);
-	if (strcmp(v->state, "paused") == 0)
-		unpause(m, s->id);
+	if (unpaused > 0)
+		sg_info("sandbox %s was left paused (a snapshot, a claim or a "
+		    "start cut short): resumed", s->id);
+	else if (unpaused < 0)
+		sg_warn("sandbox %s was left paused and cannot be resumed "
+		    "(libvirt's log says why): kill it", s->id);
 	if (mon_shim_adopt(m, s) == 0)
 		return;
 	/* No shim: its sessions ended while no monitor ran. A fresh
@@ -849,7 +826,7 @@ adopt_done(void *arg, int cancelled)
 	free(m->vm_err);
 	m->vm_err = NULL;
 	for (i = 0; i < j->n; i++)
-		adopt_one(m, &j->info[i]);
+		adopt_one(m, &j->info[i], j->unpaused ? j->unpaused[i] : 0);
 	mon_hib_adopt(m, j->hib, j->nhib, j->saved);
 	if (m->net != NULL)
 		sg_net_sweep(m->net, sbx_alive, m);
@@ -862,6 +839,7 @@ adopt_done(void *arg, int cancelled)
 	mon_proxy_start(m);
 out:
 	sg_vm_info_free(j->info);
+	free(j->unpaused);
 	free(j->hib);
 	free(j->saved);
 	free(j->err);

@@ -187,22 +187,23 @@ create_run(void *arg)
 		/* its new owner in its metadata, then it runs again */
 		j->r = sg_vm_claim(h, j->spec.id, j->spec.token, j->spec.name,
 		    j->spec.created, j->spec.expires, &j->claim_err);
-		if (j->r == -ENOENT) {
-			/* its QEMU died while it waited: its folder goes, and
-			 * the same sandbox (id, tap, policy) boots cold */
+		if (j->r < 0) {
+			/* its QEMU died while it waited, or libvirt could not
+			 * resume it: it goes, and the same sandbox (id, tap,
+			 * policy) boots cold; a domain libvirt cannot stop
+			 * either keeps its folder, and the sandbox fails */
 			char *e2 = NULL;
-
-			j->cold = 1;
-			(void)sg_vm_destroy(h, j->spec.id, j->spec.state_dir,
+			int r2 = sg_vm_destroy(h, j->spec.id, j->spec.state_dir,
 			    &e2);
+
 			free(e2);
+			if (r2 < 0) {
+				j->err = j->claim_err;
+				j->claim_err = NULL;
+				return;
+			}
+			j->cold = 1;
 			j->r = sg_vm_create(h, &j->spec, &j->err);
-		} else if (j->r < 0) {
-			/* libvirt failed: create_done has it destroyed by a
-			 * destroy job, which tries again at the next start */
-			j->err = j->claim_err;
-			j->claim_err = NULL;
-			return;
 		}
 	} else {
 		j->r = sg_vm_create(h, &j->spec, &j->err);
@@ -250,6 +251,7 @@ create_done(void *arg, int cancelled)
 		    "(%s): booted cold", s->id, j->claim_err ? j->claim_err :
 		    "gone");
 		m->stats.pool_missed++;
+		mon_pool_failed(m, s);	/* and its image waits a moment */
 		j->claim = 0;
 	} else if (j->claim && j->r == 0) {
 		m->stats.pool_claimed++;
@@ -286,8 +288,9 @@ create_done(void *arg, int cancelled)
 		goto out;
 	}
 	if (j->r < 0 && j->claim) {
-		/* a member libvirt could not resume: its domain may be
-		 * there still, so a destroy job removes it */
+		/* a member libvirt could neither resume nor stop, or whose
+		 * agent was not reached: a destroy job removes what is left
+		 * (or leaves it to the next start) */
 		sg_err("sandbox %s could not be started: the warm pool member "
 		    "could not be claimed: %s", s->id, j->err ? j->err :
 		    strerror(-j->r));

@@ -342,6 +342,10 @@ int sg_vm_destroy(struct sg_vm_host *h, const char *id, const char *state_dir, c
 		}
 		virDomainFree(dom);
 	}
+	/* a domain that runs on keeps its folder: the next start adopts it
+	 * (without it, nothing would find that QEMU again) */
+	if (r < 0)
+		return r;
 	r2 = vm_remove_sandbox_dir(state_dir, id);
 	if (r2 < 0 && r == 0) {
 		r = sg_fail(ret_err, r2, "cannot remove the files of sandbox %s in %s/sandboxes: %s",
@@ -564,7 +568,8 @@ static int vm_pause(struct sg_vm_host *h, const char *id, int pause, char **ret_
 	if (r < 0)
 		return r;
 	r = 0;
-	if ((pause ? virDomainSuspend(dom) : virDomainResume(dom)) < 0)
+	if ((pause ? virDomainSuspend(dom) : virDomainResume(dom)) < 0 &&
+	    (pause || vm_lv_code() != VIR_ERR_OPERATION_INVALID))	/* running */
 		r = vm_lv_code() == VIR_ERR_NO_DOMAIN ?
 			sg_fail(ret_err, -ENOENT, "sandbox %s is gone", id) :
 			sg_fail(ret_err, -EIO, "cannot %s sandbox %s: %s", pause ? "pause" : "resume",

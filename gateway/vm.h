@@ -194,7 +194,9 @@ int sg_vm_connect_agent(struct sg_vm_host *h, const char *id, const char *state_
 
 /* Stops the domain of sandbox id if it runs and removes its folder.
  * Idempotent: a sandbox that is already gone is not an error. Returns 0 or
- * a negative errno (files are removed even when libvirt failed). */
+ * a negative errno; when libvirt could not stop a domain that exists, its
+ * folder stays (the next start adopts it, and its sweep removes a folder
+ * whose domain is gone). */
 int sg_vm_destroy(struct sg_vm_host *h, const char *id, const char *state_dir,
 		  char **ret_err);
 
