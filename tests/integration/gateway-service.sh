@@ -124,7 +124,9 @@ TOK2=$(sg_ctl token create ghost)
 sg_wait_for grep -q "tokens reloaded.*: 2 tokens" "$SG_T/log" || fail "token ghost not loaded"
 nrel=$(grep -c "tokens reloaded" "$SG_T/log")
 printf 'image = ghost\n' >>"$SG_T/tokens.conf"	# [ghost] is the last section
-sg_wait_for test "$(grep -c "tokens reloaded" "$SG_T/log")" -gt "$nrel" ||
+# (counted at each try: a $(...) here would be counted once, before the
+# reload that may still be coming)
+sg_wait_for sh -c "[ \$(grep -c 'tokens reloaded' '$SG_T/log') -gt $nrel ]" ||
 	fail "the tokens file was not reloaded"
 st=0
 sg_ssh -T "$TOK2" sandbox@127.0.0.1 true 2>"$SG_T/err" || st=$?
