@@ -142,7 +142,6 @@ struct create_job {
 	int resume;			/* a hibernated sandbox: restore it */
 	int claim;			/* a paused pool member: claim it */
 	char *claim_err;		/* why it could not be: booted cold */
-	int64_t expires;
 	/* results */
 	int r;
 	char *err;
@@ -167,7 +166,7 @@ create_run(void *arg)
 		/* its memory, else (lost, corrupted) a boot from its disk;
 		 * a libvirt that failed is tried again at the next connection */
 		j->r = sg_vm_restore(h, j->spec.id, j->spec.state_dir,
-		    j->expires, &j->restore_err);
+		    j->spec.expires, &j->restore_err);
 		if (j->r == -ENOENT || j->r == -EIO) {
 			j->cold = 1;
 			j->spec.reuse_disk = 1;
@@ -730,7 +729,6 @@ mon_sbx_resume(struct mon *m, struct sbx *s, char *reason, size_t reasonsz)
 	r = job_fill(m, s, j, reason, reasonsz);
 	if (r == 0) {
 		j->resume = 1;
-		j->expires = s->expires;
 		r = sg_jobs_submit(m->jobs, create_run, create_done, j);
 		if (r < 0)
 			snprintf(reason, reasonsz, "the gateway is out of memory");
