@@ -37,7 +37,7 @@
 #include <event2/event.h>
 
 #include "secrets/clienthello.h"
-#include "secrets/httphead.h"
+#include "common/httphead.h"
 #include "secrets/rewrite.h"
 
 struct bufferevent;
@@ -59,9 +59,9 @@ struct sg_allow;
 
 /* A message body being relayed. */
 struct px_body {
-	enum sp_http_body kind;
+	enum sg_http_body kind;
 	uint64_t left;
-	struct sp_http_chunked ch;
+	struct sg_http_chunked ch;
 	int done;
 };
 
@@ -80,7 +80,7 @@ struct px_conn {
 	int dead;		/* freed when the DNS callback comes */
 	struct evdns_getaddrinfo_request *dnsreq;
 	/* upstream */
-	char uhost[SP_HTTP_HOST_BUF];
+	char uhost[SG_HTTP_HOST_BUF];
 	char uaddr[INET6_ADDRSTRLEN + 8];
 	struct sockaddr_storage uss;	/* where it is connected */
 	socklen_t ulen;
@@ -90,10 +90,10 @@ struct px_conn {
 	int up_persist;		/* the head sent upstream asks to keep it */
 	/* the request in progress */
 	int in_req;
-	struct sp_http_head rq;
+	struct sg_http_head rq;
 	struct sg_buf *head;	/* rewritten, wiped: may hold values */
 	int head_sent;
-	char method[32], path[256], host[SP_HTTP_HOST_BUF];
+	char method[32], path[256], host[SG_HTTP_HOST_BUF];
 	struct sp_rw_pair hp[SP_RW_MAX_PAIRS], qp[SP_RW_MAX_PAIRS],
 	    bp[SP_RW_MAX_PAIRS];
 	size_t nhp, nqp, nbp;
@@ -107,7 +107,7 @@ struct px_conn {
 	struct evbuffer *hold;
 	struct sp_scan *scan;
 	/* the response */
-	struct sp_http_head rs;
+	struct sg_http_head rs;
 	int rs_head, rs_done, rs_chunked, rs_close, tunnel;
 	int rs_interim;		/* a 1xx came for this request */
 	struct px_body rsb;

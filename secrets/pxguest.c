@@ -389,7 +389,7 @@ px_conn_accept(struct px *px, int fd, const struct sockaddr *sa, int salen)
 	inet_ntop(AF_INET, &sin->sin_addr, cn->peer, sizeof(cn->peer));
 	inet_ntop(AF_INET, &od.sin_addr, cn->orig, INET_ADDRSTRLEN);
 	snprintf(cn->orig + strlen(cn->orig), 8, ":%u", (unsigned)cn->port);
-	cn->head = sg_buf_new(SP_HTTP_HEAD_MAX * 8);
+	cn->head = sg_buf_new(SG_HTTP_HEAD_MAX * 8);
 	cn->hold = evbuffer_new();
 	if (cn->head == NULL || cn->hold == NULL ||
 	    sp_scan_new((const char *const *)s->ph_value, s->nph, &cn->scan) < 0) {

@@ -33,9 +33,9 @@ pxc_host_allowed(const struct sg_allow *a, const struct px_conn *cn)
 {
 	unsigned char buf[16];
 
-	if (cn->rq.host_kind == SP_HTTP_HOST_NAME)
+	if (cn->rq.host_kind == SG_HTTP_HOST_NAME)
 		return sg_allow_name_port(a, cn->host, cn->port);
-	if (cn->rq.host_kind == SP_HTTP_HOST_IPV4 &&
+	if (cn->rq.host_kind == SG_HTTP_HOST_IPV4 &&
 	    inet_pton(AF_INET, cn->host, buf) == 1)
 		return sg_allow_addr_port(a, AF_INET, buf, cn->port);
 	return 0;
@@ -126,7 +126,7 @@ scan_check(struct px_conn *cn, const char *where, int final)
 static int
 is_field(const struct px_conn *cn, const uint8_t *b, size_t f, const char *name)
 {
-	const struct sp_http_field *fl = &cn->rq.fields[f];
+	const struct sg_http_field *fl = &cn->rq.fields[f];
 
 	return fl->name.len == strlen(name) &&
 	    strncasecmp((const char *)b + fl->name.off, name, fl->name.len) == 0;
@@ -184,7 +184,7 @@ mark_used(struct px_conn *cn, uint64_t bits, const size_t *idx)
 static int
 conn_only_persistence(const struct px_conn *cn, const uint8_t *b)
 {
-	const struct sp_http_head *h = &cn->rq;
+	const struct sg_http_head *h = &cn->rq;
 	const char *v, *end, *t, *te;
 	size_t f;
 
@@ -219,7 +219,7 @@ conn_only_persistence(const struct px_conn *cn, const uint8_t *b)
 static int
 build_head(struct px_conn *cn, const uint8_t *b)
 {
-	const struct sp_http_head *h = &cn->rq;
+	const struct sg_http_head *h = &cn->rq;
 	struct sg_buf *o = cn->head;
 	uint64_t bits;
 	size_t f;
@@ -249,7 +249,7 @@ build_head(struct px_conn *cn, const uint8_t *b)
 	if (sg_buf_putf(o, " HTTP/1.%d\r\n", h->version == 10 ? 0 : 1) < 0)
 		return -ENOBUFS;
 	for (f = 0; f < h->nfields; f++) {
-		const struct sp_http_field *fl = &h->fields[f];
+		const struct sg_http_field *fl = &h->fields[f];
 
 		if (h->expect_continue && is_field(cn, b, f, "expect"))
 			continue;
@@ -269,7 +269,7 @@ build_head(struct px_conn *cn, const uint8_t *b)
 			continue;
 		/* WebSocket frames are read by the proxy: no extension, so
 		 * no permessage-deflate */
-		if ((h->upgrade & SP_HTTP_UPGRADE_WEBSOCKET) &&
+		if ((h->upgrade & SG_HTTP_UPGRADE_WEBSOCKET) &&
 		    is_field(cn, b, f, "sec-websocket-extensions"))
 			continue;
 		if (sg_buf_put(o, b + fl->name.off, fl->name.len) < 0 ||
@@ -319,7 +319,7 @@ host_sensitive(struct px_conn *cn)
 static int
 head_done(struct px_conn *cn, const uint8_t *b)
 {
-	const struct sp_http_head *h = &cn->rq;
+	const struct sg_http_head *h = &cn->rq;
 	size_t i, n;
 	int r;
 
@@ -337,17 +337,17 @@ head_done(struct px_conn *cn, const uint8_t *b)
 
 	/* who the request is for */
 	if (cn->tls) {
-		if (h->host_kind != SP_HTTP_HOST_NAME ||
+		if (h->host_kind != SG_HTTP_HOST_NAME ||
 		    strcmp(h->host, cn->sni) != 0) {
 			pxc_respond(cn, 421, "Host %s does not match the TLS server "
 			    "name %s", h->host, cn->sni);
 			return 0;
 		}
-		if (h->scheme == SP_HTTP_SCHEME_HTTP) {
+		if (h->scheme == SG_HTTP_SCHEME_HTTP) {
 			pxc_respond(cn, 400, "an http:// URL sent over TLS");
 			return 0;
 		}
-	} else if (h->scheme == SP_HTTP_SCHEME_HTTPS) {
+	} else if (h->scheme == SG_HTTP_SCHEME_HTTPS) {
 		pxc_respond(cn, 400, "an https:// URL sent without TLS");
 		return 0;
 	}
@@ -356,17 +356,17 @@ head_done(struct px_conn *cn, const uint8_t *b)
 		    "port %u", (unsigned)h->port, (unsigned)cn->port);
 		return 0;
 	}
-	if (h->host_kind == SP_HTTP_HOST_IPV6) {
+	if (h->host_kind == SG_HTTP_HOST_IPV6) {
 		pxc_respond(cn, 403, "%s: IPv6 destinations are not reached from "
 		    "sandboxes", h->host);
 		return 0;
 	}
-	if (h->upgrade & SP_HTTP_UPGRADE_H2C) {
+	if (h->upgrade & SG_HTTP_UPGRADE_H2C) {
 		pxc_respond(cn, 400, "Upgrade: h2c refused: sandgate-proxy speaks "
 		    "HTTP/1.1 only");
 		return 0;
 	}
-	if (h->upgrade & SP_HTTP_UPGRADE_OTHER) {
+	if (h->upgrade & SG_HTTP_UPGRADE_OTHER) {
 		pxc_respond(cn, 501, "Upgrade to a protocol other than WebSocket "
 		    "refused");
 		return 0;
@@ -396,9 +396,9 @@ head_done(struct px_conn *cn, const uint8_t *b)
 		return 0;
 	build_pairs(cn);
 	cn->sensitive = host_sensitive(cn);
-	cn->sub_body = cn->nbp > 0 && h->body != SP_HTTP_BODY_NONE &&
-	    !(h->body == SP_HTTP_BODY_LENGTH && h->content_length == 0);
-	if (cn->sub_body && h->body == SP_HTTP_BODY_LENGTH &&
+	cn->sub_body = cn->nbp > 0 && h->body != SG_HTTP_BODY_NONE &&
+	    !(h->body == SG_HTTP_BODY_LENGTH && h->content_length == 0);
+	if (cn->sub_body && h->body == SG_HTTP_BODY_LENGTH &&
 	    h->content_length > PX_SUB_MAX) {
 		pxc_respond(cn, 413, "bodies where secrets are substituted are "
 		    "limited to %u bytes", PX_SUB_MAX);
@@ -410,12 +410,12 @@ head_done(struct px_conn *cn, const uint8_t *b)
 		    "are put in");
 		return 0;
 	}
-	cn->ws = (h->upgrade & SP_HTTP_UPGRADE_WEBSOCKET) != 0;
+	cn->ws = (h->upgrade & SG_HTTP_UPGRADE_WEBSOCKET) != 0;
 	cn->rqb.kind = h->body;
 	cn->rqb.left = h->content_length;
-	sp_http_chunked_init(&cn->rqb.ch);
-	cn->rqb.done = h->body == SP_HTTP_BODY_NONE ||
-	    (h->body == SP_HTTP_BODY_LENGTH && h->content_length == 0);
+	sg_http_chunked_init(&cn->rqb.ch);
+	cn->rqb.done = h->body == SG_HTTP_BODY_NONE ||
+	    (h->body == SG_HTTP_BODY_LENGTH && h->content_length == 0);
 	if (h->expect_continue)
 		evbuffer_add_printf(bufferevent_get_output(cn->c),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
@@ -465,19 +465,19 @@ pxc_head_try(struct px_conn *cn)
 
 		evtimer_add(cn->ev, &tv);
 	}
-	take = len < SP_HTTP_HEAD_MAX ? len : SP_HTTP_HEAD_MAX;
+	take = len < SG_HTTP_HEAD_MAX ? len : SG_HTTP_HEAD_MAX;
 	b = evbuffer_pullup(in, (ssize_t)take);
 	/* the parser goes on where it stopped: a head sent byte by byte
 	 * costs linear time */
 	if (!cn->rq_parsing) {
-		sp_http_head_init(&cn->rq, SP_HTTP_REQUEST, false);
+		sg_http_head_init(&cn->rq, SG_HTTP_REQUEST, false);
 		cn->rq_parsing = 1;
 	}
-	r = sp_http_head_parse(&cn->rq, b, take);
+	r = sg_http_head_parse(&cn->rq, b, take);
 	if (r == -EAGAIN) {
-		if (take >= SP_HTTP_HEAD_MAX)
+		if (take >= SG_HTTP_HEAD_MAX)
 			pxc_respond(cn, 431, "request head over %u bytes",
-			    SP_HTTP_HEAD_MAX);
+			    SG_HTTP_HEAD_MAX);
 		return;
 	}
 	evtimer_del(cn->ev);
@@ -504,10 +504,10 @@ forward(struct px_conn *cn, size_t n)
 
 	if (n == 0)
 		return;
-	if (cn->rqb.kind == SP_HTTP_BODY_CHUNKED)
+	if (cn->rqb.kind == SG_HTTP_BODY_CHUNKED)
 		evbuffer_add_printf(out, "%zx\r\n", n);
 	evbuffer_remove_buffer(cn->hold, out, n);
-	if (cn->rqb.kind == SP_HTTP_BODY_CHUNKED)
+	if (cn->rqb.kind == SG_HTTP_BODY_CHUNKED)
 		evbuffer_add(out, "\r\n", 2);
 }
 
@@ -552,7 +552,7 @@ rq_end(struct px_conn *cn)
 	len = evbuffer_get_length(cn->hold);
 	if (!cn->sub_body) {
 		forward(cn, len);
-		if (cn->rqb.kind == SP_HTTP_BODY_CHUNKED)
+		if (cn->rqb.kind == SG_HTTP_BODY_CHUNKED)
 			evbuffer_add(bufferevent_get_output(cn->u), "0\r\n\r\n", 5);
 		return 0;
 	}
@@ -589,7 +589,7 @@ void
 pxc_rq_pump(struct px_conn *cn)
 {
 	struct evbuffer *in;
-	struct sp_http_chunk_out co;
+	struct sg_http_chunk_out co;
 	size_t len, take;
 	uint8_t *b;
 	int r;
@@ -605,7 +605,7 @@ pxc_rq_pump(struct px_conn *cn)
 		len = evbuffer_get_length(in);
 		if (len == 0)
 			return;
-		if (cn->rqb.kind == SP_HTTP_BODY_LENGTH) {
+		if (cn->rqb.kind == SG_HTTP_BODY_LENGTH) {
 			take = len < cn->rqb.left ? len : (size_t)cn->rqb.left;
 			if (take > 65536)
 				take = 65536;
@@ -620,7 +620,7 @@ pxc_rq_pump(struct px_conn *cn)
 		}
 		take = len < 65536 ? len : 65536;
 		b = evbuffer_pullup(in, (ssize_t)take);
-		r = sp_http_chunked_feed(&cn->rqb.ch, b, take, &co);
+		r = sg_http_chunked_feed(&cn->rqb.ch, b, take, &co);
 		if (r < 0) {
 			pxc_respond(cn, 400, "%s", cn->rqb.ch.error_reason ?
 			    cn->rqb.ch.error_reason : "malformed chunked body");

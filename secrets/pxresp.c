@@ -201,7 +201,7 @@ rs_data(struct px_conn *cn, const uint8_t *d, size_t n)
 }
 
 static int
-rs_is_field(const struct sp_http_head *h, const uint8_t *b, size_t f,
+rs_is_field(const struct sg_http_head *h, const uint8_t *b, size_t f,
     const char *name)
 {
 	return h->fields[f].name.len == strlen(name) &&
@@ -228,7 +228,7 @@ head_part(struct px_conn *cn, struct sg_buf *o, const uint8_t *p, size_t n)
  * framing is the proxy's (cn->rs_chunked, cn->rs_close, the guest's
  * keep-alive); with HW_DECODED the content coding is gone. */
 static int
-head_write(struct px_conn *cn, const uint8_t *b, const struct sp_http_head *h,
+head_write(struct px_conn *cn, const uint8_t *b, const struct sg_http_head *h,
     unsigned flags)
 {
 	struct sg_buf *o;
@@ -241,7 +241,7 @@ head_write(struct px_conn *cn, const uint8_t *b, const struct sp_http_head *h,
 		 * whatever the upstream (kept by the proxy) said of its own */
 		say_close = cn->rs_close || !cn->rq.keep_alive;
 	}
-	o = sg_buf_new(SP_HTTP_HEAD_MAX * 8);
+	o = sg_buf_new(SG_HTTP_HEAD_MAX * 8);
 	if (o == NULL)
 		return -ENOMEM;
 	sg_buf_set_wipe(o, 1);
@@ -260,7 +260,7 @@ head_write(struct px_conn *cn, const uint8_t *b, const struct sp_http_head *h,
 	if (r == 0 && sg_buf_put(o, "\r\n", 2) < 0)
 		r = -ENOBUFS;
 	for (f = 0; r == 0 && f < h->nfields; f++) {
-		const struct sp_http_field *fl = &h->fields[f];
+		const struct sg_http_field *fl = &h->fields[f];
 
 		if (reframe && (rs_is_field(h, b, f, "content-length") ||
 		    rs_is_field(h, b, f, "transfer-encoding")))
@@ -301,7 +301,7 @@ head_write(struct px_conn *cn, const uint8_t *b, const struct sp_http_head *h,
 /* The content coding of the final head h: 0 and *ret_kind, or -ENOTSUP
  * with the coding's name in what. */
 static int
-head_coding(const struct sp_http_head *h, const uint8_t *b,
+head_coding(const struct sg_http_head *h, const uint8_t *b,
     enum sp_coding_kind *ret_kind, char *what, size_t whatsz)
 {
 	enum sp_coding_kind k, found = SP_CODING_IDENTITY;
@@ -332,7 +332,7 @@ head_coding(const struct sp_http_head *h, const uint8_t *b,
 static int
 final_head(struct px_conn *cn, const uint8_t *b)
 {
-	const struct sp_http_head *h = &cn->rs;
+	const struct sg_http_head *h = &cn->rs;
 	enum sp_coding_kind kind = SP_CODING_IDENTITY;
 	unsigned flags = HW_FINAL;
 	char what[64];
@@ -357,9 +357,9 @@ final_head(struct px_conn *cn, const uint8_t *b)
 		pxc_respond(cn, 502, "out of memory");
 		return -1;
 	}
-	has_body = h->body == SP_HTTP_BODY_CHUNKED ||
-	    h->body == SP_HTTP_BODY_CLOSE ||
-	    (h->body == SP_HTTP_BODY_LENGTH && h->content_length > 0);
+	has_body = h->body == SG_HTTP_BODY_CHUNKED ||
+	    h->body == SG_HTTP_BODY_CLOSE ||
+	    (h->body == SG_HTTP_BODY_LENGTH && h->content_length > 0);
 	coded = r < 0 || kind != SP_CODING_IDENTITY;
 	if (coded && cn->sensitive) {
 		/* the proxy asked for identity; decoded here all the same */
@@ -376,7 +376,7 @@ final_head(struct px_conn *cn, const uint8_t *b)
 	if (cn->rs_redact)
 		sp_redact_reset(cn->red);
 	if (cn->rs_redact || cn->dec != NULL ||
-	    h->body == SP_HTTP_BODY_CHUNKED) {
+	    h->body == SG_HTTP_BODY_CHUNKED) {
 		/* re-framed: chunked to HTTP/1.1 guests, else till close */
 		if (cn->rq.version == 11)
 			cn->rs_chunked = 1;
@@ -442,7 +442,7 @@ ws_switch(struct px_conn *cn, const uint8_t *b)
 {
 	size_t f;
 
-	if (!cn->ws || !(cn->rs.upgrade & SP_HTTP_UPGRADE_WEBSOCKET)) {
+	if (!cn->ws || !(cn->rs.upgrade & SG_HTTP_UPGRADE_WEBSOCKET)) {
 		pxc_respond(cn, 502, "%s switched protocols without a WebSocket "
 		    "upgrade", cn->host);
 		return;
@@ -508,7 +508,7 @@ void
 pxc_rs_pump(struct px_conn *cn)
 {
 	struct evbuffer *in;
-	struct sp_http_chunk_out co;
+	struct sg_http_chunk_out co;
 	size_t len, take;
 	uint8_t *b;
 	int r;
@@ -538,18 +538,18 @@ pxc_rs_pump(struct px_conn *cn)
 		}
 		if (len == 0)
 			return;
-		take = len < SP_HTTP_HEAD_MAX ? len : SP_HTTP_HEAD_MAX;
+		take = len < SG_HTTP_HEAD_MAX ? len : SG_HTTP_HEAD_MAX;
 		b = evbuffer_pullup(in, (ssize_t)take);
 		if (!cn->rs_parsing) {
-			sp_http_head_init(&cn->rs, SP_HTTP_RESPONSE,
+			sg_http_head_init(&cn->rs, SG_HTTP_RESPONSE,
 			    cn->rq.method_head);
 			cn->rs_parsing = 1;
 		}
-		r = sp_http_head_parse(&cn->rs, b, take);
+		r = sg_http_head_parse(&cn->rs, b, take);
 		if (r == -EAGAIN) {
-			if (take >= SP_HTTP_HEAD_MAX)
+			if (take >= SG_HTTP_HEAD_MAX)
 				pxc_respond(cn, 502, "%s sent a response head over "
-				    "%u bytes", cn->host, SP_HTTP_HEAD_MAX);
+				    "%u bytes", cn->host, SG_HTTP_HEAD_MAX);
 			else if (cn->u_eof)
 				pxc_respond(cn, 502, "%s (%s) closed the connection "
 				    "in the middle of its answer", cn->host,
@@ -590,9 +590,9 @@ pxc_rs_pump(struct px_conn *cn)
 		cn->keep = cn->rq.keep_alive && cn->rs.keep_alive && !cn->rs_close;
 		cn->rsb.kind = cn->rs.body;
 		cn->rsb.left = cn->rs.content_length;
-		sp_http_chunked_init(&cn->rsb.ch);
-		cn->rsb.done = cn->rs.body == SP_HTTP_BODY_NONE ||
-		    (cn->rs.body == SP_HTTP_BODY_LENGTH &&
+		sg_http_chunked_init(&cn->rsb.ch);
+		cn->rsb.done = cn->rs.body == SG_HTTP_BODY_NONE ||
+		    (cn->rs.body == SG_HTTP_BODY_LENGTH &&
 		    cn->rs.content_length == 0);
 		pxc_audit(cn, "allowed", cn->rs.status, NULL);
 		evbuffer_drain(in, cn->rs.head_len);
@@ -615,7 +615,7 @@ pxc_rs_pump(struct px_conn *cn)
 			}
 		}
 		len = evbuffer_get_length(in);
-		if (len == 0 && cn->u_eof && cn->rsb.kind == SP_HTTP_BODY_CLOSE) {
+		if (len == 0 && cn->u_eof && cn->rsb.kind == SG_HTTP_BODY_CLOSE) {
 			cn->rsb.done = 1;	/* a close-delimited body ends */
 			break;
 		}
@@ -636,8 +636,8 @@ pxc_rs_pump(struct px_conn *cn)
 			return;
 		take = len < 65536 ? len : 65536;
 		b = evbuffer_pullup(in, (ssize_t)take);
-		if (cn->rsb.kind == SP_HTTP_BODY_CHUNKED) {
-			r = sp_http_chunked_feed(&cn->rsb.ch, b, take, &co);
+		if (cn->rsb.kind == SG_HTTP_BODY_CHUNKED) {
+			r = sg_http_chunked_feed(&cn->rsb.ch, b, take, &co);
 			if (r < 0) {
 				pxc_free(cn);	/* cannot tell the client now */
 				return;
@@ -652,7 +652,7 @@ pxc_rs_pump(struct px_conn *cn)
 				cn->rsb.done = 1;
 			continue;
 		}
-		if (cn->rsb.kind == SP_HTTP_BODY_LENGTH && take > cn->rsb.left)
+		if (cn->rsb.kind == SG_HTTP_BODY_LENGTH && take > cn->rsb.left)
 			take = (size_t)cn->rsb.left;
 		if (!cn->rs_redact && cn->dec == NULL && !cn->rs_chunked)
 			evbuffer_remove_buffer(in, bufferevent_get_output(cn->c),
@@ -664,7 +664,7 @@ pxc_rs_pump(struct px_conn *cn)
 			}
 			evbuffer_drain(in, take);
 		}
-		if (cn->rsb.kind == SP_HTTP_BODY_LENGTH) {
+		if (cn->rsb.kind == SG_HTTP_BODY_LENGTH) {
 			cn->rsb.left -= take;
 			if (cn->rsb.left == 0)
 				cn->rsb.done = 1;

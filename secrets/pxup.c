@@ -39,7 +39,7 @@ struct px_pooled {
 	struct px_up *up;
 	struct bufferevent *bev;
 	char sbx[64];		/* kept for this sandbox only */
-	char host[SP_HTTP_HOST_BUF];
+	char host[SG_HTTP_HOST_BUF];
 	char uaddr[INET6_ADDRSTRLEN + 8];
 	uint16_t port;
 	int tls;
@@ -507,7 +507,7 @@ pxc_up_open(struct px_conn *cn)
 	cn->u_ok = 0;
 	memset(&ai, 0, sizeof(ai));
 	/* an address in Host (plain HTTP only): that address, nothing else */
-	if (cn->rq.host_kind == SP_HTTP_HOST_IPV4) {
+	if (cn->rq.host_kind == SG_HTTP_HOST_IPV4) {
 		memset(&sin, 0, sizeof(sin));
 		sin.sin_family = AF_INET;
 		inet_pton(AF_INET, cn->host, &sin.sin_addr);
@@ -584,7 +584,7 @@ up_error(struct px_conn *cn, char *buf, size_t len)
 int
 pxc_up_retry(struct px_conn *cn)
 {
-	const struct sp_http_head *h = &cn->rq;
+	const struct sg_http_head *h = &cn->rq;
 
 	if (cn->u_reused && !cn->head_sent) {
 		/* nothing of the request went over it (a substituted body
@@ -598,8 +598,8 @@ pxc_up_retry(struct px_conn *cn)
 	    !cn->rq_done || cn->sub_body || h->expect_continue ||
 	    evbuffer_get_length(bufferevent_get_input(cn->u)) != 0)
 		return 0;
-	if (!(h->body == SP_HTTP_BODY_NONE ||
-	    (h->body == SP_HTTP_BODY_LENGTH && h->content_length == 0)))
+	if (!(h->body == SG_HTTP_BODY_NONE ||
+	    (h->body == SG_HTTP_BODY_LENGTH && h->content_length == 0)))
 		return 0;
 	if (strcmp(cn->method, "GET") != 0 && strcmp(cn->method, "HEAD") != 0 &&
 	    strcmp(cn->method, "OPTIONS") != 0)

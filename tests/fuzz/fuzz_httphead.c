@@ -1,5 +1,5 @@
 /* libFuzzer harness for the HTTP/1.1 head parser and chunked decoder
- * (secrets/httphead.c).
+ * (common/httphead.c).
  *
  * Each input is used as:
  *  1. a request head, a response head and a response to HEAD, parsed at
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "secrets/httphead.h"
+#include "common/httphead.h"
 
 #define CHECK(cond) do { \
 	if (!(cond)) { \
@@ -35,7 +35,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct sp_http_head h1, h2, h3;
+static struct sg_http_head h1, h2, h3;
 
 static bool
 tchar(uint8_t c)
@@ -57,18 +57,18 @@ has_crlfcrlf(const uint8_t *p, size_t n)
 }
 
 static void
-check_span(const struct sp_http_head *h, struct sp_http_span s)
+check_span(const struct sg_http_head *h, struct sg_http_span s)
 {
 	CHECK(s.off <= h->head_len && s.len <= h->head_len - s.off);
 }
 
 static void
-check_complete(const struct sp_http_head *h, const uint8_t *p, size_t n)
+check_complete(const struct sg_http_head *h, const uint8_t *p, size_t n)
 {
 	size_t i, k;
 
 	CHECK(h->head_len >= 4 && h->head_len <= n &&
-	    h->head_len <= SP_HTTP_HEAD_MAX);
+	    h->head_len <= SG_HTTP_HEAD_MAX);
 	CHECK(memcmp(p + h->head_len - 4, "\r\n\r\n", 4) == 0);
 	for (i = 0; i < h->head_len; i++) {
 		CHECK(p[i] != 0);
@@ -78,9 +78,9 @@ check_complete(const struct sp_http_head *h, const uint8_t *p, size_t n)
 			CHECK(i + 1 < h->head_len && p[i + 1] == '\n');
 	}
 	CHECK(h->version == 10 || h->version == 11);
-	CHECK(h->nfields <= SP_HTTP_FIELDS_MAX);
+	CHECK(h->nfields <= SG_HTTP_FIELDS_MAX);
 	for (i = 0; i < h->nfields; i++) {
-		const struct sp_http_field *f = &h->fields[i];
+		const struct sg_http_field *f = &h->fields[i];
 
 		check_span(h, f->name);
 		check_span(h, f->value);
@@ -99,15 +99,15 @@ check_complete(const struct sp_http_head *h, const uint8_t *p, size_t n)
 			    p[f->value.off + f->value.len - 1] != '\t');
 		}
 	}
-	if (h->body != SP_HTTP_BODY_LENGTH)
+	if (h->body != SG_HTTP_BODY_LENGTH)
 		CHECK(h->content_length == 0);
-	CHECK(h->content_length <= SP_HTTP_CL_MAX);
-	if (h->body == SP_HTTP_BODY_CLOSE)
-		CHECK(h->role == SP_HTTP_RESPONSE && !h->keep_alive);
-	if (h->conn & SP_HTTP_CONN_CLOSE)
+	CHECK(h->content_length <= SG_HTTP_CL_MAX);
+	if (h->body == SG_HTTP_BODY_CLOSE)
+		CHECK(h->role == SG_HTTP_RESPONSE && !h->keep_alive);
+	if (h->conn & SG_HTTP_CONN_CLOSE)
 		CHECK(!h->keep_alive);
 
-	if (h->role == SP_HTTP_REQUEST) {
+	if (h->role == SG_HTTP_REQUEST) {
 		check_span(h, h->method);
 		check_span(h, h->target);
 		check_span(h, h->path);
@@ -116,19 +116,19 @@ check_complete(const struct sp_http_head *h, const uint8_t *p, size_t n)
 		CHECK(h->method.len > 0 && h->target.len > 0);
 		CHECK(!(h->method.len == 7 &&
 		    memcmp(p + h->method.off, "CONNECT", 7) == 0));
-		CHECK(h->path.len > 0 || h->scheme != SP_HTTP_SCHEME_NONE);
+		CHECK(h->path.len > 0 || h->scheme != SG_HTTP_SCHEME_NONE);
 		for (k = 0; k < h->target.len; k++) {
 			uint8_t c = p[h->target.off + k];
 
 			CHECK(c > 0x20 && c < 0x7f && c != '#');
 		}
-		CHECK(h->host_len > 0 && h->host_len < SP_HTTP_HOST_BUF);
+		CHECK(h->host_len > 0 && h->host_len < SG_HTTP_HOST_BUF);
 		CHECK(strlen(h->host) == h->host_len);
 		CHECK(h->host[h->host_len - 1] != '.');
 		for (k = 0; k < h->host_len; k++)
 			CHECK(!(h->host[k] >= 'A' && h->host[k] <= 'Z'));
-		CHECK(sp_http_head_find(h, p, "Host", 0) >= 0);
-		CHECK(h->body != SP_HTTP_BODY_CLOSE);
+		CHECK(sg_http_head_find(h, p, "Host", 0) >= 0);
+		CHECK(h->body != SG_HTTP_BODY_CLOSE);
 		if (h->expect_continue)
 			CHECK(h->version == 11);
 	} else {
@@ -136,42 +136,42 @@ check_complete(const struct sp_http_head *h, const uint8_t *p, size_t n)
 		check_span(h, h->reason);
 		if (h->status < 200 || h->status == 204 || h->status == 304 ||
 		    h->head_request)
-			CHECK(h->body == SP_HTTP_BODY_NONE);
+			CHECK(h->body == SG_HTTP_BODY_NONE);
 	}
 }
 
 static void
-check_refused(const struct sp_http_head *h)
+check_refused(const struct sg_http_head *h)
 {
 	int s = h->error_status;
 
-	CHECK(h->error != SP_HTTP_E_NONE && h->error != SP_HTTP_E_CHUNK);
+	CHECK(h->error != SG_HTTP_E_NONE && h->error != SG_HTTP_E_CHUNK);
 	CHECK(s == 400 || s == 414 || s == 417 || s == 431 || s == 501 ||
 	    s == 505);
 	CHECK(h->error_reason != NULL && h->error_reason[0] != '\0');
 	CHECK(strchr(h->error_reason, '\n') == NULL);
-	CHECK(strcmp(sp_http_error_name(h->error), "unknown") != 0);
+	CHECK(strcmp(sg_http_error_name(h->error), "unknown") != 0);
 }
 
 static void
-fuzz_head(const uint8_t *p, size_t n, enum sp_http_role role, bool head_req)
+fuzz_head(const uint8_t *p, size_t n, enum sg_http_role role, bool head_req)
 {
 	size_t i;
 	int r, r2 = -EAGAIN;
 	uint8_t *copy;
 
-	sp_http_head_init(&h1, role, head_req);
-	r = sp_http_head_parse(&h1, p, n);
+	sg_http_head_init(&h1, role, head_req);
+	r = sg_http_head_parse(&h1, p, n);
 	CHECK(r == 0 || r == -EAGAIN || r == -EPROTO);
-	CHECK(sp_http_head_parse(&h1, p, n) == r);	/* idempotent */
+	CHECK(sg_http_head_parse(&h1, p, n) == r);	/* idempotent */
 	if (r == 0) {
 		check_complete(&h1, p, n);
 		/* an exact copy: nothing after the head is looked at */
 		copy = malloc(h1.head_len);
 		CHECK(copy != NULL);
 		memcpy(copy, p, h1.head_len);
-		sp_http_head_init(&h3, role, head_req);
-		CHECK(sp_http_head_parse(&h3, copy, h1.head_len) == 0);
+		sg_http_head_init(&h3, role, head_req);
+		CHECK(sg_http_head_parse(&h3, copy, h1.head_len) == 0);
 		CHECK(h3.head_len == h1.head_len && h3.nfields == h1.nfields);
 		CHECK(h3.body == h1.body && h3.port == h1.port);
 		CHECK(strcmp(h3.host, h1.host) == 0);
@@ -179,12 +179,12 @@ fuzz_head(const uint8_t *p, size_t n, enum sp_http_role role, bool head_req)
 	} else if (r == -EPROTO) {
 		check_refused(&h1);
 	} else {
-		CHECK(n < SP_HTTP_HEAD_MAX && !has_crlfcrlf(p, n));
+		CHECK(n < SG_HTTP_HEAD_MAX && !has_crlfcrlf(p, n));
 	}
 
-	sp_http_head_init(&h2, role, head_req);
+	sg_http_head_init(&h2, role, head_req);
 	for (i = 0; i <= n && r2 == -EAGAIN; i++)
-		r2 = sp_http_head_parse(&h2, p, i);
+		r2 = sg_http_head_parse(&h2, p, i);
 	CHECK(r2 == r);
 	if (r == 0)
 		CHECK(h2.head_len == h1.head_len && h2.nfields == h1.nfields &&
@@ -209,12 +209,12 @@ static void
 chunked_run(const uint8_t *p, size_t n, size_t step, size_t split,
     struct run *out)
 {
-	struct sp_http_chunked c;
-	struct sp_http_chunk_out o;
+	struct sg_http_chunked c;
+	struct sg_http_chunk_out o;
 	size_t off = 0, end;
 	int r = 0;
 
-	sp_http_chunked_init(&c);
+	sg_http_chunked_init(&c);
 	out->ndata = 0;
 	out->used = 0;
 	while (off < n) {
@@ -222,12 +222,12 @@ chunked_run(const uint8_t *p, size_t n, size_t step, size_t split,
 		if (end > n)
 			end = n;
 		while (off < end) {
-			r = sp_http_chunked_feed(&c, p + off, end - off, &o);
+			r = sg_http_chunked_feed(&c, p + off, end - off, &o);
 			CHECK(r == 0 || r == 1 || r == -EPROTO);
 			if (r < 0) {
-				CHECK(c.error == SP_HTTP_E_CHUNK &&
+				CHECK(c.error == SG_HTTP_E_CHUNK &&
 				    c.error_reason != NULL);
-				CHECK(sp_http_chunked_feed(&c, p, n, &o) ==
+				CHECK(sg_http_chunked_feed(&c, p, n, &o) ==
 				    -EPROTO);
 				out->r = r;
 				return;
@@ -243,7 +243,7 @@ chunked_run(const uint8_t *p, size_t n, size_t step, size_t split,
 				out->used = off;
 				CHECK(off >= 5);
 				CHECK(memcmp(p + off - 4, "\r\n\r\n", 4) == 0);
-				CHECK(sp_http_chunked_feed(&c, p, n, &o) == 1 &&
+				CHECK(sg_http_chunked_feed(&c, p, n, &o) == 1 &&
 				    o.used == 0);
 				out->r = 1;
 				return;
@@ -321,9 +321,9 @@ fuzz_roundtrip(const uint8_t *p, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	fuzz_head(data, size, SP_HTTP_REQUEST, false);
-	fuzz_head(data, size, SP_HTTP_RESPONSE, false);
-	fuzz_head(data, size, SP_HTTP_RESPONSE, true);
+	fuzz_head(data, size, SG_HTTP_REQUEST, false);
+	fuzz_head(data, size, SG_HTTP_RESPONSE, false);
+	fuzz_head(data, size, SG_HTTP_RESPONSE, true);
 	fuzz_chunked(data, size);
 	if (size <= 4096)
 		fuzz_roundtrip(data, size);

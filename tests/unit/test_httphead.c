@@ -1,4 +1,4 @@
-/* Unit tests for secrets/httphead.c: the data-driven cases in
+/* Unit tests for common/httphead.c: the data-driven cases in
  * tests/data/http (format in its README), each also fed byte by byte,
  * plus the limits at their exact edges, Host normalisation, the lookup
  * helper, the incremental contract and the chunked decoder's API. */
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "secrets/httphead.h"
+#include "common/httphead.h"
 
 /* ---- a small growable byte string ---- */
 
@@ -211,7 +211,7 @@ static int failures;
 
 static void
 check_span(const struct tcase *t, const char *key, const uint8_t *buf,
-    struct sp_http_span sp, const char *want)
+    struct sg_http_span sp, const char *want)
 {
 	struct bytes w = { 0 };
 
@@ -259,19 +259,19 @@ check_flags(const struct tcase *t, const char *key, unsigned got,
 }
 
 static const char *
-body_name(enum sp_http_body b)
+body_name(enum sg_http_body b)
 {
 	switch (b) {
-	case SP_HTTP_BODY_NONE: return "none";
-	case SP_HTTP_BODY_LENGTH: return "length";
-	case SP_HTTP_BODY_CHUNKED: return "chunked";
-	case SP_HTTP_BODY_CLOSE: return "close";
+	case SG_HTTP_BODY_NONE: return "none";
+	case SG_HTTP_BODY_LENGTH: return "length";
+	case SG_HTTP_BODY_CHUNKED: return "chunked";
+	case SG_HTTP_BODY_CLOSE: return "close";
 	}
 	return "?";
 }
 
 static void
-check_head(const struct tcase *t, const struct sp_http_head *h,
+check_head(const struct tcase *t, const struct sg_http_head *h,
     const uint8_t *buf)
 {
 	static const char *const scheme_names[] = { "none", "http", "https" };
@@ -337,7 +337,7 @@ check_head(const struct tcase *t, const struct sp_http_head *h,
 		}
 		memcpy(name, t->kv[i].val, (size_t)(colon - t->kv[i].val));
 		name[colon - t->kv[i].val] = '\0';
-		idx = sp_http_head_find(h, buf, name, 0);
+		idx = sg_http_head_find(h, buf, name, 0);
 		if (idx < 0) {
 			FAIL(t, "field %s: missing", name);
 			continue;
@@ -347,22 +347,22 @@ check_head(const struct tcase *t, const struct sp_http_head *h,
 }
 
 static int
-parse_whole(const struct tcase *t, struct sp_http_head *h, const uint8_t *p,
+parse_whole(const struct tcase *t, struct sg_http_head *h, const uint8_t *p,
     size_t n)
 {
 	if (strcmp(t->role, "request") == 0)
-		sp_http_head_init(h, SP_HTTP_REQUEST, false);
+		sg_http_head_init(h, SG_HTTP_REQUEST, false);
 	else
-		sp_http_head_init(h, SP_HTTP_RESPONSE,
+		sg_http_head_init(h, SG_HTTP_RESPONSE,
 		    strcmp(t->role, "response-head") == 0);
-	return sp_http_head_parse(h, p, n);
+	return sg_http_head_parse(h, p, n);
 }
 
 static void
 run_head_case(const struct tcase *t)
 {
-	struct sp_http_head *h = malloc(sizeof(*h));
-	struct sp_http_head *g = malloc(sizeof(*g));
+	struct sg_http_head *h = malloc(sizeof(*h));
+	struct sg_http_head *g = malloc(sizeof(*g));
 	const char *want = tcase_get(t, "result");
 	int r, r2 = -EAGAIN;
 	size_t n;
@@ -376,15 +376,15 @@ run_head_case(const struct tcase *t)
 	    (strcmp(want, "more") == 0 && r != -EAGAIN) ||
 	    (strcmp(want, "refused") == 0 && r != -EPROTO))
 		FAIL(t, "result: got %d (%s: %s), want %s", r,
-		    sp_http_error_name(h->error),
+		    sg_http_error_name(h->error),
 		    h->error_reason != NULL ? h->error_reason : "-", want);
 	if (r == -EPROTO) {
 		check_int(t, "status", h->error_status);
 		if (tcase_get(t, "error") != NULL &&
 		    strcmp(tcase_get(t, "error"),
-		    sp_http_error_name(h->error)) != 0)
+		    sg_http_error_name(h->error)) != 0)
 			FAIL(t, "error: got %s, want %s",
-			    sp_http_error_name(h->error), tcase_get(t, "error"));
+			    sg_http_error_name(h->error), tcase_get(t, "error"));
 		if (h->error_reason == NULL || strlen(h->error_reason) == 0 ||
 		    strchr(h->error_reason, '\n') != NULL)
 			FAIL(t, "no usable reason");
@@ -399,7 +399,7 @@ run_head_case(const struct tcase *t)
 
 		assert_non_null(copy);
 		memcpy(copy, t->in.p, n);
-		r2 = sp_http_head_parse(g, copy, n);
+		r2 = sg_http_head_parse(g, copy, n);
 		if (r2 == 0)
 			check_head(t, g, copy);
 		free(copy);
@@ -412,7 +412,7 @@ run_head_case(const struct tcase *t)
 	else if (r == -EPROTO && (g->error != h->error ||
 	    g->error_status != h->error_status))
 		FAIL(t, "byte by byte: refused as %s, whole as %s",
-		    sp_http_error_name(g->error), sp_http_error_name(h->error));
+		    sg_http_error_name(g->error), sg_http_error_name(h->error));
 	free(h);
 	free(g);
 }
@@ -423,22 +423,22 @@ static int
 chunked_run(const uint8_t *p, size_t n, size_t step, size_t split,
     struct bytes *data, size_t *used)
 {
-	struct sp_http_chunked c;
-	struct sp_http_chunk_out o;
+	struct sg_http_chunked c;
+	struct sg_http_chunk_out o;
 	size_t off = 0, end;
 	int r = 0;
 
-	sp_http_chunked_init(&c);
+	sg_http_chunked_init(&c);
 	*used = 0;
 	while (off < n) {
 		end = step != 0 ? off + step : (off < split ? split : n);
 		if (end > n)
 			end = n;
 		while (off < end) {
-			r = sp_http_chunked_feed(&c, p + off, end - off, &o);
+			r = sg_http_chunked_feed(&c, p + off, end - off, &o);
 			if (r < 0) {
 				assert_non_null(c.error_reason);
-				assert_int_equal(c.error, SP_HTTP_E_CHUNK);
+				assert_int_equal(c.error, SG_HTTP_E_CHUNK);
 				return r;
 			}
 			assert_true(o.used <= end - off);
@@ -449,7 +449,7 @@ chunked_run(const uint8_t *p, size_t n, size_t step, size_t split,
 			if (r == 1) {
 				*used = off;
 				/* sticky */
-				assert_int_equal(sp_http_chunked_feed(&c, p,
+				assert_int_equal(sg_http_chunked_feed(&c, p,
 				    n, &o), 1);
 				assert_int_equal(o.used, 0);
 				return 1;
@@ -557,10 +557,10 @@ test_data_cases(void **state)
 /* ---- direct tests ---- */
 
 static int
-parse_req(const char *s, struct sp_http_head *h)
+parse_req(const char *s, struct sg_http_head *h)
 {
-	sp_http_head_init(h, SP_HTTP_REQUEST, false);
-	return sp_http_head_parse(h, s, strlen(s));
+	sg_http_head_init(h, SG_HTTP_REQUEST, false);
+	return sg_http_head_parse(h, s, strlen(s));
 }
 
 static void
@@ -568,28 +568,28 @@ test_find_and_sticky(void **state)
 {
 	static const char req[] = "GET / HTTP/1.1\r\nHost: a\r\n"
 	    "X-A: 1\r\nx-a: 2\r\nX-B: 3\r\n\r\n";
-	struct sp_http_head h;
+	struct sg_http_head h;
 
 	(void)state;
 	assert_int_equal(parse_req(req, &h), 0);
-	assert_int_equal(sp_http_head_find(&h, req, "x-a", 0), 1);
-	assert_int_equal(sp_http_head_find(&h, req, "X-A", 2), 2);
-	assert_int_equal(sp_http_head_find(&h, req, "x-a", 3), -ENOENT);
-	assert_int_equal(sp_http_head_find(&h, req, "x-", 0), -ENOENT);
-	assert_int_equal(sp_http_head_find(&h, req, "HOST", 0), 0);
+	assert_int_equal(sg_http_head_find(&h, req, "x-a", 0), 1);
+	assert_int_equal(sg_http_head_find(&h, req, "X-A", 2), 2);
+	assert_int_equal(sg_http_head_find(&h, req, "x-a", 3), -ENOENT);
+	assert_int_equal(sg_http_head_find(&h, req, "x-", 0), -ENOENT);
+	assert_int_equal(sg_http_head_find(&h, req, "HOST", 0), 0);
 	/* later calls keep the answer */
-	assert_int_equal(sp_http_head_parse(&h, req, strlen(req)), 0);
+	assert_int_equal(sg_http_head_parse(&h, req, strlen(req)), 0);
 	assert_int_equal(h.head_len, strlen(req));
 
 	assert_int_equal(parse_req("GET / HTTP/1.1\r\nHost: a\r\n\n", &h),
 	    -EPROTO);
-	assert_int_equal(sp_http_head_parse(&h, "", 0), -EPROTO);
+	assert_int_equal(sg_http_head_parse(&h, "", 0), -EPROTO);
 
 	/* a shorter buffer than before is a caller bug */
-	sp_http_head_init(&h, SP_HTTP_REQUEST, false);
-	assert_int_equal(sp_http_head_parse(&h, req, 10), -EAGAIN);
-	assert_int_equal(sp_http_head_parse(&h, req, 5), -EINVAL);
-	assert_int_equal(sp_http_head_parse(&h, req, strlen(req)), 0);
+	sg_http_head_init(&h, SG_HTTP_REQUEST, false);
+	assert_int_equal(sg_http_head_parse(&h, req, 10), -EAGAIN);
+	assert_int_equal(sg_http_head_parse(&h, req, 5), -EINVAL);
+	assert_int_equal(sg_http_head_parse(&h, req, strlen(req)), 0);
 }
 
 /* Builds "GET /aaa... HTTP/1.1\r\n" of exactly total bytes, then Host. */
@@ -611,32 +611,32 @@ long_target_request(size_t total)
 static void
 test_line_limits(void **state)
 {
-	struct sp_http_head h;
+	struct sg_http_head h;
 	char *s;
 
 	(void)state;
-	s = long_target_request(SP_HTTP_LINE_MAX);
+	s = long_target_request(SG_HTTP_LINE_MAX);
 	assert_int_equal(parse_req(s, &h), 0);
-	assert_int_equal(h.target.len, SP_HTTP_LINE_MAX - 15);
+	assert_int_equal(h.target.len, SG_HTTP_LINE_MAX - 15);
 	free(s);
-	s = long_target_request(SP_HTTP_LINE_MAX + 1);
+	s = long_target_request(SG_HTTP_LINE_MAX + 1);
 	assert_int_equal(parse_req(s, &h), -EPROTO);
 	assert_int_equal(h.error_status, 414);
 	/* found before the line ends */
-	sp_http_head_init(&h, SP_HTTP_REQUEST, false);
-	assert_int_equal(sp_http_head_parse(&h, s, SP_HTTP_LINE_MAX - 1),
+	sg_http_head_init(&h, SG_HTTP_REQUEST, false);
+	assert_int_equal(sg_http_head_parse(&h, s, SG_HTTP_LINE_MAX - 1),
 	    -EAGAIN);
-	assert_int_equal(sp_http_head_parse(&h, s, SP_HTTP_LINE_MAX), -EPROTO);
+	assert_int_equal(sg_http_head_parse(&h, s, SG_HTTP_LINE_MAX), -EPROTO);
 	assert_int_equal(h.error_status, 414);
 	free(s);
 
-	s = malloc(SP_HTTP_LINE_MAX + 10);
+	s = malloc(SG_HTTP_LINE_MAX + 10);
 	assert_non_null(s);
-	memset(s, 'G', SP_HTTP_LINE_MAX + 10);
-	sp_http_head_init(&h, SP_HTTP_REQUEST, false);
-	assert_int_equal(sp_http_head_parse(&h, s, SP_HTTP_LINE_MAX + 10),
+	memset(s, 'G', SG_HTTP_LINE_MAX + 10);
+	sg_http_head_init(&h, SG_HTTP_REQUEST, false);
+	assert_int_equal(sg_http_head_parse(&h, s, SG_HTTP_LINE_MAX + 10),
 	    -EPROTO);
-	assert_int_equal(h.error, SP_HTTP_E_METHOD);
+	assert_int_equal(h.error, SG_HTTP_E_METHOD);
 	assert_int_equal(h.error_status, 501);
 	free(s);
 }
@@ -660,22 +660,22 @@ sized_head(size_t total)
 static void
 test_head_limit(void **state)
 {
-	struct sp_http_head h;
+	struct sg_http_head h;
 	char *s;
 
 	(void)state;
-	s = sized_head(SP_HTTP_HEAD_MAX);
-	sp_http_head_init(&h, SP_HTTP_REQUEST, false);
-	assert_int_equal(sp_http_head_parse(&h, s, SP_HTTP_HEAD_MAX), 0);
-	assert_int_equal(h.head_len, SP_HTTP_HEAD_MAX);
+	s = sized_head(SG_HTTP_HEAD_MAX);
+	sg_http_head_init(&h, SG_HTTP_REQUEST, false);
+	assert_int_equal(sg_http_head_parse(&h, s, SG_HTTP_HEAD_MAX), 0);
+	assert_int_equal(h.head_len, SG_HTTP_HEAD_MAX);
 	free(s);
-	s = sized_head(SP_HTTP_HEAD_MAX + 1);
-	sp_http_head_init(&h, SP_HTTP_REQUEST, false);
-	assert_int_equal(sp_http_head_parse(&h, s, SP_HTTP_HEAD_MAX - 1),
+	s = sized_head(SG_HTTP_HEAD_MAX + 1);
+	sg_http_head_init(&h, SG_HTTP_REQUEST, false);
+	assert_int_equal(sg_http_head_parse(&h, s, SG_HTTP_HEAD_MAX - 1),
 	    -EAGAIN);
-	assert_int_equal(sp_http_head_parse(&h, s, SP_HTTP_HEAD_MAX + 1),
+	assert_int_equal(sg_http_head_parse(&h, s, SG_HTTP_HEAD_MAX + 1),
 	    -EPROTO);
-	assert_int_equal(h.error, SP_HTTP_E_TOO_LARGE);
+	assert_int_equal(h.error, SG_HTTP_E_TOO_LARGE);
 	assert_int_equal(h.error_status, 431);
 	free(s);
 }
@@ -691,15 +691,15 @@ static void
 test_hosts(void **state)
 {
 	static const struct host_case cases[] = {
-		{ "Example.COM", "example.com", SP_HTTP_HOST_NAME, 0 },
-		{ "example.com.", "example.com", SP_HTTP_HOST_NAME, 0 },
-		{ "example.com.:8080", "example.com", SP_HTTP_HOST_NAME, 8080 },
-		{ "a_b-c.example", "a_b-c.example", SP_HTTP_HOST_NAME, 0 },
-		{ "localhost:65535", "localhost", SP_HTTP_HOST_NAME, 65535 },
-		{ "10.0.0.1:1", "10.0.0.1", SP_HTTP_HOST_IPV4, 1 },
-		{ "[::1]", "[::1]", SP_HTTP_HOST_IPV6, 0 },
+		{ "Example.COM", "example.com", SG_HTTP_HOST_NAME, 0 },
+		{ "example.com.", "example.com", SG_HTTP_HOST_NAME, 0 },
+		{ "example.com.:8080", "example.com", SG_HTTP_HOST_NAME, 8080 },
+		{ "a_b-c.example", "a_b-c.example", SG_HTTP_HOST_NAME, 0 },
+		{ "localhost:65535", "localhost", SG_HTTP_HOST_NAME, 65535 },
+		{ "10.0.0.1:1", "10.0.0.1", SG_HTTP_HOST_IPV4, 1 },
+		{ "[::1]", "[::1]", SG_HTTP_HOST_IPV6, 0 },
 		{ "[::FFFF:10.0.0.1]:443", "[::ffff:10.0.0.1]",
-		    SP_HTTP_HOST_IPV6, 443 },
+		    SG_HTTP_HOST_IPV6, 443 },
 		{ "", NULL, 0, 0 },
 		{ ".", NULL, 0, 0 },
 		{ "example..com", NULL, 0, 0 },
@@ -726,7 +726,7 @@ test_hosts(void **state)
 		{ "::1", NULL, 0, 0 },
 	};
 	char req[512], longname[300];
-	struct sp_http_head h;
+	struct sg_http_head h;
 	size_t i;
 
 	(void)state;
@@ -738,7 +738,7 @@ test_hosts(void **state)
 		    c->host);
 		r = parse_req(req, &h);
 		if (c->want == NULL) {
-			if (r != -EPROTO || h.error != SP_HTTP_E_HOST)
+			if (r != -EPROTO || h.error != SG_HTTP_E_HOST)
 				fail_msg("Host '%s' accepted", c->host);
 			continue;
 		}
@@ -777,10 +777,10 @@ test_hosts(void **state)
 	assert_int_equal(h.port, 80);
 	assert_int_equal(parse_req("GET HTTPS://A.example./x?y HTTP/1.1\r\n"
 	    "Host: a.EXAMPLE:443\r\n\r\n", &h), 0);
-	assert_int_equal(h.scheme, SP_HTTP_SCHEME_HTTPS);
+	assert_int_equal(h.scheme, SG_HTTP_SCHEME_HTTPS);
 	assert_int_equal(parse_req("GET http://a.example:443/ HTTP/1.1\r\n"
 	    "Host: a.example\r\n\r\n", &h), -EPROTO);
-	assert_int_equal(h.error, SP_HTTP_E_HOST_MISMATCH);
+	assert_int_equal(h.error, SG_HTTP_E_HOST_MISMATCH);
 	assert_int_equal(parse_req("GET http://u@a.example/ HTTP/1.1\r\n"
 	    "Host: a.example\r\n\r\n", &h), -EPROTO);
 	assert_int_equal(parse_req("GET ftp://a.example/ HTTP/1.1\r\n"
@@ -794,85 +794,85 @@ test_responses(void **state)
 {
 	static const char two[] = "HTTP/1.1 100 Continue\r\n\r\n"
 	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-	struct sp_http_head h;
+	struct sg_http_head h;
 
 	(void)state;
-	sp_http_head_init(&h, SP_HTTP_RESPONSE, false);
-	assert_int_equal(sp_http_head_parse(&h, two, sizeof(two) - 1), 0);
+	sg_http_head_init(&h, SG_HTTP_RESPONSE, false);
+	assert_int_equal(sg_http_head_parse(&h, two, sizeof(two) - 1), 0);
 	assert_int_equal(h.status, 100);
-	assert_int_equal(h.body, SP_HTTP_BODY_NONE);
-	sp_http_head_init(&h, SP_HTTP_RESPONSE, false);
-	assert_int_equal(sp_http_head_parse(&h, two + 25,
+	assert_int_equal(h.body, SG_HTTP_BODY_NONE);
+	sg_http_head_init(&h, SG_HTTP_RESPONSE, false);
+	assert_int_equal(sg_http_head_parse(&h, two + 25,
 	    sizeof(two) - 1 - 25), 0);
 	assert_int_equal(h.status, 200);
-	assert_int_equal(h.body, SP_HTTP_BODY_LENGTH);
+	assert_int_equal(h.body, SG_HTTP_BODY_LENGTH);
 	assert_int_equal(h.content_length, 2);
 
-	sp_http_head_init(&h, SP_HTTP_RESPONSE, false);
-	assert_int_equal(sp_http_head_parse(&h,
+	sg_http_head_init(&h, SG_HTTP_RESPONSE, false);
+	assert_int_equal(sg_http_head_parse(&h,
 	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 44), -EPROTO);
 	assert_int_equal(h.error_status, 501);
-	sp_http_head_init(&h, SP_HTTP_RESPONSE, false);
-	assert_int_equal(sp_http_head_parse(&h,
+	sg_http_head_init(&h, SG_HTTP_RESPONSE, false);
+	assert_int_equal(sg_http_head_parse(&h,
 	    "HTTP/1.1 600 Odd\r\n\r\n", 20), -EPROTO);
-	sp_http_head_init(&h, SP_HTTP_RESPONSE, false);
-	assert_int_equal(sp_http_head_parse(&h,
+	sg_http_head_init(&h, SG_HTTP_RESPONSE, false);
+	assert_int_equal(sg_http_head_parse(&h,
 	    "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", 46), 0);
-	assert_int_equal(h.body, SP_HTTP_BODY_NONE);
+	assert_int_equal(h.body, SG_HTTP_BODY_NONE);
 	assert_false(h.keep_alive);
 }
 
 static void
 test_chunked_limits(void **state)
 {
-	struct sp_http_chunked c;
-	struct sp_http_chunk_out o;
-	char big[SP_HTTP_TRAILER_MAX + 64];
+	struct sg_http_chunked c;
+	struct sg_http_chunk_out o;
+	char big[SG_HTTP_TRAILER_MAX + 64];
 	size_t i, n;
 
 	(void)state;
 	/* 16 digits with leading zeros, then 17 */
-	sp_http_chunked_init(&c);
-	assert_int_equal(sp_http_chunked_feed(&c, "0000000000000001\r\nx\r\n0\r\n\r\n",
+	sg_http_chunked_init(&c);
+	assert_int_equal(sg_http_chunked_feed(&c, "0000000000000001\r\nx\r\n0\r\n\r\n",
 	    26, &o), 0);
 	assert_int_equal(o.data_len, 1);
 	assert_int_equal(o.data_off, 18);
-	assert_int_equal(sp_http_chunked_feed(&c, "\r\n0\r\n\r\n", 7, &o), 1);
+	assert_int_equal(sg_http_chunked_feed(&c, "\r\n0\r\n\r\n", 7, &o), 1);
 	assert_int_equal(o.used, 7);
-	sp_http_chunked_init(&c);
-	assert_int_equal(sp_http_chunked_feed(&c, "00000000000000001\r\n", 19,
+	sg_http_chunked_init(&c);
+	assert_int_equal(sg_http_chunked_feed(&c, "00000000000000001\r\n", 19,
 	    &o), -EPROTO);
-	assert_int_equal(sp_http_chunked_feed(&c, "0\r\n\r\n", 5, &o), -EPROTO);
+	assert_int_equal(sg_http_chunked_feed(&c, "0\r\n\r\n", 5, &o), -EPROTO);
 
-	/* an extension of exactly SP_HTTP_CHUNK_EXT_MAX bytes is fine */
+	/* an extension of exactly SG_HTTP_CHUNK_EXT_MAX bytes is fine */
 	n = 0;
 	big[n++] = '1';
 	big[n++] = ';';
-	while (n < 1 + SP_HTTP_CHUNK_EXT_MAX)
+	while (n < 1 + SG_HTTP_CHUNK_EXT_MAX)
 		big[n++] = 'e';
 	memcpy(big + n, "\r\nx\r\n0\r\n\r\n", 10);
-	sp_http_chunked_init(&c);
-	assert_int_equal(sp_http_chunked_feed(&c, big, n + 10, &o), 0);
+	sg_http_chunked_init(&c);
+	assert_int_equal(sg_http_chunked_feed(&c, big, n + 10, &o), 0);
 	assert_int_equal(o.data_len, 1);
 	big[n++] = 'e';
 	memcpy(big + n, "\r\nx\r\n0\r\n\r\n", 10);
-	sp_http_chunked_init(&c);
-	assert_int_equal(sp_http_chunked_feed(&c, big, n + 10, &o), -EPROTO);
+	sg_http_chunked_init(&c);
+	assert_int_equal(sg_http_chunked_feed(&c, big, n + 10, &o), -EPROTO);
 
 	/* trailer section over its bound */
-	sp_http_chunked_init(&c);
+	sg_http_chunked_init(&c);
 	n = 0;
 	memcpy(big, "0\r\nX: ", 6);
 	n = 6;
 	while (n < sizeof(big) - 4)
 		big[n++] = 'v';
 	memcpy(big + n, "\r\n\r\n", 4);
-	assert_int_equal(sp_http_chunked_feed(&c, big, sizeof(big), &o),
+	assert_int_equal(sg_http_chunked_feed(&c, big, sizeof(big), &o),
 	    -EPROTO);
 
-	/* SP_HTTP_FIELDS_MAX trailer fields, then one more */
+	/* SG_HTTP_FIELDS_MAX trailer fields, then one more */
 	for (i = 0; i < 2; i++) {
-		size_t k, fields = SP_HTTP_FIELDS_MAX + i;
+		size_t k, fields = SG_HTTP_FIELDS_MAX + i;
 
 		n = 0;
 		memcpy(big, "0\r\n", 3);
@@ -883,14 +883,14 @@ test_chunked_limits(void **state)
 		}
 		memcpy(big + n, "\r\n", 2);
 		n += 2;
-		sp_http_chunked_init(&c);
-		assert_int_equal(sp_http_chunked_feed(&c, big, n, &o),
+		sg_http_chunked_init(&c);
+		assert_int_equal(sg_http_chunked_feed(&c, big, n, &o),
 		    i == 0 ? 1 : -EPROTO);
 	}
 
 	/* nothing to feed */
-	sp_http_chunked_init(&c);
-	assert_int_equal(sp_http_chunked_feed(&c, "", 0, &o), 0);
+	sg_http_chunked_init(&c);
+	assert_int_equal(sg_http_chunked_feed(&c, "", 0, &o), 0);
 	assert_int_equal(o.used, 0);
 }
 
@@ -898,9 +898,9 @@ static void
 test_error_names(void **state)
 {
 	(void)state;
-	assert_string_equal(sp_http_error_name(SP_HTTP_E_NONE), "none");
-	assert_string_equal(sp_http_error_name(SP_HTTP_E_CHUNK), "chunk");
-	assert_string_equal(sp_http_error_name((enum sp_http_error)999),
+	assert_string_equal(sg_http_error_name(SG_HTTP_E_NONE), "none");
+	assert_string_equal(sg_http_error_name(SG_HTTP_E_CHUNK), "chunk");
+	assert_string_equal(sg_http_error_name((enum sg_http_error)999),
 	    "unknown");
 }
 

@@ -1,4 +1,4 @@
-/* sp_http: strict HTTP/1.1 head parser and chunked decoder; see
+/* sg_http: strict HTTP/1.1 head parser and chunked decoder; see
  * httphead.h for what is accepted and refused. */
 #include "config.h"
 
@@ -12,7 +12,7 @@
 
 #include "common/text.h"
 #include "common/hostname.h"
-#include "secrets/httphead.h"
+#include "common/httphead.h"
 
 /* tchar of RFC 9110 5.6.2 */
 static bool
@@ -63,7 +63,7 @@ eq_nocase(const uint8_t *p, size_t n, const char *s)
 }
 
 static int
-refuse(struct sp_http_head *h, enum sp_http_error e, int status,
+refuse(struct sg_http_head *h, enum sg_http_error e, int status,
     const char *reason)
 {
 	h->done = -1;
@@ -74,7 +74,7 @@ refuse(struct sp_http_head *h, enum sp_http_error e, int status,
 }
 
 void
-sp_http_head_init(struct sp_http_head *h, enum sp_http_role role,
+sg_http_head_init(struct sg_http_head *h, enum sg_http_role role,
     bool head_request)
 {
 	memset(h, 0, sizeof(*h));
@@ -163,10 +163,10 @@ is_dotted_quad(const char *s, size_t n)
 }
 
 /* Validates and normalises an authority (host [":" port]) from p[0..n)
- * into out (SP_HTTP_HOST_BUF bytes). Returns 0 or -EINVAL. */
+ * into out (SG_HTTP_HOST_BUF bytes). Returns 0 or -EINVAL. */
 static int
 parse_authority(const uint8_t *p, size_t n, char *out, size_t *ret_len,
-    enum sp_http_host_kind *ret_kind, uint16_t *ret_port)
+    enum sg_http_host_kind *ret_kind, uint16_t *ret_port)
 {
 	char tmp[64], name[SG_NAME_MAX];
 	struct sg_name_fault fault;
@@ -174,7 +174,7 @@ parse_authority(const uint8_t *p, size_t n, char *out, size_t *ret_len,
 	size_t i, hl;
 	uint16_t port = 0;
 	const uint8_t *colon;
-	enum sp_http_host_kind kind;
+	enum sg_http_host_kind kind;
 
 	if (n == 0)
 		return -EINVAL;
@@ -194,7 +194,7 @@ parse_authority(const uint8_t *p, size_t n, char *out, size_t *ret_len,
 		if (inet_pton(AF_INET6, tmp, &a6) != 1)
 			return -EINVAL;
 		out[0] = '[';
-		if (inet_ntop(AF_INET6, &a6, out + 1, SP_HTTP_HOST_BUF - 2) ==
+		if (inet_ntop(AF_INET6, &a6, out + 1, SG_HTTP_HOST_BUF - 2) ==
 		    NULL)
 			return -EINVAL;
 		hl = strlen(out);
@@ -207,7 +207,7 @@ parse_authority(const uint8_t *p, size_t n, char *out, size_t *ret_len,
 				return -EINVAL;
 		}
 		*ret_len = hl;
-		*ret_kind = SP_HTTP_HOST_IPV6;
+		*ret_kind = SG_HTTP_HOST_IPV6;
 		*ret_port = port;
 		return 0;
 	}
@@ -223,18 +223,18 @@ parse_authority(const uint8_t *p, size_t n, char *out, size_t *ret_len,
 		return -EINVAL;
 	switch (sg_name_check((const char *)p, hl, name, &fault)) {
 	case SG_NAME_OK:
-		kind = SP_HTTP_HOST_NAME;
+		kind = SG_HTTP_HOST_NAME;
 		break;
 	case SG_NAME_NUMERIC:
 		if (!is_dotted_quad(name, strlen(name)))
 			return -EINVAL;
-		kind = SP_HTTP_HOST_IPV4;
+		kind = SG_HTTP_HOST_IPV4;
 		break;
 	default:
 		return -EINVAL;
 	}
 	hl = strlen(name);
-	if (hl >= SP_HTTP_HOST_BUF)
+	if (hl >= SG_HTTP_HOST_BUF)
 		return -EINVAL;
 	memcpy(out, name, hl + 1);
 	*ret_len = hl;
@@ -245,7 +245,7 @@ parse_authority(const uint8_t *p, size_t n, char *out, size_t *ret_len,
 
 /* The request target p[off..off+n). */
 static int
-parse_target(struct sp_http_head *h, const uint8_t *buf, uint32_t off,
+parse_target(struct sg_http_head *h, const uint8_t *buf, uint32_t off,
     uint32_t n)
 {
 	const uint8_t *p = buf + off;
@@ -254,29 +254,29 @@ parse_target(struct sp_http_head *h, const uint8_t *buf, uint32_t off,
 	h->target.off = off;
 	h->target.len = n;
 	if (n == 1 && p[0] == '*')
-		return refuse(h, SP_HTTP_E_ASTERISK, 400,
+		return refuse(h, SG_HTTP_E_ASTERISK, 400,
 		    "asterisk-form request target is not supported");
 	if (p[0] == '/') {
 		i = 0;
 	} else {
 		if (n > 7 && eq_nocase(p, 7, "http://")) {
-			h->scheme = SP_HTTP_SCHEME_HTTP;
+			h->scheme = SG_HTTP_SCHEME_HTTP;
 			a = 7;
 		} else if (n > 8 && eq_nocase(p, 8, "https://")) {
-			h->scheme = SP_HTTP_SCHEME_HTTPS;
+			h->scheme = SG_HTTP_SCHEME_HTTPS;
 			a = 8;
 		} else {
-			return refuse(h, SP_HTTP_E_SYNTAX, 400,
+			return refuse(h, SG_HTTP_E_SYNTAX, 400,
 			    "request target is not origin-form or an http(s) URL");
 		}
 		for (i = a; i < n && p[i] != '/' && p[i] != '?'; i++)
 			if (p[i] == '@')
-				return refuse(h, SP_HTTP_E_SYNTAX, 400,
+				return refuse(h, SG_HTTP_E_SYNTAX, 400,
 				    "userinfo in the request target");
 		h->authority.off = off + a;
 		h->authority.len = i - a;
 		if (i == a)
-			return refuse(h, SP_HTTP_E_SYNTAX, 400,
+			return refuse(h, SG_HTTP_E_SYNTAX, 400,
 			    "empty authority in the request target");
 	}
 	rest = i;
@@ -290,13 +290,13 @@ parse_target(struct sp_http_head *h, const uint8_t *buf, uint32_t off,
 		h->query.len = n - i - 1;
 	}
 	if (!valid_target_chars(p + rest, n - rest))
-		return refuse(h, SP_HTTP_E_SYNTAX, 400,
+		return refuse(h, SG_HTTP_E_SYNTAX, 400,
 		    "invalid character or percent-encoding in the request target");
 	return 0;
 }
 
 static int
-parse_request_line(struct sp_http_head *h, const uint8_t *buf, uint32_t s,
+parse_request_line(struct sg_http_head *h, const uint8_t *buf, uint32_t s,
     uint32_t e)
 {
 	const uint8_t *sp1, *sp2;
@@ -305,71 +305,71 @@ parse_request_line(struct sp_http_head *h, const uint8_t *buf, uint32_t s,
 
 	sp1 = memchr(buf + s, ' ', e - s);
 	if (sp1 == NULL || sp1 == buf + s)
-		return refuse(h, SP_HTTP_E_SYNTAX, 400, "malformed request line");
+		return refuse(h, SG_HTTP_E_SYNTAX, 400, "malformed request line");
 	h->method.off = s;
 	h->method.len = (uint32_t)(sp1 - (buf + s));
 	for (i = 0; i < h->method.len; i++)
 		if (!is_tchar(buf[s + i]))
-			return refuse(h, SP_HTTP_E_SYNTAX, 400,
+			return refuse(h, SG_HTTP_E_SYNTAX, 400,
 			    "method is not a token");
 	t = (uint32_t)(sp1 - buf) + 1;
 	sp2 = memchr(buf + t, ' ', e - t);
 	if (sp2 == NULL || sp2 == buf + t)
-		return refuse(h, SP_HTTP_E_SYNTAX, 400, "malformed request line");
+		return refuse(h, SG_HTTP_E_SYNTAX, 400, "malformed request line");
 	v = (uint32_t)(sp2 - buf) + 1;
 	ver = parse_version(buf + v, e - v);
 	if (ver < 0)
-		return refuse(h, SP_HTTP_E_SYNTAX, 400,
+		return refuse(h, SG_HTTP_E_SYNTAX, 400,
 		    "malformed HTTP version in the request line");
 	if (h->method.len == 3 && memcmp(buf + s, "PRI", 3) == 0 &&
 	    v - t - 1 == 1 && buf[t] == '*' && ver == 20)
-		return refuse(h, SP_HTTP_E_H2_PREFACE, 505,
+		return refuse(h, SG_HTTP_E_H2_PREFACE, 505,
 		    "HTTP/2 is not supported, use HTTP/1.1");
 	if (ver != 10 && ver != 11)
-		return refuse(h, SP_HTTP_E_VERSION, 505,
+		return refuse(h, SG_HTTP_E_VERSION, 505,
 		    "only HTTP/1.1 and HTTP/1.0 are supported");
 	h->version = ver;
 	if (h->method.len == 7 && memcmp(buf + s, "CONNECT", 7) == 0)
-		return refuse(h, SP_HTTP_E_CONNECT, 501,
+		return refuse(h, SG_HTTP_E_CONNECT, 501,
 		    "CONNECT is not supported");
 	h->method_head = h->method.len == 4 && memcmp(buf + s, "HEAD", 4) == 0;
 	return parse_target(h, buf, t, v - t - 1);
 }
 
 static int
-parse_status_line(struct sp_http_head *h, const uint8_t *buf, uint32_t s,
+parse_status_line(struct sg_http_head *h, const uint8_t *buf, uint32_t s,
     uint32_t e)
 {
 	uint32_t i;
 	int ver;
 
 	if (e - s < 12 || buf[s + 8] != ' ')
-		return refuse(h, SP_HTTP_E_SYNTAX, 400, "malformed status line");
+		return refuse(h, SG_HTTP_E_SYNTAX, 400, "malformed status line");
 	ver = parse_version(buf + s, 8);
 	if (ver < 0)
-		return refuse(h, SP_HTTP_E_SYNTAX, 400,
+		return refuse(h, SG_HTTP_E_SYNTAX, 400,
 		    "malformed HTTP version in the status line");
 	if (ver != 10 && ver != 11)
-		return refuse(h, SP_HTTP_E_VERSION, 505,
+		return refuse(h, SG_HTTP_E_VERSION, 505,
 		    "upstream answered with an unsupported HTTP version");
 	h->version = ver;
 	for (i = s + 9; i < s + 12; i++)
 		if (!is_digit(buf[i]))
-			return refuse(h, SP_HTTP_E_SYNTAX, 400,
+			return refuse(h, SG_HTTP_E_SYNTAX, 400,
 			    "malformed status code");
 	h->status = (buf[s + 9] - '0') * 100 + (buf[s + 10] - '0') * 10 +
 	    (buf[s + 11] - '0');
 	if (h->status < 100 || h->status > 599)
-		return refuse(h, SP_HTTP_E_SYNTAX, 400,
+		return refuse(h, SG_HTTP_E_SYNTAX, 400,
 		    "status code out of range");
 	/* The SP before an empty reason is often left out; it is harmless. */
 	if (e - s > 12) {
 		if (buf[s + 12] != ' ')
-			return refuse(h, SP_HTTP_E_SYNTAX, 400,
+			return refuse(h, SG_HTTP_E_SYNTAX, 400,
 			    "malformed status line");
 		for (i = s + 13; i < e; i++)
 			if (!is_fvchar(buf[i]))
-				return refuse(h, SP_HTTP_E_SYNTAX, 400,
+				return refuse(h, SG_HTTP_E_SYNTAX, 400,
 				    "invalid character in the reason phrase");
 		h->reason.off = s + 13;
 		h->reason.len = e - s - 13;
@@ -383,19 +383,19 @@ parse_status_line(struct sp_http_head *h, const uint8_t *buf, uint32_t s,
  * byte. */
 static int
 parse_field_line(const uint8_t *buf, uint32_t s, uint32_t e,
-    struct sp_http_field *f, enum sp_http_error *ret_err,
+    struct sg_http_field *f, enum sg_http_error *ret_err,
     const char **ret_reason)
 {
 	uint32_t i, vs, ve;
 
 	if (is_ows(buf[s])) {
-		*ret_err = SP_HTTP_E_OBS_FOLD;
+		*ret_err = SG_HTTP_E_OBS_FOLD;
 		*ret_reason = "obsolete line folding (a line starting with whitespace)";
 		return -EPROTO;
 	}
 	for (i = s; i < e && buf[i] != ':'; i++) {
 		if (!is_tchar(buf[i])) {
-			*ret_err = SP_HTTP_E_SYNTAX;
+			*ret_err = SG_HTTP_E_SYNTAX;
 			*ret_reason = is_ows(buf[i]) ?
 			    "whitespace in or after a field name" :
 			    "field name is not a token";
@@ -403,7 +403,7 @@ parse_field_line(const uint8_t *buf, uint32_t s, uint32_t e,
 		}
 	}
 	if (i == e || i == s) {
-		*ret_err = SP_HTTP_E_SYNTAX;
+		*ret_err = SG_HTTP_E_SYNTAX;
 		*ret_reason = i == e ? "field line without a colon" :
 		    "empty field name";
 		return -EPROTO;
@@ -414,7 +414,7 @@ parse_field_line(const uint8_t *buf, uint32_t s, uint32_t e,
 	ve = e;
 	for (i = vs; i < ve; i++) {
 		if (!is_fvchar(buf[i])) {
-			*ret_err = SP_HTTP_E_SYNTAX;
+			*ret_err = SG_HTTP_E_SYNTAX;
 			*ret_reason = "control character in a field value";
 			return -EPROTO;
 		}
@@ -510,11 +510,11 @@ conn_cb(void *ctx, const uint8_t *tok, size_t n, uint8_t after)
 	if (after != 0)
 		return -1;
 	if (eq_nocase(tok, n, "close"))
-		*conn |= SP_HTTP_CONN_CLOSE;
+		*conn |= SG_HTTP_CONN_CLOSE;
 	else if (eq_nocase(tok, n, "keep-alive"))
-		*conn |= SP_HTTP_CONN_KEEPALIVE;
+		*conn |= SG_HTTP_CONN_KEEPALIVE;
 	else if (eq_nocase(tok, n, "upgrade"))
-		*conn |= SP_HTTP_CONN_UPGRADE;
+		*conn |= SG_HTTP_CONN_UPGRADE;
 	return 0;
 }
 
@@ -526,15 +526,15 @@ upgrade_cb(void *ctx, const uint8_t *tok, size_t n, uint8_t after)
 	if (after != 0 && after != '/')
 		return -1;
 	if (eq_nocase(tok, n, "websocket"))
-		*up |= SP_HTTP_UPGRADE_WEBSOCKET;
+		*up |= SG_HTTP_UPGRADE_WEBSOCKET;
 	else if (eq_nocase(tok, n, "h2c"))
-		*up |= SP_HTTP_UPGRADE_H2C;
+		*up |= SG_HTTP_UPGRADE_H2C;
 	else
-		*up |= SP_HTTP_UPGRADE_OTHER;
+		*up |= SG_HTTP_UPGRADE_OTHER;
 	return 0;
 }
 
-/* Content-Length: 1*DIGIT, at most SP_HTTP_CL_MAX. */
+/* Content-Length: 1*DIGIT, at most SG_HTTP_CL_MAX. */
 static int
 parse_content_length(const uint8_t *p, size_t n, uint64_t *ret)
 {
@@ -547,7 +547,7 @@ parse_content_length(const uint8_t *p, size_t n, uint64_t *ret)
 		if (!is_digit(p[i]))
 			return -EINVAL;
 		v = v * 10 + (uint64_t)(p[i] - '0');
-		if (v > SP_HTTP_CL_MAX)
+		if (v > SG_HTTP_CL_MAX)
 			return -EINVAL;
 	}
 	*ret = v;
@@ -556,16 +556,16 @@ parse_content_length(const uint8_t *p, size_t n, uint64_t *ret)
 
 /* Semantics of the complete head: framing, Host, Expect, Connection. */
 static int
-finish_head(struct sp_http_head *h, const uint8_t *buf)
+finish_head(struct sg_http_head *h, const uint8_t *buf)
 {
 	struct te_state te = { 0 };
-	const struct sp_http_field *f;
+	const struct sg_http_field *f;
 	const uint8_t *v;
 	int ncl = 0, nte = 0, nhost = 0, r;
 	size_t i, alen;
 	bool expect_other = false, expect_continue = false;
-	char ahost[SP_HTTP_HOST_BUF];
-	enum sp_http_host_kind akind;
+	char ahost[SG_HTTP_HOST_BUF];
+	enum sg_http_host_kind akind;
 	uint16_t aport, dport;
 
 	for (i = 0; i < h->nfields; i++) {
@@ -578,27 +578,27 @@ finish_head(struct sp_http_head *h, const uint8_t *buf)
 		v = buf + f->value.off;
 		if (eq_nocase(name, nl, "content-length")) {
 			if (++ncl > 1)
-				return refuse(h, SP_HTTP_E_FRAMING, 400,
+				return refuse(h, SG_HTTP_E_FRAMING, 400,
 				    "more than one Content-Length field");
 			if (parse_content_length(v, f->value.len,
 			    &h->content_length) < 0)
-				return refuse(h, SP_HTTP_E_FRAMING, 400,
+				return refuse(h, SG_HTTP_E_FRAMING, 400,
 				    "invalid Content-Length");
 		} else if (eq_nocase(name, nl, "transfer-encoding")) {
 			nte++;
 			if (walk_list(v, f->value.len, te_cb, &te) < 0)
-				return refuse(h, SP_HTTP_E_FRAMING, 400,
+				return refuse(h, SG_HTTP_E_FRAMING, 400,
 				    "malformed Transfer-Encoding");
 		} else if (eq_nocase(name, nl, "host")) {
 			nhost++;
 		} else if (eq_nocase(name, nl, "connection")) {
 			if (walk_list(v, f->value.len, conn_cb, &h->conn) < 0)
-				return refuse(h, SP_HTTP_E_SYNTAX, 400,
+				return refuse(h, SG_HTTP_E_SYNTAX, 400,
 				    "malformed Connection field");
 		} else if (eq_nocase(name, nl, "upgrade")) {
 			if (walk_list(v, f->value.len, upgrade_cb,
 			    &h->upgrade) < 0)
-				return refuse(h, SP_HTTP_E_SYNTAX, 400,
+				return refuse(h, SG_HTTP_E_SYNTAX, 400,
 				    "malformed Upgrade field");
 		} else if (eq_nocase(name, nl, "expect")) {
 			if (eq_nocase(v, f->value.len, "100-continue"))
@@ -610,83 +610,83 @@ finish_head(struct sp_http_head *h, const uint8_t *buf)
 
 	if (nte > 0) {
 		if (ncl > 0)
-			return refuse(h, SP_HTTP_E_FRAMING, 400,
+			return refuse(h, SG_HTTP_E_FRAMING, 400,
 			    "both Transfer-Encoding and Content-Length");
 		if (h->version == 10)
-			return refuse(h, SP_HTTP_E_FRAMING, 400,
+			return refuse(h, SG_HTTP_E_FRAMING, 400,
 			    "Transfer-Encoding in an HTTP/1.0 message");
 		if (te.chunked == 0 && !te.other)
-			return refuse(h, SP_HTTP_E_FRAMING, 400,
+			return refuse(h, SG_HTTP_E_FRAMING, 400,
 			    "empty Transfer-Encoding");
 		if (te.chunked > 1)
-			return refuse(h, SP_HTTP_E_FRAMING, 400,
+			return refuse(h, SG_HTTP_E_FRAMING, 400,
 			    "chunked applied more than once");
 		if (te.chunked == 1 && !te.last_chunked)
-			return refuse(h, SP_HTTP_E_FRAMING, 400,
+			return refuse(h, SG_HTTP_E_FRAMING, 400,
 			    "chunked is not the final transfer coding");
 		if (te.chunked_params)
-			return refuse(h, SP_HTTP_E_FRAMING, 400,
+			return refuse(h, SG_HTTP_E_FRAMING, 400,
 			    "parameters on chunked");
 		if (te.other)
-			return refuse(h, SP_HTTP_E_CODING, 501,
+			return refuse(h, SG_HTTP_E_CODING, 501,
 			    "transfer codings other than chunked are not supported");
 	}
 
-	if (h->role == SP_HTTP_REQUEST) {
+	if (h->role == SG_HTTP_REQUEST) {
 		if (nhost != 1)
-			return refuse(h, SP_HTTP_E_HOST, 400, nhost == 0 ?
+			return refuse(h, SG_HTTP_E_HOST, 400, nhost == 0 ?
 			    "missing Host field" : "more than one Host field");
-		r = sp_http_head_find(h, buf, "host", 0);
+		r = sg_http_head_find(h, buf, "host", 0);
 		f = &h->fields[r];
 		if (parse_authority(buf + f->value.off, f->value.len, h->host,
 		    &h->host_len, &h->host_kind, &h->port) < 0)
-			return refuse(h, SP_HTTP_E_HOST, 400, "invalid Host");
-		if (h->scheme != SP_HTTP_SCHEME_NONE) {
+			return refuse(h, SG_HTTP_E_HOST, 400, "invalid Host");
+		if (h->scheme != SG_HTTP_SCHEME_NONE) {
 			if (parse_authority(buf + h->authority.off,
 			    h->authority.len, ahost, &alen, &akind, &aport) < 0)
-				return refuse(h, SP_HTTP_E_SYNTAX, 400,
+				return refuse(h, SG_HTTP_E_SYNTAX, 400,
 				    "invalid host in the request target");
-			dport = h->scheme == SP_HTTP_SCHEME_HTTPS ? 443 : 80;
+			dport = h->scheme == SG_HTTP_SCHEME_HTTPS ? 443 : 80;
 			if (alen != h->host_len ||
 			    memcmp(ahost, h->host, alen) != 0 ||
 			    (aport != 0 ? aport : dport) !=
 			    (h->port != 0 ? h->port : dport))
-				return refuse(h, SP_HTTP_E_HOST_MISMATCH, 400,
+				return refuse(h, SG_HTTP_E_HOST_MISMATCH, 400,
 				    "Host does not match the request target");
 			if (h->port == 0)
 				h->port = aport;
 		}
 		if (expect_other)
-			return refuse(h, SP_HTTP_E_EXPECT, 417,
+			return refuse(h, SG_HTTP_E_EXPECT, 417,
 			    "only Expect: 100-continue is supported");
 		h->expect_continue = expect_continue && h->version == 11;
 		if (nte > 0)
-			h->body = SP_HTTP_BODY_CHUNKED;
+			h->body = SG_HTTP_BODY_CHUNKED;
 		else if (ncl > 0)
-			h->body = SP_HTTP_BODY_LENGTH;
+			h->body = SG_HTTP_BODY_LENGTH;
 		else
-			h->body = SP_HTTP_BODY_NONE;
+			h->body = SG_HTTP_BODY_NONE;
 	} else {
 		if (h->status < 200 || h->status == 204 ||
 		    h->status == 304 || h->head_request)
-			h->body = SP_HTTP_BODY_NONE;
+			h->body = SG_HTTP_BODY_NONE;
 		else if (nte > 0)
-			h->body = SP_HTTP_BODY_CHUNKED;
+			h->body = SG_HTTP_BODY_CHUNKED;
 		else if (ncl > 0)
-			h->body = SP_HTTP_BODY_LENGTH;
+			h->body = SG_HTTP_BODY_LENGTH;
 		else
-			h->body = SP_HTTP_BODY_CLOSE;
+			h->body = SG_HTTP_BODY_CLOSE;
 	}
-	if (h->body != SP_HTTP_BODY_LENGTH)
+	if (h->body != SG_HTTP_BODY_LENGTH)
 		h->content_length = 0;
 
-	if (h->conn & SP_HTTP_CONN_CLOSE)
+	if (h->conn & SG_HTTP_CONN_CLOSE)
 		h->keep_alive = false;
 	else if (h->version == 11)
 		h->keep_alive = true;
 	else
-		h->keep_alive = (h->conn & SP_HTTP_CONN_KEEPALIVE) != 0;
-	if (h->body == SP_HTTP_BODY_CLOSE)
+		h->keep_alive = (h->conn & SG_HTTP_CONN_KEEPALIVE) != 0;
+	if (h->body == SG_HTTP_BODY_CLOSE)
 		h->keep_alive = false;
 	return 0;
 }
@@ -694,28 +694,28 @@ finish_head(struct sp_http_head *h, const uint8_t *buf)
 /* A complete line buf[s..e), CRLF excluded. Returns 1 at the empty line
  * ending the head, 0 to go on, -EPROTO. */
 static int
-head_line(struct sp_http_head *h, const uint8_t *buf, uint32_t s, uint32_t e)
+head_line(struct sg_http_head *h, const uint8_t *buf, uint32_t s, uint32_t e)
 {
-	enum sp_http_error err;
+	enum sg_http_error err;
 	const char *reason;
 	int r;
 
 	if (h->nlines == 0) {
 		if (s == e)
-			return refuse(h, SP_HTTP_E_SYNTAX, 400,
+			return refuse(h, SG_HTTP_E_SYNTAX, 400,
 			    "empty line before the start line");
 		if (is_ows(buf[s]))
-			return refuse(h, SP_HTTP_E_SYNTAX, 400,
+			return refuse(h, SG_HTTP_E_SYNTAX, 400,
 			    "whitespace before the start line");
-		r = h->role == SP_HTTP_REQUEST ?
+		r = h->role == SG_HTTP_REQUEST ?
 		    parse_request_line(h, buf, s, e) :
 		    parse_status_line(h, buf, s, e);
 		return r < 0 ? r : 0;
 	}
 	if (s == e)
 		return 1;
-	if (h->nfields == SP_HTTP_FIELDS_MAX)
-		return refuse(h, SP_HTTP_E_TOO_MANY, 431, "too many header fields");
+	if (h->nfields == SG_HTTP_FIELDS_MAX)
+		return refuse(h, SG_HTTP_E_TOO_MANY, 431, "too many header fields");
 	if (parse_field_line(buf, s, e, &h->fields[h->nfields], &err,
 	    &reason) < 0)
 		return refuse(h, err, 400, reason);
@@ -724,10 +724,10 @@ head_line(struct sp_http_head *h, const uint8_t *buf, uint32_t s, uint32_t e)
 }
 
 int
-sp_http_head_parse(struct sp_http_head *h, const void *data, size_t len)
+sg_http_head_parse(struct sg_http_head *h, const void *data, size_t len)
 {
 	const uint8_t *buf = data;
-	size_t limit = len < SP_HTTP_HEAD_MAX ? len : SP_HTTP_HEAD_MAX;
+	size_t limit = len < SG_HTTP_HEAD_MAX ? len : SG_HTTP_HEAD_MAX;
 	uint32_t i, k;
 	int r;
 
@@ -742,21 +742,21 @@ sp_http_head_parse(struct sp_http_head *h, const void *data, size_t len)
 
 		k = i - h->pos;		/* index in the line */
 		if (h->nlines == 0 &&
-		    (c == '\n' ? k + 1 : k + 2) > SP_HTTP_LINE_MAX) {
+		    (c == '\n' ? k + 1 : k + 2) > SG_HTTP_LINE_MAX) {
 			h->scan = i;
-			if (h->role == SP_HTTP_RESPONSE)
-				return refuse(h, SP_HTTP_E_TOO_LARGE, 431,
+			if (h->role == SG_HTTP_RESPONSE)
+				return refuse(h, SG_HTTP_E_TOO_LARGE, 431,
 				    "status line too long");
 			if (h->first_sp == 0)
-				return refuse(h, SP_HTTP_E_METHOD, 501,
+				return refuse(h, SG_HTTP_E_METHOD, 501,
 				    "method too long");
-			return refuse(h, SP_HTTP_E_TARGET_LONG, 414,
+			return refuse(h, SG_HTTP_E_TARGET_LONG, 414,
 			    "request target too long");
 		}
 		if (c == '\n') {
 			if (k == 0 || buf[i - 1] != '\r') {
 				h->scan = i;
-				return refuse(h, SP_HTTP_E_LINE_END, 400,
+				return refuse(h, SG_HTTP_E_LINE_END, 400,
 				    "bare LF in the message head");
 			}
 			r = head_line(h, buf, h->pos, i - 1);
@@ -779,43 +779,43 @@ sp_http_head_parse(struct sp_http_head *h, const void *data, size_t len)
 		}
 		if (k > 0 && buf[i - 1] == '\r') {
 			h->scan = i;
-			return refuse(h, SP_HTTP_E_LINE_END, 400,
+			return refuse(h, SG_HTTP_E_LINE_END, 400,
 			    "bare CR in the message head");
 		}
 		if (c == 0) {
 			h->scan = i;
-			return refuse(h, SP_HTTP_E_LINE_END, 400,
+			return refuse(h, SG_HTTP_E_LINE_END, 400,
 			    "NUL in the message head");
 		}
 		/* Refuse non-HTTP bytes (a TLS handshake on port 80) at
 		 * once instead of waiting for a line end. */
-		if (h->nlines == 0 && h->role == SP_HTTP_REQUEST &&
+		if (h->nlines == 0 && h->role == SG_HTTP_REQUEST &&
 		    h->first_sp == 0) {
 			if (c == ' ' && k > 0) {
 				h->first_sp = i;
 			} else if (!is_tchar(c) && c != '\r') {
 				h->scan = i;
-				return refuse(h, SP_HTTP_E_SYNTAX, 400,
+				return refuse(h, SG_HTTP_E_SYNTAX, 400,
 				    "request does not start with an HTTP method");
 			}
 		}
 	}
 	h->scan = (uint32_t)limit;
-	if (limit == SP_HTTP_HEAD_MAX)
-		return refuse(h, SP_HTTP_E_TOO_LARGE, 431,
+	if (limit == SG_HTTP_HEAD_MAX)
+		return refuse(h, SG_HTTP_E_TOO_LARGE, 431,
 		    "request header fields too large");
 	return -EAGAIN;
 }
 
 int
-sp_http_head_find(const struct sp_http_head *h, const void *data,
+sg_http_head_find(const struct sg_http_head *h, const void *data,
     const char *name, size_t from)
 {
 	const uint8_t *buf = data;
 	size_t i, j, n = strlen(name);
 
 	for (i = from; i < h->nfields; i++) {
-		const struct sp_http_field *f = &h->fields[i];
+		const struct sg_http_field *f = &h->fields[i];
 
 		if (f->name.len != n)
 			continue;
@@ -856,17 +856,17 @@ enum {
 };
 
 void
-sp_http_chunked_init(struct sp_http_chunked *c)
+sg_http_chunked_init(struct sg_http_chunked *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->state = CK_SIZE_START;
 }
 
 static int
-ck_fail(struct sp_http_chunked *c, const char *reason)
+ck_fail(struct sg_http_chunked *c, const char *reason)
 {
 	c->state = CK_ERROR;
-	c->error = SP_HTTP_E_CHUNK;
+	c->error = SG_HTTP_E_CHUNK;
 	c->error_reason = reason;
 	return -EPROTO;
 }
@@ -879,8 +879,8 @@ is_qdtext(uint8_t b)
 }
 
 int
-sp_http_chunked_feed(struct sp_http_chunked *c, const void *data, size_t len,
-    struct sp_http_chunk_out *out)
+sg_http_chunked_feed(struct sg_http_chunked *c, const void *data, size_t len,
+    struct sg_http_chunk_out *out)
 {
 	const uint8_t *p = data;
 	size_t i = 0, take;
@@ -912,10 +912,10 @@ sp_http_chunked_feed(struct sp_http_chunked *c, const void *data, size_t len,
 		/* the extension bound counts from the first byte after the
 		 * size up to the CR */
 		if (c->state >= CK_BWS && c->state <= CK_EXT_POST_Q &&
-		    b != '\r' && ++c->ext_len > SP_HTTP_CHUNK_EXT_MAX)
+		    b != '\r' && ++c->ext_len > SG_HTTP_CHUNK_EXT_MAX)
 			return ck_fail(c, "chunk extension too long");
 		if (c->state >= CK_TR_START && c->state <= CK_TR_END_LF &&
-		    ++c->trailer_len > SP_HTTP_TRAILER_MAX)
+		    ++c->trailer_len > SG_HTTP_TRAILER_MAX)
 			return ck_fail(c, "trailer section too large");
 		switch (c->state) {
 		case CK_SIZE_START:
@@ -930,10 +930,10 @@ sp_http_chunked_feed(struct sp_http_chunked *c, const void *data, size_t len,
 		case CK_SIZE:
 			hv = sg_hexval(b);
 			if (hv >= 0) {
-				if (++c->digits > SP_HTTP_CHUNK_DIGITS)
+				if (++c->digits > SG_HTTP_CHUNK_DIGITS)
 					return ck_fail(c, "chunk size too long");
 				c->size = c->size << 4 | (uint64_t)hv;
-				if (c->size > SP_HTTP_CHUNK_MAX)
+				if (c->size > SG_HTTP_CHUNK_MAX)
 					return ck_fail(c, "chunk too large");
 			} else if (b == '\r') {
 				c->state = CK_LINE_LF;
@@ -1047,7 +1047,7 @@ sp_http_chunked_feed(struct sp_http_chunked *c, const void *data, size_t len,
 			} else if (is_ows(b)) {
 				return ck_fail(c, "obsolete line folding in the trailers");
 			} else if (is_tchar(b)) {
-				if (++c->trailer_fields > SP_HTTP_FIELDS_MAX)
+				if (++c->trailer_fields > SG_HTTP_FIELDS_MAX)
 					return ck_fail(c, "too many trailer fields");
 				c->state = CK_TR_NAME;
 			} else {
@@ -1086,27 +1086,27 @@ sp_http_chunked_feed(struct sp_http_chunked *c, const void *data, size_t len,
 }
 
 const char *
-sp_http_error_name(enum sp_http_error e)
+sg_http_error_name(enum sg_http_error e)
 {
 	static const char *const names[] = {
-		[SP_HTTP_E_NONE] = "none",
-		[SP_HTTP_E_SYNTAX] = "syntax",
-		[SP_HTTP_E_LINE_END] = "line-end",
-		[SP_HTTP_E_OBS_FOLD] = "obs-fold",
-		[SP_HTTP_E_VERSION] = "version",
-		[SP_HTTP_E_H2_PREFACE] = "h2-preface",
-		[SP_HTTP_E_CONNECT] = "connect",
-		[SP_HTTP_E_ASTERISK] = "asterisk",
-		[SP_HTTP_E_METHOD] = "method",
-		[SP_HTTP_E_TARGET_LONG] = "target-long",
-		[SP_HTTP_E_TOO_LARGE] = "too-large",
-		[SP_HTTP_E_TOO_MANY] = "too-many",
-		[SP_HTTP_E_FRAMING] = "framing",
-		[SP_HTTP_E_CODING] = "coding",
-		[SP_HTTP_E_HOST] = "host",
-		[SP_HTTP_E_HOST_MISMATCH] = "host-mismatch",
-		[SP_HTTP_E_EXPECT] = "expect",
-		[SP_HTTP_E_CHUNK] = "chunk",
+		[SG_HTTP_E_NONE] = "none",
+		[SG_HTTP_E_SYNTAX] = "syntax",
+		[SG_HTTP_E_LINE_END] = "line-end",
+		[SG_HTTP_E_OBS_FOLD] = "obs-fold",
+		[SG_HTTP_E_VERSION] = "version",
+		[SG_HTTP_E_H2_PREFACE] = "h2-preface",
+		[SG_HTTP_E_CONNECT] = "connect",
+		[SG_HTTP_E_ASTERISK] = "asterisk",
+		[SG_HTTP_E_METHOD] = "method",
+		[SG_HTTP_E_TARGET_LONG] = "target-long",
+		[SG_HTTP_E_TOO_LARGE] = "too-large",
+		[SG_HTTP_E_TOO_MANY] = "too-many",
+		[SG_HTTP_E_FRAMING] = "framing",
+		[SG_HTTP_E_CODING] = "coding",
+		[SG_HTTP_E_HOST] = "host",
+		[SG_HTTP_E_HOST_MISMATCH] = "host-mismatch",
+		[SG_HTTP_E_EXPECT] = "expect",
+		[SG_HTTP_E_CHUNK] = "chunk",
 	};
 
 	if ((unsigned)e >= sizeof(names) / sizeof(names[0]) || names[e] == NULL)
