@@ -264,12 +264,14 @@ mon_proxy_read(struct mon *m)
 			proxy_end(m);	/* restarted as after a crash */
 			return;
 		}
-		if (!m->px_ready) {
-			r = proxy_ready(m, fd);
-			fd = -1;
-		} else if (sg_buf_data(m->msg)[0] == SG_FEED_AUDIT) {
+		if (sg_buf_data(m->msg)[0] == SG_FEED_AUDIT) {
+			/* (an adopted proxy may finish a request before it
+			 * reads our RESYNC) */
 			r = proxy_audit(m, sg_buf_data(m->msg) + 1,
 			    (size_t)n - 1);
+		} else if (!m->px_ready) {
+			r = proxy_ready(m, fd);
+			fd = -1;
 		} else {
 			r = -EPROTO;
 		}

@@ -205,6 +205,7 @@ worker_gone(struct mon *m, struct mworker *w)
 			break;
 		}
 	m->nworkers--;
+	sg_mpq_free(w->ctlq);
 	free(w->token);
 	free(w->user);
 	free(w);
