@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <string.h>
 #include <strings.h>
 
@@ -17,7 +18,7 @@
 
 #define MAC_BYTES	16
 #define MAC_CHARS	SG_B64URL_LEN(MAC_BYTES)	/* 22 */
-#define TOKEN_MAX	128
+#define TOKEN_MAX	1024	/* SG_TOKENS_TEXT_MAX: a hand-made token too */
 
 static bool
 is_lower_alnum(char c)
@@ -131,12 +132,40 @@ sg_explink_url(const char *label, const char *domain, uint16_t port,
 }
 
 int
+sg_explink_label_parse(const char *s, size_t llen, uint16_t *port,
+    char sbx[SG_EXPLINK_SBX_MAX + 1], char tag[SG_EXPLINK_TAG_LEN + 1])
+{
+	unsigned long p = 0;
+	size_t i, sbx_len;
+
+	/* port: 1..65535, no leading zero, then '-' */
+	for (i = 0; i < llen && i < 6 && s[i] >= '0' && s[i] <= '9'; i++)
+		p = p * 10 + (unsigned long)(s[i] - '0');
+	if (i == 0 || i > 5 || s[0] == '0' || p == 0 || p > 65535 ||
+	    i >= llen || s[i] != '-')
+		return -ENOENT;
+	/* "-" tag at the end, a sandbox name between */
+	if (llen < i + 1 + 1 + 1 + SG_EXPLINK_TAG_LEN ||
+	    s[llen - SG_EXPLINK_TAG_LEN - 1] != '-' ||
+	    !tag_ok(s + llen - SG_EXPLINK_TAG_LEN, SG_EXPLINK_TAG_LEN))
+		return -ENOENT;
+	sbx_len = llen - SG_EXPLINK_TAG_LEN - 1 - (i + 1);
+	if (!sbx_ok(s + i + 1, sbx_len))
+		return -ENOENT;
+	*port = (uint16_t)p;
+	memcpy(sbx, s + i + 1, sbx_len);
+	sbx[sbx_len] = '\0';
+	memcpy(tag, s + llen - SG_EXPLINK_TAG_LEN, SG_EXPLINK_TAG_LEN);
+	tag[SG_EXPLINK_TAG_LEN] = '\0';
+	return 0;
+}
+
+int
 sg_explink_host_parse(const char *host, size_t len, const char *domain,
     uint16_t *port, char sbx[SG_EXPLINK_SBX_MAX + 1],
     char tag[SG_EXPLINK_TAG_LEN + 1])
 {
-	size_t dlen = strlen(domain), llen, i, sbx_len;
-	unsigned long p = 0;
+	size_t dlen = strlen(domain), llen;
 
 	/* LABEL "." DOMAIN, LABEL one label */
 	if (dlen == 0 || len < dlen + 2 || host[len - dlen - 1] != '.' ||
@@ -145,33 +174,19 @@ sg_explink_host_parse(const char *host, size_t len, const char *domain,
 	llen = len - dlen - 1;
 	if (memchr(host, '.', llen))
 		return -ENOENT;
-	/* port: 1..65535, no leading zero */
-	for (i = 0; i < llen && i < 6 && host[i] >= '0' && host[i] <= '9'; i++)
-		p = p * 10 + (unsigned long)(host[i] - '0');
-	if (i == 0 || i > 5 || host[0] == '0' || p == 0 || p > 65535 ||
-	    i >= llen || host[i] != '-')
-		return -ENOENT;
-	/* "-" tag at the end */
-	if (llen < i + 1 + 1 + 1 + SG_EXPLINK_TAG_LEN ||
-	    host[llen - SG_EXPLINK_TAG_LEN - 1] != '-' ||
-	    !tag_ok(host + llen - SG_EXPLINK_TAG_LEN, SG_EXPLINK_TAG_LEN))
-		return -ENOENT;
-	sbx_len = llen - SG_EXPLINK_TAG_LEN - 1 - (i + 1);
-	if (!sbx_ok(host + i + 1, sbx_len))
-		return -ENOENT;
-	*port = (uint16_t)p;
-	memcpy(sbx, host + i + 1, sbx_len);
-	sbx[sbx_len] = '\0';
-	memcpy(tag, host + llen - SG_EXPLINK_TAG_LEN, SG_EXPLINK_TAG_LEN);
-	tag[SG_EXPLINK_TAG_LEN] = '\0';
-	return 0;
+	return sg_explink_label_parse(host, llen, port, sbx, tag);
 }
 
 static const char *
 kind_label(enum sg_explink_kind kind)
 {
-	return kind == SG_EXPLINK_LINK ? "sandgate-link-v1" :
-	    "sandgate-cookie-v1";
+	switch (kind) {
+	case SG_EXPLINK_LINK:
+		return "sandgate-link-v1";
+	case SG_EXPLINK_COOKIE_CRED:
+		return "sandgate-cookie-v1";
+	}
+	return NULL;
 }
 
 static bool
@@ -216,7 +231,8 @@ sg_explink_make(const uint8_t key[SG_EXPLINK_KEY_LEN],
 	char m[MAC_CHARS + 1];
 	int r, n;
 
-	if (!grant_ok(grant) || expires < 1 || expires > SG_EXPLINK_EXPIRES_MAX)
+	if (!grant_ok(grant) || kind_label(kind) == NULL || expires < 1 ||
+	    expires > SG_EXPLINK_EXPIRES_MAX)
 		return -EINVAL;
 	r = cred_mac(key, kind, grant, expires, m);
 	if (r < 0)
@@ -234,7 +250,7 @@ sg_explink_check(const uint8_t key[SG_EXPLINK_KEY_LEN],
 	int64_t e = 0;
 	size_t i;
 
-	if (!grant_ok(grant) || !cred)
+	if (!grant_ok(grant) || !cred || kind_label(kind) == NULL)
 		return -EACCES;
 	/* expires: 1*13DIGIT without a leading zero, then '.' */
 	for (i = 0; i < len && i < 14 && cred[i] >= '0' && cred[i] <= '9'; i++)
@@ -345,10 +361,13 @@ sg_explink_cookie_next(const char *v, size_t len, size_t *pos,
 	return 0;
 }
 
-size_t
-sg_explink_cookie_strip(const char *v, size_t len, char *out)
+ssize_t
+sg_explink_cookie_strip(const char *v, size_t len, char *out, size_t size)
 {
 	size_t pos = 0, n = 0, ns, ne, vs, ve, start, end;
+
+	if (size == 0)
+		return -ENOBUFS;
 
 	for (;;) {
 		/* keep each other pair's text as sent, trimmed */
@@ -364,6 +383,10 @@ sg_explink_cookie_strip(const char *v, size_t len, char *out)
 			end--;
 		while (end > start && is_ows(v[end - 1]))
 			end--;
+		if (n + (n ? 2 : 0) + (end - start) + 1 > size) {
+			out[0] = '\0';
+			return -ENOBUFS;
+		}
 		if (n) {
 			out[n++] = ';';
 			out[n++] = ' ';
@@ -372,28 +395,35 @@ sg_explink_cookie_strip(const char *v, size_t len, char *out)
 		n += end - start;
 	}
 	out[n] = '\0';
-	return n;
+	return (ssize_t)n;
 }
 
 int
 sg_explink_bearer(const char *v, size_t len, size_t *off, size_t *tlen)
 {
-	size_t i;
+	size_t i, j;
 
-	if (len < 7 || strncasecmp(v, "bearer", 6) != 0 ||
-	    v[6] != ' ')
+	if (len < 7 || strncasecmp(v, "bearer", 6) != 0 || v[6] != ' ')
 		return 0;
 	for (i = 6; i < len && v[i] == ' '; i++)
 		;
-	if (len - i < 4 || len - i > TOKEN_MAX || memcmp(v + i, "sg_", 3) != 0)
+	if (i == len || len - i > TOKEN_MAX)
 		return 0;
-	for (size_t j = i + 3; j < len; j++) {
+	/* token68: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" )
+	 * *"=" */
+	for (j = i; j < len; j++) {
 		char c = v[j];
 
 		if (!is_lower_alnum(c) && !(c >= 'A' && c <= 'Z') &&
-		    c != '-' && c != '_')
-			return 0;
+		    !strchr("-._~+/", c))
+			break;
 	}
+	if (j == i)
+		return 0;
+	while (j < len && v[j] == '=')
+		j++;
+	if (j != len)
+		return 0;
 	*off = i;
 	*tlen = len - i;
 	return 1;

@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SG_EXPLINK_KEY_LEN	32	/* HMAC key bytes */
 #define SG_EXPLINK_TAG_LEN	8	/* hex digits */
@@ -40,8 +41,13 @@
 /* The path of a signed link; its query is "t=<credential>". */
 #define SG_EXPLINK_PATH		"/__sandgate/link"
 /* The cookie a link sets: host-only, Path=/, Secure (browsers enforce
- * all three for the __Host- prefix). */
+ * all three for the __Host- prefix), HttpOnly (the guest's pages, on the
+ * same origin, cannot read it) and SameSite=Lax (sent on the navigation
+ * that follows the link's redirect). Every path under SG_EXPLINK_PREFIX
+ * is the front's own and never reaches a guest of a private port. */
 #define SG_EXPLINK_COOKIE	"__Host-sandgate"
+#define SG_EXPLINK_COOKIE_ATTRS	"Path=/; Secure; HttpOnly; SameSite=Lax"
+#define SG_EXPLINK_PREFIX	"/__sandgate/"
 
 /* What a credential is bound to. */
 struct sg_explink_grant {
@@ -56,7 +62,7 @@ enum sg_explink_kind {
 };
 
 /* Writes the token's tag, SG_EXPLINK_TAG_LEN hex digits and a NUL, to
- * out. 0, or -EINVAL for an empty token name. */
+ * out. 0, -EINVAL for an empty token name, -EIO when OpenSSL fails. */
 int sg_explink_tag(const uint8_t key[SG_EXPLINK_KEY_LEN], const char *token,
     char out[SG_EXPLINK_TAG_LEN + 1]);
 
@@ -71,6 +77,11 @@ int sg_explink_label(uint16_t port, const char *sbx, const char *tag,
 int sg_explink_url(const char *label, const char *domain, uint16_t port,
     const char *cred, char *out, size_t size);
 
+/* Reads a label s[0..len) of that shape: 0 with its parts in port, sbx
+ * and tag (NUL-terminated), or -ENOENT. */
+int sg_explink_label_parse(const char *s, size_t len, uint16_t *port,
+    char sbx[SG_EXPLINK_SBX_MAX + 1], char tag[SG_EXPLINK_TAG_LEN + 1]);
+
 /* Reads a request's host: host[0..len) is a Host value as sg_http
  * normalised it (lowercase, no trailing dot, no port), which must be
  * "LABEL.DOMAIN" with domain the front's (normalised too). On 0 the
@@ -81,7 +92,8 @@ int sg_explink_host_parse(const char *host, size_t len, const char *domain,
     char tag[SG_EXPLINK_TAG_LEN + 1]);
 
 /* Writes the credential of kind for grant, valid until expires
- * (1..SG_EXPLINK_EXPIRES_MAX), to out. 0 or -EINVAL. */
+ * (1..SG_EXPLINK_EXPIRES_MAX), to out. 0, -EINVAL, or -EIO when OpenSSL
+ * fails. */
 int sg_explink_make(const uint8_t key[SG_EXPLINK_KEY_LEN],
     enum sg_explink_kind kind, const struct sg_explink_grant *grant,
     int64_t expires, char out[SG_EXPLINK_CRED_MAX]);
@@ -104,20 +116,28 @@ int sg_explink_query(const char *q, size_t len, size_t *off,
  * starting at *pos (0 at first), finds the next pair named
  * SG_EXPLINK_COOKIE and returns 1 with its value at v[*off..*off +
  * *vlen) and *pos past it; 0 when there is none left. Pairs it cannot
- * read are skipped, never matched. */
+ * read are skipped, never matched. A request may carry several (other
+ * exposures share DOMAIN, and a page of one can set cookies for all):
+ * a reader tries every one in every Cookie field, and one valid is
+ * enough. */
 int sg_explink_cookie_next(const char *v, size_t len, size_t *pos,
     size_t *off, size_t *vlen);
 
-/* Copies the Cookie value v[0..len) to out without the pairs named
- * SG_EXPLINK_COOKIE (what a guest must never see), the others as sent
- * (trimmed), joined by "; ". out has room for 2 * len + 1 bytes; returns
- * the new length (0: nothing left, drop the field). */
-size_t sg_explink_cookie_strip(const char *v, size_t len, char *out);
+/* Copies the Cookie value v[0..len) to out[0..size) (not overlapping v)
+ * without the pairs named SG_EXPLINK_COOKIE (what a guest must never
+ * see), the others as sent (trimmed), joined by "; " (2 * len + 1 bytes
+ * are always enough). Returns the new length (0: nothing left, drop the
+ * field), or -ENOBUFS (out then holds ""). */
+ssize_t sg_explink_cookie_strip(const char *v, size_t len, char *out,
+    size_t size);
 
 /* Reads an Authorization field value v[0..len): "Bearer" (any case),
- * one or more spaces, and a sandgate token ("sg_" and base64url or hex
- * characters, at most 128 bytes). 1 with the token at v[*off..*off +
- * *tlen); 0 when the value is of another scheme or shape. */
+ * one or more spaces, and a token68 of at most 1024 bytes (any token a
+ * tokens file may hold, sandgate's own "sg_..." and hand-made ones).
+ * 1 with the token at v[*off..*off + *tlen); 0 when the value is of
+ * another scheme or shape. The front lets a request through when the
+ * token's SHA-256 is the owner's, and never forwards one that is a
+ * sandgate token (the owner's, or any starting with "sg_"). */
 int sg_explink_bearer(const char *v, size_t len, size_t *off, size_t *tlen);
 
 #endif

@@ -116,6 +116,31 @@ sg_mp_put_str(struct sg_buf *b, const char *s)
 }
 
 int
+sg_mp_begin(struct sg_buf *b, uint8_t type)
+{
+	sg_buf_reset(b);
+	return sg_buf_put_u8(b, type);
+}
+
+int
+sg_mp_put_str_max(struct sg_buf *b, const char *s, size_t max)
+{
+	if (s == NULL || strlen(s) > max)
+		return -EINVAL;
+	return sg_mp_put_str(b, s);
+}
+
+int
+sg_mp_end(struct sg_buf *b, int r)
+{
+	if (r == 0 && sg_buf_len(b) > SG_MP_MAX)
+		r = -ENOBUFS;
+	if (r < 0)
+		sg_buf_reset(b);
+	return r;
+}
+
+int
 sg_mp_get_str(struct sg_cur *c, size_t max, char **ret)
 {
 	uint32_t n = sg_cur_u32(c);

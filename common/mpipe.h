@@ -79,6 +79,15 @@ ssize_t sg_mp_recv(int sock, struct sg_buf *msg, int *ret_fd);
 
 int sg_mp_put_str(struct sg_buf *b, const char *s);
 
+/* Builders of the feeds' messages (pxfeed.c, exfeed.c): sg_mp_begin
+ * resets b and puts the type byte; sg_mp_put_str_max a string (NULL is
+ * -EINVAL) of at most max bytes; sg_mp_end ends an encoder with what it
+ * returned so far: a message over SG_MP_MAX is -ENOBUFS, and on any
+ * failure b is left empty, so that no half message is sent by mistake. */
+int sg_mp_begin(struct sg_buf *b, uint8_t type);
+int sg_mp_put_str_max(struct sg_buf *b, const char *s, size_t max);
+int sg_mp_end(struct sg_buf *b, int r);
+
 /* A credential a worker asks about (AUTH_PASSWORD or AUTH_KEY). */
 struct sg_mp_auth {
 	uint8_t type;		/* SG_MP_AUTH_PASSWORD or SG_MP_AUTH_KEY */

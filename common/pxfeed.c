@@ -29,35 +29,6 @@
 #define AUDIT_NAME_MAX		32
 #define AUDIT_VALUE_MAX		1024
 
-/* Starts message type in b, which is reset first. */
-static int
-put_type(struct sg_buf *b, uint8_t type)
-{
-	sg_buf_reset(b);
-	return sg_buf_put_u8(b, type);
-}
-
-/* Appends string s (no NUL; NULL is -EINVAL) of at most max bytes. */
-static int
-put_str(struct sg_buf *b, const char *s, size_t max)
-{
-	if (s == NULL || strlen(s) > max)
-		return -EINVAL;
-	return sg_mp_put_str(b, s);
-}
-
-/* Ends an encoder: a message over SG_MP_MAX is -ENOBUFS; on any failure
- * b is left empty so that no half message can be sent by mistake. */
-static int
-put_end(struct sg_buf *b, int r)
-{
-	if (r == 0 && sg_buf_len(b) > SG_MP_MAX)
-		r = -ENOBUFS;
-	if (r < 0)
-		sg_buf_reset(b);
-	return r;
-}
-
 /* Reads a flag byte, 0 or 1. */
 static int
 get_flag(struct sg_cur *c, int *ret)
@@ -143,7 +114,7 @@ sg_feed_put_config(struct sg_buf *b, const struct sg_feed_config *c)
 	size_t i;
 	int r;
 
-	r = put_type(b, SG_FEED_CONFIG);
+	r = sg_mp_begin(b, SG_FEED_CONFIG);
 	if (r == 0 && (c->nresolve > SG_FEED_MAX_RESOLVE ||
 	    (c->nresolve > 0 && c->resolve == NULL)))
 		r = -EINVAL;
@@ -170,16 +141,16 @@ sg_feed_put_config(struct sg_buf *b, const struct sg_feed_config *c)
 			r = -EINVAL;
 			break;
 		}
-		r = put_str(b, c->resolve[i].name, SG_FEED_MAX_STR);
+		r = sg_mp_put_str_max(b, c->resolve[i].name, SG_FEED_MAX_STR);
 		if (r == 0)
-			r = put_str(b, c->resolve[i].addr, SG_FEED_MAX_STR);
+			r = sg_mp_put_str_max(b, c->resolve[i].addr, SG_FEED_MAX_STR);
 	}
 	if (r == 0)
-		r = put_str(b, c->dns != NULL ? c->dns : "", SG_FEED_MAX_STR);
+		r = sg_mp_put_str_max(b, c->dns != NULL ? c->dns : "", SG_FEED_MAX_STR);
 	if (r == 0)
-		r = put_str(b, c->extra_ca != NULL ? c->extra_ca : "",
+		r = sg_mp_put_str_max(b, c->extra_ca != NULL ? c->extra_ca : "",
 		    SG_FEED_MAX_STR);
-	return put_end(b, r);
+	return sg_mp_end(b, r);
 }
 
 void
@@ -254,25 +225,25 @@ sg_feed_get_config(const uint8_t *p, size_t n, struct sg_feed_config *ret)
 int
 sg_feed_put_tokens_begin(struct sg_buf *b)
 {
-	return put_end(b, put_type(b, SG_FEED_TOKENS_BEGIN));
+	return sg_mp_end(b, sg_mp_begin(b, SG_FEED_TOKENS_BEGIN));
 }
 
 int
 sg_feed_put_tokens_end(struct sg_buf *b)
 {
-	return put_end(b, put_type(b, SG_FEED_TOKENS_END));
+	return sg_mp_end(b, sg_mp_begin(b, SG_FEED_TOKENS_END));
 }
 
 int
 sg_feed_put_start(struct sg_buf *b)
 {
-	return put_end(b, put_type(b, SG_FEED_START));
+	return sg_mp_end(b, sg_mp_begin(b, SG_FEED_START));
 }
 
 int
 sg_feed_put_resync(struct sg_buf *b)
 {
-	return put_end(b, put_type(b, SG_FEED_RESYNC));
+	return sg_mp_end(b, sg_mp_begin(b, SG_FEED_RESYNC));
 }
 
 /* The value goes in as value_len bytes, which must hold no NUL; with
@@ -284,15 +255,15 @@ sg_feed_put_secret(struct sg_buf *b, const struct sg_feed_secret *s)
 	size_t vlen = s->has_value ? s->value_len : 0;
 	int r;
 
-	r = put_type(b, SG_FEED_SECRET);
+	r = sg_mp_begin(b, SG_FEED_SECRET);
 	if (r == 0 && (vlen > SG_FEED_MAX_VALUE ||
 	    (vlen > 0 && (s->value == NULL ||
 	    memchr(s->value, '\0', vlen) != NULL))))
 		r = -EINVAL;
 	if (r == 0)
-		r = put_str(b, s->token, SG_FEED_MAX_STR);
+		r = sg_mp_put_str_max(b, s->token, SG_FEED_MAX_STR);
 	if (r == 0)
-		r = put_str(b, s->name, SG_FEED_MAX_STR);
+		r = sg_mp_put_str_max(b, s->name, SG_FEED_MAX_STR);
 	if (r == 0)
 		r = sg_buf_put_u8(b, s->has_value ? 1 : 0);
 	if (r == 0)
@@ -300,12 +271,12 @@ sg_feed_put_secret(struct sg_buf *b, const struct sg_feed_secret *s)
 	if (r == 0)
 		r = sg_buf_put(b, s->value, vlen);
 	if (r == 0)
-		r = put_str(b, s->hosts, SG_FEED_MAX_STR);
+		r = sg_mp_put_str_max(b, s->hosts, SG_FEED_MAX_STR);
 	if (r == 0)
-		r = put_str(b, s->in, SG_FEED_MAX_STR);
+		r = sg_mp_put_str_max(b, s->in, SG_FEED_MAX_STR);
 	if (r == 0)
 		r = sg_buf_put_u8(b, s->allow_http ? 1 : 0);
-	return put_end(b, r);
+	return sg_mp_end(b, r);
 }
 
 void
@@ -371,22 +342,22 @@ sg_feed_put_sandbox(struct sg_buf *b, const struct sg_feed_sandbox *s)
 	size_t i;
 	int r;
 
-	r = put_type(b, SG_FEED_SANDBOX);
+	r = sg_mp_begin(b, SG_FEED_SANDBOX);
 	if (r == 0 && (s->nallow > SG_FEED_MAX_ALLOW ||
 	    s->nph > SG_FEED_MAX_SECRETS ||
 	    (s->nallow > 0 && s->allow == NULL) ||
 	    (s->nph > 0 && s->ph == NULL)))
 		r = -EINVAL;
 	if (r == 0)
-		r = put_str(b, s->id, SG_FEED_MAX_STR);
+		r = sg_mp_put_str_max(b, s->id, SG_FEED_MAX_STR);
 	if (r == 0)
-		r = put_str(b, s->token, SG_FEED_MAX_STR);
+		r = sg_mp_put_str_max(b, s->token, SG_FEED_MAX_STR);
 	if (r == 0)
 		r = sg_buf_put_u32(b, s->addr);
 	if (r == 0)
 		r = sg_buf_put_u32(b, (uint32_t)s->nallow);
 	for (i = 0; r == 0 && i < s->nallow; i++)
-		r = put_str(b, s->allow[i], SG_FEED_MAX_STR);
+		r = sg_mp_put_str_max(b, s->allow[i], SG_FEED_MAX_STR);
 	if (r == 0)
 		r = sg_buf_put_u32(b, (uint32_t)s->nph);
 	for (i = 0; r == 0 && i < s->nph; i++) {
@@ -394,11 +365,11 @@ sg_feed_put_sandbox(struct sg_buf *b, const struct sg_feed_sandbox *s)
 			r = -EINVAL;
 			break;
 		}
-		r = put_str(b, s->ph[i].name, SG_FEED_MAX_STR);
+		r = sg_mp_put_str_max(b, s->ph[i].name, SG_FEED_MAX_STR);
 		if (r == 0)
-			r = put_str(b, s->ph[i].value, SG_FEED_MAX_STR);
+			r = sg_mp_put_str_max(b, s->ph[i].value, SG_FEED_MAX_STR);
 	}
-	return put_end(b, r);
+	return sg_mp_end(b, r);
 }
 
 void
@@ -477,21 +448,21 @@ sg_feed_get_sandbox(const uint8_t *p, size_t n, struct sg_feed_sandbox *ret)
 int
 sg_feed_put_drop(struct sg_buf *b, const char *id)
 {
-	int r = put_type(b, SG_FEED_DROP);
+	int r = sg_mp_begin(b, SG_FEED_DROP);
 
 	if (r == 0)
-		r = put_str(b, id, SG_FEED_MAX_STR);
-	return put_end(b, r);
+		r = sg_mp_put_str_max(b, id, SG_FEED_MAX_STR);
+	return sg_mp_end(b, r);
 }
 
 int
 sg_feed_put_ready(struct sg_buf *b, const char *ca_pem)
 {
-	int r = put_type(b, SG_FEED_READY);
+	int r = sg_mp_begin(b, SG_FEED_READY);
 
 	if (r == 0)
-		r = put_str(b, ca_pem, SG_FEED_MAX_STR);
-	return put_end(b, r);
+		r = sg_mp_put_str_max(b, ca_pem, SG_FEED_MAX_STR);
+	return sg_mp_end(b, r);
 }
 
 /* DROP and READY: one string and nothing after it. */
@@ -550,7 +521,7 @@ sg_feed_put_audit(struct sg_buf *b, const char *event,
 	size_t i, npairs = 0;
 	int r;
 
-	r = put_type(b, SG_FEED_AUDIT);
+	r = sg_mp_begin(b, SG_FEED_AUDIT);
 	if (r == 0 && (event == NULL || !is_audit_name(event)))
 		r = -EINVAL;
 	for (i = 0; r == 0 && pairs != NULL && pairs[i] != NULL; i += 2) {
@@ -572,7 +543,7 @@ sg_feed_put_audit(struct sg_buf *b, const char *event,
 		if (r == 0)
 			r = put_audit_value(b, pairs[i + 1]);
 	}
-	return put_end(b, r);
+	return sg_mp_end(b, r);
 }
 
 void

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 /* Reads the leading decimal digits of s into *ret and returns a pointer
  * to the first non-digit, or NULL when there is no digit, a leading zero
@@ -219,5 +221,42 @@ sg_util_parent_dir(const char *path, char *out, size_t size)
 		snprintf(out, size, "/");
 	else
 		snprintf(out, size, "%.*s", (int)(sl - path), path);
+	return 0;
+}
+
+int
+sg_util_read_small(const char *path, size_t max, char **ret, char **ret_err)
+{
+	char *buf;
+	ssize_t n;
+	size_t len = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sg_fail(ret_err, -errno, "cannot read %s: %s", path,
+		    strerror(errno));
+	buf = malloc(max + 1);
+	if (buf == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((n = read(fd, buf + len, max + 1 - len)) > 0) {
+		len += (size_t)n;
+		if (len > max)
+			break;
+	}
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r == 0 && len > max)
+		r = -EFBIG;
+	if (r < 0) {
+		explicit_bzero(buf, len);
+		free(buf);
+		return sg_fail(ret_err, r, "cannot read %s: %s", path,
+		    r == -EFBIG ? "larger than the limit" : strerror(-r));
+	}
+	buf[len] = '\0';
+	*ret = buf;
 	return 0;
 }

@@ -63,6 +63,13 @@ int sg_util_hex_decode(const char *s, void *out, size_t n);
  * blocking until the kernel's pool is initialised. Returns 0 or -errno. */
 int sg_util_random(void *p, size_t n);
 
+/* Reads the file at path, at most max bytes, into a new NUL-terminated
+ * string *ret (the caller frees it; wipe it first if it held a secret).
+ * 0, or -errno with a one-line message in *ret_err (-EFBIG: larger than
+ * max). */
+int sg_util_read_small(const char *path, size_t max, char **ret,
+    char **ret_err);
+
 /* Copies the directory part of path ("/a/b" for "/a/b/c", "/" for "/c")
  * into out. Returns 0, or -EINVAL when path has no '/' or out is too
  * small. */

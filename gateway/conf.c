@@ -31,13 +31,14 @@
 enum kind {
 	K_LISTEN, K_PATH, K_SOCKET, K_USER, K_DURATION, K_URI, K_ENUM, K_IMAGE,
 	K_UINT, K_POOL, K_RESOLVE, K_SERVERS, K_TABLE, K_UIDRANGE, K_LOGIN,
-	K_STARTUPS, K_NETBLOCK, K_METRICS, K_WARMPOOL,
+	K_STARTUPS, K_NETBLOCK, K_METRICS, K_WARMPOOL, K_DOMAIN,
 };
 
 static const char *const domain_types[] = { "auto", "kvm", "qemu", NULL };
 static const char *const transports[] = { "auto", "vsock", "virtio-serial", NULL };
 
-static const char *const sections[] = { "gateway", "libvirt", "sandbox", "network", "proxy" };
+static const char *const sections[] = { "gateway", "libvirt", "sandbox", "network", "proxy",
+					"expose" };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 struct key_def {
@@ -114,6 +115,15 @@ static const struct key_def keys[SG_CONF_KEY_COUNT_] = {
 	[SG_CONF_PROXY_PROGRAM] = KEY("proxy", "program", K_PATH, SG_SBINDIR "/sandgate-proxy",
 				      0, 0, NULL),
 	[SG_CONF_PROXY_MAX_CONNS] = KEY("proxy", "max_connections", K_UINT, "64", 1, 4096, NULL),
+	[SG_CONF_EXPOSE_LISTEN] = KEY("expose", "listen", K_LISTEN, NULL, 0, 0, NULL),
+	[SG_CONF_EXPOSE_DOMAIN] = KEY("expose", "domain", K_DOMAIN, NULL, 0, 0, NULL),
+	[SG_CONF_EXPOSE_CERT] = KEY("expose", "cert", K_PATH, NULL, 0, 0, NULL),
+	[SG_CONF_EXPOSE_KEY] = KEY("expose", "key", K_PATH, NULL, 0, 0, NULL),
+	[SG_CONF_EXPOSE_USER] = KEY("expose", "user", K_USER, "sandgate-front", 0, 0, NULL),
+	[SG_CONF_EXPOSE_PROGRAM] = KEY("expose", "program", K_PATH, SG_SBINDIR "/sandgate-front",
+				       0, 0, NULL),
+	[SG_CONF_EXPOSE_MAX_CONNS] = KEY("expose", "max_connections", K_UINT, "64", 1, 4096, NULL),
+	[SG_CONF_EXPOSE_MAX_PORTS] = KEY("expose", "max_ports", K_UINT, "8", 1, 64, NULL),
 };
 
 struct resolve {
@@ -130,6 +140,8 @@ struct sg_conf {
 	unsigned section_line[N_SECTIONS];
 	char *listen_host;
 	uint16_t listen_port;
+	char *expose_host;
+	uint16_t expose_port;
 	uint32_t pool_addr;
 	unsigned pool_prefix;
 	uint32_t uid_first, uid_last;
@@ -278,6 +290,12 @@ static int parse_listen(struct sg_conf *c, const struct key_def *d, const char *
 	if (r < 0) {
 		r = bad_value(ret_msg, d, v, "the port must be a number between 1 and 65535");
 		goto fail;
+	}
+	if (d == &keys[SG_CONF_EXPOSE_LISTEN]) {
+		free(c->expose_host);
+		c->expose_host = host;
+		c->expose_port = (uint16_t)p;
+		return 0;
 	}
 	free(c->listen_host);
 	c->listen_host = host;
@@ -623,6 +641,19 @@ static int set_value(struct sg_conf *c, enum sg_conf_key k, const char *v, char 
 			return bad_value(ret_msg, d, v, "%s", why);
 		break;
 	}
+	case K_DOMAIN: {
+		char norm[SG_NAME_MAX];
+
+		/* a name under which every URL is one more label; the
+		 * normal form (lowercase, no trailing dot) is kept */
+		if (sg_name_normalise(v, norm, sizeof(norm)) < 0 || strlen(norm) > 200 ||
+		    !strchr(norm, '.'))
+			return bad_value(ret_msg, d, v, "must be a host name with at least two "
+					 "labels and at most 200 bytes, e.g. sandbox.example.com (URLs "
+					 "are https://PORT-SANDBOX-TAG.DOMAIN/)");
+		copy = strdup(norm);
+		break;
+	}
 	case K_TABLE:
 		for (i = 0; v[i]; i++)
 			if (!((v[i] >= 'a' && v[i] <= 'z') || (i > 0 &&
@@ -803,6 +834,27 @@ static int conf_finish(struct sg_conf *c)
 	return 0;
 }
 
+/* [expose] listen needs the rest of [expose]. */
+static int check_expose(const struct sg_conf *c, char **ret_err)
+{
+	static const enum sg_conf_key need[] = { SG_CONF_EXPOSE_DOMAIN, SG_CONF_EXPOSE_CERT,
+						 SG_CONF_EXPOSE_KEY };
+	size_t i;
+
+	if (!c->line[SG_CONF_EXPOSE_LISTEN])
+		return 0;
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (c->line[need[i]])
+			continue;
+		if (ret_err && asprintf(ret_err, "%s:%u: [expose] listen is set: set [expose] "
+					"%s too (domain, cert and key: see sandgate.conf(5))", c->file,
+					c->line[SG_CONF_EXPOSE_LISTEN], keys[need[i]].name) < 0)
+			*ret_err = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int conf_parse_file(FILE *f, const char *label, struct sg_conf **ret, char **ret_err)
 {
 	struct sg_conf *c = NULL;
@@ -819,6 +871,9 @@ static int conf_parse_file(FILE *f, const char *label, struct sg_conf **ret, cha
 	r = conf_finish(c);
 	if (r < 0)
 		goto fail_nomsg;
+	r = check_expose(c, ret_err);
+	if (r < 0)
+		goto fail;
 	*ret = c;
 	return 0;
 fail_nomsg:
@@ -887,6 +942,7 @@ void sg_conf_free(struct sg_conf *c)
 	}
 	free(c->resolve);
 	free(c->listen_host);
+	free(c->expose_host);
 	free(c->file);
 	free(c);
 }
@@ -972,6 +1028,16 @@ const char *sg_conf_key_name(enum sg_conf_key k)
 const char *sg_conf_listen_host(const struct sg_conf *c)
 {
 	return c->listen_host;
+}
+
+const char *sg_conf_expose_host(const struct sg_conf *c)
+{
+	return c->expose_host;
+}
+
+uint16_t sg_conf_expose_port(const struct sg_conf *c)
+{
+	return c->expose_port;
 }
 
 uint16_t sg_conf_listen_port(const struct sg_conf *c)

@@ -79,6 +79,15 @@ enum sg_conf_key {
 	SG_CONF_PROXY_USER,      /* "sandgate-proxy": the proxy's own user */
 	SG_CONF_PROXY_PROGRAM,   /* SG_SBINDIR "/sandgate-proxy" */
 	SG_CONF_PROXY_MAX_CONNS, /* 64, 1..4096: per sandbox, at once */
+	/* [expose] (all unset: no port can be exposed) */
+	SG_CONF_EXPOSE_LISTEN,   /* unset; ADDRESS:PORT as [gateway] listen */
+	SG_CONF_EXPOSE_DOMAIN,   /* unset; a host name: URLs are *.DOMAIN */
+	SG_CONF_EXPOSE_CERT,     /* unset; a PEM chain for *.DOMAIN */
+	SG_CONF_EXPOSE_KEY,      /* unset; its key, PEM */
+	SG_CONF_EXPOSE_USER,     /* "sandgate-front": the front's own user */
+	SG_CONF_EXPOSE_PROGRAM,  /* SG_SBINDIR "/sandgate-front" */
+	SG_CONF_EXPOSE_MAX_CONNS, /* 64, 1..4096: per sandbox, at once */
+	SG_CONF_EXPOSE_MAX_PORTS, /* 8, 1..64: exposed ports per sandbox */
 	SG_CONF_KEY_COUNT_
 };
 
@@ -93,6 +102,10 @@ enum sg_conf_transport {
 	SG_CONF_TRANSPORT_VSOCK,
 	SG_CONF_TRANSPORT_VIRTIO_SERIAL,
 };
+
+/* [expose] listen: NULL and 0 when unset. */
+const char *sg_conf_expose_host(const struct sg_conf *c);
+uint16_t sg_conf_expose_port(const struct sg_conf *c);
 
 /* Limits shared with the per-token overrides of the tokens file. */
 /* 2^16 uids from 0x70000000, a range systemd leaves unused (its

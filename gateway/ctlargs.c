@@ -195,6 +195,12 @@ static const struct {
 	  "[--from SNAP] | volume ls [--token T] | volume rm VOL [--token T]",
 	  "a disk that outlives sandboxes (then: create NAME --volume "
 	  "VOL:/path)" },
+	{ "expose", SG_CTLA_EXPOSE, "expose NAME PORT [--public] [--ttl D]",
+	  "expose ID|NAME PORT [--public] [--ttl D] [--token T]",
+	  "an HTTPS URL for a port of the sandbox (private to the token)" },
+	{ "unexpose", SG_CTLA_UNEXPOSE, "unexpose NAME PORT",
+	  "unexpose ID|NAME PORT [--token T]",
+	  "the URL goes, and every link to it" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -227,6 +233,8 @@ sg_ctla_help_text(int root)
 		    "  kill ID|NAME [--token T]           destroy it\n"
 		    "  kill --token T                     destroy all of T's\n"
 		    "  hibernate ID|NAME [--token T]      save it with its memory\n"
+		    "  expose ID|NAME PORT [--public] [--ttl D] [--token T]\n"
+		    "  unexpose ID|NAME PORT [--token T]\n"
 		    "  whoami [--token T]                 a token's limits and use\n"
 		    "  snapshot ID|NAME SNAP [--token T]  save its disk as SNAP\n"
 		    "  snapshot ls | snapshot rm SNAP     [--token T]\n"
@@ -245,6 +253,9 @@ sg_ctla_help_text(int root)
 	    "  extend NAME DURATION    push its end back\n"
 	    "  kill NAME               destroy it\n"
 	    "  hibernate NAME          save it with its memory; ssh resumes it\n"
+	    "  expose NAME PORT        an HTTPS URL for a port, private to you\n"
+	    "      --public  (anyone with the URL)  --ttl D  (the link's life)\n"
+	    "  unexpose NAME PORT      the URL and its links go\n"
 	    "  snapshot NAME SNAP      save its disk as SNAP\n"
 	    "  snapshot ls | snapshot rm SNAP\n"
 	    "  volume create VOL SIZE [--from SNAP]   a disk that lasts (10G)\n"
@@ -536,6 +547,7 @@ nomem:
 #define O_TOKEN		0x01
 #define O_CREATE	0x02
 #define O_VOLUME	0x04
+#define O_EXPOSE	0x08
 
 static int
 set_option(struct sg_ctla *q, const char *opt, const char *v, char **ret_err)
@@ -569,6 +581,8 @@ set_option(struct sg_ctla *q, const char *opt, const char *v, char **ret_err)
 	}
 	if (strcmp(opt, "--volume") == 0)
 		return opt_volume(q, v, ret_err);
+	if (strcmp(opt, "--ttl") == 0)
+		return opt_duration("--ttl", v, &q->ttl_s, ret_err);
 	if (strcmp(opt, "--memory") == 0)
 		return opt_uint(opt, v, 1, 1048576, &q->memory_mb, ret_err);
 	if (strcmp(opt, "--vcpus") == 0)
@@ -603,6 +617,8 @@ known_option(const char *opt, unsigned allowed)
 			if (strcmp(opt, create_opts[i]) == 0)
 				return 1;
 	if ((allowed & O_VOLUME) && strcmp(opt, "--from") == 0)
+		return 1;
+	if ((allowed & O_EXPOSE) && strcmp(opt, "--ttl") == 0)
 		return 1;
 	return 0;
 }
@@ -783,6 +799,8 @@ sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
 		allowed |= O_CREATE;
 	if (q->cmd == SG_CTLA_VOLUME_CREATE)
 		allowed |= O_VOLUME;
+	if (q->cmd == SG_CTLA_EXPOSE)
+		allowed |= O_EXPOSE;
 	for (i = 1; i < argc && r == 0; i++) {
 		const char *a = argv[i], *v, *eq;
 		char opt[32];
@@ -803,6 +821,10 @@ sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
 		}
 		if (strcmp(a, "--json") == 0) {
 			q->json = 1;
+			continue;
+		}
+		if (strcmp(a, "--public") == 0 && q->cmd == SG_CTLA_EXPOSE) {
+			q->public = 1;
 			continue;
 		}
 		eq = strchr(a, '=');
@@ -849,6 +871,8 @@ sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
 	}
 	switch (q->cmd) {
 	case SG_CTLA_EXTEND:
+	case SG_CTLA_EXPOSE:
+	case SG_CTLA_UNEXPOSE:
 		want_min = want_max = 2;
 		break;
 	case SG_CTLA_CREATE:
@@ -884,6 +908,22 @@ sg_ctla_parse(size_t argc, char *const *argv, int root, struct sg_ctla **ret,
 	if (q->cmd == SG_CTLA_EXTEND &&
 	    (r = opt_duration("extend", pos[1], &q->duration_s, ret_err)) < 0)
 		goto fail;
+	if (q->cmd == SG_CTLA_EXPOSE || q->cmd == SG_CTLA_UNEXPOSE) {
+		uint64_t port;
+
+		if (sg_util_parse_uint(pos[1], 1, 65535, &port) < 0 ||
+		    pos[1][0] == '0') {
+			r = sg_fail(ret_err, -EINVAL, "%s: port '%.40s': write "
+			    "the guest's port, a number from 1 to 65535",
+			    cmds[c].name, pos[1]);
+			goto fail;
+		}
+		q->port = (uint16_t)port;
+	}
+	if (q->ttl_s > SG_CTLA_TTL_MAX) {
+		r = sg_fail(ret_err, -EINVAL, "expose: --ttl is at most 365d");
+		goto fail;
+	}
 	if (q->from_snap != NULL && q->image != NULL) {
 		r = sg_fail(ret_err, -EINVAL, "create: --image and --snapshot "
 		    "both name a disk to start from: give one");

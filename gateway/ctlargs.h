@@ -23,6 +23,7 @@
 #define SG_CTLA_MOUNT_MAX	200	/* bytes of a volume's mount path */
 #define SG_CTLA_VOLUME_MIN	(16ull << 20)	/* volume create SIZE */
 #define SG_CTLA_VOLUME_MAX	(16ull << 40)
+#define SG_CTLA_TTL_MAX		(365ull * 86400)	/* expose --ttl */
 
 enum sg_ctla_cmd {
 	SG_CTLA_HELP,
@@ -39,6 +40,8 @@ enum sg_ctla_cmd {
 	SG_CTLA_VOLUME_LS,	/* volume ls */
 	SG_CTLA_VOLUME_RM,	/* volume rm VOL */
 	SG_CTLA_HIBERNATE,	/* hibernate NAME */
+	SG_CTLA_EXPOSE,		/* expose NAME PORT [--public] [--ttl D] */
+	SG_CTLA_UNEXPOSE,	/* unexpose NAME PORT */
 };
 
 /* One create --volume VOL:/path[:ro|:rw]. */
@@ -74,6 +77,9 @@ struct sg_ctla {
 	uint64_t vol_bytes;	/* volume create: SIZE, a multiple of 1 MiB */
 	struct sg_ctla_vol *vols;	/* create --volume */
 	size_t nvols;
+	uint16_t port;		/* expose, unexpose: 1..65535 */
+	int public;		/* expose --public */
+	uint64_t ttl_s;		/* expose --ttl; 0: none */
 };
 
 /* Splits a command string into words as a POSIX shell quotes them

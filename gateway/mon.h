@@ -86,6 +86,14 @@ struct mon_vol {
 	int ro;
 };
 
+/* A port of a sandbox exposed at an HTTPS URL (monfront.c). */
+#define MON_EXPOSE_MAX 64	/* [expose] max_ports at most */
+struct mon_expose {
+	uint16_t port;
+	int public;
+	uint64_t nonce;		/* new at each expose: unexpose retires links */
+};
+
 enum sbx_state {
 	SB_CREATING,		/* a job makes its domain */
 	SB_RUNNING,		/* its domain runs */
@@ -150,6 +158,8 @@ struct sbx {
 	int pool;			/* a warm pool member, not claimed yet
 					 * (its token and name are "") */
 	int pool_paused;		/* SB_POOLING: its pause is done */
+	struct mon_expose *ex;		/* its exposed ports */
+	size_t nex;
 };
 
 /* What a new sandbox is made with: token and name, and the settings of a
@@ -281,6 +291,17 @@ struct mon {
 	int64_t px_restart_ms;
 	unsigned px_fails;		/* exits since it was last ready */
 	int px_was_ready;		/* the running one said READY */
+	/* sandgate-front ([expose]; monfront.c), as the proxy */
+	pid_t fr_pid;
+	int fr_fd, fr_listen;
+	int fr_child, fr_ready, fr_start_due, fr_was_ready;
+	int64_t fr_deadline_ms, fr_restart_ms;
+	int64_t fr_busy_ms;		/* [expose] listen in use since */
+	unsigned fr_fails;
+	struct sg_mpq *frq;
+	uint8_t fr_key[32];		/* signs links (state_dir/expose.key) */
+	uint8_t fr_digest[32];		/* SHA-256 of the front's CONFIG */
+	uid_t fr_uid;
 	/* /metrics */
 	int metrics_fd;
 	struct mconn *mconns;
@@ -445,6 +466,33 @@ int mon_vol_writes(const struct sbx *s);
 void mon_vol_serial(size_t i, char *buf, size_t size);
 /* Reads a recorded "volume NAME ro|rw PATH" into s; 0 or -EINVAL. */
 int mon_vol_record_parse(struct sbx *s, const char *line);
+
+/* monfront.c: sandgate-front and exposed ports. Setup (its user, the
+ * link key) comes before the network, launch after it. */
+int mon_front_setup(struct mon *m);
+void mon_front_launch(struct mon *m);
+void mon_front_poll(struct mon *m, int64_t *timeout);
+void mon_front_read(struct mon *m);
+void mon_front_flush(struct mon *m);
+void mon_front_start(struct mon *m);
+void mon_front_reaped(struct mon *m, int status);
+/* A sandbox's ports to the front and the firewall again (adopted, its
+ * network set up, its token's hash changed); all of them when s is NULL */
+void mon_front_sandbox(struct mon *m, struct sbx *s);
+/* A sandbox is gone: its ports go (before it is freed). */
+void mon_front_drop(struct mon *m, struct sbx *s);
+/* The tokens were reloaded: the ports of a token that is gone go, the
+ * others are sent again (with the token's hash of now). */
+void mon_front_tokens(struct mon *m);
+void mon_front_cmd(struct mon *m, struct mon_call *c, const struct sg_ctla *q);
+/* "expose PORT NONCE public|private" of a record; the lines to record. */
+int mon_front_record_parse(struct sbx *s, const char *line);
+int mon_front_record_lines(const struct sbx *s, char **v, size_t *n);
+/* The URL of a sandbox's port, into out. */
+int mon_front_url(struct mon *m, const struct sbx *s, uint16_t port,
+    char *out, size_t size);
+/* Writes a sandbox's record again (monsbx.c). */
+int mon_sbx_rerecord(struct mon *m, struct sbx *s);
 
 /* monctl.c: a listening unix socket at path (an old one replaced), root's
  * alone (made under umask 077). Returns 0 and *ret_fd, or -errno. */

@@ -211,16 +211,41 @@ mon_api_sbx_json(struct mon *m, struct sg_buf *b, struct sbx *s)
 		sg_json_str(b, s->vols[i].path);
 		sg_buf_putf(b, ", \"ro\": %s}", s->vols[i].ro ? "true" : "false");
 	}
+	sg_buf_putf(b, "], \"exposed\": [");
+	for (size_t i = 0; i < s->nex; i++) {
+		char url[512];
+
+		sg_buf_putf(b, "%s{\"port\": %u, \"public\": %s, \"url\": ",
+		    i ? ", " : "", (unsigned)s->ex[i].port,
+		    s->ex[i].public ? "true" : "false");
+		sg_json_str(b, mon_front_url(m, s, s->ex[i].port, url,
+		    sizeof(url)) == 0 ? url : NULL);
+		sg_buf_putf(b, "}");
+	}
 	sg_buf_putf(b, "], \"dropped\": %llu}",
 	    (unsigned long long)sbx_dropped(m, s));
+}
+
+/* "8000,3000(public)" or "-". */
+static void
+ports_text(const struct sbx *s, char *out, size_t size)
+{
+	size_t i, n = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < s->nex && n < size; i++)
+		n += (size_t)snprintf(out + n, size - n, "%s%u%s", i ? "," : "",
+		    (unsigned)s->ex[i].port, s->ex[i].public ? "(public)" : "");
+	if (s->nex == 0)
+		snprintf(out, size, "-");
 }
 
 static void
 table_head(struct sg_buf *b)
 {
 	sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %8s  %-10s  %7s  %6s  "
-	    "%5s  %4s\n", "ID", "TOKEN", "NAME", "IMAGE", "LEFT", "STATE",
-	    "DROPPED", "MEMORY", "VCPUS", "CONN");
+	    "%5s  %4s  %s\n", "ID", "TOKEN", "NAME", "IMAGE", "LEFT", "STATE",
+	    "DROPPED", "MEMORY", "VCPUS", "CONN", "EXPOSED");
 }
 
 /* Time until s ends, as a duration ("9m59s"). */
@@ -237,14 +262,15 @@ left(struct mon *m, struct sbx *s, char *out, size_t size, int *ret_idle)
 static void
 table_row(struct mon *m, struct sg_buf *b, struct sbx *s)
 {
-	char dur[SG_UTIL_DURATION_BUFSZ];
+	char dur[SG_UTIL_DURATION_BUFSZ], ports[160];
 
 	left(m, s, dur, sizeof(dur), NULL);
+	ports_text(s, ports, sizeof(ports));
 	sg_buf_putf(b, "%-12s  %-16s  %-12s  %-10s  %8s  %-10s  %7llu  %6u  "
-	    "%5u  %4u\n", s->id, s->pool ? "(warm pool)" : s->token,
+	    "%5u  %4u  %s\n", s->id, s->pool ? "(warm pool)" : s->token,
 	    s->name[0] ? s->name : "-",
 	    s->image, dur, mon_sbx_state_name(s), (unsigned long long)sbx_dropped(m, s),
-	    s->memory_mb, s->vcpus, s->nconn);
+	    s->memory_mb, s->vcpus, s->nconn, ports);
 }
 
 static void
@@ -272,7 +298,16 @@ sbx_text(struct mon *m, struct sg_buf *b, struct sbx *s)
 	for (i = 0; i < s->nvols; i++)
 		sg_buf_putf(b, "%s%s:%s%s", i ? ", " : "", s->vols[i].name,
 		    s->vols[i].path, s->vols[i].ro ? ":ro" : "");
-	sg_buf_putf(b, "%s\n", s->nvols ? "" : "(none)");
+	sg_buf_putf(b, "%s\nexposed:     ", s->nvols ? "" : "(none)");
+	for (i = 0; i < s->nex; i++) {
+		char url[512];
+
+		sg_buf_putf(b, "%s%u %s%s", i ? "\n             " : "",
+		    (unsigned)s->ex[i].port, mon_front_url(m, s, s->ex[i].port,
+		    url, sizeof(url)) == 0 ? url : "?",
+		    s->ex[i].public ? " (public)" : "");
+	}
+	sg_buf_putf(b, "%s\n", s->nex ? "" : "(none)");
 }
 
 static int
@@ -949,6 +984,10 @@ mon_api_run(struct mon *m, struct mon_call *c, const char *line, size_t len,
 		break;
 	case SG_CTLA_HIBERNATE:
 		mon_hib_cmd(m, c, q);
+		break;
+	case SG_CTLA_EXPOSE:
+	case SG_CTLA_UNEXPOSE:
+		mon_front_cmd(m, c, q);
 		break;
 	}
 out:

@@ -33,6 +33,8 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
+#include <openssl/crypto.h>
+
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/confine.h"
@@ -389,6 +391,8 @@ reload_tokens(struct mon *m, const char *why)
 	sg_tokens_forget_secrets(t);
 	sg_tokens_free(m->tokens);
 	m->tokens = t;
+	/* a token's hash may have changed, a token may be gone */
+	mon_front_tokens(m);
 	sg_info("tokens reloaded from %s (%s): %zu tokens", m->cfg->tokens,
 	    why, sg_tokens_count(t));
 }
@@ -561,6 +565,9 @@ setup(struct mon *m)
 		return r;
 	choose_vm_type(m);
 	choose_transport(m);
+	r = mon_front_setup(m);
+	if (r < 0)
+		return r;
 	{
 		struct sg_net_cfg nc;
 
@@ -572,6 +579,8 @@ setup(struct mon *m)
 		nc.ov = cfg->ov;
 		nc.nov = cfg->nov;
 		nc.proxy_port = cfg->proxy_port;
+		nc.has_front = cfg->expose_port != 0;
+		nc.front_uid = (uint32_t)m->fr_uid;
 		r = sg_net_open(&nc, &m->net, &err);
 		if (r < 0) {
 			sg_err("%s (sandboxes are only started with their "
@@ -590,6 +599,7 @@ setup(struct mon *m)
 	r = mon_proxy_setup(m);
 	if (r < 0)
 		return r;
+	mon_front_launch(m);
 	sg_tokens_forget_secrets(m->tokens);
 	/* Adoption first, in one go: no START is served before it, and no
 	 * domain is being made while leftovers are swept. */
@@ -656,6 +666,9 @@ reap_children(struct mon *m)
 	if (m->px_pid > 0 && m->px_child &&
 	    waitpid(m->px_pid, &st, WNOHANG) == m->px_pid)
 		mon_proxy_reaped(m, st);
+	if (m->fr_pid > 0 && m->fr_child &&
+	    waitpid(m->fr_pid, &st, WNOHANG) == m->fr_pid)
+		mon_front_reaped(m, st);
 again:
 	for (s = m->sbxs; s != NULL; s = s->next)
 		if (s->shim_child && s->shim_pid > 0 &&
@@ -693,7 +706,7 @@ handle_signals(struct mon *m)
 		reap_children(m);
 }
 
-enum pk { PK_SIG, PK_LISTEN, PK_CTL, PK_INO, PK_JOBS, PK_PX, PK_WORKER,
+enum pk { PK_SIG, PK_LISTEN, PK_CTL, PK_INO, PK_JOBS, PK_PX, PK_FR, PK_WORKER,
 	PK_SHIM, PK_CTLCONN, PK_METRICS, PK_MCONN };
 
 struct pslot {
@@ -735,6 +748,13 @@ mon_free(struct mon *m)
 	if (m->px_listen >= 0)
 		close(m->px_listen);
 	free(m->px_ca);
+	/* the front goes on too */
+	if (m->fr_fd >= 0)
+		close(m->fr_fd);
+	sg_mpq_free(m->frq);
+	if (m->fr_listen >= 0)
+		close(m->fr_listen);
+	OPENSSL_cleanse(m->fr_key, sizeof(m->fr_key));
 	for (w = m->workers; w != NULL; w = wn) {
 		wn = w->next;
 		if (w->fd >= 0)
@@ -837,6 +857,7 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 	m.listen_fd = m.ctl_fd = m.sig_fd = m.ino_fd = -1;
 	m.lock_fd = m.table_lock_fd = m.netns_fd = -1;
 	m.px_fd = m.px_listen = -1;
+	m.fr_fd = m.fr_listen = -1;
 	m.metrics_fd = -1;
 	m.started = mon_now();
 	pthread_mutex_init(&m.vm_lock, NULL);
@@ -885,19 +906,21 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 		}
 		sg_notify_status(mon_status(&m));
 		mon_proxy_poll(&m, &timeout);
+		mon_front_poll(&m, &timeout);
 		if (!m.adopted) {
 			mon_sbx_adopt(&m);
 			if (!m.adopting && timeout > 1000)
 				timeout = 1000;
 		}
 		mon_proxy_flush(&m);
+		mon_front_flush(&m);
 		for (s = m.sbxs; s != NULL; s = sn) {
 			sn = s->next;
 			mon_shim_flush(&m, s);
 		}
 		mon_ctl_reap(&m);
 		/* the poll set, rebuilt each round */
-		np = 7 + m.nworkers + m.nctls + m.nmconns;
+		np = 8 + m.nworkers + m.nctls + m.nmconns;
 		for (s = m.sbxs; s != NULL; s = s->next)
 			np++;
 		if (np > cap) {
@@ -925,6 +948,8 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 		ADD(sg_jobs_fd(m.jobs), POLLIN, PK_JOBS, NULL);
 		ADD(m.px_fd, POLLIN | (m.pxq != NULL &&
 		    sg_mpq_pending(m.pxq) ? POLLOUT : 0), PK_PX, NULL);
+		ADD(m.fr_fd, POLLIN | (m.frq != NULL &&
+		    sg_mpq_pending(m.frq) ? POLLOUT : 0), PK_FR, NULL);
 		for (w = m.workers; w != NULL; w = w->next)
 			if (w->fd >= 0)
 				ADD(w->fd, POLLIN | (w->ctlq != NULL &&
@@ -944,7 +969,8 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 #undef ADD
 		if (m.ctls != NULL && timeout > 1000)
 			timeout = 1000;	/* their deadlines */
-		if (m.pxq != NULL && sg_mpq_pending(m.pxq) && timeout > 500)
+		if (((m.pxq != NULL && sg_mpq_pending(m.pxq)) ||
+		    (m.frq != NULL && sg_mpq_pending(m.frq))) && timeout > 500)
 			timeout = 500;
 		if (poll(pfd, np, (int)(timeout > 60000 ? 60000 : timeout)) < 0 &&
 		    errno != EINTR) {
@@ -979,6 +1005,14 @@ sg_mon_run(const struct sg_mon_cfg *cfg)
 						mon_proxy_flush(&m);
 					if (m.px_fd >= 0 && (rev & ~POLLOUT))
 						mon_proxy_read(&m);
+				}
+				break;
+			case PK_FR:
+				if (m.fr_fd == pfd[i].fd) {
+					if (rev & POLLOUT)
+						mon_front_flush(&m);
+					if (m.fr_fd >= 0 && (rev & ~POLLOUT))
+						mon_front_read(&m);
 				}
 				break;
 			case PK_WORKER:

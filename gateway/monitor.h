@@ -64,6 +64,12 @@ struct sg_mon_cfg {
 	const char *proxy_program;
 	unsigned proxy_max_conns;
 	const char *extra_ca;		/* NULL: none */
+	/* [expose]: expose_port 0 when unset (no front) */
+	const char *expose_host;
+	uint16_t expose_port;
+	const char *expose_domain, *expose_cert, *expose_key;
+	const char *expose_user, *expose_program;
+	unsigned expose_max_conns, expose_max_ports;
 	int detach;			/* fork first; the parent exits once set up */
 };
 

@@ -70,6 +70,7 @@ mon_sbx_free(struct sbx *s)
 	sg_strv_free(s->ph_name, s->nph);
 	sg_strv_free(s->ph_value, s->nph);
 	sg_strv_free(s->env, s->nenv);
+	free(s->ex);
 	free(s);
 }
 
@@ -212,6 +213,7 @@ mon_sbx_destroy(struct mon *m, struct sbx *s, const char *reason,
 			w->sbx = NULL;
 	if (s->has_net)
 		mon_proxy_drop(m, s->id);
+	mon_front_drop(m, s);
 	s->state = SB_DESTROYING;
 	/* a domain being made is removed once its job is done */
 	if (!s->creating)
@@ -230,6 +232,13 @@ sbx_record_opt(struct sbx *s, const char *line)
 	/* a snapshot's folder, where its kernel is (monsnap.c) */
 	if (strncmp(line, "image_dir /", 11) == 0 && s->image_dir == NULL) {
 		s->image_dir = strdup(line + 10);
+		return;
+	}
+	/* a port it exposes (monfront.c) */
+	if (strncmp(line, "expose ", 7) == 0) {
+		if (mon_front_record_parse(s, line) < 0)
+			sg_warn("sandbox %s: a recorded exposed port is not "
+			    "valid: %.80s", s->id, line);
 		return;
 	}
 	/* a volume it mounts (monvol.c) */
@@ -320,7 +329,7 @@ want_secret(const struct mon_sbx_opts *o, const char *name)
 static int
 sbx_record_lines(const struct sbx *s, char ***ret, size_t *ret_n)
 {
-	char **v = calloc(s->nenv + s->nvols + 5, sizeof(char *));
+	char **v = calloc(s->nenv + s->nvols + s->nex + 5, sizeof(char *));
 	size_t n = 0, i;
 
 	if (v == NULL)
@@ -341,6 +350,8 @@ sbx_record_lines(const struct sbx *s, char ***ret, size_t *ret_n)
 		if (asprintf(&v[n++], "opt volume %s %s %s", s->vols[i].name,
 		    s->vols[i].ro ? "ro" : "rw", s->vols[i].path) < 0)
 			goto nomem;
+	if (mon_front_record_lines(s, v, &n) < 0)
+		goto nomem;
 	*ret = v;
 	*ret_n = n;
 	return 0;
@@ -467,10 +478,56 @@ mon_sbx_net_setup(struct mon *m, struct sbx *s, int mode,
 	if (r == 0) {
 		s->has_net = 1;
 		mon_proxy_sandbox(m, s);
+		if (s->nex > 0)
+			mon_front_sandbox(m, s);
 	}
 out:
 	free(rec);
 	sg_strv_free(lines, lines != NULL ? s->nph : 0);
+	sg_strv_free(extra, nx);
+	return r;
+}
+
+/* Its record written again from what it holds now: allow_net, the
+ * placeholders, the settings (a port exposed or unexposed). */
+int
+mon_sbx_rerecord(struct mon *m, struct sbx *s)
+{
+	char **rec = NULL, **extra = NULL, *err = NULL;
+	size_t nx = 0, i, k = 0;
+	int r;
+
+	if (m->net == NULL || !s->has_net)
+		return 0;
+	if ((r = sbx_record_lines(s, &extra, &nx)) < 0)
+		return r;
+	rec = calloc(s->nallow + s->nph + nx + 1, sizeof(char *));
+	if (rec == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < s->nallow; i++)
+		rec[k++] = s->allow_ent[i];
+	for (i = 0; i < s->nph; i++) {
+		if (asprintf(&rec[k], "secret %s %s", s->ph_name[i],
+		    s->ph_value[i]) < 0) {
+			rec[k] = NULL;
+			r = -ENOMEM;
+			goto out;
+		}
+		k++;
+	}
+	for (i = 0; i < nx; i++)
+		rec[k++] = extra[i];
+	r = sg_net_rerecord(m->net, s->id, (const char *const *)rec, k, &err);
+	if (r < 0)
+		sg_err("%s", err ? err : strerror(-r));
+	free(err);
+out:
+	if (rec != NULL)
+		for (i = s->nallow; i < s->nallow + s->nph; i++)
+			free(rec[i]);
+	free(rec);
 	sg_strv_free(extra, nx);
 	return r;
 }
@@ -837,6 +894,8 @@ adopt_done(void *arg, int cancelled)
 	m->adopted = 1;
 	sg_info("%zu sandboxes running (libvirt)", j->n);
 	mon_proxy_start(m);
+	mon_front_sandbox(m, NULL);
+	mon_front_start(m);
 out:
 	sg_vm_info_free(j->info);
 	free(j->unpaused);

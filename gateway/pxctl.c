@@ -26,6 +26,7 @@
 #include "gateway/audit.h"
 #include "common/mpipe.h"
 #include "gateway/pxctl.h"
+#include "gateway/spawn.h"
 #include "gateway/tokens.h"
 #include "common/util.h"
 #include "gateway/vm.h"
@@ -65,44 +66,6 @@ sg_pxc_listen(uint16_t port, int *ret_fd, char **ret_err)
 	return 0;
 }
 
-/* Reads an extra_ca file (root may read it; the proxy gets the text). */
-static int
-read_small(const char *path, size_t max, char **ret, char **ret_err)
-{
-	char *buf;
-	ssize_t n;
-	size_t len = 0;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return sg_fail(ret_err, -errno, "cannot read %s: %s", path,
-		    strerror(errno));
-	buf = malloc(max + 1);
-	if (buf == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while ((n = read(fd, buf + len, max + 1 - len)) > 0) {
-		len += (size_t)n;
-		if (len > max)
-			break;
-	}
-	r = n < 0 ? -errno : 0;
-	close(fd);
-	if (r == 0 && len > max)
-		r = -EFBIG;
-	if (r < 0) {
-		explicit_bzero(buf, len);
-		free(buf);
-		return sg_fail(ret_err, r, "cannot read %s: %s", path,
-		    r == -EFBIG ? "larger than the limit" : strerror(-r));
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	return 0;
-}
-
 static int
 send_config(int fd, const struct sg_pxc_cfg *c, char **ret_err)
 {
@@ -116,7 +79,7 @@ send_config(int fd, const struct sg_pxc_cfg *c, char **ret_err)
 
 	memset(&fc, 0, sizeof(fc));
 	if (c->extra_ca != NULL &&
-	    (r = read_small(c->extra_ca, SG_FEED_MAX_STR, &ca, ret_err)) < 0)
+	    (r = sg_util_read_small(c->extra_ca, SG_FEED_MAX_STR, &ca, ret_err)) < 0)
 		return r;
 	res = calloc(c->nov ? c->nov : 1, sizeof(*res));
 	b = sg_buf_new(SG_MP_MAX);
@@ -165,114 +128,28 @@ sg_pxc_ready(const uint8_t *p, size_t n, char **ret_ca)
 	return sg_feed_get_ready(p + 1, n - 1, ret_ca);
 }
 
-/* What the child of sg_pxc_spawn() reports when it cannot run the
- * program: the step and errno, on the close-on-exec pipe. */
-enum { SPAWN_FDS = 1, SPAWN_USER, SPAWN_EXEC };
-
-static void __attribute__((noreturn))
-spawn_fail(int efd, int step)
-{
-	int msg[2] = { step, errno };
-
-	(void)!write(efd, msg, sizeof(msg));
-	_exit(step == SPAWN_EXEC ? 127 : 126);
-}
-
-/* In the forked child: async-signal-safe calls only (the monitor has
- * threads). fds: listener, feed, rendezvous (they become 3, 4, 5) and
- * the error pipe. jenv: "JOURNAL_STREAM=..." or "". */
-static void __attribute__((noreturn))
-spawn_child(const struct sg_pxc_cfg *c, const struct passwd *pw,
-    const char *ca_dir, const char *jenv, const int fds[4])
-{
-	char *argv[] = { (char *)"sandgate-proxy", (char *)"--ca-dir",
-	    (char *)ca_dir, NULL, NULL };
-	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-	    NULL, NULL };
-	sigset_t none;
-	int a, f, v, e;
-
-	if (c->debug)
-		argv[3] = (char *)"--debug";
-	/* its log lines keep their priority under journald (sg_log) */
-	if (jenv[0] != '\0')
-		envp[1] = (char *)jenv;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	a = fcntl(fds[0], F_DUPFD, 10);
-	f = fcntl(fds[1], F_DUPFD, 10);
-	v = fcntl(fds[2], F_DUPFD, 10);
-	e = fcntl(fds[3], F_DUPFD_CLOEXEC, 10);
-	if (e < 0)
-		_exit(126);
-	if (a < 0 || f < 0 || v < 0 || dup2(a, 3) < 0 ||
-	    dup2(f, 4) < 0 || dup2(v, 5) < 0)
-		spawn_fail(e, SPAWN_FDS);
-	if (e != 6 && (dup3(e, 6, O_CLOEXEC) < 0))
-		spawn_fail(e, SPAWN_FDS);
-	close_range(7, ~0U, 0);
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0 || setuid(0) == 0)
-		spawn_fail(6, SPAWN_USER);
-	execve(c->program, argv, envp);
-	spawn_fail(6, SPAWN_EXEC);
-}
-
-/* 0 once the program runs (the pipe closed on exec), or the reason the
- * child could not run it; the child is reaped then. */
-static int
-spawn_result(int efd, const struct sg_pxc_cfg *c, pid_t pid, char **ret_err)
-{
-	int msg[2];
-	ssize_t n;
-
-	do
-		n = read(efd, msg, sizeof(msg));
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return 0;
-	waitpid(pid, NULL, 0);
-	if (n != (ssize_t)sizeof(msg))
-		return sg_fail(ret_err, -EIO, "its child failed before it "
-		    "could say why");
-	switch (msg[0]) {
-	case SPAWN_USER:
-		return sg_fail(ret_err, -msg[1], "cannot become user %s: %s",
-		    c->user, strerror(msg[1]));
-	case SPAWN_EXEC:
-		return sg_fail(ret_err, -msg[1], "cannot run %s as user %s: %s "
-		    "(the program and every directory above it must be "
-		    "readable and searchable by %s; check [proxy] program)",
-		    c->program, c->user, strerror(msg[1]), c->user);
-	default:
-		return sg_fail(ret_err, -msg[1], "cannot set up its descriptors: "
-		    "%s", strerror(msg[1]));
-	}
-}
-
 int
 sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, int rdv_fd,
     pid_t *ret_pid, int *ret_fd, char **ret_err)
 {
 	char dir[4096];
+	char *argv[] = { (char *)"sandgate-proxy", (char *)"--ca-dir", dir,
+	    NULL, NULL };
+	struct sg_spawn sp = { c->program, c->user, "proxy", argv, listen_fd,
+	    rdv_fd };
 	struct passwd *pw;
-	char jenv[128] = "";
-	const char *js = getenv("JOURNAL_STREAM");
 	struct stat st;
-	int sp[2], ep[2], r;
+	int fd, r;
 	pid_t pid;
 
-	if (js != NULL)
-		snprintf(jenv, sizeof(jenv), "JOURNAL_STREAM=%s", js);
+	if (c->debug)
+		argv[3] = (char *)"--debug";
 	pw = getpwnam(c->user);
 	if (pw == NULL || pw->pw_uid == 0)
 		return sg_fail(ret_err, -ENOENT, "[proxy] user %s %s: create it "
 		    "(useradd --system --no-create-home --home-dir /nonexistent "
 		    "--shell /usr/sbin/nologin %s)", c->user,
 		    pw == NULL ? "does not exist" : "is root", c->user);
-	if (access(c->program, X_OK) < 0)
-		return sg_fail(ret_err, -errno, "[proxy] program %s: %s",
-		    c->program, strerror(errno));
 	snprintf(dir, sizeof(dir), "%s/proxy", c->state_dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return sg_fail(ret_err, -errno, "cannot create %s: %s", dir,
@@ -282,50 +159,22 @@ sg_pxc_spawn(const struct sg_pxc_cfg *c, int listen_fd, int rdv_fd,
 	    chown(dir, pw->pw_uid, pw->pw_gid) < 0 || chmod(dir, 0700) < 0)
 		return sg_fail(ret_err, -EACCES, "cannot hand %s to user %s: %s",
 		    dir, c->user, strerror(errno));
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-		return sg_fail(ret_err, -errno, "socketpair: %s", strerror(errno));
-	/* the child's reason, should it fail before the program runs: the
-	 * pipe closes on exec (posix_spawn's way) */
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		r = -errno;
-		close(sp[0]);
-		close(sp[1]);
-		return sg_fail(ret_err, r, "pipe: %s", strerror(-r));
-	}
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		close(sp[0]);
-		close(sp[1]);
-		close(ep[0]);
-		close(ep[1]);
-		return sg_fail(ret_err, r, "fork: %s", strerror(-r));
-	}
-	if (pid == 0)
-		spawn_child(c, pw, dir, jenv, (int[]){ listen_fd, sp[1],
-		    rdv_fd, ep[1] });
-	close(sp[1]);
-	close(ep[1]);
-	r = spawn_result(ep[0], c, pid, ret_err);
-	close(ep[0]);
-	if (r < 0) {
-		close(sp[0]);
+	r = sg_spawn_helper(&sp, &pid, &fd, ret_err);
+	if (r < 0)
 		return r;
-	}
 	/* CONFIG goes into an empty socket: it never waits; READY comes
 	 * back on the monitor's loop (sg_pxc_ready) */
-	r = send_config(sp[0], c, ret_err);
-	if (r == 0 && fcntl(sp[0], F_SETFL, fcntl(sp[0], F_GETFL) |
-	    O_NONBLOCK) < 0)
+	r = send_config(fd, c, ret_err);
+	if (r == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
 		r = -errno;
 	if (r < 0) {
-		close(sp[0]);
+		close(fd);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		return r;
 	}
 	*ret_pid = pid;
-	*ret_fd = sp[0];
+	*ret_fd = fd;
 	return 0;
 }
 
@@ -356,7 +205,7 @@ resolve_value(const struct sg_token *tok, size_t i, char **ret, size_t *ret_len)
 		}
 		break;
 	default:
-		r = read_small(src, SG_FEED_MAX_VALUE, &buf, &err);
+		r = sg_util_read_small(src, SG_FEED_MAX_VALUE, &buf, &err);
 		if (r < 0) {
 			sg_warn("token %s: secret %s: %s; requests using it are "
 			    "refused", sg_tokens_name(tok),

@@ -125,6 +125,15 @@ mon_cfg_from_conf(const struct sg_conf *conf, const char *config,
 	mc->proxy_user = sg_conf_str(conf, SG_CONF_PROXY_USER);
 	mc->proxy_program = sg_conf_str(conf, SG_CONF_PROXY_PROGRAM);
 	mc->proxy_max_conns = (unsigned)sg_conf_num(conf, SG_CONF_PROXY_MAX_CONNS);
+	mc->expose_host = sg_conf_expose_host(conf);
+	mc->expose_port = sg_conf_expose_port(conf);
+	mc->expose_domain = sg_conf_str(conf, SG_CONF_EXPOSE_DOMAIN);
+	mc->expose_cert = sg_conf_str(conf, SG_CONF_EXPOSE_CERT);
+	mc->expose_key = sg_conf_str(conf, SG_CONF_EXPOSE_KEY);
+	mc->expose_user = sg_conf_str(conf, SG_CONF_EXPOSE_USER);
+	mc->expose_program = sg_conf_str(conf, SG_CONF_EXPOSE_PROGRAM);
+	mc->expose_max_conns = (unsigned)sg_conf_num(conf, SG_CONF_EXPOSE_MAX_CONNS);
+	mc->expose_max_ports = (unsigned)sg_conf_num(conf, SG_CONF_EXPOSE_MAX_PORTS);
 	mc->extra_ca = sg_conf_str(conf, SG_CONF_EXTRA_CA);
 	return 0;
 }

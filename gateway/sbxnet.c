@@ -112,6 +112,8 @@ sg_net_open(const struct sg_net_cfg *cfg, struct sg_net **ret, char **ret_err)
 	nc.pool_net = cfg->pool_net;
 	nc.pool_prefix = cfg->pool_prefix;
 	nc.proxy_port = cfg->proxy_port;
+	nc.has_front = cfg->has_front;
+	nc.front_uid = cfg->front_uid;
 	r = np_nft_open(&nc, &n->nft, &msg);
 	if (r == 0)
 		r = np_nft_setup(n->nft, &msg);
@@ -530,6 +532,22 @@ out:
 	return r;
 }
 
+int
+sg_net_rerecord(struct sg_net *n, const char *id, const char *const *ent,
+    size_t nent, char **ret_err)
+{
+	struct slot *sl;
+	int r;
+
+	*ret_err = NULL;
+	if (!id_ok(id) || (sl = slot_of(n, id)) == NULL)
+		return sg_fail(ret_err, -ENOENT, "sandbox %s has no network", id);
+	r = record_write(n, id, sl->k, ent, nent);
+	if (r < 0)
+		sg_fail(ret_err, r, "cannot record sandbox %s in %s", id, n->dir);
+	return r;
+}
+
 void
 sg_net_del(struct sg_net *n, const char *id)
 {
@@ -728,6 +746,39 @@ sg_net_counters(struct sg_net *n, const char *id, uint64_t *ret_packets,
 	addr_of(n, id, 0, &a);
 	r = np_nft_counters(n->nft, a.tap, ret_packets, ret_bytes, &msg);
 	free(msg);
+	return r;
+}
+
+int
+sg_net_set_exposed(struct sg_net *n, const char *const *ids,
+    const uint16_t *ports, size_t count, char **ret_err)
+{
+	struct sg_net_addr *a = calloc(count ? count : 1, sizeof(*a));
+	const char **taps = calloc(count ? count : 1, sizeof(*taps));
+	uint16_t *p = calloc(count ? count : 1, sizeof(*p));
+	char *msg = NULL;
+	size_t i, k = 0;
+	int r;
+
+	if (a == NULL || taps == NULL || p == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		if (!id_ok(ids[i]))
+			continue;
+		addr_of(n, ids[i], 0, &a[k]);
+		taps[k] = a[k].tap;
+		p[k++] = ports[i];
+	}
+	r = np_nft_set_exposed(n->nft, taps, p, k, &msg);
+	if (r < 0)
+		sg_fail(ret_err, r, "%s", msg ? msg : strerror(-r));
+	free(msg);
+out:
+	free(a);
+	free(taps);
+	free(p);
 	return r;
 }
 

@@ -30,6 +30,8 @@ struct sg_net_cfg {
 	const struct np_res_override *ov;
 	size_t nov;
 	uint16_t proxy_port;	/* 0: TCP 80/443 refused, else redirected */
+	int has_front;		/* sandgate-front runs as front_uid */
+	uint32_t front_uid;
 };
 
 /* The addresses of one sandbox, host byte order. */
@@ -60,6 +62,10 @@ int sg_net_add(struct sg_net *n, const char *id, const struct sg_allow *allow,
  * and slot stay. On error the caller must sg_net_del() it. */
 int sg_net_update(struct sg_net *n, const char *id, const struct sg_allow *allow,
     const char *const *ent, size_t nent, char **ret_err);
+/* Writes sandbox id's record again with ent (what it was made with
+ * changed: a port exposed); its rules stay. */
+int sg_net_rerecord(struct sg_net *n, const char *id, const char *const *ent,
+    size_t nent, char **ret_err);
 /* The allow_net entries recorded for sandbox id (the caller frees each
  * and the array). */
 int sg_net_recorded_allow(struct sg_net *n, const char *id, char ***ret_ent,
@@ -86,6 +92,12 @@ int sg_net_dns_sockets(const struct sg_net_addr *a, int *ret_udp,
 int sg_net_allow(struct sg_net *n, const char *id, const struct sg_allow *allow,
     const char *name, const uint8_t *addrs, const uint32_t *ttls, size_t cnt,
     char **ret_err);
+
+/* The ports sandgate-front may connect to: ports[i] of sandbox ids[i],
+ * i < n, replacing all there were (sandboxes without a network are
+ * skipped). */
+int sg_net_set_exposed(struct sg_net *n, const char *const *ids,
+    const uint16_t *ports, size_t count, char **ret_err);
 
 /* Packets and bytes dropped from the sandbox's tap. */
 int sg_net_counters(struct sg_net *n, const char *id, uint64_t *ret_packets,

@@ -1058,6 +1058,18 @@ const struct sg_token *sg_tokens_find(const struct sg_tokens *t, const char *nam
 const char *sg_tokens_name(const struct sg_token *tok) { return tok->name; }
 unsigned sg_tokens_line(const struct sg_token *tok) { return tok->line; }
 int sg_tokens_has_hash(const struct sg_token *tok) { return tok->has_hash; }
+
+void sg_tokens_hash_hex(const struct sg_token *tok, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < HASH_LEN; i++) {
+		out[2 * i] = tok->has_hash ? hex[tok->hash[i] >> 4] : '0';
+		out[2 * i + 1] = tok->has_hash ? hex[tok->hash[i] & 15] : '0';
+	}
+	out[2 * HASH_LEN] = '\0';
+}
 const char *sg_tokens_image(const struct sg_token *tok) { return tok->image; }
 unsigned sg_tokens_memory_mb(const struct sg_token *tok) { return tok->memory_mb; }
 unsigned sg_tokens_vcpus(const struct sg_token *tok) { return tok->vcpus; }

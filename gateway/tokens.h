@@ -100,6 +100,9 @@ const struct sg_token *sg_tokens_find(const struct sg_tokens *t, const char *nam
 const char *sg_tokens_name(const struct sg_token *tok);
 unsigned sg_tokens_line(const struct sg_token *tok);          /* of [name] */
 int sg_tokens_has_hash(const struct sg_token *tok);
+/* The hash in hex (64 digits and a NUL); zeros, which no token hashes
+ * to, for a token without one (keys only). */
+void sg_tokens_hash_hex(const struct sg_token *tok, char out[65]);
 const char *sg_tokens_image(const struct sg_token *tok);
 unsigned sg_tokens_memory_mb(const struct sg_token *tok);
 unsigned sg_tokens_vcpus(const struct sg_token *tok);

@@ -26,6 +26,7 @@ struct np_nft {
 	uint32_t pool_net;
 	unsigned pool_prefix;
 	uint16_t proxy_port;
+	int64_t front_uid;
 };
 
 const char *const np_nft_reasons[] = {
@@ -237,6 +238,7 @@ np_nft_open(const struct np_nft_cfg *cfg, struct np_nft **ret, char **ret_msg)
 	n->pool_net = cfg->pool_net;
 	n->pool_prefix = cfg->pool_prefix;
 	n->proxy_port = cfg->proxy_port;
+	n->front_uid = cfg->has_front ? (int64_t)cfg->front_uid : -1;
 	n->ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (n->ctx == NULL) {
 		r = -ENOMEM;
@@ -295,6 +297,7 @@ put_setup(struct sg_buf *b, const struct np_nft *n)
 		PUT("add map inet %s %s { type ifname : verdict; }\n", t, maps[i]);
 	PUT("add map inet %s dropctr { type ifname : counter; }\n", t);
 	PUT("add set inet %s taps { type ifname; }\n", t);
+	PUT("add set inet %s exposed { type ifname . inet_service; }\n", t);
 	PUT("add counter inet %s d_total\n", t);
 	for (i = 0; np_nft_reasons[i] != NULL; i++)
 		PUT("add counter inet %s d_%s\n", t, np_nft_reasons[i]);
@@ -377,6 +380,10 @@ put_setup(struct sg_buf *b, const struct np_nft *n)
 	PUT("flush chain inet %s filt_out\n", t);
 	PUT("add rule inet %s filt_out oifname @taps ct state established,related "
 	    "accept\n", t);
+	if (n->front_uid >= 0)
+		PUT("add rule inet %s filt_out oifname @taps meta skuid %lld "
+		    "meta l4proto tcp oifname . tcp dport @exposed accept\n", t,
+		    (long long)n->front_uid);
 	PUT("add rule inet %s filt_out oifname @taps goto drop_local\n", t);
 
 	PUT("flush chain inet %s nat_post\n", t);
@@ -582,6 +589,35 @@ np_nft_add_sandbox(struct np_nft *n, const char *tap, uint32_t guest_addr,
 	}
 #undef PUT
 run:
+	r = build_and_run(n, b, r, what, NULL, ret_msg);
+	sg_buf_free(b);
+	return r;
+}
+
+int
+np_nft_set_exposed(struct np_nft *n, const char *const *taps,
+		   const uint16_t *ports, size_t count, char **ret_msg)
+{
+	static const char what[] = "cannot set the exposed ports";
+	struct sg_buf *b;
+	size_t i;
+	int r;
+
+	for (i = 0; i < count; i++) {
+		if (!np_nft_tap_valid(taps[i]) || ports[i] == 0) {
+			sg_msg(ret_msg, "%s: invalid tap or port", what);
+			return -EINVAL;
+		}
+	}
+	b = sg_buf_new(SCRIPT_MAX);
+	if (b == NULL) {
+		sg_msg(ret_msg, "%s: out of memory", what);
+		return -ENOMEM;
+	}
+	r = sg_buf_putf(b, "flush set inet %s exposed\n", n->table);
+	for (i = 0; r == 0 && i < count; i++)
+		r = sg_buf_putf(b, "add element inet %s exposed { \"%s\" . %u }\n",
+		    n->table, taps[i], (unsigned)ports[i]);
 	r = build_and_run(n, b, r, what, NULL, ret_msg);
 	sg_buf_free(b);
 	return r;

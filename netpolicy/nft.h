@@ -38,7 +38,10 @@
  *             dropped.
  *   filt_out  filter output: toward T: established/related accepted (the
  *             proxy's and the resolver's answers, the host's resets and
- *             ICMP errors); anything else, a connection a host process
+ *             ICMP errors); with a front (has_front), TCP from a
+ *             socket of that uid to a tap and port in the set @exposed
+ *             {ifname . port} accepted (sandgate-front reaching an
+ *             exposed port); anything else, a connection a host process
  *             opens into a tap, dropped (local).
  *   nat_post  nat postrouting: POOL leaving through a non-P* interface is
  *             masqueraded.
@@ -88,6 +91,10 @@ struct np_nft_cfg {
 	uint32_t pool_net;       /* no bits set past pool_prefix */
 	unsigned pool_prefix;    /* 1..30 */
 	uint16_t proxy_port;     /* 0: no proxy, TCP 80/443 get a reset */
+	int has_front;           /* 0: no front; 1: front_uid is the one user
+	                          * whose new TCP connections into a tap are
+	                          * accepted, to the ports in @exposed */
+	uint32_t front_uid;
 };
 
 /* A literal allowlist entry: TCP to net/prefix, on port (0: any port). */
@@ -133,6 +140,10 @@ int np_nft_add_sandbox(struct np_nft *n, const char *tap, uint32_t guest_addr,
  * -ENOENT if the sandbox does not exist. */
 int np_nft_allow(struct np_nft *n, const char *tap, uint32_t addr, uint16_t port,
 		 uint32_t timeout_s, char **ret_msg);
+/* Replaces the whole set @exposed (the ports sandgate-front may reach)
+ * with taps[i] . ports[i], i < n, in one batch. */
+int np_nft_set_exposed(struct np_nft *n, const char *const *taps,
+		       const uint16_t *ports, size_t count, char **ret_msg);
 /* Removes every element and object of a sandbox in one batch; 0 if it has
  * none. Accepts any valid tap name, even one with another prefix. */
 int np_nft_del_sandbox(struct np_nft *n, const char *tap, char **ret_msg);

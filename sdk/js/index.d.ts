@@ -104,8 +104,30 @@ export interface SandboxInfo {
   connections: number;
   allow_net: string[];
   secrets: string[];
+  exposed?: Array<{ port: number; public: boolean; url: string | null }>;
   dropped: number;
   [field: string]: unknown;
+}
+
+/** What `expose` returns. */
+export interface ExposeInfo {
+  url: string;
+  /** The signed link for a browser (the URL itself when public). */
+  link: string;
+  public: boolean;
+  port: number;
+  sandbox: string;
+  name: string | null;
+  /** The link's end, Unix seconds; null when public. */
+  expires: number | null;
+  [field: string]: unknown;
+}
+
+export interface ExposeOptions {
+  /** Anyone with the URL gets in (default: the token only). */
+  public?: boolean;
+  /** How long the link lasts (default 365 days; never longer than the exposure). */
+  ttl?: Duration;
 }
 
 /** A WHOAMI document. */
@@ -148,6 +170,8 @@ export class Client {
   snapshots(): Promise<SnapshotInfo[]>;
   snapshotRm(snap: string): Promise<{ removed: string }>;
   hibernate(name: string): Promise<SandboxInfo>;
+  expose(name: string, port: number, opts?: ExposeOptions): Promise<ExposeInfo>;
+  unexpose(name: string, port: number): Promise<{ unexposed: { sandbox: string; port: number } }>;
   volumeCreate(vol: string, size: string, opts?: { from?: string }): Promise<VolumeInfo>;
   volumes(): Promise<VolumeInfo[]>;
   volumeRm(vol: string): Promise<{ removed: string }>;
@@ -227,6 +251,10 @@ export class Sandbox {
   snapshot(snap: string): Promise<SnapshotInfo>;
   /** Saves it with its memory; the next command resumes it. */
   hibernate(): Promise<SandboxInfo>;
+  /** An HTTPS URL for a port of the guest, private to the token unless public. */
+  exposeHttp(port: number, opts?: ExposeOptions): Promise<ExposeInfo>;
+  /** The URL of a port goes, with its links. */
+  unexposeHttp(port: number): Promise<{ unexposed: { sandbox: string; port: number } }>;
   /** Destroys it and closes the connections; idempotent. */
   kill(): Promise<void>;
   /** Closes the connections and leaves it running. */

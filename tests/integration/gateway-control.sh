@@ -52,7 +52,8 @@ note "help, whoami and ls with nothing running"
 C help >"$SG_T/out" || fail "help"
 grep -q "create NAME" "$SG_T/out" || fail "help: $(cat "$SG_T/out")"
 [ "$(C help --json | J '",".join(c["name"] for c in d["commands"])')" = \
-	"help,whoami,ls,create,info,extend,kill,hibernate,snapshot,volume" ] || fail "help --json"
+	"help,whoami,ls,create,info,extend,kill,hibernate,snapshot,volume,expose,unexpose" ] ||
+	fail "help --json: $(C help --json)"
 C whoami | grep -q "^token: *t1" || fail "whoami: $(C whoami)"
 [ "$(C whoami --json | J 'd["token"], d["limits"]["max_sandboxes"], d["limits"]["secrets"], d["usage"]["sandboxes"]')" = \
 	"t1 2 ['API_KEY', 'OTHER_KEY'] 0" ] || fail "whoami --json: $(C whoami --json)"

@@ -34,11 +34,13 @@ sg_kill_job() {
 	kill -TERM "$1" 2>/dev/null
 }
 
-# Pids of the shims and proxies this test's gateway started, from its log.
+# Pids of the shims, proxies and fronts this test's gateway started, from
+# its log.
 sg_helper_pids() {
 	[ -n "${SG_T:-}" ] && [ -f "$SG_T/log" ] || return 0
 	sed -n -e 's/.*shim started (pid \([0-9]*\).*/\1/p' \
 	    -e 's/.*sandgate-proxy started (pid \([0-9]*\)).*/\1/p' \
+	    -e 's/.*sandgate-front started (pid \([0-9]*\)).*/\1/p' \
 	    "$SG_T/log" | sort -u
 }
 
@@ -46,7 +48,7 @@ sg_helper_pids() {
 # checked, so a reused pid is left alone).
 sg_kill_pid() {
 	case "$(cat /proc/$1/comm 2>/dev/null)" in
-	sandgate-shim|sandgate-proxy) kill -9 "$1" 2>/dev/null ;;
+	sandgate-shim|sandgate-proxy|sandgate-front) kill -9 "$1" 2>/dev/null ;;
 	esac
 	return 0
 }

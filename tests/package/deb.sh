@@ -22,7 +22,7 @@
 # its Depends is missing (those stay). /etc/sandgate, /var/lib/sandgate and
 # /var/log/sandgate that exist before (tools/quickstart makes them) are
 # moved aside while the package is installed and put back after the purge.
-# The users sandgate and sandgate-proxy stay (the package never removes
+# The users sandgate, sandgate-proxy and sandgate-front stay (the package never removes
 # them). The test's sandgated has its own port, state, tokens, control
 # socket, audit log, image folder, nftables table (sgtest_PID) and pool
 # (10.231.0.0/16), all under a temporary folder or removed at the end with
@@ -150,6 +150,7 @@ note "installed $(dpkg-query -W -f='${Package} ${Version}' sandgate)"
 
 # ---- what it installed --------------------------------------------------------
 for f in /usr/sbin/sandgated /usr/sbin/sandgatectl /usr/sbin/sandgate-proxy \
+	/usr/sbin/sandgate-front \
 	/usr/sbin/sandgate-image /usr/libexec/sandgate/sandgate-shim \
 	/usr/libexec/sandgate/sandgate-agent /usr/libexec/sandgate/build-minimal \
 	/usr/libexec/sandgate/build-default; do
@@ -173,7 +174,7 @@ dpkg-query -W -f='${Conffiles}\n' sandgate | grep -q ' /etc/sandgate/tokens.conf
 	fail "/etc/sandgate/tokens.conf is a conffile (it is data)"
 [ "$(stat -c '%a %U' /etc/sandgate/tokens.conf 2>/dev/null)" = "600 root" ] ||
 	fail "/etc/sandgate/tokens.conf is not there with mode 600, owner root"
-for u in sandgate sandgate-proxy; do
+for u in sandgate sandgate-proxy sandgate-front; do
 	getent passwd "$u" >/dev/null || fail "no user $u after the installation"
 done
 [ -L /etc/systemd/system/multi-user.target.wants/sandgated.service ] ||

@@ -830,6 +830,11 @@ static void assert_same_conf(const struct sg_conf *a, const struct sg_conf *b)
 	}
 	assert_string_equal(sg_conf_listen_host(a), sg_conf_listen_host(b));
 	assert_int_equal(sg_conf_listen_port(a), sg_conf_listen_port(b));
+	if (!sg_conf_expose_host(a) || !sg_conf_expose_host(b))
+		assert_ptr_equal(sg_conf_expose_host(a), sg_conf_expose_host(b));
+	else
+		assert_string_equal(sg_conf_expose_host(a), sg_conf_expose_host(b));
+	assert_int_equal(sg_conf_expose_port(a), sg_conf_expose_port(b));
 	assert_int_equal(sg_conf_pool_addr(a), sg_conf_pool_addr(b));
 	assert_int_equal(sg_conf_pool_prefix(a), sg_conf_pool_prefix(b));
 	assert_int_equal(sg_conf_uid_first(a), sg_conf_uid_first(b));
@@ -950,8 +955,20 @@ static void test_print_full(void **state)
 		"resolve = api.example.com:[2001:db8::1]\n"
 		"resolve = db.example.com:2001:db8::2\n"
 		"dns = 192.0.2.53, 192.0.2.54:5353\n"
-		"table = sg_test\n");
+		"table = sg_test\n"
+		"[expose]\n"
+		"listen = [::]:8443\n"
+		"domain = Sandbox.Example.COM.\n"
+		"cert = /etc/sg/wild.pem\n"
+		"key = /etc/sg/wild.key\n"
+		"user = fr\n"
+		"program = /opt/sg/front\n"
+		"max_connections = 7\n"
+		"max_ports = 64\n");
 	assert_has(t, "[gateway]\nlisten = [::1]:2200\nhost_key = /srv/sg/key\n");
+	assert_has(t, "\n[expose]\nlisten = [::]:8443\ndomain = sandbox.example.com\n"
+		   "cert = /etc/sg/wild.pem\nkey = /etc/sg/wild.key\nuser = fr\n"
+		   "program = /opt/sg/front\nmax_connections = 7\nmax_ports = 64\n");
 	assert_has(t, "\nstate_dir = /srv/sg/state\n");
 	assert_has(t, "\nauth_delay = 59s\n");
 	assert_has(t, "\nkex_timeout = 1m30s\nlogin_grace_time = 1h\n");
@@ -965,6 +982,51 @@ static void test_print_full(void **state)
 	assert_has(t, "\n[proxy]\nextra_ca = /etc/ssl/test-ca.pem\nport = 0\nuser = px\n");
 	assert_null(strstr(t, "unset"));
 	free(t);
+}
+
+/* [expose]: off unless listen is set; listen needs domain, cert and key;
+ * a domain is a name of two labels or more, kept in its normal form. */
+static void test_expose(void **state)
+{
+	struct sg_conf *c;
+
+	(void)state;
+	c = parse_ok("");
+	assert_null(sg_conf_expose_host(c));
+	assert_int_equal(sg_conf_expose_port(c), 0);
+	assert_string_equal(sg_conf_str(c, SG_CONF_EXPOSE_USER), "sandgate-front");
+	assert_int_equal(sg_conf_num(c, SG_CONF_EXPOSE_MAX_PORTS), 8);
+	sg_conf_free(c);
+	c = parse_ok("[expose]\nlisten = 127.0.0.1:8443\ndomain = sandgate.localhost\n"
+		     "cert = /c.pem\nkey = /k.pem\n");
+	assert_string_equal(sg_conf_expose_host(c), "127.0.0.1");
+	assert_int_equal(sg_conf_expose_port(c), 8443);
+	/* [gateway] listen is its own */
+	assert_int_equal(sg_conf_listen_port(c), 2222);
+	assert_string_equal(sg_conf_str(c, SG_CONF_EXPOSE_DOMAIN), "sandgate.localhost");
+	sg_conf_free(c);
+	/* domain, cert and key without listen: kept, unused */
+	c = parse_ok("[expose]\ndomain = a.example\n");
+	assert_int_equal(sg_conf_expose_port(c), 0);
+	sg_conf_free(c);
+	expect_error("[expose]\nlisten = 127.0.0.1:8443\ncert = /c.pem\nkey = /k.pem\n",
+		     "t.conf:2: [expose] listen is set: set [expose] domain too (domain, cert "
+		     "and key: see sandgate.conf(5))");
+	expect_error("[expose]\nlisten = 127.0.0.1:8443\ndomain = a.example\nkey = /k.pem\n",
+		     "t.conf:2: [expose] listen is set: set [expose] cert too (domain, cert "
+		     "and key: see sandgate.conf(5))");
+	expect_error_prefix("[expose]\nlisten = 127.0.0.1\n",
+			    "t.conf:2: [expose] listen = 127.0.0.1: expected ADDRESS:PORT");
+	expect_error_prefix("[expose]\ndomain = localhost\n",
+			    "t.conf:2: [expose] domain = localhost: must be a host name with at "
+			    "least two labels");
+	expect_error_prefix("[expose]\ndomain = *.example.com\n",
+			    "t.conf:2: [expose] domain = *.example.com: must be a host name");
+	expect_error_prefix("[expose]\ndomain = 10.0.0.1\n",
+			    "t.conf:2: [expose] domain = 10.0.0.1: must be a host name");
+	expect_error_prefix("[expose]\nmax_ports = 65\n", "t.conf:2: [expose] max_ports = 65:");
+	expect_error_prefix("[expose]\nmax_connections = 0\n",
+			    "t.conf:2: [expose] max_connections = 0:");
 }
 
 static void test_print_derived(void **state)
@@ -1028,6 +1090,7 @@ int main(void)
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_print_defaults),
 		cmocka_unit_test(test_print_full),
+		cmocka_unit_test(test_expose),
 		cmocka_unit_test(test_print_derived),
 		cmocka_unit_test(test_print_write_error),
 	};

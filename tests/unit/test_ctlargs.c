@@ -405,6 +405,49 @@ test_hibernate(void **state)
 	parse_fails("hibernate web --token ci", 0, "unknown option");
 }
 
+static void
+test_expose(void **state)
+{
+	struct sg_ctla *q;
+	(void)state;
+
+	q = parse("expose web 8000", 0);
+	assert_int_equal(q->cmd, SG_CTLA_EXPOSE);
+	assert_string_equal(q->name, "web");
+	assert_int_equal(q->port, 8000);
+	assert_int_equal(q->public, 0);
+	assert_int_equal(q->ttl_s, 0);
+	sg_ctla_free(q);
+	q = parse("expose web 1 --public --ttl 1h --json", 0);
+	assert_int_equal(q->port, 1);
+	assert_int_equal(q->public, 1);
+	assert_int_equal(q->ttl_s, 3600);
+	assert_int_equal(q->json, 1);
+	sg_ctla_free(q);
+	q = parse("expose --ttl=365d 0123456789ab 65535 --token ci", 1);
+	assert_string_equal(q->name, "0123456789ab");
+	assert_int_equal(q->port, 65535);
+	assert_int_equal(q->ttl_s, 365ull * 86400);
+	sg_ctla_free(q);
+	q = parse("unexpose web 8000", 0);
+	assert_int_equal(q->cmd, SG_CTLA_UNEXPOSE);
+	assert_int_equal(q->port, 8000);
+	sg_ctla_free(q);
+	parse_fails("expose web", 0, "usage: expose NAME PORT");
+	parse_fails("expose web 8000 9000", 0, "unexpected argument");
+	parse_fails("expose web 0", 0, "port '0'");
+	parse_fails("expose web 65536", 0, "port '65536'");
+	parse_fails("expose web 080", 0, "port '080'");
+	parse_fails("expose web http", 0, "from 1 to 65535");
+	parse_fails("expose web 8000 --ttl 0", 0, "--ttl '0'");
+	parse_fails("expose web 8000 --ttl 366d", 0, "at most 365d");
+	parse_fails("expose Web 8000", 0, "not a sandbox name");
+	parse_fails("expose web 8000 --token ci", 0, "unknown option");
+	parse_fails("unexpose web 8000 --public", 0, "unknown option");
+	parse_fails("unexpose web 8000 --ttl 1h", 0, "unknown option");
+	parse_fails("unexpose web", 0, "usage: unexpose NAME PORT");
+}
+
 int
 main(void)
 {
@@ -416,6 +459,7 @@ main(void)
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_volume),
 		cmocka_unit_test(test_hibernate),
+		cmocka_unit_test(test_expose),
 	};
 
 	return cmocka_run_group_tests_name("ctlargs", tests, NULL, NULL);

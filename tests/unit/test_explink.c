@@ -218,7 +218,8 @@ test_cred(void **state)
 		assert_int_equal(check(key, SG_EXPLINK_LINK, &grant, forged, 1),
 		    -EACCES);
 	}
-	/* truncated at every length, one byte more */
+	/* truncated at every length (a bounds test under ASan), one byte
+	 * more */
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(sg_explink_check(key, SG_EXPLINK_LINK, &grant,
 		    link, i, 1, NULL), -EACCES);
@@ -230,6 +231,15 @@ test_cred(void **state)
 	assert_int_equal(check(key, SG_EXPLINK_LINK, &grant, forged, 1),
 	    -EACCES);
 	snprintf(forged, sizeof(forged), "-%s", link);
+	assert_int_equal(check(key, SG_EXPLINK_LINK, &grant, forged, 1),
+	    -EACCES);
+	/* the latest expiry is made and accepted; one more is not made,
+	 * and a credential that says so is refused whatever its mac */
+	assert_int_equal(sg_explink_make(key, SG_EXPLINK_LINK, &grant,
+	    SG_EXPLINK_EXPIRES_MAX, forged), 0);
+	assert_int_equal(check(key, SG_EXPLINK_LINK, &grant, forged, 1), 0);
+	snprintf(forged, sizeof(forged), "%lld%s",
+	    (long long)SG_EXPLINK_EXPIRES_MAX + 1, strchr(link, '.'));
 	assert_int_equal(check(key, SG_EXPLINK_LINK, &grant, forged, 1),
 	    -EACCES);
 	assert_int_equal(check(key, SG_EXPLINK_LINK, &grant,
@@ -259,6 +269,11 @@ test_query(void **state)
 	assert_int_equal(sg_explink_query("x=1", 3, &off, &n), -EINVAL);
 	assert_int_equal(sg_explink_query("t=1&t=2", 7, &off, &n), -EINVAL);
 	assert_int_equal(sg_explink_query("t=1%20", 6, &off, &n), -EINVAL);
+	/* the longest credential (SG_EXPLINK_CRED_MAX - 1 bytes) */
+	assert_int_equal(sg_explink_query(
+	    "t=12345678901234567890123456789012345678901234567", 49, &off,
+	    &n), 0);
+	assert_int_equal(n, SG_EXPLINK_CRED_MAX - 1);
 	assert_int_equal(sg_explink_query(
 	    "t=123456789012345678901234567890123456789012345678", 50, &off,
 	    &n), -EINVAL);
@@ -283,6 +298,7 @@ test_cookie(void **state)
 {
 	static const char *one[] = { "1.abc" };
 	static const char *two[] = { "1.abc", "2.def" };
+	const char *v;
 	char out[512];
 
 	(void)state;
@@ -297,16 +313,27 @@ test_cookie(void **state)
 	    "x__Host-sandgate=3; __Host-sandgate", NULL, 0);
 
 	assert_int_equal(sg_explink_cookie_strip("a=b; __Host-sandgate=1.abc;"
-	    "c=d", 30, out), strlen("a=b; c=d"));
+	    "c=d", 30, out, sizeof(out)), strlen("a=b; c=d"));
 	assert_string_equal(out, "a=b; c=d");
 	assert_int_equal(sg_explink_cookie_strip("__Host-sandgate=1", 17,
-	    out), 0);
+	    out, sizeof(out)), 0);
 	assert_string_equal(out, "");
-	assert_int_equal(sg_explink_cookie_strip(" x ;;y=\"q;", 10, out),
-	    strlen("x; y=\"q"));
+	assert_int_equal(sg_explink_cookie_strip(" x ;;y=\"q;", 10, out,
+	    sizeof(out)), strlen("x; y=\"q"));
 	assert_string_equal(out, "x; y=\"q");
-	assert_int_equal(sg_explink_cookie_strip("a=1;b=2;c=3", 11, out),
-	    strlen("a=1; b=2; c=3"));
+	assert_int_equal(sg_explink_cookie_strip("a=1;b=2;c=3", 11, out,
+	    sizeof(out)), strlen("a=1; b=2; c=3"));
+	assert_string_equal(out, "a=1; b=2; c=3");
+	/* every copy of ours, padded, quoted, first, last */
+	v = "__Host-sandgate=1; a=1;  __Host-sandgate = \"2\" ;b=2;"
+	    "__Host-sandgate=3";
+	assert_int_equal(sg_explink_cookie_strip(v, strlen(v), out,
+	    sizeof(out)), strlen("a=1; b=2"));
+	assert_string_equal(out, "a=1; b=2");
+	/* the output grows ("a;b" -> "a; b"): a short buffer is refused */
+	assert_int_equal(sg_explink_cookie_strip("a;b", 3, out, 4), -ENOBUFS);
+	assert_string_equal(out, "");
+	assert_int_equal(sg_explink_cookie_strip("a;b", 3, out, 5), 4);
 }
 
 static void
@@ -325,16 +352,31 @@ test_bearer(void **state)
 	assert_int_equal(off, 9);
 	v = "Basic c2dfeDpw";
 	assert_int_equal(sg_explink_bearer(v, strlen(v), &off, &n), 0);
-	v = "Bearer abc";
-	assert_int_equal(sg_explink_bearer(v, strlen(v), &off, &n), 0);
-	v = "Bearer sg_";
+	/* a hand-made token is a bearer too: the owner's hash decides */
+	v = "Bearer my.Token+/~_-==";
+	assert_int_equal(sg_explink_bearer(v, strlen(v), &off, &n), 1);
+	assert_int_equal(n, strlen("my.Token+/~_-=="));
+	v = "Bearer ";
 	assert_int_equal(sg_explink_bearer(v, strlen(v), &off, &n), 0);
 	v = "Bearer sg_a b";
 	assert_int_equal(sg_explink_bearer(v, strlen(v), &off, &n), 0);
-	v = "Bearer sg_a=";
+	v = "Bearer sg_a=b";
+	assert_int_equal(sg_explink_bearer(v, strlen(v), &off, &n), 0);
+	v = "Bearer =";
 	assert_int_equal(sg_explink_bearer(v, strlen(v), &off, &n), 0);
 	v = "Bearersg_a";
 	assert_int_equal(sg_explink_bearer(v, strlen(v), &off, &n), 0);
+	v = "Bearer\tsg_a";
+	assert_int_equal(sg_explink_bearer(v, strlen(v), &off, &n), 0);
+	{
+		char big[1100];
+
+		memcpy(big, "Bearer ", 7);
+		memset(big + 7, 'a', 1024);
+		assert_int_equal(sg_explink_bearer(big, 7 + 1024, &off, &n), 1);
+		big[7 + 1024] = 'a';
+		assert_int_equal(sg_explink_bearer(big, 7 + 1025, &off, &n), 0);
+	}
 }
 
 int

@@ -188,6 +188,35 @@ export class Client {
   }
 
   /**
+   * Gives the sandbox's `port` an HTTPS URL at the gateway's front;
+   * returns `{ url, link, public, port, sandbox, name, expires }`. The URL
+   * is private to the token (send it as `Authorization: Bearer`) unless
+   * `{ public: true }`; `link` is the signed link for a browser, valid
+   * `ttl` (or 365 days), never longer than the port stays exposed.
+   * @param {string} name
+   * @param {number} port
+   * @param {{ public?: boolean, ttl?: number | string }} [opts]
+   */
+  expose(name, port, opts = {}) {
+    const w = ['expose', name, String(port)];
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new TypeError(`port must be an integer from 1 to 65535, not ${port}`);
+    }
+    if (opts.public) w.push('--public');
+    if (opts.ttl !== undefined) w.push('--ttl', duration(opts.ttl, 'ttl'));
+    return this.command([...w, '--json']);
+  }
+
+  /**
+   * The URL of the sandbox's `port` goes, with its links and cookies.
+   * @param {string} name
+   * @param {number} port
+   */
+  unexpose(name, port) {
+    return this.command(['unexpose', name, String(port), '--json']);
+  }
+
+  /**
    * Makes the token's volume `vol`, a disk that outlives sandboxes, of
    * `size` ("10G", "512M"): blank ext4, or with `{ from: SNAP }` the
    * filesystem of a snapshot. Returns its VOLUME document once made.

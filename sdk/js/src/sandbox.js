@@ -278,6 +278,25 @@ export class Sandbox {
   }
 
   /**
+   * Gives `port` (a server in the guest) an HTTPS URL at the gateway's
+   * front: `{ url, link, public, ... }`. Private to the token: requests
+   * need `Authorization: Bearer TOKEN`, or a browser opens `link` once.
+   * @param {number} port
+   * @param {{ public?: boolean, ttl?: number | string }} [opts]
+   */
+  exposeHttp(port, opts = {}) {
+    return this.client.expose(this.name, port, opts);
+  }
+
+  /**
+   * The URL of `port` goes, with its links and cookies.
+   * @param {number} port
+   */
+  unexposeHttp(port) {
+    return this.client.unexpose(this.name, port);
+  }
+
+  /**
    * Saves it to disk with its memory and stops its VM (its sessions end);
    * the next command resumes it. Returns the SANDBOX document.
    */

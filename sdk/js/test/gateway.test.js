@@ -166,6 +166,22 @@ class FakeGateway {
         this.sandboxes.set(name, doc);
         return ok(doc);
       }
+      case 'expose':
+      case 'unexpose': {
+        if (!sb) return fail(1, 'not_found', `no sandbox ${name} (see ls)`);
+        const port = Number(w[2]);
+        const url = `https://${port}-${name}-0a1b2c3d.sandgate.test/`;
+        sb.exposed ??= [];
+        if (cmd === 'unexpose') {
+          if (!sb.exposed.includes(port)) return fail(1, 'not_found', `port ${port} of ${name} is not exposed`);
+          sb.exposed = sb.exposed.filter((p) => p !== port);
+          return ok({ unexposed: { sandbox: sb.id, port } });
+        }
+        sb.exposed.push(port);
+        const pub = w.includes('--public');
+        return ok({ url, link: pub ? url : `${url}__sandgate/link?t=1.x`, public: pub, port,
+          sandbox: sb.id, name, expires: pub ? null : 1 });
+      }
       case 'info':
       case 'extend':
       case 'hibernate':
@@ -247,6 +263,25 @@ describe('against a fake gateway', () => {
     } finally {
       await c.kill('vm').catch(() => {});
       await c.close();
+    }
+  });
+
+  test('exposeHttp: the URL, the link, --public and --ttl', async () => {
+    const sb = await Sandbox.create({ ...opts, name: 'web' });
+    try {
+      const e = await sb.exposeHttp(8000);
+      assert.equal(gw.controlLines.at(-1), 'expose web 8000 --json');
+      assert.equal(e.url, 'https://8000-web-0a1b2c3d.sandgate.test/');
+      assert.ok(e.link.startsWith(e.url) && !e.public);
+      const p = await sb.exposeHttp(3000, { public: true, ttl: 90 });
+      assert.equal(gw.controlLines.at(-1), 'expose web 3000 --public --ttl 90 --json');
+      assert.ok(p.public && p.link === p.url);
+      assert.equal((await sb.unexposeHttp(3000)).unexposed.port, 3000);
+      assert.equal(gw.controlLines.at(-1), 'unexpose web 3000 --json');
+      await assert.rejects(sb.unexposeHttp(3000), NotFound);
+      assert.throws(() => sb.exposeHttp(0), TypeError);
+    } finally {
+      await sb.kill();
     }
   });
 

@@ -245,6 +245,26 @@ class Client:
         its SANDBOX dict (state ``hibernated``)."""
         return self.run(["hibernate", name, "--json"], timeout=timeout)
 
+    def expose(self, name: str, port: int, *, public: bool = False,
+               ttl: Optional[Duration] = None) -> Dict[str, Any]:
+        """``expose NAME PORT [--public] [--ttl D]``: an HTTPS URL for the
+        sandbox's ``port``; ``{"url", "link", "public", "port", "sandbox",
+        "name", "expires"}``. The URL is private to the token (send it as
+        ``Authorization: Bearer``) unless ``public``; ``link`` is the
+        signed link for a browser, valid ``ttl`` (or 365 days) and never
+        longer than the port stays exposed."""
+        words = ["expose", name, str(int(port))]
+        if public:
+            words.append("--public")
+        if ttl is not None:
+            words += ["--ttl", format_duration(ttl)]
+        return self.run(words + ["--json"])
+
+    def unexpose(self, name: str, port: int) -> Dict[str, Any]:
+        """``unexpose NAME PORT``: the URL goes, with its links;
+        ``{"unexposed": {"sandbox", "port"}}``."""
+        return self.run(["unexpose", name, str(int(port)), "--json"])
+
     def volume_create(self, vol: str, size: str, *,
                       from_snapshot: Optional[str] = None,
                       timeout: Optional[float] = SNAPSHOT_TIMEOUT

@@ -285,6 +285,19 @@ class Sandbox:
         from it."""
         return self.client.snapshot(self._name, snap)
 
+    def expose_http(self, port: int, *, public: bool = False,
+                    ttl: Optional[Duration] = None) -> Dict[str, Any]:
+        """Gives ``port`` (a server in the guest) an HTTPS URL at the
+        gateway's front: ``{"url", "link", "public", ...}``. Private to the
+        token: requests need ``Authorization: Bearer TOKEN``, or a browser
+        opens ``link`` once (it sets a cookie for that URL). ``public``
+        lets anyone in; ``ttl`` bounds the link's life."""
+        return self.client.expose(self._name, port, public=public, ttl=ttl)
+
+    def unexpose_http(self, port: int) -> Dict[str, Any]:
+        """The URL of ``port`` goes, with its links and cookies."""
+        return self.client.unexpose(self._name, port)
+
     def hibernate(self) -> Dict[str, Any]:
         """Saves it to disk with its memory and stops its VM; its open
         processes' sessions end. The next command resumes it (background

@@ -274,4 +274,21 @@ class FakeGateway:
         if cmd == "kill":
             sb = self.sandboxes.pop(name)
             return {"killed": [{"id": sb["id"], "name": name}]}
+        if cmd in ("expose", "unexpose"):
+            port = int(args[1])
+            ports = self.sandboxes[name].setdefault("exposed", [])
+            url = "https://%d-%s-0a1b2c3d.sandgate.test/" % (port, name)
+            if cmd == "unexpose":
+                if port not in ports:
+                    raise LookupError("not_found", "port %d of %s is not "
+                                      "exposed" % (port, name))
+                ports.remove(port)
+                return {"unexposed": {"sandbox": self.sandboxes[name]["id"],
+                                      "port": port}}
+            ports.append(port)
+            public = "--public" in args
+            return {"url": url, "public": public, "port": port,
+                    "link": url if public else url + "__sandgate/link?t=1.x",
+                    "sandbox": self.sandboxes[name]["id"], "name": name,
+                    "expires": None if public else 1}
         raise LookupError("usage", "unknown command")

@@ -109,6 +109,24 @@ def test_hibernate(gw, conn):
         sb.kill()
 
 
+def test_expose(gw, conn):
+    sb = sandgate.Sandbox.create(**conn, name="exposed")
+    try:
+        e = sb.expose_http(8000)
+        assert gw.lines[-1] == "expose exposed 8000 --json"
+        assert e["url"] == "https://8000-exposed-0a1b2c3d.sandgate.test/"
+        assert e["link"].startswith(e["url"]) and not e["public"]
+        e = sb.expose_http(3000, public=True, ttl=90)
+        assert gw.lines[-1] == "expose exposed 3000 --public --ttl 90 --json"
+        assert e["public"] and e["link"] == e["url"]
+        assert sb.unexpose_http(3000)["unexposed"]["port"] == 3000
+        assert gw.lines[-1] == "unexpose exposed 3000 --json"
+        with pytest.raises(sandgate.NotFound):
+            sb.unexpose_http(3000)
+    finally:
+        sb.kill()
+
+
 def test_sandbox_lifecycle(gw, conn):
     with sandgate.Sandbox.create(**conn, lifetime="10m") as sb:
         assert sb.name.startswith("sb-") and len(sb.name) == 11
