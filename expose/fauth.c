@@ -78,16 +78,20 @@ fa_token_is(const char *hash, const char *tok, size_t len)
 }
 
 /* A Bearer token the guest must not see: the owner's, or any that looks
- * like sandgate's. */
+ * like sandgate's, however it is spaced or sized (not only what
+ * sg_explink_bearer reads as a credential). */
 static int
 sandgate_bearer(const struct sg_xf_expose *e, const char *v, size_t len)
 {
-	size_t off, tl;
+	size_t i = 6;
 
-	if (!sg_explink_bearer(v, len, &off, &tl))
+	if (len < 7 || strncasecmp(v, "bearer", 6) != 0 ||
+	    (v[6] != ' ' && v[6] != '\t'))
 		return 0;
-	return (tl > 3 && memcmp(v + off, "sg_", 3) == 0) ||
-	    fa_token_is(e->token_hash, v + off, tl);
+	while (i < len && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	return (len - i >= 3 && memcmp(v + i, "sg_", 3) == 0) ||
+	    fa_token_is(e->token_hash, v + i, len - i);
 }
 
 int
@@ -207,8 +211,21 @@ same_origin(const struct sg_http_head *h, const char *buf)
 	int o = sg_http_head_find(h, buf, "origin", 0), k;
 	const struct sg_http_field *of, *hf;
 
-	if (o < 0)
-		return 1;	/* a navigation, or not a browser */
+	if (o < 0) {
+		/* no Origin: a navigation, a plain GET of a page (an image,
+		 * a script), or not a browser. A browser says which in
+		 * Sec-Fetch-Site: a page of another site (another exposed
+		 * port is the same site) may send a request only by leading
+		 * the browser to this URL */
+		int f = sg_http_head_find(h, buf, "sec-fetch-site", 0);
+		int md = sg_http_head_find(h, buf, "sec-fetch-mode", 0);
+		const struct sg_http_field *ff = f >= 0 ? &h->fields[f] : NULL;
+
+		if (ff == NULL || span_eq(buf, ff->value, "same-origin") ||
+		    span_eq(buf, ff->value, "none"))
+			return 1;
+		return md >= 0 && span_eq(buf, h->fields[md].value, "navigate");
+	}
 	if (sg_http_head_find(h, buf, "origin", (size_t)o + 1) >= 0 ||
 	    (k = sg_http_head_find(h, buf, "host", 0)) < 0)
 		return 0;

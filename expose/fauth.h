@@ -15,7 +15,9 @@
  * the link). A request let in by its cookie that carries an Origin other
  * than its own URL (a page of another exposed port, or any other site,
  * sending the browser's cookie along: cross-site request forgery,
- * WebSocket hijacking) is refused with 403. A public port lets
+ * WebSocket hijacking) is refused with 403; so is one without an Origin
+ * whose Sec-Fetch-Site is not same-origin or none, unless it is a
+ * navigation (Sec-Fetch-Mode: navigate). A public port lets
  * everything through. Field names are compared with '_' read as '-'. */
 #ifndef FA_FAUTH_H
 #define FA_FAUTH_H

@@ -125,6 +125,12 @@ u_free(struct fc *fc)
 		fc->rt = NULL;
 	}
 	fc->u_blocked = 0;
+	/* the client was held back for the guest's output, which is gone */
+	if (fc->c_blocked) {
+		fc->c_blocked = 0;
+		if (fc->c != NULL && fc->st == FC_HEAD)
+			bufferevent_enable(fc->c, EV_READ);
+	}
 }
 
 static void
@@ -823,7 +829,8 @@ u_write(struct bufferevent *bev, void *arg)
 	if (fc->c_blocked &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) <= FC_HIGH / 2) {
 		fc->c_blocked = 0;
-		if (fc->st == FC_RELAY || fc->st == FC_TUNNEL)
+		if (fc->st == FC_RELAY || fc->st == FC_TUNNEL ||
+		    fc->st == FC_HEAD)
 			bufferevent_enable(fc->c, EV_READ);
 	}
 }

@@ -69,7 +69,8 @@ struct fr {
 	int rdv_fd;
 	struct event *rdv_ev;
 	struct evconnlistener *lis;
-	struct sg_buf *msg;
+	struct sg_buf *msg;	/* the feed's message being read */
+	struct sg_buf *out;	/* what the front sends: READY, AUDIT */
 	unsigned long audit_dropped;
 	int audit_held;		/* a new monitor's feed, before its RESYNC */
 	int failed;
@@ -271,7 +272,7 @@ send_msg(struct fr *fr)
 		fr->audit_dropped++;
 		return;
 	}
-	r = sg_mp_send(fr->feed_fd, fr->msg, -1);
+	r = sg_mp_send(fr->feed_fd, fr->out, -1);
 	if (r == -EAGAIN || r == -ENOBUFS) {
 		if (fr->audit_dropped++ % 1000 == 0)
 			sg_warn("the monitor does not keep up: %lu audit "
@@ -298,7 +299,7 @@ fr_audit(struct fr *fr, const char *event, ...)
 	}
 	va_end(ap);
 	pairs[n] = NULL;
-	if (sg_feed_put_audit(fr->msg, event, pairs) == 0)
+	if (sg_feed_put_audit(fr->out, event, pairs) == 0)
 		send_msg(fr);
 }
 
@@ -403,8 +404,8 @@ feed_config(struct fr *fr, const uint8_t *p, size_t n)
 	OPENSSL_cleanse(fr->cfg.key_pem, strlen(fr->cfg.key_pem));
 	if (r < 0)
 		return r;
-	if ((r = sg_xf_put_ready(fr->msg, fr->cfg_digest)) < 0 ||
-	    (r = sg_mp_send(fr->feed_fd, fr->msg, -1)) < 0)
+	if ((r = sg_xf_put_ready(fr->out, fr->cfg_digest)) < 0 ||
+	    (r = sg_mp_send(fr->feed_fd, fr->out, -1)) < 0)
 		return r;
 	sg_info("ready: *.%s, at most %u connections per sandbox and %u in "
 	    "all", fr->cfg.domain, fr->cfg.max_conns, fr->cfg.max_total);
@@ -425,9 +426,9 @@ feed_resync(struct fr *fr, size_t n)
 		rt->stale = 1;
 	fr->resync = 1;
 	fr->audit_held = 0;
-	if ((r = sg_xf_put_ready(fr->msg, fr->cfg_digest)) < 0)
+	if ((r = sg_xf_put_ready(fr->out, fr->cfg_digest)) < 0)
 		return r;
-	return sg_mp_send(fr->feed_fd, fr->msg, FR_LISTEN_FD);
+	return sg_mp_send(fr->feed_fd, fr->out, FR_LISTEN_FD);
 }
 
 static int
@@ -722,8 +723,9 @@ main(int argc, char **argv)
 	if (CRYPTO_secure_malloc_init(1u << 16, 32) != 1)
 		sg_warn("no OpenSSL secure heap: keys live in ordinary memory");
 	fr.msg = sg_buf_new(SG_MP_MAX);
+	fr.out = sg_buf_new(SG_MP_MAX);
 	fr.base = event_base_new();
-	if (fr.msg == NULL || fr.base == NULL)
+	if (fr.msg == NULL || fr.out == NULL || fr.base == NULL)
 		goto out;
 	sg_buf_set_wipe(fr.msg, 1);
 	if (evutil_make_socket_nonblocking(FR_LISTEN_FD) < 0 ||
@@ -789,5 +791,6 @@ out:
 	sg_xf_config_clear(&fr.cfg);
 	SSL_CTX_free(fr.ctx);
 	sg_buf_free(fr.msg);
+	sg_buf_free(fr.out);
 	return rc;
 }

@@ -301,6 +301,7 @@ struct mon {
 	struct sg_mpq *frq;
 	uint8_t fr_key[32];		/* signs links (state_dir/expose.key) */
 	uint8_t fr_digest[32];		/* SHA-256 of the front's CONFIG */
+	int fr_digest_known;		/* fr_digest is of the files as now */
 	uid_t fr_uid;
 	/* /metrics */
 	int metrics_fd;

@@ -598,22 +598,6 @@ front_adopt(struct mon *m)
 	pw = getpwnam(m->cfg->expose_user);
 	if (pw == NULL || pw->pw_uid == 0)
 		return -ENOENT;
-	{
-		/* what a front of ours runs with now, to compare */
-		struct sg_buf *b = sg_buf_new(SG_MP_MAX);
-		char *err = NULL;
-
-		if (b == NULL)
-			return -ENOMEM;
-		sg_buf_set_wipe(b, 1);
-		r = build_config(m, b, &err);
-		sg_buf_free(b);
-		if (r < 0) {
-			sg_err("%s", err ? err : strerror(-r));
-			free(err);
-			memset(m->fr_digest, 0, sizeof(m->fr_digest));
-		}
-	}
 	rdv_path(m, sa.sun_path, sizeof(sa.sun_path));
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -628,6 +612,25 @@ front_adopt(struct mon *m)
 		close(fd);
 		return -EPERM;
 	}
+	{
+		/* what a front of ours would run with now, to compare; if
+		 * the files cannot be read now, the running front goes on */
+		struct sg_buf *b = sg_buf_new(SG_MP_MAX);
+		char *err = NULL;
+
+		m->fr_digest_known = 0;
+		if (b != NULL) {
+			sg_buf_set_wipe(b, 1);
+			if (build_config(m, b, &err) == 0)
+				m->fr_digest_known = 1;
+			else
+				sg_warn("%s: keeping the running sandgate-front "
+				    "as it is", err ? err : "cannot read [expose]");
+			free(err);
+			sg_buf_free(b);
+		}
+	}
+	m->fr_busy_ms = 0;
 	m->frq = sg_mpq_new(FR_QUEUE_MAX);
 	if (m->frq == NULL) {
 		close(fd);
@@ -716,8 +719,8 @@ front_ready(struct mon *m, int fd)
 			close(m->fr_listen);
 		m->fr_listen = fd;
 	}
-	if (!m->fr_child && CRYPTO_memcmp(digest, m->fr_digest,
-	    sizeof(digest)) != 0) {
+	if (!m->fr_child && m->fr_digest_known &&
+	    CRYPTO_memcmp(digest, m->fr_digest, sizeof(digest)) != 0) {
 		/* [expose] changed (a renewed certificate, another domain,
 		 * a new link key): a new front takes over its socket */
 		sg_info("sandgate-front (pid %ld) runs with another [expose] "

@@ -257,6 +257,23 @@ test_cookie(void **state)
 	    cred(SG_EXPLINK_COOKIE_CRED, priv.label, 7, NOW + 60));
 	r = decide(&priv, req, NOW);
 	assert_int_equal(r.verdict, FA_ALLOW);
+	/* no Origin: Sec-Fetch-Site decides (an image or script of a
+	 * sibling port's page is refused; a navigation to the URL is not) */
+	snprintf(req, sizeof(req), "GET /a HTTP/1.1\nHost: h\nSec-Fetch-Site: "
+	    "same-site\nSec-Fetch-Mode: no-cors\nCookie: __Host-sandgate=%s"
+	    "\n\n", cred(SG_EXPLINK_COOKIE_CRED, priv.label, 7, NOW + 60));
+	r = decide(&priv, req, NOW);
+	assert_int_equal(r.status, 403);
+	snprintf(req, sizeof(req), "GET /a HTTP/1.1\nHost: h\nSec-Fetch-Site: "
+	    "cross-site\nSec-Fetch-Mode: navigate\nCookie: __Host-sandgate=%s"
+	    "\n\n", cred(SG_EXPLINK_COOKIE_CRED, priv.label, 7, NOW + 60));
+	r = decide(&priv, req, NOW);
+	assert_int_equal(r.verdict, FA_ALLOW);
+	snprintf(req, sizeof(req), "GET /a HTTP/1.1\nHost: h\nSec-Fetch-Site: "
+	    "same-origin\nSec-Fetch-Mode: cors\nCookie: __Host-sandgate=%s"
+	    "\n\n", cred(SG_EXPLINK_COOKIE_CRED, priv.label, 7, NOW + 60));
+	r = decide(&priv, req, NOW);
+	assert_int_equal(r.verdict, FA_ALLOW);
 	/* a Bearer is not sent by a browser on its own: no Origin check */
 	r = decide(&priv, "GET / HTTP/1.1\nHost: h\nOrigin: https://evil\n"
 	    "Authorization: Bearer " OWNER "\n\n", NOW);
@@ -283,6 +300,7 @@ test_upstream_head(void **state)
 	assert_non_null(h);
 	buf = head("POST http://h:8443/p/q?x=1&y HTTP/1.1\nHost: h:8443\n"
 	    "Authorization: Bearer " OWNER "\nAuthorization: Bearer sg_other\n"
+	    "Authorization: Bearer\t\t" OWNER "\n"
 	    "Authorization: Bearer app-token\nCookie: a=1; __Host-sandgate=v\n"
 	    "Cookie: __Host-sandgate=w\nX-Forwarded-For: 6.6.6.6\n"
 	    "forwarded: for=6.6.6.6\nX-Real-IP: 6.6.6.6\nX-Forwarded-Host: evil\n"
