@@ -218,7 +218,7 @@ grep -qx 'resolve = api.example.com:\[2001:db8::1\]' "$T/print1" || fail "-T: re
 grep -qx '# extra_ca is unset' "$T/print1" || fail "-T: extra_ca"
 grep -qx "host_key = $T/state/ssh_host_ed25519_key" "$T/print1" || fail "-T: host_key"
 grep -q 'sha256\|hash' "$T/print1" && fail "-T printed something of the tokens file"
-[ "$(grep -c '^\[' "$T/print1")" = 5 ] || fail "-T: not 5 sections"
+[ "$(grep -c '^\[' "$T/print1")" = 6 ] || fail "-T: not 6 sections"
 
 note "-T only parses: a bad configuration exits 1, the rest is not checked"
 "$SANDGATED" -T -c "$T/sandgate.conf" >/dev/null 2>&1 || fail "-T checked more than the syntax"
