@@ -266,8 +266,9 @@ mkdir -p "$SG_T/state"
 : >"$SG_T/tokens.conf"
 chmod 600 "$SG_T/tokens.conf"
 cp /etc/sandgate/sandgate.conf "$SG_T/sandgate.conf"
-set_key() { # set_key KEY VALUE: uncomments KEY in the test configuration
-	sed -i "s|^#$1 = .*|$1 = $2|" "$SG_T/sandgate.conf"
+set_key() { # set_key KEY VALUE: uncomments KEY's first line in the test configuration
+	# (the first: [expose] has a listen of its own, which stays unset)
+	sed -i "0,/^#$1 = /s|^#$1 = .*|$1 = $2|" "$SG_T/sandgate.conf"
 	grep -qx "$1 = $2" "$SG_T/sandgate.conf" || fail "no '#$1 = ' in the installed sample"
 }
 set_key listen "127.0.0.1:$SG_PORT"
